@@ -1,0 +1,322 @@
+//! The payload types events carry.
+
+use super::{SigSet, Signal};
+use crate::manifest::Manifest;
+use serde::{Deserialize, Serialize};
+
+/// The first record of every session: enough to read the rest without anything else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// [`super::FORMAT_VERSION`] of the writer.
+    pub format: u32,
+    /// gracewatch version that wrote the session.
+    pub version: String,
+    pub session: String,
+    pub mode: SessionMode,
+    pub host: String,
+    /// Process id of the supervisor.
+    pub pid: u32,
+    /// Wall-clock time at `t = 0`, milliseconds since the Unix epoch.
+    pub started_unix_ms: u64,
+    /// The same instant, RFC 3339, for people reading the journal.
+    pub started: String,
+    /// `CLOCK_MONOTONIC` at `t = 0`, so a client on the same machine can compute `t` itself.
+    pub monotonic_ns: u64,
+    /// Where the journal of this session is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
+    /// The resolved manifest (for `watch`, the processes taken under watch).
+    pub manifest: Manifest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionMode {
+    Up,
+    Demo,
+    Watch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Why a node ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExitCause {
+    /// Ended by itself with status 0, no stop requested.
+    Exited,
+    /// Ended after a stop request, before the kill deadline (whatever its status).
+    Stopped,
+    /// SIGKILLed when the grace period ran out.
+    KilledAtDeadline,
+    /// SIGKILLed on an operator's forced stop.
+    ForceKilled,
+    /// Ended by itself with a non-zero status or a signal, no stop requested.
+    Crashed,
+    /// Could not be started at all.
+    SpawnFailed,
+}
+
+impl ExitCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitCause::Exited => "exited",
+            ExitCause::Stopped => "stopped",
+            ExitCause::KilledAtDeadline => "killed-at-deadline",
+            ExitCause::ForceKilled => "force-killed",
+            ExitCause::Crashed => "crashed",
+            ExitCause::SpawnFailed => "spawn-failed",
+        }
+    }
+
+    /// Did the node end the way an operator wants a stop to end?
+    pub fn is_clean(self) -> bool {
+        matches!(self, ExitCause::Exited | ExitCause::Stopped)
+    }
+}
+
+/// A drop token still lent out, with who holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingToken {
+    pub id: u64,
+    /// Nanoseconds since the token was issued.
+    pub age_ns: u64,
+    pub holders: Vec<String>,
+}
+
+/// A process left over after its node's leader ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Survivor {
+    pub pid: u32,
+    pub name: String,
+    /// Did it detach into its own session (`setsid`) or process group?
+    pub detached: bool,
+}
+
+/// One process of a node's tree as `/proc` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ProcSample {
+    pub pid: u32,
+    pub ppid: u32,
+    /// `comm`: the kernel's short name of the process.
+    pub name: String,
+    /// Signals with a handler installed (`SigCgt`).
+    pub caught: SigSet,
+    /// Signals ignored (`SigIgn`).
+    pub ignored: SigSet,
+    pub threads: Vec<ThreadSample>,
+    pub children: Vec<ChildInfo>,
+}
+
+impl ProcSample {
+    /// Signals blocked on every thread: none of them can take delivery.
+    pub fn blocked_everywhere(&self) -> SigSet {
+        self.threads.iter().fold(SigSet(if self.threads.is_empty() { 0 } else { u64::MAX }), |acc, t| acc.intersect(t.blocked))
+    }
+
+    /// How this process disposes of a signal, from the kernel's masks.
+    pub fn disposition(&self, sig: Signal) -> Disposition {
+        if self.ignored.contains(sig) {
+            Disposition::Ignored
+        } else if self.caught.contains(sig) {
+            Disposition::Caught
+        } else {
+            Disposition::Default
+        }
+    }
+}
+
+/// What the kernel will do with a signal sent to a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    Default,
+    Caught,
+    Ignored,
+}
+
+impl Disposition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Default => "default",
+            Disposition::Caught => "caught",
+            Disposition::Ignored => "ignored",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ThreadSample {
+    pub tid: u32,
+    pub name: String,
+    /// Signals this thread blocks (`SigBlk`).
+    pub blocked: SigSet,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildInfo {
+    pub pid: u32,
+    pub name: String,
+    /// Did the child exec a program, or is it a copy of its parent (fork without exec)?
+    pub execd: bool,
+}
+
+/// A fork as first seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkSeen {
+    pub parent_pid: u32,
+    pub child_pid: u32,
+    /// Threads of the parent at the fork.
+    pub threads: u32,
+    /// Was an async runtime running in the parent (client library only)?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<bool>,
+    pub source: ForkSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForkSource {
+    /// Reported by the node's client library at the fork.
+    Client,
+    /// The kernel's process-events connector, at the fork.
+    Connector,
+    /// Found by the /proc probe at its next sample.
+    Proc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeMode {
+    /// Kernel process-events connector (exact fork/exec/exit) plus /proc for masks.
+    Connector,
+    /// /proc polling only.
+    Polling,
+}
+
+/// Who asked for a stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Requester {
+    /// A key pressed in the cockpit.
+    Operator,
+    /// `gracewatch stop` on the control socket.
+    Ctl,
+    /// A signal to gracewatch itself (Ctrl-C, SIGTERM, SIGHUP).
+    Signal,
+    /// The supervisor on its own (quitting, the end of a session).
+    Supervisor,
+}
+
+impl Requester {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Requester::Operator => "operator",
+            Requester::Ctl => "ctl",
+            Requester::Signal => "signal",
+            Requester::Supervisor => "supervisor",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopMode {
+    Graceful,
+    Force,
+}
+
+/// The course a stop will take, fixed when it is requested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopPlan {
+    /// From the request to SIGKILL, before any drain extension.
+    pub grace_ms: u64,
+    /// In order; `at_ms` counts from the request. The last stage is always the kill.
+    pub stages: Vec<PlanStage>,
+    /// Upper bound on moving the kill deadline out while tokens drain.
+    pub drain_extension_ms: u64,
+    /// Signals go to the whole process group.
+    pub group: bool,
+}
+
+impl StopPlan {
+    /// One line for a confirm prompt: `stop message → SIGTERM @2s → SIGINT @5s → SIGKILL @10s`.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .stages
+            .iter()
+            .map(|s| {
+                let what = s.action.label();
+                if s.at_ms == 0 { what } else { format!("{what} @{}", crate::util::fmt_ms(s.at_ms)) }
+            })
+            .collect();
+        parts.join(" → ")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanStage {
+    pub at_ms: u64,
+    pub action: StageAction,
+}
+
+/// What a stage of a stop does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageAction {
+    /// Send the cooperative `stop` message on the node's socket.
+    Message,
+    /// Send a signal (the stop signal or an escalation).
+    Signal(Signal),
+    /// SIGKILL.
+    Kill,
+}
+
+impl StageAction {
+    pub fn label(self) -> String {
+        match self {
+            StageAction::Message => "stop message".to_string(),
+            StageAction::Signal(s) => s.name(),
+            StageAction::Kill => "SIGKILL".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalTarget {
+    /// The node's process only, through its pidfd.
+    Process,
+    /// The node's whole process group.
+    Group,
+    /// One survivor or descendant, through its pidfd.
+    Descendant,
+}
+
+/// A node's report of installing (or failing to install) a signal handler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlerClaim {
+    pub signal: Signal,
+    pub outcome: ClaimOutcome,
+    /// The library or component that asked: `torch.distributed`, `uvicorn`, `dataflow-runtime`.
+    pub owner: String,
+    /// Name of the thread it was attempted from.
+    pub thread: String,
+    pub main_thread: bool,
+    /// The exact error on failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimOutcome {
+    Installed,
+    Failed,
+    Restored,
+}

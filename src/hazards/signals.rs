@@ -1,0 +1,69 @@
+//! Hazards read from the kernel's signal masks of the process the stop signal goes to.
+
+use super::{HazardId, Lint};
+use crate::event::{Disposition, Signal};
+use crate::state::NodeState;
+
+pub struct SigtermIgnored;
+
+impl Lint for SigtermIgnored {
+    fn id(&self) -> HazardId {
+        HazardId::SigtermIgnored
+    }
+    fn summary(&self) -> &'static str {
+        "The process ignores its stop signal: only SIGKILL at the end of the grace period will stop it."
+    }
+    fn check(&self, node: &NodeState) -> Option<String> {
+        let sig = node.stop_signal();
+        let leader = node.leader()?;
+        (leader.disposition(sig) == Disposition::Ignored)
+            .then(|| format!("ignores {sig} (its stop signal): only SIGKILL at the end of its grace period will stop it"))
+    }
+}
+
+pub struct StopSignalDefault;
+
+impl Lint for StopSignalDefault {
+    fn id(&self) -> HazardId {
+        HazardId::StopSignalDefault
+    }
+    fn summary(&self) -> &'static str {
+        "The stop signal is at its default action while the process handles other signals: it will die on the spot, without its cleanup."
+    }
+    fn check(&self, node: &NodeState) -> Option<String> {
+        let sig = node.stop_signal();
+        let leader = node.leader()?;
+        if leader.disposition(sig) != Disposition::Default || node.listens_for_stop() {
+            return None;
+        }
+        if let Some(claim) = node.failed_claim_for(sig) {
+            return Some(format!(
+                "{sig} is at its default action because {} could not install its handler: it will die without cleanup",
+                claim.claim.owner
+            ));
+        }
+        let others: Vec<String> = Signal::SHOWN.iter().filter(|s| **s != sig && leader.caught.contains(**s)).map(|s| s.name()).collect();
+        (!others.is_empty()).then(|| {
+            format!("{sig} is at its default action though it catches {}: it will die without cleanup", others.join(" and "))
+        })
+    }
+}
+
+pub struct StopSignalBlocked;
+
+impl Lint for StopSignalBlocked {
+    fn id(&self) -> HazardId {
+        HazardId::StopSignalBlocked
+    }
+    fn summary(&self) -> &'static str {
+        "The stop signal is blocked on every thread: it stays pending and the stop waits for SIGKILL."
+    }
+    fn check(&self, node: &NodeState) -> Option<String> {
+        let sig = node.stop_signal();
+        let leader = node.leader()?;
+        if leader.disposition(sig) == Disposition::Ignored || !leader.blocked_everywhere().contains(sig) {
+            return None;
+        }
+        Some(format!("blocks {sig} on all {} of its threads: the signal stays pending and the stop will end in SIGKILL", leader.threads.len()))
+    }
+}

@@ -1,0 +1,39 @@
+//! gracewatch: a process supervisor with a live terminal cockpit for the moment most tools leave
+//! dark, stopping.
+//!
+//! Where things are:
+//! - [`event`]: the one `Event` type (wire to attached clients, journal, replay input).
+//! - [`state`]: the pure fold over events; [`hazards`]: lints computed in it.
+//! - [`manifest`]: `gracewatch.toml` and `Procfile`.
+//! - [`supervisor`]: the live edges: spawner, reaper, stop engine, sockets, the hub.
+//! - [`probe`]: reading `/proc` (and the kernel's process events).
+//! - [`journal`]: writing and reading JSON-lines journals.
+//! - [`control`]: the control socket protocol and session discovery (`ps`, `stop`, `attach`).
+//! - [`node`]: the client library a Rust node uses to talk to gracewatch; [`wire`]: its protocol.
+//! - [`sys`]: the only module with `unsafe`: the syscalls std and rustix do not cover.
+
+pub mod node;
+pub mod signal;
+pub mod sys;
+pub mod wire;
+
+#[cfg(feature = "supervisor")]
+pub mod control;
+#[cfg(feature = "supervisor")]
+pub mod event;
+#[cfg(feature = "supervisor")]
+pub mod hazards;
+#[cfg(feature = "supervisor")]
+pub mod journal;
+#[cfg(feature = "supervisor")]
+pub mod manifest;
+#[cfg(feature = "supervisor")]
+pub mod probe;
+#[cfg(feature = "supervisor")]
+pub mod state;
+#[cfg(feature = "supervisor")]
+pub mod supervisor;
+#[cfg(feature = "tui")]
+pub mod tui;
+#[cfg(feature = "supervisor")]
+pub mod util;

@@ -1,0 +1,202 @@
+//! What the fold knows about one node.
+
+use super::stop::StopProgress;
+use super::tokens::TokenLedger;
+use crate::event::{ClaimOutcome, ExitCause, ForkSource, HandlerClaim, PendingToken, ProcSample, Signal, Survivor};
+use crate::hazards::HazardId;
+use crate::manifest::NodeSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Starting,
+    Running,
+    Stopping,
+    Exited,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::Running => "running",
+            Phase::Stopping => "stopping",
+            Phase::Exited => "exited",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeState {
+    pub name: String,
+    pub spec: NodeSpec,
+    pub phase: Phase,
+    pub pid: Option<u32>,
+    pub pgid: Option<u32>,
+    pub argv: Vec<String>,
+    pub spawned_at: Option<u64>,
+    /// Taken under watch rather than started by gracewatch.
+    pub adopted: bool,
+    /// The processes of the node's tree, by pid (the leader is `pid`).
+    pub procs: BTreeMap<u32, ProcSample>,
+    /// `t` of the leader's latest sample.
+    pub leader_sampled_at: Option<u64>,
+    pub cpu_permille: u32,
+    pub rss_kib: u64,
+    pub claims: Vec<ClaimRecord>,
+    pub connection: Option<Connection>,
+    pub tokens: TokenLedger,
+    pub forks: Vec<ForkRecord>,
+    pub stop: Option<StopProgress>,
+    pub exit: Option<ExitRecord>,
+    pub survivors: Vec<Survivor>,
+    /// Hazards present now, with when each was first raised.
+    pub hazards: Vec<ActiveHazard>,
+    pub protocol_errors: u32,
+    pub client_dropped: u64,
+    pub output_lines: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    pub t: u64,
+    pub claim: HandlerClaim,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub since: u64,
+    pub pid: u32,
+    pub language: String,
+    pub client_version: String,
+    pub listens_stop: bool,
+    /// Set when the connection ended.
+    pub closed: Option<(u64, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForkRecord {
+    pub t: u64,
+    pub parent_pid: u32,
+    pub child_pid: u32,
+    pub threads: u32,
+    pub runtime: Option<bool>,
+    pub source: ForkSource,
+    /// None until known.
+    pub execd: Option<bool>,
+    pub threaded: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    pub t: u64,
+    pub pid: u32,
+    pub code: Option<i32>,
+    pub signal: Option<Signal>,
+    pub cause: ExitCause,
+    pub pending_tokens: Vec<PendingToken>,
+    /// Why it could not start, for `spawn-failed`.
+    pub error: Option<String>,
+}
+
+impl ExitRecord {
+    /// `status 0`, `SIGKILL`, `status 1`.
+    pub fn status(&self) -> String {
+        match (self.code, self.signal) {
+            (_, Some(sig)) => sig.name(),
+            (Some(code), None) => format!("status {code}"),
+            (None, None) => "-".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActiveHazard {
+    pub id: HazardId,
+    pub since: u64,
+    pub sentence: String,
+}
+
+/// Forks kept per node; older ones fall off (the hazard stays once raised).
+pub const FORKS_KEPT: usize = 64;
+/// Handler claims kept per node.
+pub const CLAIMS_KEPT: usize = 128;
+
+impl NodeState {
+    pub fn new(spec: NodeSpec) -> Self {
+        NodeState {
+            name: spec.name.clone(),
+            spec,
+            phase: Phase::Starting,
+            pid: None,
+            pgid: None,
+            argv: Vec::new(),
+            spawned_at: None,
+            adopted: false,
+            procs: BTreeMap::new(),
+            leader_sampled_at: None,
+            cpu_permille: 0,
+            rss_kib: 0,
+            claims: Vec::new(),
+            connection: None,
+            tokens: TokenLedger::default(),
+            forks: Vec::new(),
+            stop: None,
+            exit: None,
+            survivors: Vec::new(),
+            hazards: Vec::new(),
+            protocol_errors: 0,
+            client_dropped: 0,
+            output_lines: 0,
+        }
+    }
+
+    /// The signal a graceful stop sends.
+    pub fn stop_signal(&self) -> Signal {
+        self.spec.stop_signal
+    }
+
+    /// The latest sample of the node's main process.
+    pub fn leader(&self) -> Option<&ProcSample> {
+        self.procs.get(&self.pid?)
+    }
+
+    /// Is the node connected and listening for the cooperative stop message?
+    pub fn listens_for_stop(&self) -> bool {
+        self.connection.as_ref().is_some_and(|c| c.listens_stop && c.closed.is_none())
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connection.as_ref().is_some_and(|c| c.closed.is_none())
+    }
+
+    /// The latest claim per (signal, owner): what each library currently believes it did.
+    pub fn current_claims(&self) -> impl Iterator<Item = &ClaimRecord> {
+        self.claims.iter().enumerate().filter(|(i, c)| {
+            !self.claims[i + 1..].iter().any(|later| later.claim.signal == c.claim.signal && later.claim.owner == c.claim.owner)
+        })
+        .map(|(_, c)| c)
+    }
+
+    /// A current failed claim for `sig`, if any.
+    pub fn failed_claim_for(&self, sig: Signal) -> Option<&ClaimRecord> {
+        self.current_claims().find(|c| c.claim.signal == sig && c.claim.outcome == ClaimOutcome::Failed)
+    }
+
+    pub fn has_hazard(&self, id: HazardId) -> bool {
+        self.hazards.iter().any(|h| h.id == id)
+    }
+
+    /// Threads of the main process that can take delivery of `sig` (do not block it).
+    pub fn receiving_threads(&self, sig: Signal) -> Vec<&crate::event::ThreadSample> {
+        self.leader().map(|l| l.threads.iter().filter(|t| !t.blocked.contains(sig)).collect()).unwrap_or_default()
+    }
+
+    /// Descendants (every process of the tree but the leader).
+    pub fn descendants(&self) -> impl Iterator<Item = &ProcSample> {
+        let leader = self.pid;
+        self.procs.values().filter(move |p| Some(p.pid) != leader)
+    }
+}
