@@ -18,6 +18,8 @@ pub mod sys;
 pub mod wire;
 
 #[cfg(feature = "supervisor")]
+pub mod clock;
+#[cfg(feature = "supervisor")]
 pub mod control;
 #[cfg(feature = "supervisor")]
 pub mod event;
