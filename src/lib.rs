@@ -5,7 +5,8 @@
 //! - [`event`]: the one `Event` type (wire to attached clients, journal, replay input).
 //! - [`state`]: the pure fold over events; [`hazards`]: lints computed in it.
 //! - [`manifest`]: `gracewatch.toml` and `Procfile`.
-//! - [`supervisor`]: the live edges: spawner, reaper, stop engine, sockets, the hub.
+//! - [`supervisor`]: the live edges: spawner, reaper, sockets, the hub.
+//! - [`stop_engine`]: stop plans and the timed course of every stop.
 //! - [`probe`]: reading `/proc` (and the kernel's process events).
 //! - [`journal`]: writing and reading JSON-lines journals.
 //! - [`control`]: the control socket protocol and session discovery (`ps`, `stop`, `attach`).
@@ -33,6 +34,8 @@ pub mod manifest;
 pub mod probe;
 #[cfg(feature = "supervisor")]
 pub mod state;
+#[cfg(feature = "supervisor")]
+pub mod stop_engine;
 #[cfg(feature = "supervisor")]
 pub mod supervisor;
 #[cfg(feature = "tui")]

@@ -1,0 +1,6 @@
+//! The stop engine: turns stop requests into a timed course of stages (stop message, stop
+//! signal, escalations, SIGKILL) and decides how each node's stop ended.
+//!
+//! [`plan`] is pure (used by the cockpit's confirm line too).
+
+pub mod plan;
