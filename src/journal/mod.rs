@@ -1,1 +1,12 @@
-//! TODO
+//! Journals: every event of a session, one JSON line each, header first.
+//!
+//! Written losslessly off the hub's thread; read back up to the last whole line when a crash
+//! tore the tail.
+
+mod paths;
+mod reader;
+mod writer;
+
+pub use paths::default_journal_path;
+pub use reader::{JournalError, JournalReader, ReadSummary, read_all};
+pub use writer::JournalWriter;

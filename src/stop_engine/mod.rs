@@ -3,4 +3,8 @@
 //!
 //! [`plan`] is pure (used by the cockpit's confirm line too).
 
+pub mod engine;
 pub mod plan;
+
+pub use engine::{Effect, RequestError, StopEngine};
+pub use plan::Overrides;

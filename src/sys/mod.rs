@@ -1,1 +1,6 @@
-//! TODO
+//! The only module with `unsafe`: syscalls that std and rustix cannot make safe for us.
+//! Every block says why it is sound.
+
+#[cfg(feature = "supervisor")]
+pub mod child_setup;
+pub mod atfork;

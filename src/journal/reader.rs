@@ -1,0 +1,220 @@
+//! Reading journals back: a file, or a directory of rotated files read in name order.
+//!
+//! - A torn last line (a crash mid-write) ends the read cleanly and is reported.
+//! - A journal written by a newer format version is refused, naming both versions.
+//! - An event kind this version does not know (inside a known version) is skipped and counted.
+
+use crate::event::{Event, EventKind, FORMAT_VERSION};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub enum JournalError {
+    Io(PathBuf, std::io::Error),
+    Empty(PathBuf),
+    NoHeader(PathBuf, String),
+    NewerFormat { path: PathBuf, found: u32, supported: u32 },
+    /// A damaged line that is not the last one.
+    Corrupt { path: PathBuf, line: u64, error: String },
+}
+
+impl std::fmt::Display for JournalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JournalError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            JournalError::Empty(p) => write!(f, "{}: empty journal (no header record)", p.display()),
+            JournalError::NoHeader(p, e) => write!(f, "{}: not a gracewatch journal: the first line is not a session header ({e})", p.display()),
+            JournalError::NewerFormat { path, found, supported } => write!(
+                f,
+                "{}: journal format version {found} is newer than this gracewatch reads (version {supported}); use a newer gracewatch",
+                path.display()
+            ),
+            JournalError::Corrupt { path, line, error } => write!(f, "{}:{line}: damaged record: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for JournalError {}
+
+/// What a read found besides events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadSummary {
+    pub events: u64,
+    /// Records of kinds this version does not know, skipped.
+    pub unknown_kinds: u64,
+    /// The last line was cut off (bytes dropped), usually by a crash.
+    pub torn_tail: Option<u64>,
+}
+
+/// A streaming reader over a journal file or a directory of rotated files.
+pub struct JournalReader {
+    files: Vec<PathBuf>,
+    current: Option<(PathBuf, BufReader<File>)>,
+    line_no: u64,
+    buf: Vec<u8>,
+    pub summary: ReadSummary,
+    header_checked: bool,
+    done: bool,
+}
+
+/// Minimal shape of any record, to tell an unknown kind from damage.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[allow(dead_code)]
+    seq: u64,
+    #[allow(dead_code)]
+    t: u64,
+    #[allow(dead_code)]
+    ev: serde::de::IgnoredAny,
+}
+
+impl JournalReader {
+    pub fn open(path: &Path) -> Result<JournalReader, JournalError> {
+        let meta = std::fs::metadata(path).map_err(|e| JournalError::Io(path.to_path_buf(), e))?;
+        let files = if meta.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| JournalError::Io(path.to_path_buf(), e))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(JournalError::Empty(path.to_path_buf()));
+            }
+            files
+        } else {
+            vec![path.to_path_buf()]
+        };
+        Ok(JournalReader { files, current: None, line_no: 0, buf: Vec::new(), summary: ReadSummary::default(), header_checked: false, done: false })
+    }
+
+    fn next_line(&mut self) -> Result<Option<(PathBuf, bool)>, JournalError> {
+        loop {
+            if self.current.is_none() {
+                if self.files.is_empty() {
+                    return Ok(None);
+                }
+                let path = self.files.remove(0);
+                let file = File::open(&path).map_err(|e| JournalError::Io(path.clone(), e))?;
+                self.current = Some((path, BufReader::with_capacity(1 << 20, file)));
+                self.line_no = 0;
+            }
+            let Some((path, reader)) = &mut self.current else { continue };
+            self.buf.clear();
+            let n = reader.read_until(b'\n', &mut self.buf).map_err(|e| JournalError::Io(path.clone(), e))?;
+            if n == 0 {
+                self.current = None;
+                continue;
+            }
+            self.line_no += 1;
+            let complete = self.buf.last() == Some(&b'\n');
+            return Ok(Some((path.clone(), complete)));
+        }
+    }
+
+    /// The next event, `Ok(None)` at the end.
+    pub fn next_event(&mut self) -> Result<Option<Event>, JournalError> {
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            let Some((path, complete)) = self.next_line()? else {
+                self.done = true;
+                if !self.header_checked {
+                    return Err(JournalError::Empty(self.files.first().cloned().unwrap_or_default()));
+                }
+                return Ok(None);
+            };
+            let text = trim_line(&self.buf);
+            if text.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<Event>(text) {
+                Ok(event) => {
+                    if !self.header_checked {
+                        self.check_header(&path, &event)?;
+                    }
+                    self.summary.events += 1;
+                    return Ok(Some(event));
+                }
+                Err(e) => {
+                    if !self.header_checked {
+                        // A newer version may have a header this version cannot parse.
+                        if let Some(found) = header_version(text) {
+                            if found > FORMAT_VERSION {
+                                return Err(JournalError::NewerFormat { path, found, supported: FORMAT_VERSION });
+                            }
+                        }
+                        let why = if complete { e.to_string() } else { "the header record is cut off".to_string() };
+                        return Err(JournalError::NoHeader(path, why));
+                    }
+                    if !complete {
+                        // Torn tail: stop here, cleanly.
+                        self.summary.torn_tail = Some(self.buf.len() as u64);
+                        self.done = true;
+                        return Ok(None);
+                    }
+                    if serde_json::from_slice::<Envelope>(text).is_ok() {
+                        self.summary.unknown_kinds += 1;
+                        continue;
+                    }
+                    if self.is_last_line() {
+                        // A damaged final line that happens to end in a newline: treat as torn.
+                        self.summary.torn_tail = Some(self.buf.len() as u64);
+                        self.done = true;
+                        return Ok(None);
+                    }
+                    return Err(JournalError::Corrupt { path, line: self.line_no, error: e.to_string() });
+                }
+            }
+        }
+    }
+
+    fn is_last_line(&mut self) -> bool {
+        self.files.is_empty() && self.current.as_mut().is_some_and(|(_, r)| r.fill_buf().map(<[u8]>::is_empty).unwrap_or(true))
+    }
+
+    fn check_header(&mut self, path: &Path, event: &Event) -> Result<(), JournalError> {
+        self.header_checked = true;
+        match &event.ev {
+            EventKind::SessionStarted(h) if h.format > FORMAT_VERSION => {
+                Err(JournalError::NewerFormat { path: path.to_path_buf(), found: h.format, supported: FORMAT_VERSION })
+            }
+            EventKind::SessionStarted(_) => Ok(()),
+            other => Err(JournalError::NoHeader(path.to_path_buf(), format!("first record is {}", other.name()))),
+        }
+    }
+}
+
+impl Iterator for JournalReader {
+    type Item = Result<Event, JournalError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_event().transpose()
+    }
+}
+
+fn trim_line(buf: &[u8]) -> &[u8] {
+    let mut end = buf.len();
+    while end > 0 && matches!(buf[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &buf[..end]
+}
+
+/// `ev.session_started.format` of a header line, read loosely.
+fn header_version(text: &[u8]) -> Option<u32> {
+    let v: serde_json::Value = serde_json::from_slice(text).ok()?;
+    v.get("ev")?.get("session_started")?.get("format")?.as_u64().and_then(|n| u32::try_from(n).ok())
+}
+
+/// Reads a whole journal into memory.
+pub fn read_all(path: &Path) -> Result<(Vec<Event>, ReadSummary), JournalError> {
+    let mut reader = JournalReader::open(path)?;
+    let mut events = Vec::new();
+    while let Some(e) = reader.next_event()? {
+        events.push(e);
+    }
+    Ok((events, reader.summary))
+}

@@ -1,0 +1,262 @@
+//! The stop engine as a state machine. It never touches a process or a clock: the supervisor
+//! gives it `now` and the folded [`State`], and executes the [`Effect`]s it returns, in order.
+
+use super::plan::{self, Overrides};
+use crate::event::{EventKind, ExitCause, Requester, Signal, StageAction, StopMode, StopPlan};
+use crate::manifest::order::stop_tiers;
+use crate::state::{NodeState, Phase, State};
+use std::collections::BTreeMap;
+
+const MS: u64 = 1_000_000;
+/// A token released within this window counts as "still draining".
+const DRAIN_WINDOW: u64 = 1_000 * MS;
+/// Each drain extension moves the kill deadline out by this much (bounded by the plan).
+const DRAIN_STEP: u64 = 1_000 * MS;
+
+/// What the supervisor must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Append this event (stamped now).
+    Emit(EventKind),
+    /// Send the cooperative stop message on the node's socket.
+    SendStopMessage { node: String, signal_in_ms: u64, kill_in_ms: u64 },
+    /// Send a signal to the node (to its group when the plan says so).
+    Signal { node: String, signal: Signal, group: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    UnknownNode(String),
+    AlreadyExited(String),
+    NotStarted(String),
+    AlreadyStopping(String),
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestError::UnknownNode(n) => write!(f, "no node named {n:?}"),
+            RequestError::AlreadyExited(n) => write!(f, "{n} has already exited"),
+            RequestError::NotStarted(n) => write!(f, "{n} has not started"),
+            RequestError::AlreadyStopping(n) => write!(f, "{n} is already stopping (use --force to kill it now)"),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+#[derive(Debug, Clone)]
+struct Running {
+    plan: StopPlan,
+    requested_at: u64,
+    /// Index of the next stage to enter.
+    next: usize,
+    /// When SIGKILL lands (moved out by drain extensions, never past `kill_bound`).
+    kill_at: u64,
+    kill_bound: u64,
+    killed: Option<ExitCause>,
+}
+
+#[derive(Debug, Clone)]
+struct AllRun {
+    tiers: Vec<Vec<String>>,
+    /// Tiers started so far.
+    started: usize,
+    by: Requester,
+    overrides: Overrides,
+}
+
+#[derive(Debug, Default)]
+pub struct StopEngine {
+    running: BTreeMap<String, Running>,
+    all: Option<AllRun>,
+}
+
+impl StopEngine {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Is a stop-all in progress?
+    pub fn stopping_all(&self) -> bool {
+        self.all.is_some()
+    }
+
+    /// Nodes with a stop in progress.
+    pub fn stopping(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Asks to stop one node.
+    pub fn request(&mut self, state: &State, node: &str, mode: StopMode, by: Requester, overrides: Overrides, now: u64) -> Result<Vec<Effect>, RequestError> {
+        let n = state.node(node).ok_or_else(|| RequestError::UnknownNode(node.to_string()))?;
+        match n.phase {
+            Phase::Exited => return Err(RequestError::AlreadyExited(node.to_string())),
+            Phase::Starting if n.pid.is_none() => return Err(RequestError::NotStarted(node.to_string())),
+            _ => {}
+        }
+        if let Some(run) = self.running.get(node) {
+            if mode == StopMode::Graceful || run.killed.is_some() {
+                return Err(RequestError::AlreadyStopping(node.to_string()));
+            }
+        }
+        let plan = match mode {
+            StopMode::Graceful => plan::graceful(&n.spec, n.listens_for_stop(), overrides),
+            StopMode::Force => plan::forced(&n.spec),
+        };
+        let mut effects = vec![Effect::Emit(EventKind::StopRequested { node: node.to_string(), by, mode, plan: plan.clone() })];
+        let kill_at = now + plan.grace_ms * MS;
+        let run = Running { kill_bound: kill_at + plan.drain_extension_ms * MS, plan, requested_at: now, next: 0, kill_at, killed: None };
+        self.running.insert(node.to_string(), run);
+        effects.extend(self.advance(state, node, now));
+        Ok(effects)
+    }
+
+    /// Asks to stop every node in reverse dependency order. A second request while one runs
+    /// (or `force`) kills everything left at once.
+    pub fn request_all(&mut self, state: &State, force: bool, by: Requester, overrides: Overrides, now: u64) -> Vec<Effect> {
+        let alive: Vec<String> = state.nodes.values().filter(|n| n.phase != Phase::Exited && n.pid.is_some()).map(|n| n.name.clone()).collect();
+        let escalate = force || self.all.is_some();
+        let manifest_nodes: Vec<crate::manifest::NodeSpec> = state.nodes.values().map(|n| n.spec.clone()).collect();
+        let tiers = if escalate { vec![alive.clone()] } else { stop_tiers(&manifest_nodes, &alive) };
+        let mut effects = vec![Effect::Emit(EventKind::StopAllRequested { by, force: escalate, tiers: tiers.clone() })];
+        if escalate {
+            for name in &alive {
+                if self.running.get(name).is_some_and(|r| r.killed.is_some()) {
+                    continue;
+                }
+                if let Ok(more) = self.request(state, name, StopMode::Force, by, overrides, now) {
+                    effects.extend(more);
+                }
+            }
+            self.all = Some(AllRun { tiers, started: 1, by, overrides });
+        } else {
+            self.all = Some(AllRun { tiers, started: 0, by, overrides });
+            effects.extend(self.next_tier(state, now));
+        }
+        effects
+    }
+
+    /// Starts the next tier of a stop-all once the previous one has exited.
+    fn next_tier(&mut self, state: &State, now: u64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        loop {
+            let Some(all) = &self.all else { return effects };
+            if all.started > 0 {
+                let previous = &all.tiers[all.started - 1];
+                let done = previous.iter().all(|n| state.node(n).is_none_or(|n| n.phase == Phase::Exited));
+                if !done {
+                    return effects;
+                }
+            }
+            if all.started >= all.tiers.len() {
+                return effects;
+            }
+            let tier = all.tiers[all.started].clone();
+            let (by, overrides) = (all.by, all.overrides);
+            if let Some(all) = &mut self.all {
+                all.started += 1;
+            }
+            for name in &tier {
+                if self.running.contains_key(name) {
+                    continue;
+                }
+                if let Ok(more) = self.request(state, name, StopMode::Graceful, by, overrides, now) {
+                    effects.extend(more);
+                }
+            }
+        }
+    }
+
+    /// Enters every stage of `node` that is due at `now`.
+    fn advance(&mut self, state: &State, node: &str, now: u64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let Some(run) = self.running.get_mut(node) else { return effects };
+        let Some(n) = state.node(node) else { return effects };
+        while run.next < run.plan.stages.len() {
+            let stage = run.plan.stages[run.next].clone();
+            let due = if stage.action == StageAction::Kill { run.kill_at } else { run.requested_at + stage.at_ms * MS };
+            if due > now {
+                break;
+            }
+            if stage.action == StageAction::Kill && run.plan.grace_ms > 0 {
+                if let Some(deadline) = drain_extension(run, n, now) {
+                    run.kill_at = deadline;
+                    effects.push(Effect::Emit(EventKind::GraceExtended { node: node.to_string(), deadline, pending_tokens: n.tokens.pending() as u32 }));
+                    break;
+                }
+            }
+            run.next += 1;
+            let deadline = run.plan.stages.get(run.next).map(|s| if s.action == StageAction::Kill { run.kill_at } else { run.requested_at + s.at_ms * MS });
+            effects.push(Effect::Emit(EventKind::StageEntered { node: node.to_string(), stage: stage.action, deadline }));
+            match stage.action {
+                StageAction::Message => {
+                    let signal_at = deadline.unwrap_or(run.kill_at);
+                    effects.push(Effect::SendStopMessage {
+                        node: node.to_string(),
+                        signal_in_ms: signal_at.saturating_sub(now) / MS,
+                        kill_in_ms: run.kill_at.saturating_sub(now) / MS,
+                    });
+                }
+                StageAction::Signal(signal) => effects.push(Effect::Signal { node: node.to_string(), signal, group: run.plan.group }),
+                StageAction::Kill => {
+                    run.killed = Some(if run.plan.grace_ms == 0 { ExitCause::ForceKilled } else { ExitCause::KilledAtDeadline });
+                    effects.push(Effect::Signal { node: node.to_string(), signal: Signal::KILL, group: run.plan.group });
+                }
+            }
+        }
+        effects
+    }
+
+    /// Enters every stage that is due, and moves a stop-all to its next tier.
+    pub fn tick(&mut self, state: &State, now: u64) -> Vec<Effect> {
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        let mut effects = Vec::new();
+        for name in names {
+            effects.extend(self.advance(state, &name, now));
+        }
+        effects.extend(self.next_tier(state, now));
+        effects
+    }
+
+    /// When the engine next needs a `tick`.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.running
+            .values()
+            .filter_map(|r| {
+                let stage = r.plan.stages.get(r.next)?;
+                Some(if stage.action == StageAction::Kill { r.kill_at } else { r.requested_at + stage.at_ms * MS })
+            })
+            .min()
+    }
+
+    /// A node's main process ended: how its stop (if any) ended. Call before folding the
+    /// `NodeExited` event; follow with [`StopEngine::tick`] to move a stop-all along.
+    pub fn on_exit(&mut self, node: &str, code: Option<i32>, signal: Option<Signal>) -> ExitCause {
+        match self.running.remove(node) {
+            Some(Running { killed: Some(cause), .. }) if signal == Some(Signal::KILL) => cause,
+            Some(_) => ExitCause::Stopped,
+            None if code == Some(0) && signal.is_none() => ExitCause::Exited,
+            None if self.all.is_some() => ExitCause::Stopped,
+            None => ExitCause::Crashed,
+        }
+    }
+
+    /// The stop-all finished (every tier started and every node exited).
+    pub fn all_done(&self, state: &State) -> bool {
+        self.all.as_ref().is_some_and(|a| a.started >= a.tiers.len()) && self.running.is_empty() && state.nodes.values().all(|n| n.phase == Phase::Exited || n.pid.is_none())
+    }
+}
+
+/// Moves the kill deadline out while tokens drain: pending tokens, one released within the
+/// last second, and room left under the bound.
+fn drain_extension(run: &Running, n: &NodeState, now: u64) -> Option<u64> {
+    if n.tokens.pending() == 0 || run.kill_bound <= run.kill_at {
+        return None;
+    }
+    let recent = n.tokens.last_release_at.is_some_and(|t| now.saturating_sub(t) <= DRAIN_WINDOW);
+    recent.then(|| (now + DRAIN_STEP).min(run.kill_bound)).filter(|d| *d > now)
+}
+
+#[cfg(test)]
+mod tests;

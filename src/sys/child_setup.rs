@@ -1,0 +1,27 @@
+//! What a node's process does between fork and exec.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// Makes the child die with SIGKILL when the thread that spawned it exits (gracewatch keeps
+/// that thread alive for its whole life, so in practice: when gracewatch dies, even by
+/// SIGKILL), and exits at once if gracewatch already died before the child got there.
+pub fn die_with_parent(cmd: &mut Command) {
+    let parent = rustix::process::getpid();
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe operations are allowed. It makes two raw syscalls through rustix
+    // (prctl, getppid) and, on failure, `_exit`: no allocation, no locks, no
+    // access to state another thread could hold.
+    unsafe {
+        cmd.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            if rustix::process::getppid() != Some(parent) {
+                // The parent died between fork and prctl: nobody will reap or stop us.
+                // `_exit` is async-signal-safe and ends the child without running atexit
+                // handlers or destructors copied from the parent (covered by the SAFETY above).
+                libc::_exit(137);
+            }
+            Ok(())
+        });
+    }
+}
