@@ -19,6 +19,8 @@ pub mod sys;
 pub mod wire;
 
 #[cfg(feature = "supervisor")]
+pub mod cli;
+#[cfg(feature = "supervisor")]
 pub mod clock;
 #[cfg(feature = "supervisor")]
 pub mod control;

@@ -12,10 +12,38 @@ pub struct Signal(i32);
 
 /// The classic signal names of Linux on x86_64/aarch64, indexed by number.
 const NAMES: [&str; 32] = [
-    "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
-    "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
-    "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
-    "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    "",
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
 ];
 
 /// Highest signal number Linux knows (`_NSIG - 1`).
@@ -107,12 +135,24 @@ impl std::str::FromStr for Signal {
         }
         if let Some(rest) = bare.strip_prefix("RTMIN") {
             // glibc's SIGRTMIN is 34 (32 and 33 are reserved by the threading library).
-            let offset = if rest.is_empty() { Some(0) } else { rest.strip_prefix('+').and_then(|r| r.parse::<i32>().ok()) };
-            return offset.and_then(|o| Signal::from_number(34 + o)).ok_or_else(err);
+            let offset = if rest.is_empty() {
+                Some(0)
+            } else {
+                rest.strip_prefix('+').and_then(|r| r.parse::<i32>().ok())
+            };
+            return offset
+                .and_then(|o| Signal::from_number(34 + o))
+                .ok_or_else(err);
         }
         if let Some(rest) = bare.strip_prefix("RTMAX") {
-            let offset = if rest.is_empty() { Some(0) } else { rest.strip_prefix('-').and_then(|r| r.parse::<i32>().ok()) };
-            return offset.and_then(|o| Signal::from_number(MAX_SIGNAL - o)).ok_or_else(err);
+            let offset = if rest.is_empty() {
+                Some(0)
+            } else {
+                rest.strip_prefix('-').and_then(|r| r.parse::<i32>().ok())
+            };
+            return offset
+                .and_then(|o| Signal::from_number(MAX_SIGNAL - o))
+                .ok_or_else(err);
         }
         if let Ok(n) = bare.parse::<i32>() {
             return Signal::from_number(n).ok_or_else(err);
@@ -139,10 +179,16 @@ impl<'de> Deserialize<'de> for Signal {
                 v.parse().map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Signal, E> {
-                i32::try_from(v).ok().and_then(Signal::from_number).ok_or_else(|| E::custom(UnknownSignal(v.to_string())))
+                i32::try_from(v)
+                    .ok()
+                    .and_then(Signal::from_number)
+                    .ok_or_else(|| E::custom(UnknownSignal(v.to_string())))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Signal, E> {
-                i32::try_from(v).ok().and_then(Signal::from_number).ok_or_else(|| E::custom(UnknownSignal(v.to_string())))
+                i32::try_from(v)
+                    .ok()
+                    .and_then(Signal::from_number)
+                    .ok_or_else(|| E::custom(UnknownSignal(v.to_string())))
             }
         }
         d.deserialize_any(V)
@@ -180,7 +226,9 @@ impl SigSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Signal> {
-        (1..=MAX_SIGNAL).map(Signal).filter(move |s| self.contains(*s))
+        (1..=MAX_SIGNAL)
+            .map(Signal)
+            .filter(move |s| self.contains(*s))
     }
 }
 

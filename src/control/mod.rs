@@ -1,6 +1,7 @@
 //! Talking to a running supervisor: the control socket protocol, where sockets live, and the
 //! `SessionLink` a cockpit reads (in-process under `up`, over the socket under `attach`).
 
+pub mod client;
 pub mod link;
 pub mod protocol;
 pub mod session;

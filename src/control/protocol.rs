@@ -43,16 +43,34 @@ fn default_by() -> crate::event::Requester {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub enum Answer {
-    Ps { snapshot: PsSnapshot },
+    Ps {
+        snapshot: PsSnapshot,
+    },
     /// The stop was accepted for these nodes (others were already exited or unknown).
-    Accepted { nodes: Vec<String>, plan: Vec<String> },
+    Accepted {
+        nodes: Vec<String>,
+        plan: Vec<String>,
+    },
     /// With `wait`: every node asked for has exited.
-    Stopped { nodes: Vec<StoppedNode> },
+    Stopped {
+        nodes: Vec<StoppedNode>,
+    },
     /// The attach snapshot (also sent again after a client fell behind: `dropped` events
     /// were skipped and the state replaced).
-    State { state: Box<State>, dropped: u64 },
-    Event { event: Event },
-    Error { message: String },
+    State {
+        state: Box<State>,
+        dropped: u64,
+    },
+    Event {
+        event: Event,
+    },
+    /// A line to show the operator (the outcome of a request made while attached).
+    Notice {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
     Ok,
 }
 

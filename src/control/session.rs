@@ -9,18 +9,29 @@ use std::path::{Path, PathBuf};
 /// The directory holding every session's sockets; created 0700 if missing.
 pub fn runtime_dir() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(dir) if !dir.is_empty() && Path::new(&dir).is_dir() => PathBuf::from(dir).join("gracewatch"),
-        _ => PathBuf::from(format!("/tmp/gracewatch-{}", rustix::process::getuid().as_raw())),
+        Some(dir) if !dir.is_empty() && Path::new(&dir).is_dir() => {
+            PathBuf::from(dir).join("gracewatch")
+        }
+        _ => PathBuf::from(format!(
+            "/tmp/gracewatch-{}",
+            rustix::process::getuid().as_raw()
+        )),
     }
 }
 
 pub fn ensure_runtime_dir() -> std::io::Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     let dir = runtime_dir();
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
     let meta = std::fs::metadata(&dir)?;
     if meta.uid() != rustix::process::getuid().as_raw() {
-        return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, format!("{} belongs to another user", dir.display())));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{} belongs to another user", dir.display()),
+        ));
     }
     if meta.permissions().mode() & 0o077 != 0 {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
@@ -49,7 +60,9 @@ pub struct FoundSession {
 
 /// Sessions with a live control socket (stale sockets are skipped).
 pub fn list_sessions() -> Vec<FoundSession> {
-    let Ok(entries) = std::fs::read_dir(runtime_dir()) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(runtime_dir()) else {
+        return Vec::new();
+    };
     let mut found: Vec<FoundSession> = entries
         .filter_map(Result::ok)
         .filter_map(|e| {
@@ -72,8 +85,15 @@ pub fn resolve(session: Option<&str>) -> Result<FoundSession, String> {
     if let Some(name) = session {
         let socket = control_socket(name);
         return match std::os::unix::net::UnixStream::connect(&socket) {
-            Ok(_) => Ok(FoundSession { name: name.to_string(), socket }),
-            Err(e) => Err(format!("no session {name:?} is running ({}: {e}){}", socket.display(), others_hint(&list_sessions()))),
+            Ok(_) => Ok(FoundSession {
+                name: name.to_string(),
+                socket,
+            }),
+            Err(e) => Err(format!(
+                "no session {name:?} is running ({}: {e}){}",
+                socket.display(),
+                others_hint(&list_sessions())
+            )),
         };
     }
     let sessions = list_sessions();

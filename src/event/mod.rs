@@ -39,13 +39,28 @@ pub enum EventKind {
     /// Always the first event (seq 0): who, where, when, and the resolved manifest.
     SessionStarted(Box<Header>),
     /// The supervisor is exiting.
-    SessionEnded { reason: String },
+    SessionEnded {
+        reason: String,
+    },
 
     // ---- lifecycle (spawner, reaper) ----
-    NodeSpawned { node: String, pid: u32, pgid: u32, argv: Vec<String> },
-    SpawnFailed { node: String, error: String },
+    NodeSpawned {
+        node: String,
+        pid: u32,
+        pgid: u32,
+        argv: Vec<String>,
+    },
+    SpawnFailed {
+        node: String,
+        error: String,
+    },
     /// A process gracewatch did not start was taken under watch (`gracewatch watch`).
-    ProcessAdopted { node: String, pid: u32, argv: Vec<String>, uid: u32 },
+    ProcessAdopted {
+        node: String,
+        pid: u32,
+        argv: Vec<String>,
+        uid: u32,
+    },
     /// One line a node wrote. Lines longer than the limit are cut; `truncated_from` is the
     /// original length in bytes.
     Output {
@@ -68,24 +83,51 @@ pub enum EventKind {
         pending_tokens: Vec<PendingToken>,
     },
     /// Members of a node's process tree still alive after its leader ended; they were killed.
-    Survivors { node: String, survivors: Vec<Survivor> },
+    Survivors {
+        node: String,
+        survivors: Vec<Survivor>,
+    },
 
     // ---- /proc probe and kernel process events ----
     /// A process of a node's tree, sampled, when anything but CPU and memory changed.
-    ProcSampled { node: String, sample: ProcSample },
+    ProcSampled {
+        node: String,
+        sample: ProcSample,
+    },
     /// A process of a node's tree is gone.
-    ProcGone { node: String, pid: u32 },
+    ProcGone {
+        node: String,
+        pid: u32,
+    },
     /// CPU (per mille of one core) and resident memory of a node's whole tree.
-    Usage { node: String, cpu_permille: u32, rss_kib: u64 },
+    Usage {
+        node: String,
+        cpu_permille: u32,
+        rss_kib: u64,
+    },
     /// A process of a node's tree forked (seen by the client library, the kernel connector,
     /// or the /proc probe).
-    Fork { node: String, fork: ForkSeen },
+    Fork {
+        node: String,
+        fork: ForkSeen,
+    },
     /// What became of a forked child: did it exec, and did the extra threads outlive the fork.
-    ForkResolved { node: String, child_pid: u32, execd: bool, threaded: bool },
+    ForkResolved {
+        node: String,
+        child_pid: u32,
+        execd: bool,
+        threaded: bool,
+    },
     /// A process of a node's tree exec'd (kernel connector).
-    Exec { node: String, pid: u32 },
+    Exec {
+        node: String,
+        pid: u32,
+    },
     /// How process events are collected: the kernel connector or /proc polling.
-    ProbeMode { mode: ProbeMode, detail: String },
+    ProbeMode {
+        mode: ProbeMode,
+        detail: String,
+    },
 
     // ---- stop engine ----
     StopRequested {
@@ -95,7 +137,11 @@ pub enum EventKind {
         plan: StopPlan,
     },
     /// Stop of every node in reverse dependency order: each inner list is one tier.
-    StopAllRequested { by: Requester, force: bool, tiers: Vec<Vec<String>> },
+    StopAllRequested {
+        by: Requester,
+        force: bool,
+        tiers: Vec<Vec<String>>,
+    },
     /// The stop of a node moved to a new stage; `deadline` is when the next one starts.
     StageEntered {
         node: String,
@@ -112,13 +158,27 @@ pub enum EventKind {
         error: Option<String>,
     },
     /// The kill deadline moved out because drop tokens are still draining.
-    GraceExtended { node: String, deadline: u64, pending_tokens: u32 },
+    GraceExtended {
+        node: String,
+        deadline: u64,
+        pending_tokens: u32,
+    },
 
     // ---- node wire protocol ----
-    NodeConnected { node: String, pid: u32, language: String, client_version: String },
-    NodeDisconnected { node: String, reason: String },
+    NodeConnected {
+        node: String,
+        pid: u32,
+        language: String,
+        client_version: String,
+    },
+    NodeDisconnected {
+        node: String,
+        reason: String,
+    },
     /// The node now listens for the cooperative stop message.
-    StopListening { node: String },
+    StopListening {
+        node: String,
+    },
     /// A connection was refused (bad secret, unknown node); `node` is what it claimed to be.
     ConnectionRefused {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,18 +186,42 @@ pub enum EventKind {
         reason: String,
     },
     /// A node broke the protocol; its connection was cut, the node keeps running.
-    ProtocolError { node: String, error: String },
-    HandlerClaimed { node: String, claim: HandlerClaim },
-    TokenIssued { node: String, id: u64, receivers: Vec<String> },
-    TokenReleased { node: String, id: u64, receiver: String },
+    ProtocolError {
+        node: String,
+        error: String,
+    },
+    HandlerClaimed {
+        node: String,
+        claim: HandlerClaim,
+    },
+    TokenIssued {
+        node: String,
+        id: u64,
+        receivers: Vec<String>,
+    },
+    TokenReleased {
+        node: String,
+        id: u64,
+        receiver: String,
+    },
     /// The cooperative stop message was sent to the node.
-    StopMessageSent { node: String },
-    StopAcked { node: String },
+    StopMessageSent {
+        node: String,
+    },
+    StopAcked {
+        node: String,
+    },
     /// The node's client library dropped this many events (its queue was full).
-    ClientDropped { node: String, count: u64 },
+    ClientDropped {
+        node: String,
+        count: u64,
+    },
 
     // ---- the supervisor itself ----
-    SupervisorError { context: String, message: String },
+    SupervisorError {
+        context: String,
+        message: String,
+    },
 }
 
 impl EventKind {

@@ -116,7 +116,10 @@ pub struct ProcSample {
 impl ProcSample {
     /// Signals blocked on every thread: none of them can take delivery.
     pub fn blocked_everywhere(&self) -> SigSet {
-        self.threads.iter().fold(SigSet(if self.threads.is_empty() { 0 } else { u64::MAX }), |acc, t| acc.intersect(t.blocked))
+        self.threads.iter().fold(
+            SigSet(if self.threads.is_empty() { 0 } else { u64::MAX }),
+            |acc, t| acc.intersect(t.blocked),
+        )
     }
 
     /// How this process disposes of a signal, from the kernel's masks.
@@ -252,7 +255,11 @@ impl StopPlan {
             .iter()
             .map(|s| {
                 let what = s.action.label();
-                if s.at_ms == 0 { what } else { format!("{what} @{}", crate::util::fmt_ms(s.at_ms)) }
+                if s.at_ms == 0 {
+                    what
+                } else {
+                    format!("{what} @{}", crate::util::fmt_ms(s.at_ms))
+                }
             })
             .collect();
         parts.join(" → ")

@@ -42,9 +42,16 @@ impl Lint for StopSignalDefault {
                 claim.claim.owner
             ));
         }
-        let others: Vec<String> = Signal::SHOWN.iter().filter(|s| **s != sig && leader.caught.contains(**s)).map(|s| s.name()).collect();
+        let others: Vec<String> = Signal::SHOWN
+            .iter()
+            .filter(|s| **s != sig && leader.caught.contains(**s))
+            .map(|s| s.name())
+            .collect();
         (!others.is_empty()).then(|| {
-            format!("{sig} is at its default action though it catches {}: it will die without cleanup", others.join(" and "))
+            format!(
+                "{sig} is at its default action though it catches {}: it will die without cleanup",
+                others.join(" and ")
+            )
         })
     }
 }
@@ -61,9 +68,14 @@ impl Lint for StopSignalBlocked {
     fn check(&self, node: &NodeState) -> Option<String> {
         let sig = node.stop_signal();
         let leader = node.leader()?;
-        if leader.disposition(sig) == Disposition::Ignored || !leader.blocked_everywhere().contains(sig) {
+        if leader.disposition(sig) == Disposition::Ignored
+            || !leader.blocked_everywhere().contains(sig)
+        {
             return None;
         }
-        Some(format!("blocks {sig} on all {} of its threads: the signal stays pending and the stop will end in SIGKILL", leader.threads.len()))
+        Some(format!(
+            "blocks {sig} on all {} of its threads: the signal stays pending and the stop will end in SIGKILL",
+            leader.threads.len()
+        ))
     }
 }

@@ -21,15 +21,28 @@ impl JournalWriter {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot create journal {}: {e}", path.display()))
-        })?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot create journal {}: {e}", path.display()),
+                )
+            })?;
         let (out, guard) = NonBlockingBuilder::default()
             .lossy(false)
             .buffered_lines_limit(64 * 1024)
             .thread_name("gw-journal")
             .finish(BufWriter::with_capacity(256 * 1024, file));
-        Ok(JournalWriter { path: path.to_path_buf(), out, guard: Some(guard), line: Vec::with_capacity(512), written: 0 })
+        Ok(JournalWriter {
+            path: path.to_path_buf(),
+            out,
+            guard: Some(guard),
+            line: Vec::with_capacity(512),
+            written: 0,
+        })
     }
 
     pub fn path(&self) -> &Path {

@@ -19,7 +19,13 @@ pub struct ManifestError {
 
 impl ManifestError {
     /// An error at a byte range of `source`.
-    pub fn at(file: &Path, source: &str, span: Option<std::ops::Range<usize>>, key: &str, message: impl Into<String>) -> Self {
+    pub fn at(
+        file: &Path,
+        source: &str,
+        span: Option<std::ops::Range<usize>>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, column, source_line, span_len) = match span {
             Some(span) => {
                 let start = span.start.min(source.len());
@@ -27,19 +33,39 @@ impl ManifestError {
                 let line = before.matches('\n').count() + 1;
                 let line_start = before.rfind('\n').map_or(0, |i| i + 1);
                 let column = source[line_start..start].chars().count() + 1;
-                let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
-                let text = source[line_start..line_end].trim_end_matches('\r').to_string();
+                let line_end = source[start..]
+                    .find('\n')
+                    .map_or(source.len(), |i| start + i);
+                let text = source[line_start..line_end]
+                    .trim_end_matches('\r')
+                    .to_string();
                 let len = span.end.min(line_end).saturating_sub(start).max(1);
                 (line, column, Some(text), len)
             }
             None => (0, 0, None, 0),
         };
-        ManifestError { file: file.to_path_buf(), line, column, key: key.to_string(), message: message.into(), source_line, span_len }
+        ManifestError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            key: key.to_string(),
+            message: message.into(),
+            source_line,
+            span_len,
+        }
     }
 
     /// An error about the whole file (unreadable, empty).
     pub fn whole(file: &Path, message: impl Into<String>) -> Self {
-        ManifestError { file: file.to_path_buf(), line: 0, column: 0, key: String::new(), message: message.into(), source_line: None, span_len: 0 }
+        ManifestError {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: message.into(),
+            source_line: None,
+            span_len: 0,
+        }
     }
 }
 
@@ -57,8 +83,17 @@ impl fmt::Display for ManifestError {
         if let Some(text) = &self.source_line {
             let gutter = self.line.to_string();
             write!(f, "\n {gutter} | {text}")?;
-            let pad: String = text.chars().take(self.column.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-            write!(f, "\n {} | {pad}{}", " ".repeat(gutter.len()), "^".repeat(self.span_len.min(80)))?;
+            let pad: String = text
+                .chars()
+                .take(self.column.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            write!(
+                f,
+                "\n {} | {pad}{}",
+                " ".repeat(gutter.len()),
+                "^".repeat(self.span_len.min(80))
+            )?;
         }
         Ok(())
     }

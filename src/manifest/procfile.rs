@@ -5,7 +5,11 @@ use super::spec::{DEFAULT_PROBE_INTERVAL_MS, Manifest, NodeSpec};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub fn parse_procfile(file: &Path, source: &str, default_name: &str) -> Result<Manifest, ManifestError> {
+pub fn parse_procfile(
+    file: &Path,
+    source: &str,
+    default_name: &str,
+) -> Result<Manifest, ManifestError> {
     let mut nodes: Vec<NodeSpec> = Vec::new();
     let mut offset = 0;
     for raw_line in source.split_inclusive('\n') {
@@ -19,24 +23,65 @@ pub fn parse_procfile(file: &Path, source: &str, default_name: &str) -> Result<M
         let indent = line.len() - trimmed.len();
         let start = line_start + indent;
         let Some((name, command)) = trimmed.split_once(':') else {
-            return Err(ManifestError::at(file, source, Some(start..start + trimmed.len()), "", "expected `name: command`"));
+            return Err(ManifestError::at(
+                file,
+                source,
+                Some(start..start + trimmed.len()),
+                "",
+                "expected `name: command`",
+            ));
         };
         let name = name.trim();
         if !super::valid_name(name) {
-            return Err(ManifestError::at(file, source, Some(start..start + name.len().max(1)), name, format!("bad node name {name:?}: use letters, digits, '-', '_' and '.'")));
+            return Err(ManifestError::at(
+                file,
+                source,
+                Some(start..start + name.len().max(1)),
+                name,
+                format!("bad node name {name:?}: use letters, digits, '-', '_' and '.'"),
+            ));
         }
         let cmd_start = start + trimmed.find(':').map_or(0, |i| i + 1);
         if nodes.iter().any(|n| n.name == name) {
-            return Err(ManifestError::at(file, source, Some(start..start + name.len()), name, format!("duplicate node name {name:?}")));
+            return Err(ManifestError::at(
+                file,
+                source,
+                Some(start..start + name.len()),
+                name,
+                format!("duplicate node name {name:?}"),
+            ));
         }
-        let argv = shell_words::split(command.trim()).map_err(|e| ManifestError::at(file, source, Some(cmd_start..cmd_start + command.len()), name, format!("cannot split the command like a shell would: {e}")))?;
+        let argv = shell_words::split(command.trim()).map_err(|e| {
+            ManifestError::at(
+                file,
+                source,
+                Some(cmd_start..cmd_start + command.len()),
+                name,
+                format!("cannot split the command like a shell would: {e}"),
+            )
+        })?;
         if argv.is_empty() {
-            return Err(ManifestError::at(file, source, Some(cmd_start..cmd_start + 1), name, "empty command"));
+            return Err(ManifestError::at(
+                file,
+                source,
+                Some(cmd_start..cmd_start + 1),
+                name,
+                "empty command",
+            ));
         }
         nodes.push(NodeSpec::with_defaults(name, argv));
     }
     if nodes.is_empty() {
-        return Err(ManifestError::whole(file, "no processes: expected lines of `name: command`"));
+        return Err(ManifestError::whole(
+            file,
+            "no processes: expected lines of `name: command`",
+        ));
     }
-    Ok(Manifest { name: default_name.to_string(), path: Some(file.to_path_buf()), nodes, hazards: BTreeMap::new(), probe_interval_ms: DEFAULT_PROBE_INTERVAL_MS })
+    Ok(Manifest {
+        name: default_name.to_string(),
+        path: Some(file.to_path_buf()),
+        nodes,
+        hazards: BTreeMap::new(),
+        probe_interval_ms: DEFAULT_PROBE_INTERVAL_MS,
+    })
 }

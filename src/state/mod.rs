@@ -10,12 +10,17 @@ mod stop;
 mod tokens;
 
 pub use log::{LOG_CAPACITY, Log, LogLine, LogSource};
-pub use node::{ActiveHazard, ClaimRecord, Connection, ExitRecord, ForkRecord, NodeState, Phase, CLAIMS_KEPT, FORKS_KEPT};
+pub use node::{
+    ActiveHazard, CLAIMS_KEPT, ClaimRecord, Connection, ExitRecord, FORKS_KEPT, ForkRecord,
+    NodeState, Phase,
+};
 pub use ps::{PsChild, PsExit, PsNode, PsSnapshot, PsStop};
 pub use stop::{StepKind, StopProgress, StopStep};
 pub use tokens::{LedgerError, TokenLedger};
 
-use crate::event::{Event, EventKind, ExitCause, Header, ProbeMode, Requester, StageAction, Stream};
+use crate::event::{
+    Event, EventKind, ExitCause, Header, ProbeMode, Requester, StageAction, Stream,
+};
 use crate::hazards::{self, HazardId};
 use crate::manifest::NodeSpec;
 use indexmap::IndexMap;
@@ -103,7 +108,10 @@ impl State {
 
     fn node_mut(&mut self, name: &str) -> &mut NodeState {
         if !self.nodes.contains_key(name) {
-            self.nodes.insert(name.to_string(), NodeState::new(NodeSpec::with_defaults(name, Vec::new())));
+            self.nodes.insert(
+                name.to_string(),
+                NodeState::new(NodeSpec::with_defaults(name, Vec::new())),
+            );
         }
         // Present: inserted just above if it was missing.
         let idx = self.nodes.get_index_of(name).unwrap_or(0);
@@ -111,7 +119,13 @@ impl State {
     }
 
     fn say(&mut self, ev: &Event, node: Option<&str>, source: LogSource, text: String) {
-        self.log.push(LogLine { t: ev.t, seq: ev.seq, node: node.map(str::to_string), source, text });
+        self.log.push(LogLine {
+            t: ev.t,
+            seq: ev.seq,
+            node: node.map(str::to_string),
+            source,
+            text,
+        });
     }
 
     /// Applies one event. Total: any event, in any order, leaves a consistent state.
@@ -125,18 +139,34 @@ impl State {
             EventKind::SessionStarted(header) => {
                 for spec in &header.manifest.nodes {
                     if !self.nodes.contains_key(&spec.name) {
-                        self.nodes.insert(spec.name.clone(), NodeState::new(spec.clone()));
+                        self.nodes
+                            .insert(spec.name.clone(), NodeState::new(spec.clone()));
                     }
                 }
                 self.header = Some((**header).clone());
-                let text = format!("session {} started (gracewatch {}, {} nodes)", header.session, header.version, header.manifest.nodes.len());
+                let text = format!(
+                    "session {} started (gracewatch {}, {} nodes)",
+                    header.session,
+                    header.version,
+                    header.manifest.nodes.len()
+                );
                 self.say(ev, None, LogSource::Event, text);
             }
             EventKind::SessionEnded { reason } => {
                 self.ended = Some((t, reason.clone()));
-                self.say(ev, None, LogSource::Event, format!("session ended: {reason}"));
+                self.say(
+                    ev,
+                    None,
+                    LogSource::Event,
+                    format!("session ended: {reason}"),
+                );
             }
-            EventKind::NodeSpawned { node, pid, pgid, argv } => {
+            EventKind::NodeSpawned {
+                node,
+                pid,
+                pgid,
+                argv,
+            } => {
                 let n = self.node_mut(node);
                 n.pid = Some(*pid);
                 n.pgid = Some(*pgid);
@@ -151,10 +181,28 @@ impl State {
             EventKind::SpawnFailed { node, error } => {
                 let n = self.node_mut(node);
                 n.phase = Phase::Exited;
-                n.exit = Some(ExitRecord { t, pid: 0, code: None, signal: None, cause: ExitCause::SpawnFailed, pending_tokens: Vec::new(), error: Some(error.clone()) });
-                self.say(ev, Some(node), LogSource::Problem, format!("could not start: {error}"));
+                n.exit = Some(ExitRecord {
+                    t,
+                    pid: 0,
+                    code: None,
+                    signal: None,
+                    cause: ExitCause::SpawnFailed,
+                    pending_tokens: Vec::new(),
+                    error: Some(error.clone()),
+                });
+                self.say(
+                    ev,
+                    Some(node),
+                    LogSource::Problem,
+                    format!("could not start: {error}"),
+                );
             }
-            EventKind::ProcessAdopted { node, pid, argv, uid } => {
+            EventKind::ProcessAdopted {
+                node,
+                pid,
+                argv,
+                uid,
+            } => {
                 let n = self.node_mut(node);
                 if n.spec.cmd.is_empty() {
                     n.spec.cmd.clone_from(argv);
@@ -168,19 +216,43 @@ impl State {
                 let text = format!("watching pid {pid} (uid {uid}): {}", shell_join(argv));
                 self.say(ev, Some(node), LogSource::Event, text);
             }
-            EventKind::Output { node, stream, line, truncated_from } => {
+            EventKind::Output {
+                node,
+                stream,
+                line,
+                truncated_from,
+            } => {
                 self.node_mut(node).output_lines += 1;
-                let source = if *stream == Stream::Stdout { LogSource::Stdout } else { LogSource::Stderr };
+                let source = if *stream == Stream::Stdout {
+                    LogSource::Stdout
+                } else {
+                    LogSource::Stderr
+                };
                 let text = match truncated_from {
                     Some(len) => format!("{line}… [cut from {len} bytes]"),
                     None => line.clone(),
                 };
                 self.say(ev, Some(node), source, text);
             }
-            EventKind::NodeExited { node, pid, code, signal, cause, pending_tokens } => {
+            EventKind::NodeExited {
+                node,
+                pid,
+                code,
+                signal,
+                cause,
+                pending_tokens,
+            } => {
                 let n = self.node_mut(node);
                 n.phase = Phase::Exited;
-                let record = ExitRecord { t, pid: *pid, code: *code, signal: *signal, cause: *cause, pending_tokens: pending_tokens.clone(), error: None };
+                let record = ExitRecord {
+                    t,
+                    pid: *pid,
+                    code: *code,
+                    signal: *signal,
+                    cause: *cause,
+                    pending_tokens: pending_tokens.clone(),
+                    error: None,
+                };
                 let status = record.status();
                 n.exit = Some(record);
                 n.cpu_permille = 0;
@@ -188,16 +260,48 @@ impl State {
                     stop.push(t, StepKind::Exited { cause: *cause });
                     stop.deadline = None;
                 }
-                let took = n.stop.as_ref().map(|s| format!(" {} after the stop request", crate::util::fmt_ns(t.saturating_sub(s.requested_at)))).unwrap_or_default();
-                let tokens = if pending_tokens.is_empty() { String::new() } else { format!(", {} tokens still lent", pending_tokens.len()) };
-                let source = if cause.is_clean() { LogSource::Event } else { LogSource::Problem };
-                self.say(ev, Some(node), source, format!("{} ({status}){took}{tokens}", cause.as_str()));
+                let took = n
+                    .stop
+                    .as_ref()
+                    .map(|s| {
+                        format!(
+                            " {} after the stop request",
+                            crate::util::fmt_ns(t.saturating_sub(s.requested_at))
+                        )
+                    })
+                    .unwrap_or_default();
+                let tokens = if pending_tokens.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} tokens still lent", pending_tokens.len())
+                };
+                let source = if cause.is_clean() {
+                    LogSource::Event
+                } else {
+                    LogSource::Problem
+                };
+                self.say(
+                    ev,
+                    Some(node),
+                    source,
+                    format!("{} ({status}){took}{tokens}", cause.as_str()),
+                );
                 recheck = Some(node);
             }
             EventKind::Survivors { node, survivors } => {
-                self.node_mut(node).survivors.extend(survivors.iter().cloned());
-                let list: Vec<String> = survivors.iter().map(|s| format!("{} ({})", s.pid, s.name)).collect();
-                self.say(ev, Some(node), LogSource::Problem, format!("killed survivors of its tree: {}", list.join(", ")));
+                self.node_mut(node)
+                    .survivors
+                    .extend(survivors.iter().cloned());
+                let list: Vec<String> = survivors
+                    .iter()
+                    .map(|s| format!("{} ({})", s.pid, s.name))
+                    .collect();
+                self.say(
+                    ev,
+                    Some(node),
+                    LogSource::Problem,
+                    format!("killed survivors of its tree: {}", list.join(", ")),
+                );
                 recheck = Some(node);
             }
             EventKind::ProcSampled { node, sample } => {
@@ -214,7 +318,11 @@ impl State {
                     n.procs.remove(pid);
                 }
             }
-            EventKind::Usage { node, cpu_permille, rss_kib } => {
+            EventKind::Usage {
+                node,
+                cpu_permille,
+                rss_kib,
+            } => {
                 let n = self.node_mut(node);
                 n.cpu_permille = *cpu_permille;
                 n.rss_kib = *rss_kib;
@@ -232,7 +340,11 @@ impl State {
                 } else {
                     if n.forks.len() >= FORKS_KEPT {
                         // Drop the oldest resolved harmless fork first, else the oldest.
-                        let victim = n.forks.iter().position(|f| f.execd == Some(true)).unwrap_or(0);
+                        let victim = n
+                            .forks
+                            .iter()
+                            .position(|f| f.execd == Some(true))
+                            .unwrap_or(0);
                         n.forks.remove(victim);
                     }
                     n.forks.push(ForkRecord {
@@ -247,13 +359,21 @@ impl State {
                     });
                 }
             }
-            EventKind::ForkResolved { node, child_pid, execd, threaded } => {
+            EventKind::ForkResolved {
+                node,
+                child_pid,
+                execd,
+                threaded,
+            } => {
                 let n = self.node_mut(node);
                 if let Some(f) = n.forks.iter_mut().find(|f| f.child_pid == *child_pid) {
                     f.execd = Some(*execd);
                     f.threaded = Some(*threaded);
                     if !*execd && *threaded {
-                        let text = format!("pid {} forked {} without exec while it had {} threads", f.parent_pid, f.child_pid, f.threads);
+                        let text = format!(
+                            "pid {} forked {} without exec while it had {} threads",
+                            f.parent_pid, f.child_pid, f.threads
+                        );
                         self.say(ev, Some(node), LogSource::Problem, text);
                     }
                 }
@@ -261,16 +381,31 @@ impl State {
             }
             EventKind::Exec { node, pid } => {
                 let n = self.node_mut(node);
-                if let Some(f) = n.forks.iter_mut().find(|f| f.child_pid == *pid && f.execd.is_none()) {
+                if let Some(f) = n
+                    .forks
+                    .iter_mut()
+                    .find(|f| f.child_pid == *pid && f.execd.is_none())
+                {
                     f.execd = Some(true);
                 }
             }
             EventKind::ProbeMode { mode, detail } => {
                 self.probe_mode = Some((*mode, detail.clone()));
-                let text = format!("process events: {} ({detail})", match mode { ProbeMode::Connector => "kernel connector", ProbeMode::Polling => "/proc polling" });
+                let text = format!(
+                    "process events: {} ({detail})",
+                    match mode {
+                        ProbeMode::Connector => "kernel connector",
+                        ProbeMode::Polling => "/proc polling",
+                    }
+                );
                 self.say(ev, None, LogSource::Event, text);
             }
-            EventKind::StopRequested { node, by, mode, plan } => {
+            EventKind::StopRequested {
+                node,
+                by,
+                mode,
+                plan,
+            } => {
                 let n = self.node_mut(node);
                 if n.phase != Phase::Exited {
                     n.phase = Phase::Stopping;
@@ -281,20 +416,53 @@ impl State {
                         stop.mode = *mode;
                         stop.plan = plan.clone();
                         stop.kill_at = t + plan.grace_ms * 1_000_000;
-                        stop.push(t, StepKind::Requested { by: *by, mode: *mode });
+                        stop.push(
+                            t,
+                            StepKind::Requested {
+                                by: *by,
+                                mode: *mode,
+                            },
+                        );
                     }
                     _ => n.stop = Some(StopProgress::new(t, *by, *mode, plan.clone())),
                 }
-                let what = if *mode == crate::event::StopMode::Force { "forced stop" } else { "stop" };
-                self.say(ev, Some(node), LogSource::Event, format!("{what} requested by {}: {}", by.as_str(), plan.describe()));
+                let what = if *mode == crate::event::StopMode::Force {
+                    "forced stop"
+                } else {
+                    "stop"
+                };
+                self.say(
+                    ev,
+                    Some(node),
+                    LogSource::Event,
+                    format!("{what} requested by {}: {}", by.as_str(), plan.describe()),
+                );
             }
             EventKind::StopAllRequested { by, force, tiers } => {
-                self.stop_all = Some(StopAll { t, by: *by, force: *force, tiers: tiers.clone() });
+                self.stop_all = Some(StopAll {
+                    t,
+                    by: *by,
+                    force: *force,
+                    tiers: tiers.clone(),
+                });
                 let order: Vec<String> = tiers.iter().map(|tier| tier.join(", ")).collect();
-                let what = if *force { "forced stop of all" } else { "stop all" };
-                self.say(ev, None, LogSource::Event, format!("{what} requested by {}: {}", by.as_str(), order.join(" → ")));
+                let what = if *force {
+                    "forced stop of all"
+                } else {
+                    "stop all"
+                };
+                self.say(
+                    ev,
+                    None,
+                    LogSource::Event,
+                    format!("{what} requested by {}: {}", by.as_str(), order.join(" → ")),
+                );
             }
-            EventKind::StageEntered { node, stage, deadline } => {
+            EventKind::StageEntered {
+                node,
+                stage,
+                deadline,
+            } => {
                 let n = self.node_mut(node);
                 if let Some(stop) = &mut n.stop {
                     stop.stage = Some(*stage);
@@ -308,10 +476,23 @@ impl State {
                 }
                 recheck = Some(node);
             }
-            EventKind::SignalSent { node, pid, target, signal, error } => {
+            EventKind::SignalSent {
+                node,
+                pid,
+                target,
+                signal,
+                error,
+            } => {
                 let n = self.node_mut(node);
                 if let Some(stop) = &mut n.stop {
-                    stop.push(t, StepKind::Signal { signal: *signal, target: *target, error: error.clone() });
+                    stop.push(
+                        t,
+                        StepKind::Signal {
+                            signal: *signal,
+                            target: *target,
+                            error: error.clone(),
+                        },
+                    );
                 }
                 let to = match target {
                     crate::event::SignalTarget::Group => format!("process group {pid}"),
@@ -324,21 +505,51 @@ impl State {
                 };
                 self.say(ev, Some(node), source, text);
             }
-            EventKind::GraceExtended { node, deadline, pending_tokens } => {
+            EventKind::GraceExtended {
+                node,
+                deadline,
+                pending_tokens,
+            } => {
                 let n = self.node_mut(node);
                 if let Some(stop) = &mut n.stop {
                     stop.kill_at = *deadline;
                     stop.deadline = Some(*deadline);
                     stop.extensions += 1;
-                    stop.push(t, StepKind::Extended { deadline: *deadline, pending_tokens: *pending_tokens });
+                    stop.push(
+                        t,
+                        StepKind::Extended {
+                            deadline: *deadline,
+                            pending_tokens: *pending_tokens,
+                        },
+                    );
                 }
-                let text = format!("grace extended by {}: {pending_tokens} tokens still draining", crate::util::fmt_ns(deadline.saturating_sub(t)));
+                let text = format!(
+                    "grace extended by {}: {pending_tokens} tokens still draining",
+                    crate::util::fmt_ns(deadline.saturating_sub(t))
+                );
                 self.say(ev, Some(node), LogSource::Event, text);
             }
-            EventKind::NodeConnected { node, pid, language, client_version } => {
+            EventKind::NodeConnected {
+                node,
+                pid,
+                language,
+                client_version,
+            } => {
                 let n = self.node_mut(node);
-                n.connection = Some(Connection { since: t, pid: *pid, language: language.clone(), client_version: client_version.clone(), listens_stop: false, closed: None });
-                self.say(ev, Some(node), LogSource::Event, format!("connected: {language} client {client_version}, pid {pid}"));
+                n.connection = Some(Connection {
+                    since: t,
+                    pid: *pid,
+                    language: language.clone(),
+                    client_version: client_version.clone(),
+                    listens_stop: false,
+                    closed: None,
+                });
+                self.say(
+                    ev,
+                    Some(node),
+                    LogSource::Event,
+                    format!("connected: {language} client {client_version}, pid {pid}"),
+                );
                 recheck = Some(node);
             }
             EventKind::NodeDisconnected { node, reason } => {
@@ -346,7 +557,12 @@ impl State {
                 if let Some(c) = &mut n.connection {
                     c.closed = Some((t, reason.clone()));
                 }
-                self.say(ev, Some(node), LogSource::Event, format!("disconnected: {reason}"));
+                self.say(
+                    ev,
+                    Some(node),
+                    LogSource::Event,
+                    format!("disconnected: {reason}"),
+                );
                 recheck = Some(node);
             }
             EventKind::StopListening { node } => {
@@ -357,30 +573,65 @@ impl State {
             }
             EventKind::ConnectionRefused { node, reason } => {
                 self.refused_connections += 1;
-                self.say(ev, node.as_deref(), LogSource::Problem, format!("connection refused: {reason}"));
+                self.say(
+                    ev,
+                    node.as_deref(),
+                    LogSource::Problem,
+                    format!("connection refused: {reason}"),
+                );
             }
             EventKind::ProtocolError { node, error } => {
                 self.node_mut(node).protocol_errors += 1;
-                self.say(ev, Some(node), LogSource::Problem, format!("protocol error, connection cut: {error}"));
+                self.say(
+                    ev,
+                    Some(node),
+                    LogSource::Problem,
+                    format!("protocol error, connection cut: {error}"),
+                );
             }
             EventKind::HandlerClaimed { node, claim } => {
                 let n = self.node_mut(node);
                 if n.claims.len() >= CLAIMS_KEPT {
                     n.claims.remove(0);
                 }
-                n.claims.push(ClaimRecord { t, claim: claim.clone() });
+                n.claims.push(ClaimRecord {
+                    t,
+                    claim: claim.clone(),
+                });
                 let (source, text) = match claim.outcome {
-                    crate::event::ClaimOutcome::Installed => (LogSource::Event, format!("{} installed a {} handler (thread '{}')", claim.owner, claim.signal, claim.thread)),
-                    crate::event::ClaimOutcome::Restored => (LogSource::Event, format!("{} restored the previous {} handler", claim.owner, claim.signal)),
+                    crate::event::ClaimOutcome::Installed => (
+                        LogSource::Event,
+                        format!(
+                            "{} installed a {} handler (thread '{}')",
+                            claim.owner, claim.signal, claim.thread
+                        ),
+                    ),
+                    crate::event::ClaimOutcome::Restored => (
+                        LogSource::Event,
+                        format!(
+                            "{} restored the previous {} handler",
+                            claim.owner, claim.signal
+                        ),
+                    ),
                     crate::event::ClaimOutcome::Failed => (
                         LogSource::Problem,
-                        format!("{} failed to install a {} handler (thread '{}'): {}", claim.owner, claim.signal, claim.thread, claim.error.as_deref().unwrap_or("?")),
+                        format!(
+                            "{} failed to install a {} handler (thread '{}'): {}",
+                            claim.owner,
+                            claim.signal,
+                            claim.thread,
+                            claim.error.as_deref().unwrap_or("?")
+                        ),
                     ),
                 };
                 self.say(ev, Some(node), source, text);
                 recheck = Some(node);
             }
-            EventKind::TokenIssued { node, id, receivers } => {
+            EventKind::TokenIssued {
+                node,
+                id,
+                receivers,
+            } => {
                 let n = self.node_mut(node);
                 let _ = n.tokens.issue(*id, receivers, t);
                 if n.phase == Phase::Stopping {
@@ -399,7 +650,12 @@ impl State {
                     stop.message_sent_at = Some(t);
                     stop.push(t, StepKind::MessageSent);
                 }
-                self.say(ev, Some(node), LogSource::Event, "stop message sent".to_string());
+                self.say(
+                    ev,
+                    Some(node),
+                    LogSource::Event,
+                    "stop message sent".to_string(),
+                );
             }
             EventKind::StopAcked { node } => {
                 let mut latency = None;
@@ -422,7 +678,12 @@ impl State {
             }
             EventKind::SupervisorError { context, message } => {
                 self.supervisor_errors += 1;
-                self.say(ev, None, LogSource::Problem, format!("{context}: {message}"));
+                self.say(
+                    ev,
+                    None,
+                    LogSource::Problem,
+                    format!("{context}: {message}"),
+                );
             }
         }
         if let Some(node) = recheck {
@@ -433,18 +694,30 @@ impl State {
     /// Re-evaluates a node's hazards; newly raised ones go to the feed and the log.
     fn recheck_hazards(&mut self, name: &str, ev: &Event) {
         let manifest = self.header.as_ref().map(|h| &h.manifest);
-        let Some(node) = self.nodes.get(name) else { return };
+        let Some(node) = self.nodes.get(name) else {
+            return;
+        };
         let found = hazards::evaluate(node, manifest);
         let mut raised = Vec::new();
         let next: Vec<ActiveHazard> = found
             .into_iter()
-            .map(|(id, sentence)| match node.hazards.iter().find(|h| h.id == id) {
-                Some(h) => ActiveHazard { id, since: h.since, sentence },
-                None => {
-                    raised.push((id, sentence.clone()));
-                    ActiveHazard { id, since: ev.t, sentence }
-                }
-            })
+            .map(
+                |(id, sentence)| match node.hazards.iter().find(|h| h.id == id) {
+                    Some(h) => ActiveHazard {
+                        id,
+                        since: h.since,
+                        sentence,
+                    },
+                    None => {
+                        raised.push((id, sentence.clone()));
+                        ActiveHazard {
+                            id,
+                            since: ev.t,
+                            sentence,
+                        }
+                    }
+                },
+            )
             .collect();
         if let Some(node) = self.nodes.get_mut(name) {
             node.hazards = next;
@@ -453,8 +726,18 @@ impl State {
             if self.hazard_feed.len() >= HAZARD_FEED_CAPACITY {
                 self.hazard_feed.pop_front();
             }
-            self.say(ev, Some(name), LogSource::Problem, format!("hazard {id}: {sentence}"));
-            self.hazard_feed.push_back(HazardNotice { t: ev.t, node: name.to_string(), id, sentence });
+            self.say(
+                ev,
+                Some(name),
+                LogSource::Problem,
+                format!("hazard {id}: {sentence}"),
+            );
+            self.hazard_feed.push_back(HazardNotice {
+                t: ev.t,
+                node: name.to_string(),
+                id,
+                sentence,
+            });
         }
     }
 }
@@ -462,7 +745,16 @@ impl State {
 /// Joins argv for display, quoting words that need it.
 pub fn shell_join(argv: &[String]) -> String {
     argv.iter()
-        .map(|a| if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) { a.clone() } else { format!("'{}'", a.replace('\'', r"'\''")) })
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -1,1 +1,25 @@
-//! TODO
+//! The live supervisor: everything that touches processes, sockets and the clock.
+//!
+//! - [`session`]: the loop that owns the hub, the stop engine and the node processes.
+//! - [`hub`]: stamps, journals, folds and broadcasts every event.
+//! - [`spawner`], [`reaper`], [`registry`]: starting nodes, reaping every descendant, and the
+//!   lock that keeps pidfds and group signals safe from pid recycling.
+//! - [`output`]: node stdout/stderr as events.
+//! - [`control_server`], [`link`]: `ps`/`stop`/`attach`, and the cockpit's link.
+//! - [`guardian`], [`survivors`]: nothing escapes, even when gracewatch is killed.
+
+pub mod command;
+pub mod control_server;
+pub mod guardian;
+pub mod headless;
+pub mod hub;
+pub mod link;
+pub mod output;
+pub mod reaper;
+pub mod registry;
+pub mod session;
+pub mod spawner;
+pub mod survivors;
+
+pub use command::Command;
+pub use session::{Input, Session, SessionConfig, SessionHandle, SessionOutcome};

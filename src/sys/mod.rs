@@ -1,6 +1,6 @@
 //! The only module with `unsafe`: syscalls that std and rustix cannot make safe for us.
 //! Every block says why it is sound.
 
+pub mod atfork;
 #[cfg(feature = "supervisor")]
 pub mod child_setup;
-pub mod atfork;

@@ -1,0 +1,159 @@
+//! Every command and flag, as clap sees them.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gracewatch",
+    version,
+    about = "A process supervisor with a live cockpit for the moment most tools leave dark: stopping."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the nodes of a manifest (default ./gracewatch.toml), with the cockpit unless --headless.
+    Up(UpArgs),
+    /// Open the cockpit on a running session.
+    Attach(SessionArg),
+    /// One snapshot of a running session.
+    Ps(PsArgs),
+    /// Stop nodes of a running session.
+    Stop(StopArgs),
+    /// Replay a journal through the cockpit.
+    Replay(ReplayArgs),
+    /// A post-mortem of a journal.
+    Report(ReportArgs),
+    /// The cockpit for processes gracewatch did not start.
+    Watch(WatchArgs),
+    /// Run the bundled demo: one node per shutdown failure gracewatch exists for.
+    Demo(DemoArgs),
+    /// Print the Python client library (gracewatch_node.py).
+    PythonClient,
+    /// (internal) The guardian process that cleans up if gracewatch is killed.
+    #[command(name = "__guardian", hide = true)]
+    Guardian { session_id: String },
+    /// (internal) A demo node written in Rust.
+    #[command(name = "demo-node", hide = true)]
+    DemoNode { name: String },
+}
+
+impl Cmd {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Cmd::Up(_) => "up",
+            Cmd::Attach(_) => "attach",
+            Cmd::Ps(_) => "ps",
+            Cmd::Stop(_) => "stop",
+            Cmd::Replay(_) => "replay",
+            Cmd::Report(_) => "report",
+            Cmd::Watch(_) => "watch",
+            Cmd::Demo(_) => "demo",
+            Cmd::PythonClient => "python-client",
+            Cmd::Guardian { .. } => "__guardian",
+            Cmd::DemoNode { .. } => "demo-node",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The manifest: gracewatch.toml or a Procfile.
+    #[arg(default_value = "gracewatch.toml")]
+    pub manifest: PathBuf,
+    /// No cockpit: print every event to stdout.
+    #[arg(long)]
+    pub headless: bool,
+    /// Where to write the journal (default: $XDG_STATE_HOME/gracewatch/journals/).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionArg {
+    /// The session (default: the only one running, or the one of ./gracewatch.toml).
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    #[command(flatten)]
+    pub session: SessionArg,
+    /// One JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Nodes to stop.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub nodes: Vec<String>,
+    /// Stop every node, in reverse dependency order.
+    #[arg(long)]
+    pub all: bool,
+    /// SIGKILL now.
+    #[arg(long)]
+    pub force: bool,
+    /// Grace period for this stop (e.g. 5s), instead of the manifest's.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub grace: Option<u64>,
+    /// Stop signal for this stop, instead of the manifest's.
+    #[arg(long, value_name = "SIG")]
+    pub signal: Option<crate::event::Signal>,
+    /// Wait until the nodes have exited, and say how each ended.
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub session: SessionArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    pub journal: PathBuf,
+    /// Playback speed (0.25 to 64).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Start at this session time (e.g. 12.5s).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub at: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    pub journal: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[arg(long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+    #[arg(long, value_name = "PATTERN")]
+    pub name: Option<String>,
+    #[arg(long, value_name = "PID")]
+    pub children_of: Option<u32>,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// No cockpit: print every event to stdout.
+    #[arg(long)]
+    pub headless: bool,
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+fn parse_duration(s: &str) -> Result<u64, String> {
+    crate::manifest::parse_duration_ms(s)
+}

@@ -1,0 +1,78 @@
+//! The command line: argument parsing and one module per command. `main` only calls [`main`].
+
+mod args;
+mod ps;
+mod stop;
+mod up;
+
+pub use args::Cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// An error for the user: printed once by `main`, with the exit status it implies.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    /// Bad input (usage, manifest, unreadable file): exit status 2.
+    pub fn input(message: impl Into<String>) -> Self {
+        CliError {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    /// The operation failed: exit status 1.
+    pub fn failed(message: impl Into<String>) -> Self {
+        CliError {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::failed(format!("{e:#}"))
+    }
+}
+
+pub type CliResult = Result<ExitCode, CliError>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gracewatch: error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CliResult {
+    use args::Cmd;
+    match cli.command {
+        Cmd::Up(a) => up::up(a),
+        Cmd::Ps(a) => ps::ps(&a),
+        Cmd::Stop(a) => stop::stop(&a),
+        Cmd::Guardian { session_id } => Ok(ExitCode::from(
+            crate::supervisor::guardian::guardian_main(&session_id) as u8,
+        )),
+        other => Err(CliError::failed(format!(
+            "`{}` is not built yet",
+            other.name()
+        ))),
+    }
+}
+
+/// A current-thread tokio runtime: the supervisor is one loop plus a few helper threads.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failed(format!("cannot start the runtime: {e}")))
+}

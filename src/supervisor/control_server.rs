@@ -1,0 +1,244 @@
+//! The control socket: `ps`, `stop` and `attach` from other processes of the same user.
+
+use super::command::Command;
+use crate::control::link::{LinkKind, Update};
+use crate::control::protocol::{Answer, Request};
+use crate::stop_engine::Overrides;
+use std::path::{Path, PathBuf};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+
+/// Longest request line.
+const MAX_REQUEST: u64 = 64 * 1024;
+
+/// Binds the socket (mode 0600). A live socket of the same name means the session is already
+/// running; a dead one is replaced.
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("a session is already running on {}", path.display()),
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+pub async fn serve(listener: UnixListener, path: PathBuf, commands: mpsc::Sender<Command>) {
+    let me = rustix::process::getuid().as_raw();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        match stream.peer_cred() {
+            Ok(cred) if cred.uid() == me => {}
+            other => {
+                tracing::warn!("control connection refused: peer credentials {other:?}");
+                continue;
+            }
+        }
+        tokio::spawn(handle(stream, path.clone(), commands.clone()));
+    }
+}
+
+async fn write(out: &mut tokio::net::unix::OwnedWriteHalf, answer: &Answer) -> bool {
+    let mut line = serde_json::to_vec(answer).unwrap_or_default();
+    line.push(b'\n');
+    out.write_all(&line).await.is_ok()
+}
+
+async fn read_request(
+    input: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
+) -> Option<Result<Request, String>> {
+    let mut buf = Vec::new();
+    let n = (&mut *input)
+        .take(MAX_REQUEST + 1)
+        .read_until(b'\n', &mut buf)
+        .await
+        .ok()?;
+    if n == 0 {
+        return None;
+    }
+    if buf.len() as u64 > MAX_REQUEST {
+        return Some(Err("request over 64 KiB".into()));
+    }
+    Some(
+        serde_json::from_slice::<Request>(buf.trim_ascii())
+            .map_err(|e| format!("bad request: {e}")),
+    )
+}
+
+async fn handle(stream: UnixStream, path: PathBuf, commands: mpsc::Sender<Command>) {
+    let (rd, mut out) = stream.into_split();
+    let mut input = BufReader::new(rd);
+    while let Some(req) = read_request(&mut input).await {
+        let answer = match req {
+            Err(message) => Answer::Error { message },
+            Ok(Request::Attach) => {
+                attach(input, out, path, commands).await;
+                return;
+            }
+            Ok(req) => match one(&commands, req, &mut out).await {
+                Some(a) => a,
+                None => return,
+            },
+        };
+        if !write(&mut out, &answer).await {
+            return;
+        }
+    }
+}
+
+/// Answers one non-streaming request (for `stop --wait`, writes the acceptance first).
+async fn one(
+    commands: &mpsc::Sender<Command>,
+    req: Request,
+    out: &mut tokio::net::unix::OwnedWriteHalf,
+) -> Option<Answer> {
+    let gone = || Answer::Error {
+        message: "the session is ending".into(),
+    };
+    match req {
+        Request::Ps => {
+            let (tx, rx) = oneshot::channel();
+            commands.send(Command::Ps(tx)).await.ok()?;
+            Some(
+                rx.await
+                    .map_or_else(|_| gone(), |snapshot| Answer::Ps { snapshot }),
+            )
+        }
+        Request::Stop {
+            nodes,
+            all,
+            force,
+            grace_ms,
+            signal,
+            wait,
+            by,
+        } => {
+            let (reply, rx) = oneshot::channel();
+            let (wait_tx, wait_rx) = if wait {
+                let (a, b) = oneshot::channel();
+                (Some(a), Some(b))
+            } else {
+                (None, None)
+            };
+            commands
+                .send(Command::Stop {
+                    nodes,
+                    all,
+                    force,
+                    overrides: Overrides { grace_ms, signal },
+                    by,
+                    reply,
+                    wait: wait_tx,
+                })
+                .await
+                .ok()?;
+            match rx.await {
+                Err(_) => Some(gone()),
+                Ok(Err(message)) => Some(Answer::Error { message }),
+                Ok(Ok(accepted)) => {
+                    let (nodes, plan) = accepted.into_iter().unzip();
+                    let accepted = Answer::Accepted { nodes, plan };
+                    match wait_rx {
+                        None => Some(accepted),
+                        Some(wait_rx) => {
+                            if !write(out, &accepted).await {
+                                return None;
+                            }
+                            Some(
+                                wait_rx
+                                    .await
+                                    .map_or_else(|_| gone(), |nodes| Answer::Stopped { nodes }),
+                            )
+                        }
+                    }
+                }
+            }
+        }
+        Request::Signal { node, signal } => {
+            let (reply, rx) = oneshot::channel();
+            commands
+                .send(Command::Signal {
+                    node,
+                    signal,
+                    reply,
+                })
+                .await
+                .ok()?;
+            Some(match rx.await {
+                Ok(Ok(())) => Answer::Ok,
+                Ok(Err(message)) => Answer::Error { message },
+                Err(_) => gone(),
+            })
+        }
+        Request::Attach => None,
+    }
+}
+
+/// Streams the session to an attached cockpit through the same link `up` uses in-process.
+async fn attach(
+    mut input: BufReader<tokio::net::unix::OwnedReadHalf>,
+    mut out: tokio::net::unix::OwnedWriteHalf,
+    path: PathBuf,
+    commands: mpsc::Sender<Command>,
+) {
+    let Ok(mut link) =
+        super::link::in_process_link(commands, LinkKind::Attached { socket: path }).await
+    else {
+        let _ = write(
+            &mut out,
+            &Answer::Error {
+                message: "the session is ending".into(),
+            },
+        )
+        .await;
+        return;
+    };
+    if !write(
+        &mut out,
+        &Answer::State {
+            state: Box::new(std::mem::take(&mut link.state)),
+            dropped: 0,
+        },
+    )
+    .await
+    {
+        return;
+    }
+    loop {
+        tokio::select! {
+            update = link.updates.recv() => {
+                let answer = match update {
+                    Some(Update::Event(event)) => Answer::Event { event: *event },
+                    Some(Update::Resync(state, dropped)) => Answer::State { state, dropped },
+                    Some(Update::Notice(message)) => Answer::Notice { message },
+                    Some(Update::Closed(_)) | None => return,
+                };
+                if !write(&mut out, &answer).await {
+                    return;
+                }
+            }
+            req = read_request(&mut input) => match req {
+                None => return,
+                Some(Ok(req)) => {
+                    if link.requests.send(req).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Err(message)) => {
+                    if !write(&mut out, &Answer::Error { message }).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

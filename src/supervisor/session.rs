@@ -1,0 +1,776 @@
+//! A running session: the loop that owns the hub, the stop engine and the node processes, and
+//! turns inputs (reaped children, edge events, commands, timers, signals to gracewatch) into
+//! events and actions.
+
+use super::command::Command;
+use super::guardian::Guardian;
+use super::hub::Hub;
+use super::reaper::{self, Reaped};
+use super::registry::Registry;
+use super::spawner::Spawner;
+use crate::clock::Clock;
+use crate::control::protocol::StoppedNode;
+use crate::event::{
+    EventKind, ExitCause, FORMAT_VERSION, Header, Requester, SessionMode, Signal, SignalTarget,
+    StopMode, Stream,
+};
+use crate::journal::JournalWriter;
+use crate::manifest::Manifest;
+use crate::probe::{Intensity, Probe, ProbeConfig};
+use crate::state::Phase;
+use crate::stop_engine::{Effect, Overrides, StopEngine};
+use std::collections::{BTreeMap, HashMap};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long survivors of a node's tree get after its main process ended before they are
+/// killed (group members stopping in step with their leader finish in this time).
+const SURVIVOR_GRACE_NS: u64 = 250_000_000;
+
+/// What a session is asked to do.
+pub struct SessionConfig {
+    pub manifest: Manifest,
+    pub mode: SessionMode,
+    /// `None`: the default path.
+    pub journal: Option<PathBuf>,
+    /// Print every event to stdout (`--headless`).
+    pub print: bool,
+    /// End the session once every node has exited, however they ended (headless runs).
+    pub end_when_all_exited: bool,
+    /// Extra environment for every node (the Python client's path, for instance).
+    pub extra_env: BTreeMap<String, String>,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionOutcome {
+    pub journal: Option<PathBuf>,
+    /// Every node ended cleanly (exited 0 or stopped before its deadline).
+    pub clean: bool,
+    pub summary: Vec<(String, Option<ExitCause>)>,
+}
+
+/// The handle others use to reach the session.
+#[derive(Clone)]
+pub struct SessionHandle {
+    pub session: String,
+    pub commands: mpsc::Sender<Command>,
+    pub journal: Option<PathBuf>,
+    pub control_socket: PathBuf,
+}
+
+/// Inputs from the edges.
+pub enum Input {
+    Event(u64, EventKind),
+    Reaped(Reaped),
+}
+
+struct NodeProc {
+    pid: u32,
+    pgid: u32,
+    pidfd: OwnedFd,
+}
+
+struct Waiter {
+    nodes: Vec<String>,
+    reply: oneshot::Sender<Vec<StoppedNode>>,
+}
+
+pub struct Session {
+    cfg: SessionConfig,
+    clock: Clock,
+    hub: Hub,
+    engine: StopEngine,
+    procs: HashMap<String, NodeProc>,
+    registry: Arc<Registry>,
+    spawner: Spawner,
+    probe: Probe,
+    guardian: Option<Guardian>,
+    session_id: String,
+    inputs_tx: mpsc::Sender<Input>,
+    inputs_rx: mpsc::Receiver<Input>,
+    commands_rx: mpsc::Receiver<Command>,
+    control_task: tokio::task::JoinHandle<()>,
+    control_socket: PathBuf,
+    waiters: Vec<Waiter>,
+    /// (when, node) survivor sweeps due.
+    sweeps: Vec<(u64, String)>,
+    viewers: usize,
+    intensity: Intensity,
+    signals_seen: u32,
+    end_requested: bool,
+}
+
+/// Random hex from the kernel.
+pub fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .is_err()
+    {
+        // Never expected on Linux; fall back to something unique, if guessable.
+        let seed = crate::clock::monotonic_ns() ^ u64::from(std::process::id()) << 32;
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (seed >> ((i % 8) * 8)) as u8 ^ i as u8;
+        }
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn host_name() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+impl Session {
+    /// Sets everything up (journal, sockets, guardian, reaper, spawner, probe). Nodes start
+    /// when [`Session::run`] does.
+    pub async fn start(cfg: SessionConfig) -> anyhow::Result<(Session, SessionHandle)> {
+        use anyhow::Context;
+        let name = cfg.manifest.name.clone();
+        crate::control::session::ensure_runtime_dir()
+            .context("cannot create the runtime directory")?;
+        let control_socket = crate::control::session::control_socket(&name);
+        let listener = super::control_server::bind(&control_socket).with_context(|| {
+            format!(
+                "cannot open the control socket {}",
+                control_socket.display()
+            )
+        })?;
+
+        let clock = Clock::start();
+        let started_unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let journal_path = cfg
+            .journal
+            .clone()
+            .unwrap_or_else(|| crate::journal::default_journal_path(&name, started_unix_ms));
+        let journal = JournalWriter::create(&journal_path)?;
+        let printer = cfg.print.then(|| {
+            super::headless::Printer::new(
+                &cfg.manifest
+                    .nodes
+                    .iter()
+                    .map(|n| n.name.clone())
+                    .collect::<Vec<_>>(),
+            )
+        });
+        let mut hub = Hub::new(Some(journal), printer);
+        let header = Header {
+            format: FORMAT_VERSION,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            session: name.clone(),
+            mode: cfg.mode,
+            host: host_name(),
+            pid: std::process::id(),
+            started_unix_ms,
+            started: humantime::format_rfc3339_millis(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(started_unix_ms),
+            )
+            .to_string(),
+            monotonic_ns: clock.start_ns(),
+            journal: Some(journal_path.display().to_string()),
+            manifest: cfg.manifest.clone(),
+        };
+        hub.push(0, EventKind::SessionStarted(Box::new(header)));
+
+        // Orphaned descendants of nodes become our children, so we can reap and sweep them.
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+            .context("cannot become a child subreaper")?;
+
+        let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(8192);
+        let registry = Arc::new(Registry::default());
+        let reaped_tx = inputs_tx.clone();
+        reaper::start(registry.clone(), clock, move |r| {
+            let _ = reaped_tx.blocking_send(Input::Reaped(r));
+        })?;
+        let spawner = Spawner::start(registry.clone())?;
+        let session_id = random_hex(16);
+        let guardian = match Guardian::start(&session_id) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                hub.push(clock.now(), EventKind::SupervisorError { context: "guardian".into(), message: format!("cannot start the guardian process ({e}): descendants may outlive a killed gracewatch") });
+                None
+            }
+        };
+        let probe_tx = inputs_tx.clone();
+        let probe = Probe::start(
+            ProbeConfig {
+                fast_interval_ms: cfg.manifest.probe_interval_ms,
+                ..ProbeConfig::default()
+            },
+            Box::new(move |ev| {
+                let _ = probe_tx.blocking_send(Input::Event(clock.now(), ev));
+            }),
+        )?;
+
+        let (commands_tx, commands_rx) = mpsc::channel::<Command>(256);
+        let control_task = tokio::spawn(super::control_server::serve(
+            listener,
+            control_socket.clone(),
+            commands_tx.clone(),
+        ));
+        let handle = SessionHandle {
+            session: name,
+            commands: commands_tx,
+            journal: Some(journal_path),
+            control_socket: control_socket.clone(),
+        };
+        let session = Session {
+            cfg,
+            clock,
+            hub,
+            engine: StopEngine::new(),
+            procs: HashMap::new(),
+            registry,
+            spawner,
+            probe,
+            guardian,
+            session_id,
+            inputs_tx,
+            inputs_rx,
+            commands_rx,
+            control_task,
+            control_socket,
+            waiters: Vec::new(),
+            sweeps: Vec::new(),
+            viewers: 0,
+            intensity: Intensity::default(),
+            signals_seen: 0,
+            end_requested: false,
+        };
+        Ok((session, handle))
+    }
+
+    /// Starts the nodes and runs until the session ends.
+    pub async fn run(mut self) -> anyhow::Result<SessionOutcome> {
+        let mut signals = signal_hook_tokio::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ])?;
+        self.spawn_all().await;
+        use futures_util::StreamExt;
+        loop {
+            if self.should_end() {
+                break;
+            }
+            let wake = self
+                .next_wake()
+                .map(|t| tokio::time::Instant::from_std(self.clock.instant_at(t)));
+            tokio::select! {
+                biased;
+                Some(input) = self.inputs_rx.recv() => self.on_input(input),
+                Some(sig) = signals.next() => self.on_signal(sig),
+                Some(cmd) = self.commands_rx.recv() => self.on_command(cmd),
+                () = async { if let Some(w) = wake { tokio::time::sleep_until(w).await } else { std::future::pending().await } } => self.on_timer(),
+            }
+            self.update_intensity();
+        }
+        signals.handle().close();
+        Ok(self.finish())
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    fn emit(&mut self, ev: EventKind) {
+        let now = self.now();
+        self.hub.push(now, ev);
+    }
+
+    async fn spawn_all(&mut self) {
+        let base_dir = self
+            .cfg
+            .manifest
+            .path
+            .as_ref()
+            .and_then(|p| p.parent().map(PathBuf::from))
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "gracewatch".into());
+        for name in crate::manifest::order::start_order(&self.cfg.manifest.nodes) {
+            let Some(spec) = self.cfg.manifest.node(&name).cloned() else {
+                continue;
+            };
+            let argv: Vec<String> = spec
+                .cmd
+                .iter()
+                .map(|a| a.replace("{gracewatch}", &exe))
+                .collect();
+            let cwd = spec
+                .cwd
+                .as_ref()
+                .map_or_else(|| base_dir.clone(), |c| base_dir.join(c));
+            let mut env = self.cfg.extra_env.clone();
+            env.extend(spec.env.clone());
+            env.insert(crate::wire::ENV_NODE.into(), name.clone());
+            env.insert(
+                crate::wire::ENV_SESSION.into(),
+                self.cfg.manifest.name.clone(),
+            );
+            env.insert(
+                super::survivors::ENV_SESSION_ID.into(),
+                self.session_id.clone(),
+            );
+            match self.spawner.spawn(&name, argv.clone(), cwd, env).await {
+                Ok(spawned) => {
+                    if let Some(g) = &mut self.guardian {
+                        g.add_group(spawned.pgid);
+                    }
+                    let clock = self.clock;
+                    for (fd, stream) in [
+                        (spawned.stdout, Stream::Stdout),
+                        (spawned.stderr, Stream::Stderr),
+                    ] {
+                        if let Some(fd) = fd {
+                            tokio::spawn(super::output::pump(
+                                name.clone(),
+                                stream,
+                                fd,
+                                self.inputs_tx.clone(),
+                                clock,
+                            ));
+                        }
+                    }
+                    self.emit(EventKind::NodeSpawned {
+                        node: name.clone(),
+                        pid: spawned.pid,
+                        pgid: spawned.pgid,
+                        argv,
+                    });
+                    self.probe.watch(&name, spawned.pid);
+                    self.procs.insert(
+                        name,
+                        NodeProc {
+                            pid: spawned.pid,
+                            pgid: spawned.pgid,
+                            pidfd: spawned.pidfd,
+                        },
+                    );
+                }
+                Err(error) => self.emit(EventKind::SpawnFailed { node: name, error }),
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Option<u64> {
+        let sweep = self.sweeps.iter().map(|(t, _)| *t).min();
+        match (self.engine.next_deadline(), sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn should_end(&self) -> bool {
+        if !self.sweeps.is_empty() {
+            return false;
+        }
+        let all_exited = self
+            .hub
+            .state
+            .nodes
+            .values()
+            .all(|n| n.phase == Phase::Exited);
+        (self.end_requested && all_exited)
+            || self.engine.all_done(&self.hub.state)
+            || (self.cfg.end_when_all_exited && all_exited)
+    }
+
+    fn on_input(&mut self, input: Input) {
+        match input {
+            Input::Event(t, ev) => {
+                self.hub.push(t, ev);
+            }
+            Input::Reaped(r) => self.on_reaped(r),
+        }
+    }
+
+    fn on_reaped(&mut self, r: Reaped) {
+        let Some(node) = r.node else {
+            tracing::debug!("reaped descendant {} ({:?}/{:?})", r.pid, r.code, r.signal);
+            return;
+        };
+        let cause = self.engine.on_exit(&node, r.code, r.signal);
+        let pending_tokens = self
+            .hub
+            .state
+            .node(&node)
+            .map(|n| {
+                if n.tokens.pending() > 0 {
+                    n.tokens.pending_tokens(r.t, 1000)
+                } else {
+                    Vec::new()
+                }
+            })
+            .unwrap_or_default();
+        self.hub.push(
+            r.t,
+            EventKind::NodeExited {
+                node: node.clone(),
+                pid: r.pid,
+                code: r.code,
+                signal: r.signal,
+                cause,
+                pending_tokens,
+            },
+        );
+        self.procs.remove(&node);
+        self.probe.unwatch(&node);
+        self.sweeps.push((r.t + SURVIVOR_GRACE_NS, node));
+        let now = self.now();
+        let effects = self.engine.tick(&self.hub.state, now);
+        self.execute(effects);
+        self.answer_waiters();
+    }
+
+    fn on_timer(&mut self) {
+        let now = self.now();
+        let effects = self.engine.tick(&self.hub.state, now);
+        self.execute(effects);
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.sweeps)
+            .into_iter()
+            .partition(|(t, _)| *t <= now);
+        self.sweeps = later;
+        for (_, node) in due {
+            let known = self.probe.known(&node);
+            let spare = self.spared_children();
+            let survivors = super::survivors::sweep(&node, &self.session_id, &known, &spare);
+            if !survivors.is_empty() {
+                self.emit(EventKind::Survivors { node, survivors });
+            }
+        }
+    }
+
+    fn on_signal(&mut self, sig: i32) {
+        self.signals_seen += 1;
+        let name = Signal::from_number(sig).map_or_else(|| sig.to_string(), Signal::name);
+        let force = self.signals_seen > 1;
+        tracing::info!(
+            "{name} received: {}",
+            if force {
+                "forcing"
+            } else {
+                "stopping everything"
+            }
+        );
+        let now = self.now();
+        let effects = self.engine.request_all(
+            &self.hub.state,
+            force,
+            Requester::Signal,
+            Overrides::default(),
+            now,
+        );
+        self.execute(effects);
+        self.end_requested = true;
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Ps(reply) => {
+                let _ = reply.send(crate::state::PsSnapshot::from_state(
+                    &self.hub.state,
+                    self.now(),
+                ));
+            }
+            Command::Subscribe(reply) => {
+                let _ = reply.send(self.hub.subscribe());
+            }
+            Command::Viewers(delta) => {
+                self.viewers = self.viewers.saturating_add_signed(delta as isize);
+            }
+            Command::End => {
+                self.end_requested = true;
+                if self
+                    .hub
+                    .state
+                    .nodes
+                    .values()
+                    .any(|n| n.phase != Phase::Exited)
+                {
+                    let now = self.now();
+                    let effects = self.engine.request_all(
+                        &self.hub.state,
+                        true,
+                        Requester::Supervisor,
+                        Overrides::default(),
+                        now,
+                    );
+                    self.execute(effects);
+                }
+            }
+            Command::Signal {
+                node,
+                signal,
+                reply,
+            } => {
+                let group = self.hub.state.node(&node).is_some_and(|n| n.spec.group);
+                let result = if self.procs.contains_key(&node) {
+                    self.signal_node(&node, signal, group);
+                    Ok(())
+                } else if self.hub.state.node(&node).is_some() {
+                    Err(format!("{node} is not running"))
+                } else {
+                    Err(format!("no node named {node:?}"))
+                };
+                let _ = reply.send(result);
+            }
+            Command::Stop {
+                nodes,
+                all,
+                force,
+                overrides,
+                by,
+                reply,
+                wait,
+            } => {
+                let now = self.now();
+                let mode = if force {
+                    StopMode::Force
+                } else {
+                    StopMode::Graceful
+                };
+                let mut accepted = Vec::new();
+                let mut errors = Vec::new();
+                let mut effects = Vec::new();
+                if all {
+                    let alive: Vec<String> = self
+                        .hub
+                        .state
+                        .nodes
+                        .values()
+                        .filter(|n| n.phase != Phase::Exited && n.pid.is_some())
+                        .map(|n| n.name.clone())
+                        .collect();
+                    effects = self
+                        .engine
+                        .request_all(&self.hub.state, force, by, overrides, now);
+                    accepted = alive;
+                    if accepted.is_empty() {
+                        errors.push("every node has already exited".to_string());
+                    }
+                } else {
+                    for node in &nodes {
+                        match self
+                            .engine
+                            .request(&self.hub.state, node, mode, by, overrides, now)
+                        {
+                            Ok(more) => {
+                                effects.extend(more);
+                                accepted.push(node.clone());
+                            }
+                            Err(e) => errors.push(e.to_string()),
+                        }
+                    }
+                }
+                let plans: Vec<(String, String)> = accepted
+                    .iter()
+                    .map(|n| {
+                        let plan =
+                            effects
+                                .iter()
+                                .find_map(|e| match e {
+                                    Effect::Emit(EventKind::StopRequested {
+                                        node, plan, ..
+                                    }) if node == n => Some(plan.describe()),
+                                    _ => None,
+                                })
+                                .unwrap_or_else(|| "in reverse dependency order".to_string());
+                        (n.clone(), plan)
+                    })
+                    .collect();
+                self.execute(effects);
+                if accepted.is_empty() {
+                    let _ = reply.send(Err(errors.join("; ")));
+                    return;
+                }
+                let _ = reply.send(Ok(plans));
+                if let Some(reply) = wait {
+                    self.waiters.push(Waiter {
+                        nodes: accepted,
+                        reply,
+                    });
+                    self.answer_waiters();
+                }
+            }
+        }
+    }
+
+    /// Executes the stop engine's effects in order.
+    fn execute(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Emit(ev) => self.emit(ev),
+                Effect::Signal {
+                    node,
+                    signal,
+                    group,
+                } => self.signal_node(&node, signal, group),
+                Effect::SendStopMessage { node, .. } => {
+                    // The node socket lands with the wire protocol; until then no node listens.
+                    self.emit(EventKind::SupervisorError {
+                        context: node,
+                        message: "cannot send the stop message: the node is not connected".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Signals a node: its process group (only while the leader is provably unreaped, so the
+    /// group id cannot have been recycled) or its process through its pidfd.
+    fn signal_node(&mut self, node: &str, signal: Signal, group: bool) {
+        let Some(p) = self.procs.get(node) else {
+            return;
+        };
+        let (pid, pgid) = (p.pid, p.pgid);
+        let Some(sig) = rustix::process::Signal::from_named_raw(signal.number()) else {
+            self.emit(EventKind::SupervisorError {
+                context: node.to_string(),
+                message: format!("{signal} cannot be sent"),
+            });
+            return;
+        };
+        let (target, result) = if group {
+            let inner = self.registry.lock();
+            let result = if inner.is_unreaped_leader(pid) {
+                rustix::process::Pid::from_raw(pgid as i32)
+                    .map_or(Err(rustix::io::Errno::SRCH), |pg| {
+                        rustix::process::kill_process_group(pg, sig)
+                    })
+            } else {
+                Err(rustix::io::Errno::SRCH)
+            };
+            drop(inner);
+            (SignalTarget::Group, result)
+        } else {
+            (
+                SignalTarget::Process,
+                rustix::process::pidfd_send_signal(&p.pidfd, sig),
+            )
+        };
+        let error = result.err().map(|e| {
+            if e == rustix::io::Errno::SRCH {
+                "no such process (already gone)".to_string()
+            } else {
+                e.to_string()
+            }
+        });
+        self.emit(EventKind::SignalSent {
+            node: node.to_string(),
+            pid,
+            target,
+            signal,
+            error,
+        });
+        self.probe.sample_now(node);
+    }
+
+    fn answer_waiters(&mut self) {
+        let state = &self.hub.state;
+        let (done, pending): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut self.waiters)
+            .into_iter()
+            .partition(|w| {
+                w.nodes
+                    .iter()
+                    .all(|n| state.node(n).is_none_or(|n| n.phase == Phase::Exited))
+            });
+        self.waiters = pending;
+        for w in done {
+            let nodes = w
+                .nodes
+                .iter()
+                .filter_map(|n| state.node(n))
+                .map(|n| StoppedNode {
+                    node: n.name.clone(),
+                    cause: n.exit.as_ref().map_or(ExitCause::Stopped, |e| e.cause),
+                    status: n
+                        .exit
+                        .as_ref()
+                        .map_or_else(|| "-".into(), crate::state::ExitRecord::status),
+                    took_ms: n
+                        .stop
+                        .as_ref()
+                        .zip(n.exit.as_ref())
+                        .map(|(s, e)| e.t.saturating_sub(s.requested_at) / 1_000_000),
+                })
+                .collect();
+            let _ = w.reply.send(nodes);
+        }
+    }
+
+    /// Our children that are not leftovers: live node leaders and the guardian.
+    fn spared_children(&self) -> Vec<u32> {
+        let mut spare = self.registry.lock().leader_pids();
+        spare.extend(self.guardian.as_ref().map(Guardian::pid));
+        spare
+    }
+
+    fn update_intensity(&mut self) {
+        let next = Intensity {
+            viewers: self.viewers,
+            stopping: self.engine.stopping(),
+        };
+        if next != self.intensity {
+            self.intensity = next;
+            self.probe.set_intensity(next);
+        }
+    }
+
+    /// Sweeps what is left, records the end, says bye to the guardian, closes the journal.
+    fn finish(mut self) -> SessionOutcome {
+        let spare = self.spared_children();
+        let left = super::survivors::sweep_all(&spare);
+        let mut by_node: BTreeMap<String, Vec<crate::event::Survivor>> = BTreeMap::new();
+        for (node, s) in left {
+            by_node
+                .entry(node.unwrap_or_else(|| "?".into()))
+                .or_default()
+                .push(s);
+        }
+        for (node, survivors) in by_node {
+            self.emit(EventKind::Survivors { node, survivors });
+        }
+        let reason = if self.signals_seen > 0 {
+            "stopped by a signal to gracewatch"
+        } else if self.end_requested {
+            "stopped"
+        } else {
+            "every node exited"
+        };
+        self.emit(EventKind::SessionEnded {
+            reason: reason.into(),
+        });
+        if let Some(g) = &mut self.guardian {
+            g.bye();
+        }
+        self.control_task.abort();
+        let _ = std::fs::remove_file(&self.control_socket);
+        let summary: Vec<(String, Option<ExitCause>)> = self
+            .hub
+            .state
+            .nodes
+            .values()
+            .map(|n| (n.name.clone(), n.exit.as_ref().map(|e| e.cause)))
+            .collect();
+        let clean = summary
+            .iter()
+            .all(|(_, c)| c.is_some_and(ExitCause::is_clean));
+        let journal = self.hub.journal_path().map(PathBuf::from);
+        self.hub.close_journal();
+        SessionOutcome {
+            journal,
+            clean,
+            summary,
+        }
+    }
+}
