@@ -8,9 +8,7 @@ use rustix::time::{ClockId, clock_gettime};
 /// Raw `CLOCK_MONOTONIC` in nanoseconds.
 pub fn monotonic_ns() -> u64 {
     let ts = clock_gettime(ClockId::Monotonic);
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,9 +19,7 @@ pub struct Clock {
 impl Clock {
     /// A clock whose `t = 0` is now.
     pub fn start() -> Clock {
-        Clock {
-            start_ns: monotonic_ns(),
-        }
+        Clock { start_ns: monotonic_ns() }
     }
 
     /// A clock for a session whose header says `t = 0` was `start_ns`.
@@ -47,8 +43,7 @@ impl Clock {
         if t >= now {
             base + std::time::Duration::from_nanos(t - now)
         } else {
-            base.checked_sub(std::time::Duration::from_nanos(now - t))
-                .unwrap_or(base)
+            base.checked_sub(std::time::Duration::from_nanos(now - t)).unwrap_or(base)
         }
     }
 }

@@ -10,7 +10,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Signal(i32);
 
-/// The classic signal names of Linux on x86_64/aarch64, indexed by number.
+/// The classic signal names of Linux on `x86_64` and `aarch64`, indexed by number.
 const NAMES: [&str; 32] = [
     "",
     "SIGHUP",
@@ -135,24 +135,14 @@ impl std::str::FromStr for Signal {
         }
         if let Some(rest) = bare.strip_prefix("RTMIN") {
             // glibc's SIGRTMIN is 34 (32 and 33 are reserved by the threading library).
-            let offset = if rest.is_empty() {
-                Some(0)
-            } else {
-                rest.strip_prefix('+').and_then(|r| r.parse::<i32>().ok())
-            };
-            return offset
-                .and_then(|o| Signal::from_number(34 + o))
-                .ok_or_else(err);
+            let offset =
+                if rest.is_empty() { Some(0) } else { rest.strip_prefix('+').and_then(|r| r.parse::<i32>().ok()) };
+            return offset.and_then(|o| Signal::from_number(34 + o)).ok_or_else(err);
         }
         if let Some(rest) = bare.strip_prefix("RTMAX") {
-            let offset = if rest.is_empty() {
-                Some(0)
-            } else {
-                rest.strip_prefix('-').and_then(|r| r.parse::<i32>().ok())
-            };
-            return offset
-                .and_then(|o| Signal::from_number(MAX_SIGNAL - o))
-                .ok_or_else(err);
+            let offset =
+                if rest.is_empty() { Some(0) } else { rest.strip_prefix('-').and_then(|r| r.parse::<i32>().ok()) };
+            return offset.and_then(|o| Signal::from_number(MAX_SIGNAL - o)).ok_or_else(err);
         }
         if let Ok(n) = bare.parse::<i32>() {
             return Signal::from_number(n).ok_or_else(err);
@@ -217,6 +207,7 @@ impl SigSet {
         }
     }
 
+    #[must_use]
     pub fn intersect(self, other: SigSet) -> SigSet {
         SigSet(self.0 & other.0)
     }
@@ -226,9 +217,7 @@ impl SigSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Signal> {
-        (1..=MAX_SIGNAL)
-            .map(Signal)
-            .filter(move |s| self.contains(*s))
+        (1..=MAX_SIGNAL).map(Signal).filter(move |s| self.contains(*s))
     }
 }
 

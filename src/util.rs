@@ -6,11 +6,7 @@ pub fn fmt_ms(ms: u64) -> String {
         format!("{ms}ms")
     } else if ms < 60_000 {
         let tenths = ms / 100;
-        if tenths % 10 == 0 {
-            format!("{}s", tenths / 10)
-        } else {
-            format!("{}.{}s", tenths / 10, tenths % 10)
-        }
+        if tenths % 10 == 0 { format!("{}s", tenths / 10) } else { format!("{}.{}s", tenths / 10, tenths % 10) }
     } else if ms < 3_600_000 {
         format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
     } else {

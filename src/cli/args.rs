@@ -32,7 +32,7 @@ pub enum Cmd {
     Watch(WatchArgs),
     /// Run the bundled demo: one node per shutdown failure gracewatch exists for.
     Demo(DemoArgs),
-    /// Print the Python client library (gracewatch_node.py).
+    /// Print the Python client library (`gracewatch_node.py`).
     PythonClient,
     /// (internal) The guardian process that cleans up if gracewatch is killed.
     #[command(name = "__guardian", hide = true)]
@@ -68,7 +68,7 @@ pub struct UpArgs {
     /// No cockpit: print every event to stdout.
     #[arg(long)]
     pub headless: bool,
-    /// Where to write the journal (default: $XDG_STATE_HOME/gracewatch/journals/).
+    /// Where to write the journal (default: `$XDG_STATE_HOME/gracewatch/journals/`).
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
 }

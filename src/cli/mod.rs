@@ -20,17 +20,11 @@ pub struct CliError {
 impl CliError {
     /// Bad input (usage, manifest, unreadable file): exit status 2.
     pub fn input(message: impl Into<String>) -> Self {
-        CliError {
-            code: 2,
-            message: message.into(),
-        }
+        CliError { code: 2, message: message.into() }
     }
     /// The operation failed: exit status 1.
     pub fn failed(message: impl Into<String>) -> Self {
-        CliError {
-            code: 1,
-            message: message.into(),
-        }
+        CliError { code: 1, message: message.into() }
     }
 }
 
@@ -59,13 +53,10 @@ fn run(cli: Cli) -> CliResult {
         Cmd::Up(a) => up::up(a),
         Cmd::Ps(a) => ps::ps(&a),
         Cmd::Stop(a) => stop::stop(&a),
-        Cmd::Guardian { session_id } => Ok(ExitCode::from(
-            crate::supervisor::guardian::guardian_main(&session_id) as u8,
-        )),
-        other => Err(CliError::failed(format!(
-            "`{}` is not built yet",
-            other.name()
-        ))),
+        Cmd::Guardian { session_id } => {
+            Ok(ExitCode::from(crate::supervisor::guardian::guardian_main(&session_id) as u8))
+        }
+        other => Err(CliError::failed(format!("`{}` is not built yet", other.name()))),
     }
 }
 

@@ -5,21 +5,18 @@ use super::{CliError, CliResult};
 use crate::control::protocol::{Answer, Request};
 use crate::event::{Disposition, Signal};
 use crate::state::{PsNode, PsSnapshot};
+use std::fmt::Write;
 use std::process::ExitCode;
 
 pub fn ps(args: &PsArgs) -> CliResult {
-    let session = crate::control::session::resolve(args.session.session.as_deref())
-        .map_err(CliError::failed)?;
-    let snapshot = match crate::control::client::ask(&session.socket, &Request::Ps)
-        .map_err(CliError::failed)?
-    {
+    let session = crate::control::session::resolve(args.session.session.as_deref()).map_err(CliError::failed)?;
+    let snapshot = match crate::control::client::ask(&session.socket, &Request::Ps).map_err(CliError::failed)? {
         Answer::Ps { snapshot } => snapshot,
         Answer::Error { message } => return Err(CliError::failed(message)),
         other => return Err(CliError::failed(format!("unexpected answer: {other:?}"))),
     };
     if args.json {
-        let text =
-            serde_json::to_string_pretty(&snapshot).map_err(|e| CliError::failed(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&snapshot).map_err(|e| CliError::failed(e.to_string()))?;
         println!("{text}");
     } else {
         print!("{}", table(&snapshot));
@@ -41,20 +38,11 @@ fn glyph(node: &PsNode, sig: Signal) -> char {
 
 /// The human table: one line per node.
 pub fn table(s: &PsSnapshot) -> String {
-    let width = s
-        .nodes
-        .iter()
-        .map(|n| n.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let mut out = format!(
-        "session {} · journal {}\n",
-        s.session,
-        s.journal.as_deref().unwrap_or("-")
-    );
-    out += &format!(
-        "{:<width$}  {:>7}  {:<8}  INT TERM QUIT HUP  {:>3}  {:>6}  {:<22}  HAZARDS\n",
+    let width = s.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4).max(4);
+    let mut out = format!("session {} · journal {}\n", s.session, s.journal.as_deref().unwrap_or("-"));
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>7}  {:<8}  INT TERM QUIT HUP  {:>3}  {:>6}  {:<22}  HAZARDS",
         "NAME", "PID", "STATE", "THR", "TOKENS", "STOP / EXIT"
     );
     for n in &s.nodes {
@@ -71,16 +59,15 @@ pub fn table(s: &PsSnapshot) -> String {
             (Some(st), None) => format!(
                 "{} {}",
                 st.stage.as_deref().unwrap_or("requested"),
-                st.remaining_ms.map_or_else(String::new, |ms| format!(
-                    "{}s left",
-                    crate::util::fmt_ms(ms).trim_end_matches('s')
-                ))
+                st.remaining_ms
+                    .map_or_else(String::new, |ms| format!("{}s left", crate::util::fmt_ms(ms).trim_end_matches('s')))
             ),
             (None, None) => "-".into(),
         };
         let hazards: Vec<&str> = n.hazards.iter().map(|h| h.as_str()).collect();
-        out += &format!(
-            "{:<width$}  {:>7}  {:<8}   {}   {}    {}    {}   {:>3}  {:>6}  {:<22}  {}\n",
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>7}  {:<8}   {}   {}    {}    {}   {:>3}  {:>6}  {:<22}  {}",
             n.name,
             pid,
             n.state,
@@ -91,11 +78,7 @@ pub fn table(s: &PsSnapshot) -> String {
             n.threads,
             n.pending_tokens,
             stop,
-            if hazards.is_empty() {
-                "-".to_string()
-            } else {
-                hazards.join(",")
-            }
+            if hazards.is_empty() { "-".to_string() } else { hazards.join(",") }
         );
     }
     out += "handlers: D default · C caught · I ignored · B blocked on every thread · ? not sampled yet\n";

@@ -7,8 +7,7 @@ use crate::event::Requester;
 use std::process::ExitCode;
 
 pub fn stop(args: &StopArgs) -> CliResult {
-    let session = crate::control::session::resolve(args.session.session.as_deref())
-        .map_err(CliError::failed)?;
+    let session = crate::control::session::resolve(args.session.session.as_deref()).map_err(CliError::failed)?;
     let request = Request::Stop {
         nodes: args.nodes.clone(),
         all: args.all,
@@ -30,9 +29,7 @@ pub fn stop(args: &StopArgs) -> CliResult {
         Answer::Stopped { nodes } => {
             for n in nodes {
                 clean &= n.cause.is_clean();
-                let took = n
-                    .took_ms
-                    .map_or_else(String::new, |ms| format!(" in {}", crate::util::fmt_ms(ms)));
+                let took = n.took_ms.map_or_else(String::new, |ms| format!(" in {}", crate::util::fmt_ms(ms)));
                 println!("{}: {} ({}){took}", n.node, n.cause.as_str(), n.status);
             }
             false
@@ -50,9 +47,5 @@ pub fn stop(args: &StopArgs) -> CliResult {
     if let Some(e) = failure {
         return Err(e);
     }
-    Ok(if clean {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

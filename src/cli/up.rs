@@ -10,15 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn up(args: UpArgs) -> CliResult {
-    let manifest =
-        crate::manifest::load(&args.manifest).map_err(|e| CliError::input(e.to_string()))?;
-    run_session(
-        manifest,
-        SessionMode::Up,
-        args.journal,
-        args.headless,
-        BTreeMap::new(),
-    )
+    let manifest = crate::manifest::load(&args.manifest).map_err(|e| CliError::input(e.to_string()))?;
+    run_session(manifest, SessionMode::Up, args.journal, args.headless, BTreeMap::new())
 }
 
 /// Runs a session to its end; shared by `up` and `demo`.
@@ -34,52 +27,31 @@ pub fn run_session(
     rt.block_on(async move {
         // The cockpit lands in its own change; until then `up` runs headless.
         let _ = headless;
-        let cfg = SessionConfig {
-            manifest,
-            mode,
-            journal,
-            print: true,
-            end_when_all_exited: true,
-            extra_env,
-        };
-        let (session, handle) = Session::start(cfg).await?;
+        let cfg = SessionConfig { manifest, mode, journal, print: true, end_when_all_exited: true, extra_env };
+        let (session, handle) = Session::start(cfg)?;
         eprintln!(
             "gracewatch: session {} · journal {} · control {}",
             handle.session,
-            handle
-                .journal
-                .as_ref()
-                .map_or_else(|| "-".into(), |p| p.display().to_string()),
+            handle.journal.as_ref().map_or_else(|| "-".into(), |p| p.display().to_string()),
             handle.control_socket.display()
         );
         let outcome = session.run().await?;
         if let Some(j) = &outcome.journal {
             eprintln!("gracewatch: journal {}", j.display());
         }
-        Ok(if outcome.clean {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        })
+        Ok(if outcome.clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
 }
 
 /// gracewatch's own diagnostics go to a file, never to the terminal the cockpit draws on.
 /// `GRACEWATCH_LOG` sets the filter (default `warn`).
 fn init_logging() {
-    let dir = crate::journal::default_journal_path("x", 0)
-        .parent()
-        .and_then(|p| p.parent())
-        .map(PathBuf::from);
+    let dir = crate::journal::default_journal_path("x", 0).parent().and_then(|p| p.parent()).map(PathBuf::from);
     let Some(dir) = dir else { return };
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("gracewatch.log"))
-    else {
+    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("gracewatch.log")) else {
         return;
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GRACEWATCH_LOG")

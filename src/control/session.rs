@@ -9,23 +9,15 @@ use std::path::{Path, PathBuf};
 /// The directory holding every session's sockets; created 0700 if missing.
 pub fn runtime_dir() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(dir) if !dir.is_empty() && Path::new(&dir).is_dir() => {
-            PathBuf::from(dir).join("gracewatch")
-        }
-        _ => PathBuf::from(format!(
-            "/tmp/gracewatch-{}",
-            rustix::process::getuid().as_raw()
-        )),
+        Some(dir) if !dir.is_empty() && Path::new(&dir).is_dir() => PathBuf::from(dir).join("gracewatch"),
+        _ => PathBuf::from(format!("/tmp/gracewatch-{}", rustix::process::getuid().as_raw())),
     }
 }
 
 pub fn ensure_runtime_dir() -> std::io::Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     let dir = runtime_dir();
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
     let meta = std::fs::metadata(&dir)?;
     if meta.uid() != rustix::process::getuid().as_raw() {
         return Err(std::io::Error::new(
@@ -67,7 +59,7 @@ pub fn list_sessions() -> Vec<FoundSession> {
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().to_str()?.strip_suffix(".sock")?.to_string();
-            if name.ends_with(".node") {
+            if std::path::Path::new(&name).extension().is_some_and(|x| x.eq_ignore_ascii_case("node")) {
                 return None;
             }
             let socket = e.path();
@@ -85,10 +77,7 @@ pub fn resolve(session: Option<&str>) -> Result<FoundSession, String> {
     if let Some(name) = session {
         let socket = control_socket(name);
         return match std::os::unix::net::UnixStream::connect(&socket) {
-            Ok(_) => Ok(FoundSession {
-                name: name.to_string(),
-                socket,
-            }),
+            Ok(_) => Ok(FoundSession { name: name.to_string(), socket }),
             Err(e) => Err(format!(
                 "no session {name:?} is running ({}: {e}){}",
                 socket.display(),
@@ -103,7 +92,8 @@ pub fn resolve(session: Option<&str>) -> Result<FoundSession, String> {
         _ => {
             let here = Path::new(crate::manifest::DEFAULT_MANIFEST);
             if here.exists() {
-                let name = crate::manifest::load(here).map_or_else(|_| crate::manifest::session_name_for(here), |m| m.name);
+                let name =
+                    crate::manifest::load(here).map_or_else(|_| crate::manifest::session_name_for(here), |m| m.name);
                 if let Some(s) = sessions.iter().find(|s| s.name == name) {
                     return Ok(s.clone());
                 }

@@ -278,7 +278,7 @@ impl EventKind {
         )
     }
 
-    /// A short snake_case name of the kind, as in the journal.
+    /// A short `snake_case` name of the kind, as in the journal.
     pub fn name(&self) -> &'static str {
         use EventKind as K;
         match self {

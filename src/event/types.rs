@@ -52,9 +52,9 @@ pub enum ExitCause {
     Exited,
     /// Ended after a stop request, before the kill deadline (whatever its status).
     Stopped,
-    /// SIGKILLed when the grace period ran out.
+    /// Killed with SIGKILL when the grace period ran out.
     KilledAtDeadline,
-    /// SIGKILLed on an operator's forced stop.
+    /// Killed with SIGKILL on an operator's forced stop.
     ForceKilled,
     /// Ended by itself with a non-zero status or a signal, no stop requested.
     Crashed,
@@ -116,10 +116,9 @@ pub struct ProcSample {
 impl ProcSample {
     /// Signals blocked on every thread: none of them can take delivery.
     pub fn blocked_everywhere(&self) -> SigSet {
-        self.threads.iter().fold(
-            SigSet(if self.threads.is_empty() { 0 } else { u64::MAX }),
-            |acc, t| acc.intersect(t.blocked),
-        )
+        self.threads
+            .iter()
+            .fold(SigSet(if self.threads.is_empty() { 0 } else { u64::MAX }), |acc, t| acc.intersect(t.blocked))
     }
 
     /// How this process disposes of a signal, from the kernel's masks.
@@ -255,11 +254,7 @@ impl StopPlan {
             .iter()
             .map(|s| {
                 let what = s.action.label();
-                if s.at_ms == 0 {
-                    what
-                } else {
-                    format!("{what} @{}", crate::util::fmt_ms(s.at_ms))
-                }
+                if s.at_ms == 0 { what } else { format!("{what} @{}", crate::util::fmt_ms(s.at_ms)) }
             })
             .collect();
         parts.join(" → ")

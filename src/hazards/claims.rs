@@ -14,17 +14,10 @@ impl Lint for HandlerInstallFailed {
         "A library tried to install a signal handler and failed: the signal keeps whatever action it had."
     }
     fn check(&self, node: &NodeState) -> Option<String> {
-        let failed: Vec<_> = node
-            .current_claims()
-            .filter(|c| c.claim.outcome == ClaimOutcome::Failed)
-            .collect();
+        let failed: Vec<_> = node.current_claims().filter(|c| c.claim.outcome == ClaimOutcome::Failed).collect();
         let first = failed.first()?;
         let c = &first.claim;
-        let more = if failed.len() > 1 {
-            format!(" (and {} more)", failed.len() - 1)
-        } else {
-            String::new()
-        };
+        let more = if failed.len() > 1 { format!(" (and {} more)", failed.len() - 1) } else { String::new() };
         Some(format!(
             "{} failed to install its {} handler from thread '{}': {}{more}",
             c.owner,
@@ -46,10 +39,7 @@ impl Lint for HandlerOffMainThread {
     }
     fn check(&self, node: &NodeState) -> Option<String> {
         let c = &node.current_claims().find(|c| !c.claim.main_thread)?.claim;
-        Some(format!(
-            "{} claimed {} from thread '{}', not the main thread",
-            c.owner, c.signal, c.thread
-        ))
+        Some(format!("{} claimed {} from thread '{}', not the main thread", c.owner, c.signal, c.thread))
     }
 }
 

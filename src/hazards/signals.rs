@@ -16,8 +16,9 @@ impl Lint for SigtermIgnored {
     fn check(&self, node: &NodeState) -> Option<String> {
         let sig = node.stop_signal();
         let leader = node.leader()?;
-        (leader.disposition(sig) == Disposition::Ignored)
-            .then(|| format!("ignores {sig} (its stop signal): only SIGKILL at the end of its grace period will stop it"))
+        (leader.disposition(sig) == Disposition::Ignored).then(|| {
+            format!("ignores {sig} (its stop signal): only SIGKILL at the end of its grace period will stop it")
+        })
     }
 }
 
@@ -42,11 +43,8 @@ impl Lint for StopSignalDefault {
                 claim.claim.owner
             ));
         }
-        let others: Vec<String> = Signal::SHOWN
-            .iter()
-            .filter(|s| **s != sig && leader.caught.contains(**s))
-            .map(|s| s.name())
-            .collect();
+        let others: Vec<String> =
+            Signal::SHOWN.iter().filter(|s| **s != sig && leader.caught.contains(**s)).map(|s| s.name()).collect();
         (!others.is_empty()).then(|| {
             format!(
                 "{sig} is at its default action though it catches {}: it will die without cleanup",
@@ -68,9 +66,7 @@ impl Lint for StopSignalBlocked {
     fn check(&self, node: &NodeState) -> Option<String> {
         let sig = node.stop_signal();
         let leader = node.leader()?;
-        if leader.disposition(sig) == Disposition::Ignored
-            || !leader.blocked_everywhere().contains(sig)
-        {
+        if leader.disposition(sig) == Disposition::Ignored || !leader.blocked_everywhere().contains(sig) {
             return None;
         }
         Some(format!(

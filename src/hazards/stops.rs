@@ -18,15 +18,8 @@ impl Lint for TokensStuck {
             if exit.pending_tokens.is_empty() || exit.cause.is_clean() {
                 return None;
             }
-            let holders = holder_list(
-                exit.pending_tokens
-                    .iter()
-                    .flat_map(|t| t.holders.iter().map(String::as_str)),
-            );
-            return Some(format!(
-                "was killed with {} drop tokens still held by {holders}",
-                exit.pending_tokens.len()
-            ));
+            let holders = holder_list(exit.pending_tokens.iter().flat_map(|t| t.holders.iter().map(String::as_str)));
+            return Some(format!("was killed with {} drop tokens still held by {holders}", exit.pending_tokens.len()));
         }
         let stop = node.stop.as_ref()?;
         // Only once the stop has gone past its first stage: the node had its chance to drain.
@@ -34,10 +27,7 @@ impl Lint for TokensStuck {
             return None;
         }
         let holders = holder_list(node.tokens.holders().map(|(name, _)| name));
-        Some(format!(
-            "{} drop tokens still held by {holders} while the stop waits",
-            node.tokens.pending()
-        ))
+        Some(format!("{} drop tokens still held by {holders} while the stop waits", node.tokens.pending()))
     }
 }
 
@@ -45,11 +35,7 @@ fn holder_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let mut names: Vec<&str> = names.collect();
     names.sort_unstable();
     names.dedup();
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
 pub struct StopUnacknowledged;
@@ -68,18 +54,13 @@ impl Lint for StopUnacknowledged {
             return None;
         }
         let moved_on = stop.stage.is_some_and(|s| s != StageAction::Message)
-            || node.exit.as_ref().is_some_and(|e| {
-                matches!(
-                    e.cause,
-                    ExitCause::KilledAtDeadline | ExitCause::ForceKilled
-                )
-            });
+            || node
+                .exit
+                .as_ref()
+                .is_some_and(|e| matches!(e.cause, ExitCause::KilledAtDeadline | ExitCause::ForceKilled));
         moved_on.then(|| {
             let waited = stop.stage_entered_at.unwrap_or(sent).saturating_sub(sent);
-            format!(
-                "did not acknowledge the stop message within {}",
-                crate::util::fmt_ns(waited)
-            )
+            format!("did not acknowledge the stop message within {}", crate::util::fmt_ns(waited))
         })
     }
 }
@@ -97,18 +78,9 @@ impl Lint for SurvivorsAfterExit {
         if node.survivors.is_empty() {
             return None;
         }
-        let names: Vec<String> = node
-            .survivors
-            .iter()
-            .take(4)
-            .map(|s| format!("{} ({})", s.pid, s.name))
-            .collect();
+        let names: Vec<String> = node.survivors.iter().take(4).map(|s| format!("{} ({})", s.pid, s.name)).collect();
         let detached = node.survivors.iter().filter(|s| s.detached).count();
-        let detached = if detached > 0 {
-            format!(", {detached} detached with setsid")
-        } else {
-            String::new()
-        };
+        let detached = if detached > 0 { format!(", {detached} detached with setsid") } else { String::new() };
         Some(format!(
             "{} processes of its tree outlived it: {}{detached}; gracewatch killed them",
             node.survivors.len(),

@@ -34,16 +34,10 @@ impl std::fmt::Display for JournalError {
             JournalError::Empty(p) => {
                 write!(f, "{}: empty journal (no header record)", p.display())
             }
-            JournalError::NoHeader(p, e) => write!(
-                f,
-                "{}: not a gracewatch journal: the first line is not a session header ({e})",
-                p.display()
-            ),
-            JournalError::NewerFormat {
-                path,
-                found,
-                supported,
-            } => write!(
+            JournalError::NoHeader(p, e) => {
+                write!(f, "{}: not a gracewatch journal: the first line is not a session header ({e})", p.display())
+            }
+            JournalError::NewerFormat { path, found, supported } => write!(
                 f,
                 "{}: journal format version {found} is newer than this gracewatch reads (version {supported}); use a newer gracewatch",
                 path.display()
@@ -133,9 +127,7 @@ impl JournalReader {
                 continue;
             };
             self.buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut self.buf)
-                .map_err(|e| JournalError::Io(path.clone(), e))?;
+            let n = reader.read_until(b'\n', &mut self.buf).map_err(|e| JournalError::Io(path.clone(), e))?;
             if n == 0 {
                 self.current = None;
                 continue;
@@ -155,9 +147,7 @@ impl JournalReader {
             let Some((path, complete)) = self.next_line()? else {
                 self.done = true;
                 if !self.header_checked {
-                    return Err(JournalError::Empty(
-                        self.files.first().cloned().unwrap_or_default(),
-                    ));
+                    return Err(JournalError::Empty(self.files.first().cloned().unwrap_or_default()));
                 }
                 return Ok(None);
             };
@@ -178,18 +168,10 @@ impl JournalReader {
                         // A newer version may have a header this version cannot parse.
                         if let Some(found) = header_version(text) {
                             if found > FORMAT_VERSION {
-                                return Err(JournalError::NewerFormat {
-                                    path,
-                                    found,
-                                    supported: FORMAT_VERSION,
-                                });
+                                return Err(JournalError::NewerFormat { path, found, supported: FORMAT_VERSION });
                             }
                         }
-                        let why = if complete {
-                            e.to_string()
-                        } else {
-                            "the header record is cut off".to_string()
-                        };
+                        let why = if complete { e.to_string() } else { "the header record is cut off".to_string() };
                         return Err(JournalError::NoHeader(path, why));
                     }
                     if !complete {
@@ -208,39 +190,24 @@ impl JournalReader {
                         self.done = true;
                         return Ok(None);
                     }
-                    return Err(JournalError::Corrupt {
-                        path,
-                        line: self.line_no,
-                        error: e.to_string(),
-                    });
+                    return Err(JournalError::Corrupt { path, line: self.line_no, error: e.to_string() });
                 }
             }
         }
     }
 
     fn is_last_line(&mut self) -> bool {
-        self.files.is_empty()
-            && self
-                .current
-                .as_mut()
-                .is_some_and(|(_, r)| r.fill_buf().map(<[u8]>::is_empty).unwrap_or(true))
+        self.files.is_empty() && self.current.as_mut().is_some_and(|(_, r)| r.fill_buf().map_or(true, <[u8]>::is_empty))
     }
 
     fn check_header(&mut self, path: &Path, event: &Event) -> Result<(), JournalError> {
         self.header_checked = true;
         match &event.ev {
             EventKind::SessionStarted(h) if h.format > FORMAT_VERSION => {
-                Err(JournalError::NewerFormat {
-                    path: path.to_path_buf(),
-                    found: h.format,
-                    supported: FORMAT_VERSION,
-                })
+                Err(JournalError::NewerFormat { path: path.to_path_buf(), found: h.format, supported: FORMAT_VERSION })
             }
             EventKind::SessionStarted(_) => Ok(()),
-            other => Err(JournalError::NoHeader(
-                path.to_path_buf(),
-                format!("first record is {}", other.name()),
-            )),
+            other => Err(JournalError::NoHeader(path.to_path_buf(), format!("first record is {}", other.name()))),
         }
     }
 }
@@ -263,11 +230,7 @@ fn trim_line(buf: &[u8]) -> &[u8] {
 /// `ev.session_started.format` of a header line, read loosely.
 fn header_version(text: &[u8]) -> Option<u32> {
     let v: serde_json::Value = serde_json::from_slice(text).ok()?;
-    v.get("ev")?
-        .get("session_started")?
-        .get("format")?
-        .as_u64()
-        .and_then(|n| u32::try_from(n).ok())
+    v.get("ev")?.get("session_started")?.get("format")?.as_u64().and_then(|n| u32::try_from(n).ok())
 }
 
 /// Reads a whole journal into memory.

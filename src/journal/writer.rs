@@ -25,12 +25,7 @@ impl JournalWriter {
             .write(true)
             .create_new(true)
             .open(path)
-            .map_err(|e| {
-                std::io::Error::new(
-                    e.kind(),
-                    format!("cannot create journal {}: {e}", path.display()),
-                )
-            })?;
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create journal {}: {e}", path.display())))?;
         let (out, guard) = NonBlockingBuilder::default()
             .lossy(false)
             .buffered_lines_limit(64 * 1024)

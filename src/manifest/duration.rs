@@ -3,11 +3,7 @@
 /// Parses a duration into milliseconds; the error says what was expected.
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let s = text.trim();
-    let bad = || {
-        format!(
-            "bad duration {text:?}: expected a number with a unit, such as 500ms, 10s, 2.5s or 1m30s"
-        )
-    };
+    let bad = || format!("bad duration {text:?}: expected a number with a unit, such as 500ms, 10s, 2.5s or 1m30s");
     if s.is_empty() {
         return Err(bad());
     }
@@ -18,17 +14,13 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let mut total: f64 = 0.0;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if num_len == 0 {
             return Err(bad());
         }
         let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
         rest = rest[num_len..].trim_start();
-        let unit_len = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
         let factor = match &rest[..unit_len] {
             "ms" => 1.0,
             "s" | "sec" | "secs" => 1_000.0,

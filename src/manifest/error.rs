@@ -33,12 +33,8 @@ impl ManifestError {
                 let line = before.matches('\n').count() + 1;
                 let line_start = before.rfind('\n').map_or(0, |i| i + 1);
                 let column = source[line_start..start].chars().count() + 1;
-                let line_end = source[start..]
-                    .find('\n')
-                    .map_or(source.len(), |i| start + i);
-                let text = source[line_start..line_end]
-                    .trim_end_matches('\r')
-                    .to_string();
+                let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+                let text = source[line_start..line_end].trim_end_matches('\r').to_string();
                 let len = span.end.min(line_end).saturating_sub(start).max(1);
                 (line, column, Some(text), len)
             }
@@ -83,17 +79,9 @@ impl fmt::Display for ManifestError {
         if let Some(text) = &self.source_line {
             let gutter = self.line.to_string();
             write!(f, "\n {gutter} | {text}")?;
-            let pad: String = text
-                .chars()
-                .take(self.column.saturating_sub(1))
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
-            write!(
-                f,
-                "\n {} | {pad}{}",
-                " ".repeat(gutter.len()),
-                "^".repeat(self.span_len.min(80))
-            )?;
+            let pad: String =
+                text.chars().take(self.column.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            write!(f, "\n {} | {pad}{}", " ".repeat(gutter.len()), "^".repeat(self.span_len.min(80)))?;
         }
         Ok(())
     }

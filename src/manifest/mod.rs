@@ -35,10 +35,7 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
 
 /// Parses manifest text; the format is chosen by the file name (`Procfile*` or TOML).
 pub fn parse(path: &Path, source: &str, default_name: &str) -> Result<Manifest, ManifestError> {
-    let file_name = path
-        .file_name()
-        .and_then(|f| f.to_str())
-        .unwrap_or_default();
+    let file_name = path.file_name().and_then(|f| f.to_str()).unwrap_or_default();
     let mut manifest = if file_name.starts_with("Procfile") {
         procfile::parse_procfile(path, source, default_name)?
     } else {
@@ -50,43 +47,23 @@ pub fn parse(path: &Path, source: &str, default_name: &str) -> Result<Manifest, 
 
 /// Session name from a manifest's directory: `/srv/robot/gracewatch.toml` → `robot`.
 pub fn session_name_for(path: &Path) -> String {
-    let dir = absolute(path)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let raw = dir
-        .file_name()
-        .and_then(|f| f.to_str())
-        .unwrap_or("gracewatch");
+    let dir = absolute(path).parent().map(Path::to_path_buf).unwrap_or_default();
+    let raw = dir.file_name().and_then(|f| f.to_str()).unwrap_or("gracewatch");
     sanitize_name(raw)
 }
 
 /// Keeps letters, digits, `-`, `_`, `.`; anything else becomes `_`.
 pub fn sanitize_name(raw: &str) -> String {
-    let s: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.starts_with('.') {
-        format!("gw{s}")
-    } else {
-        s
-    }
+    let s: String =
+        raw.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
+    if s.is_empty() || s.starts_with('.') { format!("gw{s}") } else { s }
 }
 
 pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
         && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -125,10 +102,7 @@ fork-without-exec-threaded = "allow"
         )
         .unwrap();
         assert_eq!(m.name, "robot");
-        assert_eq!(
-            m.nodes[0].cmd,
-            vec!["python3", "-u", "broker.py", "--port", "5000"]
-        );
+        assert_eq!(m.nodes[0].cmd, vec!["python3", "-u", "broker.py", "--port", "5000"]);
         assert_eq!(m.nodes[0].grace_ms, 5000);
         let cam = &m.nodes[1];
         assert_eq!(cam.stop_signal, crate::event::Signal::INT);
@@ -138,10 +112,7 @@ fork-without-exec-threaded = "allow"
         assert_eq!(cam.drain_extension_ms, 3000);
         assert_eq!(cam.env.get("A").map(String::as_str), Some("1"));
         assert_eq!(cam.env.get("B").map(String::as_str), Some("2"));
-        assert_eq!(
-            m.hazard_level("fork-without-exec-threaded"),
-            HazardLevel::Allow
-        );
+        assert_eq!(m.hazard_level("fork-without-exec-threaded"), HazardLevel::Allow);
     }
 
     fn err(text: &str) -> ManifestError {
@@ -171,9 +142,8 @@ fork-without-exec-threaded = "allow"
         let e = err("[nodes.a]\ncmd = \"true\"\ndepends_on = [\"ghost\"]\n");
         assert!(e.message.contains("unknown node \"ghost\""), "{e}");
         assert_eq!((e.line, e.key.as_str()), (3, "nodes.a.depends_on"));
-        let e = err(
-            "[nodes.a]\ncmd = \"true\"\ndepends_on = [\"b\"]\n[nodes.b]\ncmd = \"true\"\ndepends_on = [\"a\"]\n",
-        );
+        let e =
+            err("[nodes.a]\ncmd = \"true\"\ndepends_on = [\"b\"]\n[nodes.b]\ncmd = \"true\"\ndepends_on = [\"a\"]\n");
         assert!(e.message.contains("dependency cycle: a → b → a"), "{e}");
     }
 
@@ -188,20 +158,14 @@ fork-without-exec-threaded = "allow"
 
     #[test]
     fn escalation_must_fit_in_grace() {
-        let e = err(
-            "[nodes.a]\ncmd = \"true\"\ngrace = \"2s\"\nescalate = [\"INT:1s\", \"QUIT:1s\"]\n",
-        );
+        let e = err("[nodes.a]\ncmd = \"true\"\ngrace = \"2s\"\nescalate = [\"INT:1s\", \"QUIT:1s\"]\n");
         assert!(e.message.contains("must fit"), "{e}");
     }
 
     #[test]
     fn procfile_lines() {
-        let m = parse(
-            Path::new("Procfile"),
-            "# web\nweb: python3 -m http.server 8000\nworker:  sleep 100\n",
-            "p",
-        )
-        .unwrap();
+        let m =
+            parse(Path::new("Procfile"), "# web\nweb: python3 -m http.server 8000\nworker:  sleep 100\n", "p").unwrap();
         assert_eq!(m.nodes.len(), 2);
         assert_eq!(m.nodes[1].cmd, vec!["sleep", "100"]);
         let e = parse(Path::new("Procfile"), "web python3\n", "p").unwrap_err();
@@ -212,10 +176,7 @@ fork-without-exec-threaded = "allow"
     fn error_display_has_a_caret() {
         let e = err("[nodes.a]\ncmd = \"true\"\ngrace = \"soon\"\n");
         let text = e.to_string();
-        assert!(
-            text.starts_with("gracewatch.toml:3:9: `nodes.a.grace`: bad duration"),
-            "{text}"
-        );
+        assert!(text.starts_with("gracewatch.toml:3:9: `nodes.a.grace`: bad duration"), "{text}");
         assert!(text.contains("^^^^^^"), "{text}");
     }
 }

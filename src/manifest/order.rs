@@ -18,8 +18,7 @@ pub fn find_cycle(nodes: &[NodeSpec]) -> Option<Vec<String>> {
             Some(2) => return None,
             Some(1) => {
                 let from = stack.iter().position(|n| *n == name).unwrap_or(0);
-                let mut cycle: Vec<String> =
-                    stack[from..].iter().map(|s| (*s).to_string()).collect();
+                let mut cycle: Vec<String> = stack[from..].iter().map(|s| (*s).to_string()).collect();
                 cycle.push(name.to_string());
                 return Some(cycle);
             }
@@ -55,10 +54,7 @@ pub fn start_order(nodes: &[NodeSpec]) -> Vec<String> {
         let before = order.len();
         for node in nodes {
             if !done.contains(node.name.as_str())
-                && node
-                    .depends_on
-                    .iter()
-                    .all(|d| done.contains(d.as_str()) || !nodes.iter().any(|n| &n.name == d))
+                && node.depends_on.iter().all(|d| done.contains(d.as_str()) || !nodes.iter().any(|n| &n.name == d))
             {
                 done.insert(&node.name);
                 order.push(node.name.clone());
@@ -66,12 +62,7 @@ pub fn start_order(nodes: &[NodeSpec]) -> Vec<String> {
         }
         if order.len() == before {
             // A cycle (rejected at parse time); keep the rest in declaration order.
-            order.extend(
-                nodes
-                    .iter()
-                    .filter(|n| !done.contains(n.name.as_str()))
-                    .map(|n| n.name.clone()),
-            );
+            order.extend(nodes.iter().filter(|n| !done.contains(n.name.as_str())).map(|n| n.name.clone()));
             break;
         }
     }
@@ -84,30 +75,19 @@ pub fn stop_tiers(nodes: &[NodeSpec], names: &[String]) -> Vec<Vec<String>> {
     let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
     let mut placed: BTreeSet<&str> = BTreeSet::new();
     let mut tiers = Vec::new();
-    let declared: Vec<&NodeSpec> = nodes
-        .iter()
-        .filter(|n| wanted.contains(n.name.as_str()))
-        .collect();
+    let declared: Vec<&NodeSpec> = nodes.iter().filter(|n| wanted.contains(n.name.as_str())).collect();
     while placed.len() < declared.len() {
         let tier: Vec<String> = declared
             .iter()
             .filter(|n| !placed.contains(n.name.as_str()))
             .filter(|n| {
-                declared.iter().all(|other| {
-                    placed.contains(other.name.as_str()) || !other.depends_on.contains(&n.name)
-                })
+                declared.iter().all(|other| placed.contains(other.name.as_str()) || !other.depends_on.contains(&n.name))
             })
             .map(|n| n.name.clone())
             .collect();
         if tier.is_empty() {
             // Cycle: stop the rest together.
-            tiers.push(
-                declared
-                    .iter()
-                    .filter(|n| !placed.contains(n.name.as_str()))
-                    .map(|n| n.name.clone())
-                    .collect(),
-            );
+            tiers.push(declared.iter().filter(|n| !placed.contains(n.name.as_str())).map(|n| n.name.clone()).collect());
             break;
         }
         for name in &tier {
@@ -118,11 +98,7 @@ pub fn stop_tiers(nodes: &[NodeSpec], names: &[String]) -> Vec<Vec<String>> {
         tiers.push(tier);
     }
     // Names not in the manifest (watch sessions) go in the first tier.
-    let extra: Vec<String> = names
-        .iter()
-        .filter(|n| !nodes.iter().any(|s| &s.name == *n))
-        .cloned()
-        .collect();
+    let extra: Vec<String> = names.iter().filter(|n| !nodes.iter().any(|s| &s.name == *n)).cloned().collect();
     if !extra.is_empty() {
         if tiers.is_empty() {
             tiers.push(extra);
@@ -145,31 +121,19 @@ mod tests {
 
     #[test]
     fn dependents_stop_first_and_start_last() {
-        let nodes = vec![
-            node("app", &["db", "cache"]),
-            node("db", &[]),
-            node("cache", &["db"]),
-            node("lone", &[]),
-        ];
+        let nodes = vec![node("app", &["db", "cache"]), node("db", &[]), node("cache", &["db"]), node("lone", &[])];
         assert_eq!(start_order(&nodes), vec!["db", "cache", "lone", "app"]);
         let all: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
         assert_eq!(
             stop_tiers(&nodes, &all),
-            vec![
-                vec!["app".to_string(), "lone".to_string()],
-                vec!["cache".to_string()],
-                vec!["db".to_string()]
-            ]
+            vec![vec!["app".to_string(), "lone".to_string()], vec!["cache".to_string()], vec!["db".to_string()]]
         );
     }
 
     #[test]
     fn finds_cycles() {
         let nodes = vec![node("a", &["b"]), node("b", &["c"]), node("c", &["a"])];
-        assert_eq!(
-            find_cycle(&nodes),
-            Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
-        );
+        assert_eq!(find_cycle(&nodes), Some(vec!["a".into(), "b".into(), "c".into(), "a".into()]));
         assert_eq!(find_cycle(&[node("a", &[])]), None);
     }
 }

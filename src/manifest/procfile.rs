@@ -5,11 +5,7 @@ use super::spec::{DEFAULT_PROBE_INTERVAL_MS, Manifest, NodeSpec};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub fn parse_procfile(
-    file: &Path,
-    source: &str,
-    default_name: &str,
-) -> Result<Manifest, ManifestError> {
+pub fn parse_procfile(file: &Path, source: &str, default_name: &str) -> Result<Manifest, ManifestError> {
     let mut nodes: Vec<NodeSpec> = Vec::new();
     let mut offset = 0;
     for raw_line in source.split_inclusive('\n') {
@@ -61,21 +57,12 @@ pub fn parse_procfile(
             )
         })?;
         if argv.is_empty() {
-            return Err(ManifestError::at(
-                file,
-                source,
-                Some(cmd_start..cmd_start + 1),
-                name,
-                "empty command",
-            ));
+            return Err(ManifestError::at(file, source, Some(cmd_start..cmd_start + 1), name, "empty command"));
         }
         nodes.push(NodeSpec::with_defaults(name, argv));
     }
     if nodes.is_empty() {
-        return Err(ManifestError::whole(
-            file,
-            "no processes: expected lines of `name: command`",
-        ));
+        return Err(ManifestError::whole(file, "no processes: expected lines of `name: command`"));
     }
     Ok(Manifest {
         name: default_name.to_string(),

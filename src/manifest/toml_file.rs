@@ -3,8 +3,7 @@
 use super::duration::parse_duration_ms;
 use super::error::ManifestError;
 use super::spec::{
-    DEFAULT_COOPERATIVE_MS, DEFAULT_GRACE_MS, DEFAULT_PROBE_INTERVAL_MS, Escalation, HazardLevel,
-    Manifest, NodeSpec,
+    DEFAULT_COOPERATIVE_MS, DEFAULT_GRACE_MS, DEFAULT_PROBE_INTERVAL_MS, Escalation, HazardLevel, Manifest, NodeSpec,
 };
 use crate::event::Signal;
 use indexmap::IndexMap;
@@ -48,19 +47,8 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err<T>(
-        &self,
-        span: std::ops::Range<usize>,
-        key: &str,
-        message: impl Into<String>,
-    ) -> Result<T, ManifestError> {
-        Err(ManifestError::at(
-            self.file,
-            self.source,
-            Some(span),
-            key,
-            message,
-        ))
+    fn err<T>(&self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) -> Result<T, ManifestError> {
+        Err(ManifestError::at(self.file, self.source, Some(span), key, message))
     }
 
     fn duration(&self, value: &Spanned<String>, key: &str) -> Result<u64, ManifestError> {
@@ -68,19 +56,12 @@ impl Ctx<'_> {
     }
 
     fn signal(&self, value: &Spanned<String>, key: &str) -> Result<Signal, ManifestError> {
-        value
-            .get_ref()
-            .parse::<Signal>()
-            .or_else(|e| self.err(value.span(), key, e.to_string()))
+        value.get_ref().parse::<Signal>().or_else(|e| self.err(value.span(), key, e.to_string()))
     }
 }
 
 /// Parses and validates TOML manifest text. `default_name` is used when there is no `name`.
-pub fn parse_toml(
-    file: &Path,
-    source: &str,
-    default_name: &str,
-) -> Result<Manifest, ManifestError> {
+pub fn parse_toml(file: &Path, source: &str, default_name: &str) -> Result<Manifest, ManifestError> {
     let ctx = Ctx { file, source };
     let de = toml::de::Deserializer::parse(source)
         .map_err(|e| ManifestError::at(file, source, e.span(), "", e.message().to_string()))?;
@@ -92,13 +73,7 @@ pub fn parse_toml(
             .replace(".$__serde_spanned_private_value", "");
         let key = if key == "." { String::new() } else { key };
         let inner = e.into_inner();
-        ManifestError::at(
-            file,
-            source,
-            inner.span(),
-            &key,
-            inner.message().to_string(),
-        )
+        ManifestError::at(file, source, inner.span(), &key, inner.message().to_string())
     })?;
 
     let name = match &raw.name {
@@ -107,10 +82,7 @@ pub fn parse_toml(
                 return ctx.err(
                     n.span(),
                     "name",
-                    format!(
-                        "bad session name {:?}: use letters, digits, '-', '_' and '.'",
-                        n.get_ref()
-                    ),
+                    format!("bad session name {:?}: use letters, digits, '-', '_' and '.'", n.get_ref()),
                 );
             }
             n.get_ref().clone()
@@ -121,11 +93,7 @@ pub fn parse_toml(
         Some(p) => {
             let ms = ctx.duration(p, "probe_interval")?;
             if ms < 10 {
-                return ctx.err(
-                    p.span(),
-                    "probe_interval",
-                    "probe interval must be at least 10ms",
-                );
+                return ctx.err(p.span(), "probe_interval", "probe interval must be at least 10ms");
             }
             ms
         }
@@ -135,47 +103,28 @@ pub fn parse_toml(
     let mut hazards = BTreeMap::new();
     for (id, level) in &raw.hazards {
         let key = format!("hazards.{id}");
-        if !crate::hazards::HazardId::ALL
-            .iter()
-            .any(|h| h.as_str() == id)
-        {
-            let known: Vec<&str> = crate::hazards::HazardId::ALL
-                .iter()
-                .map(|h| h.as_str())
-                .collect();
-            return ctx.err(
-                level.span(),
-                &key,
-                format!("unknown hazard {id:?}; known hazards: {}", known.join(", ")),
-            );
+        if !crate::hazards::HazardId::ALL.iter().any(|h| h.as_str() == id) {
+            let known: Vec<&str> = crate::hazards::HazardId::ALL.iter().map(|h| h.as_str()).collect();
+            return ctx.err(level.span(), &key, format!("unknown hazard {id:?}; known hazards: {}", known.join(", ")));
         }
         let level = match level.get_ref().as_str() {
             "allow" => HazardLevel::Allow,
             "warn" => HazardLevel::Warn,
             other => {
-                return ctx.err(
-                    level.span(),
-                    &key,
-                    format!("unknown level {other:?}: expected \"allow\" or \"warn\""),
-                );
+                return ctx.err(level.span(), &key, format!("unknown level {other:?}: expected \"allow\" or \"warn\""));
             }
         };
         hazards.insert(id.clone(), level);
     }
 
     if raw.defaults.cmd.is_some() || raw.defaults.depends_on.is_some() {
-        let span = raw.defaults.cmd.as_ref().map(Spanned::span).or_else(|| {
-            raw.defaults
-                .depends_on
-                .as_ref()
-                .and_then(|d| d.first())
-                .map(Spanned::span)
-        });
-        return ctx.err(
-            span.unwrap_or(0..0),
-            "defaults",
-            "`cmd` and `depends_on` belong to a node, not to [defaults]",
-        );
+        let span = raw
+            .defaults
+            .cmd
+            .as_ref()
+            .map(Spanned::span)
+            .or_else(|| raw.defaults.depends_on.as_ref().and_then(|d| d.first()).map(Spanned::span));
+        return ctx.err(span.unwrap_or(0..0), "defaults", "`cmd` and `depends_on` belong to a node, not to [defaults]");
     }
 
     let mut nodes = Vec::new();
@@ -191,10 +140,7 @@ pub fn parse_toml(
         nodes.push(resolve_node(&ctx, node_name, node, &raw.defaults, &prefix)?);
     }
     if nodes.is_empty() {
-        return Err(ManifestError::whole(
-            file,
-            "no nodes: add at least one [nodes.NAME] table with a `cmd`",
-        ));
+        return Err(ManifestError::whole(file, "no nodes: add at least one [nodes.NAME] table with a `cmd`"));
     }
 
     // Dependencies: known names, no cycles.
@@ -208,11 +154,7 @@ pub fn parse_toml(
                 );
             }
             if dep.get_ref() == node_name {
-                return ctx.err(
-                    dep.span(),
-                    &format!("nodes.{node_name}.depends_on"),
-                    "a node cannot depend on itself",
-                );
+                return ctx.err(dep.span(), &format!("nodes.{node_name}.depends_on"), "a node cannot depend on itself");
             }
         }
     }
@@ -224,20 +166,10 @@ pub fn parse_toml(
             .and_then(|n| n.get_ref().depends_on.as_ref())
             .and_then(|d| d.iter().find(|d| cycle.contains(d.get_ref())))
             .map_or(0..0, Spanned::span);
-        return ctx.err(
-            span,
-            &format!("nodes.{first}.depends_on"),
-            format!("dependency cycle: {}", cycle.join(" → ")),
-        );
+        return ctx.err(span, &format!("nodes.{first}.depends_on"), format!("dependency cycle: {}", cycle.join(" → ")));
     }
 
-    Ok(Manifest {
-        name,
-        path: Some(file.to_path_buf()),
-        nodes,
-        hazards,
-        probe_interval_ms,
-    })
+    Ok(Manifest { name, path: Some(file.to_path_buf()), nodes, hazards, probe_interval_ms })
 }
 
 fn resolve_node(
@@ -290,11 +222,7 @@ fn resolve_node(
         (Some(v), key) => ctx.duration(&v, &key)?,
         _ => DEFAULT_COOPERATIVE_MS,
     };
-    let drain_extension_ms = match pick(
-        &n.drain_extension,
-        &defaults.drain_extension,
-        "drain_extension",
-    ) {
+    let drain_extension_ms = match pick(&n.drain_extension, &defaults.drain_extension, "drain_extension") {
         (Some(v), key) => ctx.duration(&v, &key)?,
         _ => 0,
     };
@@ -314,9 +242,7 @@ fn resolve_node(
                 format!("bad stage {text:?}: expected \"SIGNAL:DURATION\", such as \"SIGINT:2s\""),
             );
         };
-        let signal = sig
-            .parse::<Signal>()
-            .or_else(|e| ctx.err(stage.span(), &escalate_key, e.to_string()))?;
+        let signal = sig.parse::<Signal>().or_else(|e| ctx.err(stage.span(), &escalate_key, e.to_string()))?;
         if signal == Signal::KILL {
             return ctx.err(
                 stage.span(),
@@ -324,8 +250,7 @@ fn resolve_node(
                 "SIGKILL is always the last stage; list only the stages before it",
             );
         }
-        let after_ms =
-            parse_duration_ms(dur).or_else(|e| ctx.err(stage.span(), &escalate_key, e))?;
+        let after_ms = parse_duration_ms(dur).or_else(|e| ctx.err(stage.span(), &escalate_key, e))?;
         total += after_ms;
         escalate.push(Escalation { signal, after_ms });
     }
@@ -342,40 +267,22 @@ fn resolve_node(
     Ok(NodeSpec {
         name: name.to_string(),
         cmd,
-        cwd: n
-            .cwd
-            .clone()
-            .or_else(|| defaults.cwd.clone())
-            .map(Into::into),
+        cwd: n.cwd.clone().or_else(|| defaults.cwd.clone()).map(Into::into),
         env,
         stop_signal,
         grace_ms,
         escalate,
-        depends_on: n
-            .depends_on
-            .iter()
-            .flatten()
-            .map(|d| d.get_ref().clone())
-            .collect(),
+        depends_on: n.depends_on.iter().flatten().map(|d| d.get_ref().clone()).collect(),
         group: n.group.or(defaults.group).unwrap_or(true),
         cooperative_ms,
         drain_extension_ms,
     })
 }
 
-fn parse_cmd(
-    ctx: &Ctx,
-    cmd: &Spanned<toml::Value>,
-    key: &str,
-) -> Result<Vec<String>, ManifestError> {
+fn parse_cmd(ctx: &Ctx, cmd: &Spanned<toml::Value>, key: &str) -> Result<Vec<String>, ManifestError> {
     let argv = match cmd.get_ref() {
-        toml::Value::String(s) => shell_words::split(s).or_else(|e| {
-            ctx.err(
-                cmd.span(),
-                key,
-                format!("cannot split command {s:?} like a shell would: {e}"),
-            )
-        })?,
+        toml::Value::String(s) => shell_words::split(s)
+            .or_else(|e| ctx.err(cmd.span(), key, format!("cannot split command {s:?} like a shell would: {e}")))?,
         toml::Value::Array(items) => {
             let mut argv = Vec::new();
             for item in items {
@@ -396,10 +303,7 @@ fn parse_cmd(
             return ctx.err(
                 cmd.span(),
                 key,
-                format!(
-                    "expected a string or an array of strings, found a {}",
-                    other.type_str()
-                ),
+                format!("expected a string or an array of strings, found a {}", other.type_str()),
             );
         }
     };

@@ -22,10 +22,7 @@ pub struct ProbeConfig {
 
 impl Default for ProbeConfig {
     fn default() -> Self {
-        ProbeConfig {
-            fast_interval_ms: 250,
-            idle_interval_ms: 5_000,
-        }
+        ProbeConfig { fast_interval_ms: 250, idle_interval_ms: 5_000 }
     }
 }
 

@@ -11,16 +11,13 @@ mod tokens;
 
 pub use log::{LOG_CAPACITY, Log, LogLine, LogSource};
 pub use node::{
-    ActiveHazard, CLAIMS_KEPT, ClaimRecord, Connection, ExitRecord, FORKS_KEPT, ForkRecord,
-    NodeState, Phase,
+    ActiveHazard, CLAIMS_KEPT, ClaimRecord, Connection, ExitRecord, FORKS_KEPT, ForkRecord, NodeState, Phase,
 };
 pub use ps::{PsChild, PsExit, PsNode, PsSnapshot, PsStop};
 pub use stop::{StepKind, StopProgress, StopStep};
 pub use tokens::{LedgerError, TokenLedger};
 
-use crate::event::{
-    Event, EventKind, ExitCause, Header, ProbeMode, Requester, StageAction, Stream,
-};
+use crate::event::{Event, EventKind, ExitCause, Header, ProbeMode, Requester, StageAction, Stream};
 use crate::hazards::{self, HazardId};
 use crate::manifest::NodeSpec;
 use indexmap::IndexMap;
@@ -108,10 +105,7 @@ impl State {
 
     fn node_mut(&mut self, name: &str) -> &mut NodeState {
         if !self.nodes.contains_key(name) {
-            self.nodes.insert(
-                name.to_string(),
-                NodeState::new(NodeSpec::with_defaults(name, Vec::new())),
-            );
+            self.nodes.insert(name.to_string(), NodeState::new(NodeSpec::with_defaults(name, Vec::new())));
         }
         // Present: inserted just above if it was missing.
         let idx = self.nodes.get_index_of(name).unwrap_or(0);
@@ -119,13 +113,7 @@ impl State {
     }
 
     fn say(&mut self, ev: &Event, node: Option<&str>, source: LogSource, text: String) {
-        self.log.push(LogLine {
-            t: ev.t,
-            seq: ev.seq,
-            node: node.map(str::to_string),
-            source,
-            text,
-        });
+        self.log.push(LogLine { t: ev.t, seq: ev.seq, node: node.map(str::to_string), source, text });
     }
 
     /// Applies one event. Total: any event, in any order, leaves a consistent state.
@@ -133,14 +121,54 @@ impl State {
         self.now = self.now.max(ev.t);
         self.last_seq = Some(ev.seq);
         self.events_applied += 1;
+        let recheck = match &ev.ev {
+            EventKind::SessionStarted(_)
+            | EventKind::SessionEnded { .. }
+            | EventKind::NodeSpawned { .. }
+            | EventKind::SpawnFailed { .. }
+            | EventKind::ProcessAdopted { .. }
+            | EventKind::Output { .. }
+            | EventKind::NodeExited { .. }
+            | EventKind::Survivors { .. }
+            | EventKind::SupervisorError { .. } => self.apply_lifecycle(ev),
+            EventKind::ProcSampled { .. }
+            | EventKind::ProcGone { .. }
+            | EventKind::Usage { .. }
+            | EventKind::Fork { .. }
+            | EventKind::ForkResolved { .. }
+            | EventKind::Exec { .. }
+            | EventKind::ProbeMode { .. } => self.apply_probe(ev),
+            EventKind::StopRequested { .. }
+            | EventKind::StopAllRequested { .. }
+            | EventKind::StageEntered { .. }
+            | EventKind::SignalSent { .. }
+            | EventKind::GraceExtended { .. }
+            | EventKind::StopMessageSent { .. }
+            | EventKind::StopAcked { .. } => self.apply_stop(ev),
+            EventKind::NodeConnected { .. }
+            | EventKind::NodeDisconnected { .. }
+            | EventKind::StopListening { .. }
+            | EventKind::ConnectionRefused { .. }
+            | EventKind::ProtocolError { .. }
+            | EventKind::HandlerClaimed { .. }
+            | EventKind::TokenIssued { .. }
+            | EventKind::TokenReleased { .. }
+            | EventKind::ClientDropped { .. } => self.apply_wire(ev),
+        };
+        if let Some(node) = recheck {
+            self.recheck_hazards(node, ev);
+        }
+    }
+
+    /// Session, spawn, output and exit events.
+    fn apply_lifecycle<'e>(&mut self, ev: &'e Event) -> Option<&'e str> {
         let t = ev.t;
-        let mut recheck: Option<&str> = None;
+        let mut recheck: Option<&'e str> = None;
         match &ev.ev {
             EventKind::SessionStarted(header) => {
                 for spec in &header.manifest.nodes {
                     if !self.nodes.contains_key(&spec.name) {
-                        self.nodes
-                            .insert(spec.name.clone(), NodeState::new(spec.clone()));
+                        self.nodes.insert(spec.name.clone(), NodeState::new(spec.clone()));
                     }
                 }
                 self.header = Some((**header).clone());
@@ -154,19 +182,9 @@ impl State {
             }
             EventKind::SessionEnded { reason } => {
                 self.ended = Some((t, reason.clone()));
-                self.say(
-                    ev,
-                    None,
-                    LogSource::Event,
-                    format!("session ended: {reason}"),
-                );
+                self.say(ev, None, LogSource::Event, format!("session ended: {reason}"));
             }
-            EventKind::NodeSpawned {
-                node,
-                pid,
-                pgid,
-                argv,
-            } => {
+            EventKind::NodeSpawned { node, pid, pgid, argv } => {
                 let n = self.node_mut(node);
                 n.pid = Some(*pid);
                 n.pgid = Some(*pgid);
@@ -190,19 +208,9 @@ impl State {
                     pending_tokens: Vec::new(),
                     error: Some(error.clone()),
                 });
-                self.say(
-                    ev,
-                    Some(node),
-                    LogSource::Problem,
-                    format!("could not start: {error}"),
-                );
+                self.say(ev, Some(node), LogSource::Problem, format!("could not start: {error}"));
             }
-            EventKind::ProcessAdopted {
-                node,
-                pid,
-                argv,
-                uid,
-            } => {
+            EventKind::ProcessAdopted { node, pid, argv, uid } => {
                 let n = self.node_mut(node);
                 if n.spec.cmd.is_empty() {
                     n.spec.cmd.clone_from(argv);
@@ -216,32 +224,16 @@ impl State {
                 let text = format!("watching pid {pid} (uid {uid}): {}", shell_join(argv));
                 self.say(ev, Some(node), LogSource::Event, text);
             }
-            EventKind::Output {
-                node,
-                stream,
-                line,
-                truncated_from,
-            } => {
+            EventKind::Output { node, stream, line, truncated_from } => {
                 self.node_mut(node).output_lines += 1;
-                let source = if *stream == Stream::Stdout {
-                    LogSource::Stdout
-                } else {
-                    LogSource::Stderr
-                };
+                let source = if *stream == Stream::Stdout { LogSource::Stdout } else { LogSource::Stderr };
                 let text = match truncated_from {
                     Some(len) => format!("{line}… [cut from {len} bytes]"),
                     None => line.clone(),
                 };
                 self.say(ev, Some(node), source, text);
             }
-            EventKind::NodeExited {
-                node,
-                pid,
-                code,
-                signal,
-                cause,
-                pending_tokens,
-            } => {
+            EventKind::NodeExited { node, pid, code, signal, cause, pending_tokens } => {
                 let n = self.node_mut(node);
                 n.phase = Phase::Exited;
                 let record = ExitRecord {
@@ -264,10 +256,7 @@ impl State {
                     .stop
                     .as_ref()
                     .map(|s| {
-                        format!(
-                            " {} after the stop request",
-                            crate::util::fmt_ns(t.saturating_sub(s.requested_at))
-                        )
+                        format!(" {} after the stop request", crate::util::fmt_ns(t.saturating_sub(s.requested_at)))
                     })
                     .unwrap_or_default();
                 let tokens = if pending_tokens.is_empty() {
@@ -275,27 +264,13 @@ impl State {
                 } else {
                     format!(", {} tokens still lent", pending_tokens.len())
                 };
-                let source = if cause.is_clean() {
-                    LogSource::Event
-                } else {
-                    LogSource::Problem
-                };
-                self.say(
-                    ev,
-                    Some(node),
-                    source,
-                    format!("{} ({status}){took}{tokens}", cause.as_str()),
-                );
+                let source = if cause.is_clean() { LogSource::Event } else { LogSource::Problem };
+                self.say(ev, Some(node), source, format!("{} ({status}){took}{tokens}", cause.as_str()));
                 recheck = Some(node);
             }
             EventKind::Survivors { node, survivors } => {
-                self.node_mut(node)
-                    .survivors
-                    .extend(survivors.iter().cloned());
-                let list: Vec<String> = survivors
-                    .iter()
-                    .map(|s| format!("{} ({})", s.pid, s.name))
-                    .collect();
+                self.node_mut(node).survivors.extend(survivors.iter().cloned());
+                let list: Vec<String> = survivors.iter().map(|s| format!("{} ({})", s.pid, s.name)).collect();
                 self.say(
                     ev,
                     Some(node),
@@ -304,6 +279,20 @@ impl State {
                 );
                 recheck = Some(node);
             }
+            EventKind::SupervisorError { context, message } => {
+                self.supervisor_errors += 1;
+                self.say(ev, None, LogSource::Problem, format!("{context}: {message}"));
+            }
+            _ => {}
+        }
+        recheck
+    }
+
+    /// What the /proc probe and the kernel saw.
+    fn apply_probe<'e>(&mut self, ev: &'e Event) -> Option<&'e str> {
+        let t = ev.t;
+        let mut recheck: Option<&'e str> = None;
+        match &ev.ev {
             EventKind::ProcSampled { node, sample } => {
                 let n = self.node_mut(node);
                 if n.pid == Some(sample.pid) {
@@ -318,11 +307,7 @@ impl State {
                     n.procs.remove(pid);
                 }
             }
-            EventKind::Usage {
-                node,
-                cpu_permille,
-                rss_kib,
-            } => {
+            EventKind::Usage { node, cpu_permille, rss_kib } => {
                 let n = self.node_mut(node);
                 n.cpu_permille = *cpu_permille;
                 n.rss_kib = *rss_kib;
@@ -340,11 +325,7 @@ impl State {
                 } else {
                     if n.forks.len() >= FORKS_KEPT {
                         // Drop the oldest resolved harmless fork first, else the oldest.
-                        let victim = n
-                            .forks
-                            .iter()
-                            .position(|f| f.execd == Some(true))
-                            .unwrap_or(0);
+                        let victim = n.forks.iter().position(|f| f.execd == Some(true)).unwrap_or(0);
                         n.forks.remove(victim);
                     }
                     n.forks.push(ForkRecord {
@@ -359,12 +340,7 @@ impl State {
                     });
                 }
             }
-            EventKind::ForkResolved {
-                node,
-                child_pid,
-                execd,
-                threaded,
-            } => {
+            EventKind::ForkResolved { node, child_pid, execd, threaded } => {
                 let n = self.node_mut(node);
                 if let Some(f) = n.forks.iter_mut().find(|f| f.child_pid == *child_pid) {
                     f.execd = Some(*execd);
@@ -381,11 +357,7 @@ impl State {
             }
             EventKind::Exec { node, pid } => {
                 let n = self.node_mut(node);
-                if let Some(f) = n
-                    .forks
-                    .iter_mut()
-                    .find(|f| f.child_pid == *pid && f.execd.is_none())
-                {
+                if let Some(f) = n.forks.iter_mut().find(|f| f.child_pid == *pid && f.execd.is_none()) {
                     f.execd = Some(true);
                 }
             }
@@ -400,12 +372,17 @@ impl State {
                 );
                 self.say(ev, None, LogSource::Event, text);
             }
-            EventKind::StopRequested {
-                node,
-                by,
-                mode,
-                plan,
-            } => {
+            _ => {}
+        }
+        recheck
+    }
+
+    /// The course of stops.
+    fn apply_stop<'e>(&mut self, ev: &'e Event) -> Option<&'e str> {
+        let t = ev.t;
+        let mut recheck: Option<&'e str> = None;
+        match &ev.ev {
+            EventKind::StopRequested { node, by, mode, plan } => {
                 let n = self.node_mut(node);
                 if n.phase != Phase::Exited {
                     n.phase = Phase::Stopping;
@@ -416,21 +393,11 @@ impl State {
                         stop.mode = *mode;
                         stop.plan = plan.clone();
                         stop.kill_at = t + plan.grace_ms * 1_000_000;
-                        stop.push(
-                            t,
-                            StepKind::Requested {
-                                by: *by,
-                                mode: *mode,
-                            },
-                        );
+                        stop.push(t, StepKind::Requested { by: *by, mode: *mode });
                     }
                     _ => n.stop = Some(StopProgress::new(t, *by, *mode, plan.clone())),
                 }
-                let what = if *mode == crate::event::StopMode::Force {
-                    "forced stop"
-                } else {
-                    "stop"
-                };
+                let what = if *mode == crate::event::StopMode::Force { "forced stop" } else { "stop" };
                 self.say(
                     ev,
                     Some(node),
@@ -439,18 +406,9 @@ impl State {
                 );
             }
             EventKind::StopAllRequested { by, force, tiers } => {
-                self.stop_all = Some(StopAll {
-                    t,
-                    by: *by,
-                    force: *force,
-                    tiers: tiers.clone(),
-                });
+                self.stop_all = Some(StopAll { t, by: *by, force: *force, tiers: tiers.clone() });
                 let order: Vec<String> = tiers.iter().map(|tier| tier.join(", ")).collect();
-                let what = if *force {
-                    "forced stop of all"
-                } else {
-                    "stop all"
-                };
+                let what = if *force { "forced stop of all" } else { "stop all" };
                 self.say(
                     ev,
                     None,
@@ -458,11 +416,7 @@ impl State {
                     format!("{what} requested by {}: {}", by.as_str(), order.join(" → ")),
                 );
             }
-            EventKind::StageEntered {
-                node,
-                stage,
-                deadline,
-            } => {
+            EventKind::StageEntered { node, stage, deadline } => {
                 let n = self.node_mut(node);
                 if let Some(stop) = &mut n.stop {
                     stop.stage = Some(*stage);
@@ -476,23 +430,10 @@ impl State {
                 }
                 recheck = Some(node);
             }
-            EventKind::SignalSent {
-                node,
-                pid,
-                target,
-                signal,
-                error,
-            } => {
+            EventKind::SignalSent { node, pid, target, signal, error } => {
                 let n = self.node_mut(node);
                 if let Some(stop) = &mut n.stop {
-                    stop.push(
-                        t,
-                        StepKind::Signal {
-                            signal: *signal,
-                            target: *target,
-                            error: error.clone(),
-                        },
-                    );
+                    stop.push(t, StepKind::Signal { signal: *signal, target: *target, error: error.clone() });
                 }
                 let to = match target {
                     crate::event::SignalTarget::Group => format!("process group {pid}"),
@@ -505,23 +446,13 @@ impl State {
                 };
                 self.say(ev, Some(node), source, text);
             }
-            EventKind::GraceExtended {
-                node,
-                deadline,
-                pending_tokens,
-            } => {
+            EventKind::GraceExtended { node, deadline, pending_tokens } => {
                 let n = self.node_mut(node);
                 if let Some(stop) = &mut n.stop {
                     stop.kill_at = *deadline;
                     stop.deadline = Some(*deadline);
                     stop.extensions += 1;
-                    stop.push(
-                        t,
-                        StepKind::Extended {
-                            deadline: *deadline,
-                            pending_tokens: *pending_tokens,
-                        },
-                    );
+                    stop.push(t, StepKind::Extended { deadline: *deadline, pending_tokens: *pending_tokens });
                 }
                 let text = format!(
                     "grace extended by {}: {pending_tokens} tokens still draining",
@@ -529,12 +460,40 @@ impl State {
                 );
                 self.say(ev, Some(node), LogSource::Event, text);
             }
-            EventKind::NodeConnected {
-                node,
-                pid,
-                language,
-                client_version,
-            } => {
+            EventKind::StopMessageSent { node } => {
+                if let Some(stop) = &mut self.node_mut(node).stop {
+                    stop.message_sent_at = Some(t);
+                    stop.push(t, StepKind::MessageSent);
+                }
+                self.say(ev, Some(node), LogSource::Event, "stop message sent".to_string());
+            }
+            EventKind::StopAcked { node } => {
+                let mut latency = None;
+                if let Some(stop) = &mut self.node_mut(node).stop {
+                    if stop.acked_at.is_none() {
+                        stop.acked_at = Some(t);
+                        stop.push(t, StepKind::Acked);
+                        latency = stop.ack_latency();
+                    }
+                }
+                let text = match latency {
+                    Some(l) => format!("acknowledged the stop after {}", crate::util::fmt_ns(l)),
+                    None => "acknowledged a stop".to_string(),
+                };
+                self.say(ev, Some(node), LogSource::Event, text);
+                recheck = Some(node);
+            }
+            _ => {}
+        }
+        recheck
+    }
+
+    /// What instrumented nodes reported over the wire.
+    fn apply_wire<'e>(&mut self, ev: &'e Event) -> Option<&'e str> {
+        let t = ev.t;
+        let mut recheck: Option<&'e str> = None;
+        match &ev.ev {
+            EventKind::NodeConnected { node, pid, language, client_version } => {
                 let n = self.node_mut(node);
                 n.connection = Some(Connection {
                     since: t,
@@ -557,12 +516,7 @@ impl State {
                 if let Some(c) = &mut n.connection {
                     c.closed = Some((t, reason.clone()));
                 }
-                self.say(
-                    ev,
-                    Some(node),
-                    LogSource::Event,
-                    format!("disconnected: {reason}"),
-                );
+                self.say(ev, Some(node), LogSource::Event, format!("disconnected: {reason}"));
                 recheck = Some(node);
             }
             EventKind::StopListening { node } => {
@@ -573,46 +527,26 @@ impl State {
             }
             EventKind::ConnectionRefused { node, reason } => {
                 self.refused_connections += 1;
-                self.say(
-                    ev,
-                    node.as_deref(),
-                    LogSource::Problem,
-                    format!("connection refused: {reason}"),
-                );
+                self.say(ev, node.as_deref(), LogSource::Problem, format!("connection refused: {reason}"));
             }
             EventKind::ProtocolError { node, error } => {
                 self.node_mut(node).protocol_errors += 1;
-                self.say(
-                    ev,
-                    Some(node),
-                    LogSource::Problem,
-                    format!("protocol error, connection cut: {error}"),
-                );
+                self.say(ev, Some(node), LogSource::Problem, format!("protocol error, connection cut: {error}"));
             }
             EventKind::HandlerClaimed { node, claim } => {
                 let n = self.node_mut(node);
                 if n.claims.len() >= CLAIMS_KEPT {
                     n.claims.remove(0);
                 }
-                n.claims.push(ClaimRecord {
-                    t,
-                    claim: claim.clone(),
-                });
+                n.claims.push(ClaimRecord { t, claim: claim.clone() });
                 let (source, text) = match claim.outcome {
                     crate::event::ClaimOutcome::Installed => (
                         LogSource::Event,
-                        format!(
-                            "{} installed a {} handler (thread '{}')",
-                            claim.owner, claim.signal, claim.thread
-                        ),
+                        format!("{} installed a {} handler (thread '{}')", claim.owner, claim.signal, claim.thread),
                     ),
-                    crate::event::ClaimOutcome::Restored => (
-                        LogSource::Event,
-                        format!(
-                            "{} restored the previous {} handler",
-                            claim.owner, claim.signal
-                        ),
-                    ),
+                    crate::event::ClaimOutcome::Restored => {
+                        (LogSource::Event, format!("{} restored the previous {} handler", claim.owner, claim.signal))
+                    }
                     crate::event::ClaimOutcome::Failed => (
                         LogSource::Problem,
                         format!(
@@ -627,11 +561,7 @@ impl State {
                 self.say(ev, Some(node), source, text);
                 recheck = Some(node);
             }
-            EventKind::TokenIssued {
-                node,
-                id,
-                receivers,
-            } => {
+            EventKind::TokenIssued { node, id, receivers } => {
                 let n = self.node_mut(node);
                 let _ = n.tokens.issue(*id, receivers, t);
                 if n.phase == Phase::Stopping {
@@ -645,50 +575,12 @@ impl State {
                     recheck = Some(node);
                 }
             }
-            EventKind::StopMessageSent { node } => {
-                if let Some(stop) = &mut self.node_mut(node).stop {
-                    stop.message_sent_at = Some(t);
-                    stop.push(t, StepKind::MessageSent);
-                }
-                self.say(
-                    ev,
-                    Some(node),
-                    LogSource::Event,
-                    "stop message sent".to_string(),
-                );
-            }
-            EventKind::StopAcked { node } => {
-                let mut latency = None;
-                if let Some(stop) = &mut self.node_mut(node).stop {
-                    if stop.acked_at.is_none() {
-                        stop.acked_at = Some(t);
-                        stop.push(t, StepKind::Acked);
-                        latency = stop.ack_latency();
-                    }
-                }
-                let text = match latency {
-                    Some(l) => format!("acknowledged the stop after {}", crate::util::fmt_ns(l)),
-                    None => "acknowledged a stop".to_string(),
-                };
-                self.say(ev, Some(node), LogSource::Event, text);
-                recheck = Some(node);
-            }
             EventKind::ClientDropped { node, count } => {
                 self.node_mut(node).client_dropped += count;
             }
-            EventKind::SupervisorError { context, message } => {
-                self.supervisor_errors += 1;
-                self.say(
-                    ev,
-                    None,
-                    LogSource::Problem,
-                    format!("{context}: {message}"),
-                );
-            }
+            _ => {}
         }
-        if let Some(node) = recheck {
-            self.recheck_hazards(node, ev);
-        }
+        recheck
     }
 
     /// Re-evaluates a node's hazards; newly raised ones go to the feed and the log.
@@ -701,23 +593,14 @@ impl State {
         let mut raised = Vec::new();
         let next: Vec<ActiveHazard> = found
             .into_iter()
-            .map(
-                |(id, sentence)| match node.hazards.iter().find(|h| h.id == id) {
-                    Some(h) => ActiveHazard {
-                        id,
-                        since: h.since,
-                        sentence,
-                    },
-                    None => {
-                        raised.push((id, sentence.clone()));
-                        ActiveHazard {
-                            id,
-                            since: ev.t,
-                            sentence,
-                        }
-                    }
-                },
-            )
+            .map(|(id, sentence)| {
+                if let Some(h) = node.hazards.iter().find(|h| h.id == id) {
+                    ActiveHazard { id, since: h.since, sentence }
+                } else {
+                    raised.push((id, sentence.clone()));
+                    ActiveHazard { id, since: ev.t, sentence }
+                }
+            })
             .collect();
         if let Some(node) = self.nodes.get_mut(name) {
             node.hazards = next;
@@ -726,18 +609,8 @@ impl State {
             if self.hazard_feed.len() >= HAZARD_FEED_CAPACITY {
                 self.hazard_feed.pop_front();
             }
-            self.say(
-                ev,
-                Some(name),
-                LogSource::Problem,
-                format!("hazard {id}: {sentence}"),
-            );
-            self.hazard_feed.push_back(HazardNotice {
-                t: ev.t,
-                node: name.to_string(),
-                id,
-                sentence,
-            });
+            self.say(ev, Some(name), LogSource::Problem, format!("hazard {id}: {sentence}"));
+            self.hazard_feed.push_back(HazardNotice { t: ev.t, node: name.to_string(), id, sentence });
         }
     }
 }
@@ -746,10 +619,7 @@ impl State {
 pub fn shell_join(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-            {
+            if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
                 a.clone()
             } else {
                 format!("'{}'", a.replace('\'', r"'\''"))

@@ -2,9 +2,7 @@
 
 use super::stop::StopProgress;
 use super::tokens::TokenLedger;
-use crate::event::{
-    ClaimOutcome, ExitCause, ForkSource, HandlerClaim, PendingToken, ProcSample, Signal, Survivor,
-};
+use crate::event::{ClaimOutcome, ExitCause, ForkSource, HandlerClaim, PendingToken, ProcSample, Signal, Survivor};
 use crate::hazards::HazardId;
 use crate::manifest::NodeSpec;
 use serde::{Deserialize, Serialize};
@@ -167,9 +165,7 @@ impl NodeState {
 
     /// Is the node connected and listening for the cooperative stop message?
     pub fn listens_for_stop(&self) -> bool {
-        self.connection
-            .as_ref()
-            .is_some_and(|c| c.listens_stop && c.closed.is_none())
+        self.connection.as_ref().is_some_and(|c| c.listens_stop && c.closed.is_none())
     }
 
     pub fn is_connected(&self) -> bool {
@@ -182,17 +178,16 @@ impl NodeState {
             .iter()
             .enumerate()
             .filter(|(i, c)| {
-                !self.claims[i + 1..].iter().any(|later| {
-                    later.claim.signal == c.claim.signal && later.claim.owner == c.claim.owner
-                })
+                !self.claims[i + 1..]
+                    .iter()
+                    .any(|later| later.claim.signal == c.claim.signal && later.claim.owner == c.claim.owner)
             })
             .map(|(_, c)| c)
     }
 
     /// A current failed claim for `sig`, if any.
     pub fn failed_claim_for(&self, sig: Signal) -> Option<&ClaimRecord> {
-        self.current_claims()
-            .find(|c| c.claim.signal == sig && c.claim.outcome == ClaimOutcome::Failed)
+        self.current_claims().find(|c| c.claim.signal == sig && c.claim.outcome == ClaimOutcome::Failed)
     }
 
     pub fn has_hazard(&self, id: HazardId) -> bool {
@@ -201,14 +196,7 @@ impl NodeState {
 
     /// Threads of the main process that can take delivery of `sig` (do not block it).
     pub fn receiving_threads(&self, sig: Signal) -> Vec<&crate::event::ThreadSample> {
-        self.leader()
-            .map(|l| {
-                l.threads
-                    .iter()
-                    .filter(|t| !t.blocked.contains(sig))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.leader().map(|l| l.threads.iter().filter(|t| !t.blocked.contains(sig)).collect()).unwrap_or_default()
     }
 
     /// Descendants (every process of the tree but the leader).

@@ -75,11 +75,7 @@ impl PsSnapshot {
             journal: header.and_then(|h| h.journal.clone()),
             pid: header.map_or(0, |h| h.pid),
             t: now,
-            nodes: state
-                .nodes
-                .values()
-                .map(|n| PsNode::from_node(n, now))
-                .collect(),
+            nodes: state.nodes.values().map(|n| PsNode::from_node(n, now)).collect(),
         }
     }
 }
@@ -93,67 +89,41 @@ impl PsNode {
                 handlers.insert(sig.name(), l.disposition(sig));
             }
             for sig in l.caught.iter().chain(l.ignored.iter()) {
-                handlers
-                    .entry(sig.name())
-                    .or_insert_with(|| l.disposition(sig));
+                handlers.entry(sig.name()).or_insert_with(|| l.disposition(sig));
             }
         }
-        let stop = n
-            .stop
-            .as_ref()
-            .filter(|_| n.exit.is_none())
-            .map(|s| PsStop {
-                stage: s.stage.map(|a| match a {
-                    StageAction::Message => "message".to_string(),
-                    other => other.label(),
-                }),
-                signal: s.stage.and_then(|a| match a {
-                    StageAction::Signal(sig) => Some(sig),
-                    StageAction::Kill => Some(Signal::KILL),
-                    StageAction::Message => None,
-                }),
-                remaining_ms: s.stage_remaining(now).map(|ns| ns / 1_000_000),
-                kill_in_ms: s.kill_remaining(now) / 1_000_000,
-                requested_by: s.by.as_str().to_string(),
-                acked: s.acked_at.is_some(),
-            });
+        let stop = n.stop.as_ref().filter(|_| n.exit.is_none()).map(|s| PsStop {
+            stage: s.stage.map(|a| match a {
+                StageAction::Message => "message".to_string(),
+                other => other.label(),
+            }),
+            signal: s.stage.and_then(|a| match a {
+                StageAction::Signal(sig) => Some(sig),
+                StageAction::Kill => Some(Signal::KILL),
+                StageAction::Message => None,
+            }),
+            remaining_ms: s.stage_remaining(now).map(|ns| ns / 1_000_000),
+            kill_in_ms: s.kill_remaining(now) / 1_000_000,
+            requested_by: s.by.as_str().to_string(),
+            acked: s.acked_at.is_some(),
+        });
         PsNode {
             name: n.name.clone(),
             pid: n.pid,
             state: n.phase.as_str().to_string(),
             handlers,
-            blocked: leader
-                .map(crate::event::ProcSample::blocked_everywhere)
-                .unwrap_or_default(),
+            blocked: leader.map(crate::event::ProcSample::blocked_everywhere).unwrap_or_default(),
             threads: leader.map_or(0, |l| l.threads.len()),
             children: leader
                 .map(|l| {
-                    l.children
-                        .iter()
-                        .map(|c| PsChild {
-                            pid: c.pid,
-                            name: c.name.clone(),
-                            execd: c.execd,
-                        })
-                        .collect()
+                    l.children.iter().map(|c| PsChild { pid: c.pid, name: c.name.clone(), execd: c.execd }).collect()
                 })
                 .unwrap_or_default(),
             stop,
-            exit: n.exit.as_ref().map(|e| PsExit {
-                code: e.code,
-                signal: e.signal,
-                cause: e.cause,
-            }),
+            exit: n.exit.as_ref().map(|e| PsExit { code: e.code, signal: e.signal, cause: e.cause }),
             pending_tokens: n.tokens.pending(),
-            oldest_token_ms: n
-                .tokens
-                .oldest_issued_at()
-                .map(|t| now.saturating_sub(t) / 1_000_000),
-            token_holders: n
-                .tokens
-                .holders()
-                .map(|(h, c)| (h.to_string(), c))
-                .collect(),
+            oldest_token_ms: n.tokens.oldest_issued_at().map(|t| now.saturating_sub(t) / 1_000_000),
+            token_holders: n.tokens.holders().map(|(h, c)| (h.to_string(), c)).collect(),
             hazards: n.hazards.iter().map(|h| h.id).collect(),
             connected: n.is_connected(),
             cpu_permille: n.cpu_permille,

@@ -34,27 +34,13 @@ pub struct StopStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
-    Requested {
-        by: Requester,
-        mode: StopMode,
-    },
-    Stage {
-        action: StageAction,
-    },
+    Requested { by: Requester, mode: StopMode },
+    Stage { action: StageAction },
     MessageSent,
-    Signal {
-        signal: Signal,
-        target: SignalTarget,
-        error: Option<String>,
-    },
+    Signal { signal: Signal, target: SignalTarget, error: Option<String> },
     Acked,
-    Extended {
-        deadline: u64,
-        pending_tokens: u32,
-    },
-    Exited {
-        cause: crate::event::ExitCause,
-    },
+    Extended { deadline: u64, pending_tokens: u32 },
+    Exited { cause: crate::event::ExitCause },
 }
 
 impl StopStep {
@@ -63,20 +49,12 @@ impl StopStep {
         match &self.what {
             StepKind::Requested { by, mode } => format!(
                 "{} stop requested by {}",
-                if *mode == StopMode::Force {
-                    "forced"
-                } else {
-                    "graceful"
-                },
+                if *mode == StopMode::Force { "forced" } else { "graceful" },
                 by.as_str()
             ),
             StepKind::Stage { action } => format!("stage: {}", action.label()),
             StepKind::MessageSent => "stop message sent".to_string(),
-            StepKind::Signal {
-                signal,
-                target,
-                error,
-            } => {
+            StepKind::Signal { signal, target, error } => {
                 let to = match target {
                     SignalTarget::Group => "process group",
                     SignalTarget::Process => "process",
@@ -87,18 +65,11 @@ impl StopStep {
                     None => format!("{signal} sent to {to}"),
                 }
             }
-            StepKind::Acked => format!(
-                "stop acknowledged after {}",
-                crate::util::fmt_ns(self.t.saturating_sub(requested_at))
-            ),
-            StepKind::Extended {
-                deadline,
-                pending_tokens,
-            } => {
-                format!(
-                    "grace extended to {} ({pending_tokens} tokens draining)",
-                    crate::util::fmt_t(*deadline)
-                )
+            StepKind::Acked => {
+                format!("stop acknowledged after {}", crate::util::fmt_ns(self.t.saturating_sub(requested_at)))
+            }
+            StepKind::Extended { deadline, pending_tokens } => {
+                format!("grace extended to {} ({pending_tokens} tokens draining)", crate::util::fmt_t(*deadline))
             }
             StepKind::Exited { cause } => format!("exit: {}", cause.as_str()),
         }
@@ -121,10 +92,7 @@ impl StopProgress {
             extensions: 0,
             message_sent_at: None,
             acked_at: None,
-            timeline: vec![StopStep {
-                t,
-                what: StepKind::Requested { by, mode },
-            }],
+            timeline: vec![StopStep { t, what: StepKind::Requested { by, mode } }],
         }
     }
 
@@ -140,10 +108,7 @@ impl StopProgress {
 
     /// Latency of the cooperative stop acknowledgement.
     pub fn ack_latency(&self) -> Option<u64> {
-        Some(
-            self.acked_at?
-                .saturating_sub(self.message_sent_at.unwrap_or(self.requested_at)),
-        )
+        Some(self.acked_at?.saturating_sub(self.message_sent_at.unwrap_or(self.requested_at)))
     }
 
     pub(crate) fn push(&mut self, t: u64, what: StepKind) {

@@ -19,11 +19,8 @@ fn header(nodes: &[&str]) -> Header {
         manifest: Manifest {
             name: "s".into(),
             path: None,
-            nodes: nodes
-                .iter()
-                .map(|n| NodeSpec::with_defaults(n, vec!["true".into()]))
-                .collect(),
-            hazards: Default::default(),
+            nodes: nodes.iter().map(|n| NodeSpec::with_defaults(n, vec!["true".into()])).collect(),
+            hazards: std::collections::BTreeMap::default(),
             probe_interval_ms: 250,
         },
     }
@@ -36,19 +33,12 @@ struct Feed {
 
 impl Feed {
     fn new(nodes: &[&str]) -> Self {
-        let mut f = Feed {
-            state: State::new(),
-            seq: 0,
-        };
+        let mut f = Feed { state: State::new(), seq: 0 };
         f.at(0, EventKind::SessionStarted(Box::new(header(nodes))));
         f
     }
     fn at(&mut self, t_ms: u64, ev: EventKind) -> &mut Self {
-        let e = Event {
-            seq: self.seq,
-            t: t_ms * 1_000_000,
-            ev,
-        };
+        let e = Event { seq: self.seq, t: t_ms * 1_000_000, ev };
         self.seq += 1;
         self.state.apply(&e);
         self
@@ -79,26 +69,15 @@ fn sample(pid: u32, caught: &[Signal], ignored: &[Signal], blocked: &[&[Signal]]
 }
 
 fn spawned(node: &str, pid: u32) -> EventKind {
-    EventKind::NodeSpawned {
-        node: node.into(),
-        pid,
-        pgid: pid,
-        argv: vec!["x".into()],
-    }
+    EventKind::NodeSpawned { node: node.into(), pid, pgid: pid, argv: vec!["x".into()] }
 }
 
 fn plan() -> StopPlan {
     StopPlan {
         grace_ms: 1000,
         stages: vec![
-            PlanStage {
-                at_ms: 0,
-                action: StageAction::Signal(Signal::TERM),
-            },
-            PlanStage {
-                at_ms: 1000,
-                action: StageAction::Kill,
-            },
+            PlanStage { at_ms: 0, action: StageAction::Signal(Signal::TERM) },
+            PlanStage { at_ms: 1000, action: StageAction::Kill },
         ],
         drain_extension_ms: 0,
         group: true,
@@ -111,15 +90,7 @@ fn a_stop_moves_through_its_phases_and_keeps_a_timeline() {
     assert_eq!(f.node("a").phase, Phase::Starting);
     f.at(1, spawned("a", 100));
     assert_eq!(f.node("a").phase, Phase::Running);
-    f.at(
-        10,
-        EventKind::StopRequested {
-            node: "a".into(),
-            by: Requester::Ctl,
-            mode: StopMode::Graceful,
-            plan: plan(),
-        },
-    );
+    f.at(10, EventKind::StopRequested { node: "a".into(), by: Requester::Ctl, mode: StopMode::Graceful, plan: plan() });
     f.at(
         10,
         EventKind::StageEntered {
@@ -171,46 +142,20 @@ fn kernel_masks_raise_signal_hazards_and_a_clean_process_raises_none() {
     for (i, n) in ["ign", "clean", "plain", "py", "blk"].iter().enumerate() {
         f.at(1, spawned(n, 100 + i as u32));
     }
+    f.at(2, EventKind::ProcSampled { node: "ign".into(), sample: sample(100, &[], &[Signal::TERM], &[&[]]) });
     f.at(
         2,
-        EventKind::ProcSampled {
-            node: "ign".into(),
-            sample: sample(100, &[], &[Signal::TERM], &[&[]]),
-        },
+        EventKind::ProcSampled { node: "clean".into(), sample: sample(101, &[Signal::TERM, Signal::INT], &[], &[&[]]) },
     );
-    f.at(
-        2,
-        EventKind::ProcSampled {
-            node: "clean".into(),
-            sample: sample(101, &[Signal::TERM, Signal::INT], &[], &[&[]]),
-        },
-    );
-    f.at(
-        2,
-        EventKind::ProcSampled {
-            node: "plain".into(),
-            sample: sample(102, &[], &[], &[&[]]),
-        },
-    );
+    f.at(2, EventKind::ProcSampled { node: "plain".into(), sample: sample(102, &[], &[], &[&[]]) });
     // Python: SIGINT caught by the interpreter, SIGTERM left at default.
-    f.at(
-        2,
-        EventKind::ProcSampled {
-            node: "py".into(),
-            sample: sample(103, &[Signal::INT], &[], &[&[]]),
-        },
-    );
+    f.at(2, EventKind::ProcSampled { node: "py".into(), sample: sample(103, &[Signal::INT], &[], &[&[]]) });
     // SIGTERM blocked on every thread.
     f.at(
         2,
         EventKind::ProcSampled {
             node: "blk".into(),
-            sample: sample(
-                104,
-                &[Signal::TERM],
-                &[],
-                &[&[Signal::TERM], &[Signal::TERM, Signal::INT]],
-            ),
+            sample: sample(104, &[Signal::TERM], &[], &[&[Signal::TERM], &[Signal::TERM, Signal::INT]]),
         },
     );
     fn ids(f: &Feed, n: &str) -> Vec<HazardId> {
@@ -241,11 +186,7 @@ fn claims_raise_install_failed_off_main_and_lost() {
         signal: Signal::TERM,
         outcome,
         owner: "lib".into(),
-        thread: if main {
-            "MainThread".into()
-        } else {
-            "worker".into()
-        },
+        thread: if main { "MainThread".into() } else { "worker".into() },
         main_thread: main,
         error: error.map(Into::into),
     };
@@ -253,93 +194,32 @@ fn claims_raise_install_failed_off_main_and_lost() {
         2,
         EventKind::HandlerClaimed {
             node: "a".into(),
-            claim: claim(
-                ClaimOutcome::Failed,
-                false,
-                Some("signal only works in main thread of the main interpreter"),
-            ),
+            claim: claim(ClaimOutcome::Failed, false, Some("signal only works in main thread of the main interpreter")),
         },
     );
     let ids: Vec<_> = f.node("a").hazards.iter().map(|h| h.id).collect();
-    assert_eq!(
-        ids,
-        vec![
-            HazardId::HandlerInstallFailed,
-            HazardId::HandlerOffMainThread
-        ]
-    );
-    assert!(
-        f.node("a").hazards[0]
-            .sentence
-            .contains("signal only works in main thread")
-    );
+    assert_eq!(ids, vec![HazardId::HandlerInstallFailed, HazardId::HandlerOffMainThread]);
+    assert!(f.node("a").hazards[0].sentence.contains("signal only works in main thread"));
     // The library retries from the main thread and succeeds; then the probe sees it caught.
-    f.at(
-        3,
-        EventKind::HandlerClaimed {
-            node: "a".into(),
-            claim: claim(ClaimOutcome::Installed, true, None),
-        },
-    );
-    f.at(
-        4,
-        EventKind::ProcSampled {
-            node: "a".into(),
-            sample: sample(100, &[Signal::TERM], &[], &[&[]]),
-        },
-    );
+    f.at(3, EventKind::HandlerClaimed { node: "a".into(), claim: claim(ClaimOutcome::Installed, true, None) });
+    f.at(4, EventKind::ProcSampled { node: "a".into(), sample: sample(100, &[Signal::TERM], &[], &[&[]]) });
     assert!(f.node("a").hazards.is_empty());
     // Later the kernel shows SIGTERM at default: someone reset it.
-    f.at(
-        5,
-        EventKind::ProcSampled {
-            node: "a".into(),
-            sample: sample(100, &[], &[], &[&[]]),
-        },
-    );
-    assert_eq!(
-        f.node("a").hazards.iter().map(|h| h.id).collect::<Vec<_>>(),
-        vec![HazardId::HandlerLost]
-    );
+    f.at(5, EventKind::ProcSampled { node: "a".into(), sample: sample(100, &[], &[], &[&[]]) });
+    assert_eq!(f.node("a").hazards.iter().map(|h| h.id).collect::<Vec<_>>(), vec![HazardId::HandlerLost]);
 }
 
 #[test]
 fn tokens_pending_at_a_kill_are_kept_and_raise_tokens_stuck() {
     let mut f = Feed::new(&["a"]);
     f.at(1, spawned("a", 100));
-    f.at(
-        2,
-        EventKind::TokenIssued {
-            node: "a".into(),
-            id: 1,
-            receivers: vec!["detector".into()],
-        },
-    );
-    f.at(
-        3,
-        EventKind::TokenIssued {
-            node: "a".into(),
-            id: 2,
-            receivers: vec!["detector".into(), "logger".into()],
-        },
-    );
-    f.at(
-        4,
-        EventKind::TokenReleased {
-            node: "a".into(),
-            id: 2,
-            receiver: "logger".into(),
-        },
-    );
+    f.at(2, EventKind::TokenIssued { node: "a".into(), id: 1, receivers: vec!["detector".into()] });
+    f.at(3, EventKind::TokenIssued { node: "a".into(), id: 2, receivers: vec!["detector".into(), "logger".into()] });
+    f.at(4, EventKind::TokenReleased { node: "a".into(), id: 2, receiver: "logger".into() });
     assert_eq!(f.node("a").tokens.pending(), 2);
     f.at(
         10,
-        EventKind::StopRequested {
-            node: "a".into(),
-            by: Requester::Operator,
-            mode: StopMode::Graceful,
-            plan: plan(),
-        },
+        EventKind::StopRequested { node: "a".into(), by: Requester::Operator, mode: StopMode::Graceful, plan: plan() },
     );
     f.at(
         10,
@@ -349,12 +229,7 @@ fn tokens_pending_at_a_kill_are_kept_and_raise_tokens_stuck() {
             deadline: Some(1_010_000_000),
         },
     );
-    assert!(
-        f.node("a")
-            .hazards
-            .iter()
-            .any(|h| h.id == HazardId::TokensStuck)
-    );
+    assert!(f.node("a").hazards.iter().any(|h| h.id == HazardId::TokensStuck));
     let pending = f.node("a").tokens.pending_tokens(1_010_000_000, 100);
     f.at(
         1010,
@@ -369,11 +244,7 @@ fn tokens_pending_at_a_kill_are_kept_and_raise_tokens_stuck() {
     );
     let n = f.node("a");
     assert_eq!(n.exit.as_ref().unwrap().pending_tokens.len(), 2);
-    let h = n
-        .hazards
-        .iter()
-        .find(|h| h.id == HazardId::TokensStuck)
-        .unwrap();
+    let h = n.hazards.iter().find(|h| h.id == HazardId::TokensStuck).unwrap();
     assert!(h.sentence.contains("`detector`"), "{}", h.sentence);
 }
 
@@ -381,60 +252,16 @@ fn tokens_pending_at_a_kill_are_kept_and_raise_tokens_stuck() {
 fn fork_records_merge_and_resolve() {
     let mut f = Feed::new(&["a"]);
     f.at(1, spawned("a", 100));
-    let seen = |source| ForkSeen {
-        parent_pid: 100,
-        child_pid: 200,
-        threads: 5,
-        runtime: Some(true),
-        source,
-    };
-    f.at(
-        2,
-        EventKind::Fork {
-            node: "a".into(),
-            fork: seen(ForkSource::Client),
-        },
-    );
-    f.at(
-        2,
-        EventKind::Fork {
-            node: "a".into(),
-            fork: seen(ForkSource::Connector),
-        },
-    );
+    let seen = |source| ForkSeen { parent_pid: 100, child_pid: 200, threads: 5, runtime: Some(true), source };
+    f.at(2, EventKind::Fork { node: "a".into(), fork: seen(ForkSource::Client) });
+    f.at(2, EventKind::Fork { node: "a".into(), fork: seen(ForkSource::Connector) });
     assert_eq!(f.node("a").forks.len(), 1);
     assert!(f.node("a").hazards.is_empty());
-    f.at(
-        3,
-        EventKind::ForkResolved {
-            node: "a".into(),
-            child_pid: 200,
-            execd: false,
-            threaded: true,
-        },
-    );
-    assert_eq!(
-        f.node("a").hazards.iter().map(|h| h.id).collect::<Vec<_>>(),
-        vec![HazardId::ForkWithoutExecThreaded]
-    );
+    f.at(3, EventKind::ForkResolved { node: "a".into(), child_pid: 200, execd: false, threaded: true });
+    assert_eq!(f.node("a").hazards.iter().map(|h| h.id).collect::<Vec<_>>(), vec![HazardId::ForkWithoutExecThreaded]);
     // A fork that exec'd is harmless.
-    f.at(
-        4,
-        EventKind::Fork {
-            node: "a".into(),
-            fork: ForkSeen {
-                child_pid: 201,
-                ..seen(ForkSource::Connector)
-            },
-        },
-    );
-    f.at(
-        4,
-        EventKind::Exec {
-            node: "a".into(),
-            pid: 201,
-        },
-    );
+    f.at(4, EventKind::Fork { node: "a".into(), fork: ForkSeen { child_pid: 201, ..seen(ForkSource::Connector) } });
+    f.at(4, EventKind::Exec { node: "a".into(), pid: 201 });
     assert_eq!(f.node("a").forks[1].execd, Some(true));
 }
 
@@ -455,29 +282,15 @@ fn unacknowledged_cooperative_stop_is_a_hazard_and_an_ack_is_not() {
         f.at(1, EventKind::StopListening { node: (*n).into() });
         f.at(
             5,
-            EventKind::StopRequested {
-                node: (*n).into(),
-                by: Requester::Ctl,
-                mode: StopMode::Graceful,
-                plan: plan(),
-            },
+            EventKind::StopRequested { node: (*n).into(), by: Requester::Ctl, mode: StopMode::Graceful, plan: plan() },
         );
         f.at(
             5,
-            EventKind::StageEntered {
-                node: (*n).into(),
-                stage: StageAction::Message,
-                deadline: Some(500_000_000),
-            },
+            EventKind::StageEntered { node: (*n).into(), stage: StageAction::Message, deadline: Some(500_000_000) },
         );
         f.at(5, EventKind::StopMessageSent { node: (*n).into() });
     }
-    f.at(
-        25,
-        EventKind::StopAcked {
-            node: "fast".into(),
-        },
-    );
+    f.at(25, EventKind::StopAcked { node: "fast".into() });
     f.at(
         500,
         EventKind::StageEntered {
@@ -488,10 +301,7 @@ fn unacknowledged_cooperative_stop_is_a_hazard_and_an_ack_is_not() {
     );
     assert!(f.node("slow").has_hazard(HazardId::StopUnacknowledged));
     assert!(!f.node("fast").has_hazard(HazardId::StopUnacknowledged));
-    assert_eq!(
-        f.node("fast").stop.as_ref().unwrap().ack_latency(),
-        Some(20_000_000)
-    );
+    assert_eq!(f.node("fast").stop.as_ref().unwrap().ack_latency(), Some(20_000_000));
 }
 
 #[test]
@@ -514,11 +324,7 @@ fn survivors_raise_their_hazard() {
         3,
         EventKind::Survivors {
             node: "a".into(),
-            survivors: vec![Survivor {
-                pid: 101,
-                name: "sleep".into(),
-                detached: true,
-            }],
+            survivors: vec![Survivor { pid: 101, name: "sleep".into(), detached: true }],
         },
     );
     assert!(f.node("a").has_hazard(HazardId::SurvivorsAfterExit));
@@ -527,28 +333,14 @@ fn survivors_raise_their_hazard() {
 #[test]
 fn allowed_hazards_are_not_raised() {
     let mut h = header(&["a"]);
-    h.manifest.hazards.insert(
-        "sigterm-ignored".into(),
-        crate::manifest::HazardLevel::Allow,
-    );
+    h.manifest.hazards.insert("sigterm-ignored".into(), crate::manifest::HazardLevel::Allow);
     let mut s = State::new();
-    s.apply(&Event {
-        seq: 0,
-        t: 0,
-        ev: EventKind::SessionStarted(Box::new(h)),
-    });
-    s.apply(&Event {
-        seq: 1,
-        t: 1,
-        ev: spawned("a", 100),
-    });
+    s.apply(&Event { seq: 0, t: 0, ev: EventKind::SessionStarted(Box::new(h)) });
+    s.apply(&Event { seq: 1, t: 1, ev: spawned("a", 100) });
     s.apply(&Event {
         seq: 2,
         t: 2,
-        ev: EventKind::ProcSampled {
-            node: "a".into(),
-            sample: sample(100, &[], &[Signal::TERM], &[&[]]),
-        },
+        ev: EventKind::ProcSampled { node: "a".into(), sample: sample(100, &[], &[Signal::TERM], &[&[]]) },
     });
     assert!(s.node("a").unwrap().hazards.is_empty());
 }
@@ -557,33 +349,15 @@ fn allowed_hazards_are_not_raised() {
 fn state_survives_a_snapshot_round_trip() {
     let mut f = Feed::new(&["a"]);
     f.at(1, spawned("a", 100));
-    f.at(
-        2,
-        EventKind::TokenIssued {
-            node: "a".into(),
-            id: 1,
-            receivers: vec!["r".into()],
-        },
-    );
+    f.at(2, EventKind::TokenIssued { node: "a".into(), id: 1, receivers: vec!["r".into()] });
     let json = serde_json::to_string(&f.state).unwrap();
     let mut back: State = serde_json::from_str(&json).unwrap();
     assert_eq!(back, f.state);
     back.apply(&Event {
         seq: 3,
         t: 3_000_000,
-        ev: EventKind::TokenReleased {
-            node: "a".into(),
-            id: 1,
-            receiver: "r".into(),
-        },
+        ev: EventKind::TokenReleased { node: "a".into(), id: 1, receiver: "r".into() },
     });
-    f.at(
-        3,
-        EventKind::TokenReleased {
-            node: "a".into(),
-            id: 1,
-            receiver: "r".into(),
-        },
-    );
+    f.at(3, EventKind::TokenReleased { node: "a".into(), id: 1, receiver: "r".into() });
     assert_eq!(back.node("a").unwrap().tokens.pending(), 0);
 }

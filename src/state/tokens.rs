@@ -51,10 +51,9 @@ impl std::fmt::Display for LedgerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LedgerError::DuplicateIssue(id) => write!(f, "token {id} issued twice"),
-            LedgerError::NeverIssued(id) => write!(
-                f,
-                "token {id} released but never issued (or already released by every receiver)"
-            ),
+            LedgerError::NeverIssued(id) => {
+                write!(f, "token {id} released but never issued (or already released by every receiver)")
+            }
             LedgerError::NotAHolder(id, r) => {
                 write!(f, "token {id} released by {r:?}, which does not hold it")
             }
@@ -66,12 +65,7 @@ impl TokenLedger {
     fn intern(&mut self, name: &str) -> u16 {
         if self.receiver_index.len() != self.receivers.len() {
             // Rebuilt after deserialization (the index is not serialized).
-            self.receiver_index = self
-                .receivers
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.clone(), i as u16))
-                .collect();
+            self.receiver_index = self.receivers.iter().enumerate().map(|(i, n)| (n.clone(), i as u16)).collect();
         }
         if let Some(i) = self.receiver_index.get(name) {
             return *i;
@@ -101,13 +95,7 @@ impl TokenLedger {
         for h in &holders {
             self.held[*h as usize] += 1;
         }
-        self.pending.insert(
-            id,
-            Lent {
-                issued_at: t,
-                holders,
-            },
-        );
+        self.pending.insert(id, Lent { issued_at: t, holders });
         self.order.push_back((t, id));
         self.issued_total += 1;
         Ok(())
@@ -116,10 +104,7 @@ impl TokenLedger {
     /// One receiver gave the token back; the token is returned when the last one does.
     pub fn release(&mut self, id: u64, receiver: &str, t: u64) -> Result<(), LedgerError> {
         let idx = self.intern(receiver);
-        let lent = self
-            .pending
-            .get_mut(&id)
-            .ok_or(LedgerError::NeverIssued(id))?;
+        let lent = self.pending.get_mut(&id).ok_or(LedgerError::NeverIssued(id))?;
         let pos = lent
             .holders
             .iter()
@@ -147,19 +132,12 @@ impl TokenLedger {
 
     /// `t` at which the oldest pending token was issued.
     pub fn oldest_issued_at(&self) -> Option<u64> {
-        self.order
-            .iter()
-            .find(|(_, id)| self.pending.contains_key(id))
-            .map(|(t, _)| *t)
+        self.order.iter().find(|(_, id)| self.pending.contains_key(id)).map(|(t, _)| *t)
     }
 
     /// Receivers holding at least one token, with how many.
     pub fn holders(&self) -> impl Iterator<Item = (&str, u32)> {
-        self.receivers
-            .iter()
-            .zip(self.held.iter())
-            .filter(|(_, n)| **n > 0)
-            .map(|(r, n)| (r.as_str(), *n))
+        self.receivers.iter().zip(self.held.iter()).filter(|(_, n)| **n > 0).map(|(r, n)| (r.as_str(), *n))
     }
 
     /// Every pending token with its age at `now` and its holders, oldest first, at most `limit`.
@@ -172,11 +150,7 @@ impl TokenLedger {
             .map(|(id, l)| crate::event::PendingToken {
                 id: *id,
                 age_ns: now.saturating_sub(l.issued_at),
-                holders: l
-                    .holders
-                    .iter()
-                    .map(|h| self.receivers[*h as usize].clone())
-                    .collect(),
+                holders: l.holders.iter().map(|h| self.receivers[*h as usize].clone()).collect(),
             })
             .collect();
         out.sort_by_key(|t| std::cmp::Reverse(t.age_ns));
@@ -203,28 +177,18 @@ mod tests {
         assert_eq!(l.oldest_issued_at(), Some(20));
         assert_eq!(l.last_release_at, Some(40));
         assert_eq!(l.release(1, "b", 50), Err(LedgerError::NeverIssued(1)));
-        assert_eq!(
-            l.release(2, "zed", 50),
-            Err(LedgerError::NotAHolder(2, "zed".into()))
-        );
-        assert_eq!(
-            l.issue(2, &["a".into()], 60),
-            Err(LedgerError::DuplicateIssue(2))
-        );
+        assert_eq!(l.release(2, "zed", 50), Err(LedgerError::NotAHolder(2, "zed".into())));
+        assert_eq!(l.issue(2, &["a".into()], 60), Err(LedgerError::DuplicateIssue(2)));
         let p = l.pending_tokens(100, 10);
         assert_eq!(p.len(), 1);
-        assert_eq!(
-            (p[0].id, p[0].age_ns, p[0].holders.clone()),
-            (2, 80, vec!["a".to_string()])
-        );
+        assert_eq!((p[0].id, p[0].age_ns, p[0].holders.clone()), (2, 80, vec!["a".to_string()]));
     }
 
     #[test]
     fn survives_a_serde_round_trip() {
         let mut l = TokenLedger::default();
         l.issue(7, &["x".into()], 1).unwrap();
-        let mut back: TokenLedger =
-            serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
+        let mut back: TokenLedger = serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
         back.issue(8, &["x".into(), "y".into()], 2).unwrap();
         assert_eq!(back.holders().collect::<Vec<_>>(), vec![("x", 2), ("y", 1)]);
         back.release(7, "x", 3).unwrap();

@@ -19,17 +19,9 @@ pub enum Effect {
     /// Append this event (stamped now).
     Emit(EventKind),
     /// Send the cooperative stop message on the node's socket.
-    SendStopMessage {
-        node: String,
-        signal_in_ms: u64,
-        kill_in_ms: u64,
-    },
+    SendStopMessage { node: String, signal_in_ms: u64, kill_in_ms: u64 },
     /// Send a signal to the node (to its group when the plan says so).
-    Signal {
-        node: String,
-        signal: Signal,
-        group: bool,
-    },
+    Signal { node: String, signal: Signal, group: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,9 +99,7 @@ impl StopEngine {
         overrides: Overrides,
         now: u64,
     ) -> Result<Vec<Effect>, RequestError> {
-        let n = state
-            .node(node)
-            .ok_or_else(|| RequestError::UnknownNode(node.to_string()))?;
+        let n = state.node(node).ok_or_else(|| RequestError::UnknownNode(node.to_string()))?;
         match n.phase {
             Phase::Exited => return Err(RequestError::AlreadyExited(node.to_string())),
             Phase::Starting if n.pid.is_none() => {
@@ -126,12 +116,8 @@ impl StopEngine {
             StopMode::Graceful => plan::graceful(&n.spec, n.listens_for_stop(), overrides),
             StopMode::Force => plan::forced(&n.spec),
         };
-        let mut effects = vec![Effect::Emit(EventKind::StopRequested {
-            node: node.to_string(),
-            by,
-            mode,
-            plan: plan.clone(),
-        })];
+        let mut effects =
+            vec![Effect::Emit(EventKind::StopRequested { node: node.to_string(), by, mode, plan: plan.clone() })];
         let kill_at = now + plan.grace_ms * MS;
         let run = Running {
             kill_bound: kill_at + plan.drain_extension_ms * MS,
@@ -163,18 +149,9 @@ impl StopEngine {
             .map(|n| n.name.clone())
             .collect();
         let escalate = force || self.all.is_some();
-        let manifest_nodes: Vec<crate::manifest::NodeSpec> =
-            state.nodes.values().map(|n| n.spec.clone()).collect();
-        let tiers = if escalate {
-            vec![alive.clone()]
-        } else {
-            stop_tiers(&manifest_nodes, &alive)
-        };
-        let mut effects = vec![Effect::Emit(EventKind::StopAllRequested {
-            by,
-            force: escalate,
-            tiers: tiers.clone(),
-        })];
+        let manifest_nodes: Vec<crate::manifest::NodeSpec> = state.nodes.values().map(|n| n.spec.clone()).collect();
+        let tiers = if escalate { vec![alive.clone()] } else { stop_tiers(&manifest_nodes, &alive) };
+        let mut effects = vec![Effect::Emit(EventKind::StopAllRequested { by, force: escalate, tiers: tiers.clone() })];
         if escalate {
             for name in &alive {
                 if self.running.get(name).is_some_and(|r| r.killed.is_some()) {
@@ -184,19 +161,9 @@ impl StopEngine {
                     effects.extend(more);
                 }
             }
-            self.all = Some(AllRun {
-                tiers,
-                started: 1,
-                by,
-                overrides,
-            });
+            self.all = Some(AllRun { tiers, started: 1, by, overrides });
         } else {
-            self.all = Some(AllRun {
-                tiers,
-                started: 0,
-                by,
-                overrides,
-            });
+            self.all = Some(AllRun { tiers, started: 0, by, overrides });
             effects.extend(self.next_tier(state, now));
         }
         effects
@@ -209,9 +176,7 @@ impl StopEngine {
             let Some(all) = &self.all else { return effects };
             if all.started > 0 {
                 let previous = &all.tiers[all.started - 1];
-                let done = previous
-                    .iter()
-                    .all(|n| state.node(n).is_none_or(|n| n.phase == Phase::Exited));
+                let done = previous.iter().all(|n| state.node(n).is_none_or(|n| n.phase == Phase::Exited));
                 if !done {
                     return effects;
                 }
@@ -228,8 +193,7 @@ impl StopEngine {
                 if self.running.contains_key(name) {
                     continue;
                 }
-                if let Ok(more) = self.request(state, name, StopMode::Graceful, by, overrides, now)
-                {
+                if let Ok(more) = self.request(state, name, StopMode::Graceful, by, overrides, now) {
                     effects.extend(more);
                 }
             }
@@ -247,11 +211,7 @@ impl StopEngine {
         };
         while run.next < run.plan.stages.len() {
             let stage = run.plan.stages[run.next].clone();
-            let due = if stage.action == StageAction::Kill {
-                run.kill_at
-            } else {
-                run.requested_at + stage.at_ms * MS
-            };
+            let due = if stage.action == StageAction::Kill { run.kill_at } else { run.requested_at + stage.at_ms * MS };
             if due > now {
                 break;
             }
@@ -267,13 +227,11 @@ impl StopEngine {
                 }
             }
             run.next += 1;
-            let deadline = run.plan.stages.get(run.next).map(|s| {
-                if s.action == StageAction::Kill {
-                    run.kill_at
-                } else {
-                    run.requested_at + s.at_ms * MS
-                }
-            });
+            let deadline = run
+                .plan
+                .stages
+                .get(run.next)
+                .map(|s| if s.action == StageAction::Kill { run.kill_at } else { run.requested_at + s.at_ms * MS });
             effects.push(Effect::Emit(EventKind::StageEntered {
                 node: node.to_string(),
                 stage: stage.action,
@@ -288,17 +246,12 @@ impl StopEngine {
                         kill_in_ms: run.kill_at.saturating_sub(now) / MS,
                     });
                 }
-                StageAction::Signal(signal) => effects.push(Effect::Signal {
-                    node: node.to_string(),
-                    signal,
-                    group: run.plan.group,
-                }),
+                StageAction::Signal(signal) => {
+                    effects.push(Effect::Signal { node: node.to_string(), signal, group: run.plan.group });
+                }
                 StageAction::Kill => {
-                    run.killed = Some(if run.plan.grace_ms == 0 {
-                        ExitCause::ForceKilled
-                    } else {
-                        ExitCause::KilledAtDeadline
-                    });
+                    run.killed =
+                        Some(if run.plan.grace_ms == 0 { ExitCause::ForceKilled } else { ExitCause::KilledAtDeadline });
                     effects.push(Effect::Signal {
                         node: node.to_string(),
                         signal: Signal::KILL,
@@ -327,11 +280,7 @@ impl StopEngine {
             .values()
             .filter_map(|r| {
                 let stage = r.plan.stages.get(r.next)?;
-                Some(if stage.action == StageAction::Kill {
-                    r.kill_at
-                } else {
-                    r.requested_at + stage.at_ms * MS
-                })
+                Some(if stage.action == StageAction::Kill { r.kill_at } else { r.requested_at + stage.at_ms * MS })
             })
             .min()
     }
@@ -340,10 +289,7 @@ impl StopEngine {
     /// `NodeExited` event; follow with [`StopEngine::tick`] to move a stop-all along.
     pub fn on_exit(&mut self, node: &str, code: Option<i32>, signal: Option<Signal>) -> ExitCause {
         match self.running.remove(node) {
-            Some(Running {
-                killed: Some(cause),
-                ..
-            }) if signal == Some(Signal::KILL) => cause,
+            Some(Running { killed: Some(cause), .. }) if signal == Some(Signal::KILL) => cause,
             Some(_) => ExitCause::Stopped,
             None if code == Some(0) && signal.is_none() => ExitCause::Exited,
             None if self.all.is_some() => ExitCause::Stopped,
@@ -353,14 +299,9 @@ impl StopEngine {
 
     /// The stop-all finished (every tier started and every node exited).
     pub fn all_done(&self, state: &State) -> bool {
-        self.all
-            .as_ref()
-            .is_some_and(|a| a.started >= a.tiers.len())
+        self.all.as_ref().is_some_and(|a| a.started >= a.tiers.len())
             && self.running.is_empty()
-            && state
-                .nodes
-                .values()
-                .all(|n| n.phase == Phase::Exited || n.pid.is_none())
+            && state.nodes.values().all(|n| n.phase == Phase::Exited || n.pid.is_none())
     }
 }
 
@@ -370,13 +311,8 @@ fn drain_extension(run: &Running, n: &NodeState, now: u64) -> Option<u64> {
     if n.tokens.pending() == 0 || run.kill_bound <= run.kill_at {
         return None;
     }
-    let recent = n
-        .tokens
-        .last_release_at
-        .is_some_and(|t| now.saturating_sub(t) <= DRAIN_WINDOW);
-    recent
-        .then(|| (now + DRAIN_STEP).min(run.kill_bound))
-        .filter(|d| *d > now)
+    let recent = n.tokens.last_release_at.is_some_and(|t| now.saturating_sub(t) <= DRAIN_WINDOW);
+    recent.then(|| (now + DRAIN_STEP).min(run.kill_bound)).filter(|d| *d > now)
 }
 
 #[cfg(test)]

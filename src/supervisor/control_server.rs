@@ -53,25 +53,16 @@ async fn write(out: &mut tokio::net::unix::OwnedWriteHalf, answer: &Answer) -> b
     out.write_all(&line).await.is_ok()
 }
 
-async fn read_request(
-    input: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
-) -> Option<Result<Request, String>> {
+async fn read_request(input: &mut BufReader<tokio::net::unix::OwnedReadHalf>) -> Option<Result<Request, String>> {
     let mut buf = Vec::new();
-    let n = (&mut *input)
-        .take(MAX_REQUEST + 1)
-        .read_until(b'\n', &mut buf)
-        .await
-        .ok()?;
+    let n = (&mut *input).take(MAX_REQUEST + 1).read_until(b'\n', &mut buf).await.ok()?;
     if n == 0 {
         return None;
     }
     if buf.len() as u64 > MAX_REQUEST {
         return Some(Err("request over 64 KiB".into()));
     }
-    Some(
-        serde_json::from_slice::<Request>(buf.trim_ascii())
-            .map_err(|e| format!("bad request: {e}")),
-    )
+    Some(serde_json::from_slice::<Request>(buf.trim_ascii()).map_err(|e| format!("bad request: {e}")))
 }
 
 async fn handle(stream: UnixStream, path: PathBuf, commands: mpsc::Sender<Command>) {
@@ -101,27 +92,14 @@ async fn one(
     req: Request,
     out: &mut tokio::net::unix::OwnedWriteHalf,
 ) -> Option<Answer> {
-    let gone = || Answer::Error {
-        message: "the session is ending".into(),
-    };
+    let gone = || Answer::Error { message: "the session is ending".into() };
     match req {
         Request::Ps => {
             let (tx, rx) = oneshot::channel();
             commands.send(Command::Ps(tx)).await.ok()?;
-            Some(
-                rx.await
-                    .map_or_else(|_| gone(), |snapshot| Answer::Ps { snapshot }),
-            )
+            Some(rx.await.map_or_else(|_| gone(), |snapshot| Answer::Ps { snapshot }))
         }
-        Request::Stop {
-            nodes,
-            all,
-            force,
-            grace_ms,
-            signal,
-            wait,
-            by,
-        } => {
+        Request::Stop { nodes, all, force, grace_ms, signal, wait, by } => {
             let (reply, rx) = oneshot::channel();
             let (wait_tx, wait_rx) = if wait {
                 let (a, b) = oneshot::channel();
@@ -153,11 +131,7 @@ async fn one(
                             if !write(out, &accepted).await {
                                 return None;
                             }
-                            Some(
-                                wait_rx
-                                    .await
-                                    .map_or_else(|_| gone(), |nodes| Answer::Stopped { nodes }),
-                            )
+                            Some(wait_rx.await.map_or_else(|_| gone(), |nodes| Answer::Stopped { nodes }))
                         }
                     }
                 }
@@ -165,14 +139,7 @@ async fn one(
         }
         Request::Signal { node, signal } => {
             let (reply, rx) = oneshot::channel();
-            commands
-                .send(Command::Signal {
-                    node,
-                    signal,
-                    reply,
-                })
-                .await
-                .ok()?;
+            commands.send(Command::Signal { node, signal, reply }).await.ok()?;
             Some(match rx.await {
                 Ok(Ok(())) => Answer::Ok,
                 Ok(Err(message)) => Answer::Error { message },
@@ -190,27 +157,11 @@ async fn attach(
     path: PathBuf,
     commands: mpsc::Sender<Command>,
 ) {
-    let Ok(mut link) =
-        super::link::in_process_link(commands, LinkKind::Attached { socket: path }).await
-    else {
-        let _ = write(
-            &mut out,
-            &Answer::Error {
-                message: "the session is ending".into(),
-            },
-        )
-        .await;
+    let Ok(mut link) = super::link::in_process_link(commands, LinkKind::Attached { socket: path }).await else {
+        let _ = write(&mut out, &Answer::Error { message: "the session is ending".into() }).await;
         return;
     };
-    if !write(
-        &mut out,
-        &Answer::State {
-            state: Box::new(std::mem::take(&mut link.state)),
-            dropped: 0,
-        },
-    )
-    .await
-    {
+    if !write(&mut out, &Answer::State { state: Box::new(std::mem::take(&mut link.state)), dropped: 0 }).await {
         return;
     }
     loop {

@@ -87,10 +87,9 @@ pub fn guardian_main(session_id: &str) -> i32 {
         if marked.is_empty() {
             break;
         }
-        for (pid, start) in marked {
-            super::survivors::kill_verified(pid, Some(start));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        let fds: Vec<_> =
+            marked.into_iter().filter_map(|(pid, start)| super::survivors::kill_verified(pid, Some(start))).collect();
+        super::survivors::wait_dead(&fds, std::time::Duration::from_millis(200));
     }
     0
 }

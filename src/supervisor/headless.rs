@@ -14,18 +14,8 @@ pub struct Printer {
 impl Printer {
     pub fn new(node_names: &[String]) -> Printer {
         use std::io::IsTerminal;
-        let color = std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        Printer {
-            width: node_names
-                .iter()
-                .map(String::len)
-                .max()
-                .unwrap_or(4)
-                .clamp(4, 24),
-            started_unix_ms: 0,
-            color,
-        }
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Printer { width: node_names.iter().map(String::len).max().unwrap_or(4).clamp(4, 24), started_unix_ms: 0, color }
     }
 
     pub fn print(&mut self, state: &State, event: &Event) {
@@ -33,15 +23,8 @@ impl Printer {
             self.started_unix_ms = h.started_unix_ms;
         }
         let mut out = std::io::stdout().lock();
-        for line in state
-            .log
-            .lines
-            .iter()
-            .rev()
-            .take_while(|l| l.seq == event.seq)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
+        for line in
+            state.log.lines.iter().rev().take_while(|l| l.seq == event.seq).collect::<Vec<_>>().into_iter().rev()
         {
             let wall = self.started_unix_ms + line.t / 1_000_000;
             let clock = format!(
@@ -59,12 +42,7 @@ impl Printer {
                 LogSource::Problem => ("▲", "\x1b[33m", "\x1b[0m"),
             };
             let (on, off) = if self.color { (on, off) } else { ("", "") };
-            let _ = writeln!(
-                out,
-                "{clock} {who:<w$} {mark} {on}{}{off}",
-                line.text,
-                w = self.width
-            );
+            let _ = writeln!(out, "{clock} {who:<w$} {mark} {on}{}{off}", line.text, w = self.width);
         }
         let _ = out.flush();
     }

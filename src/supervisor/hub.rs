@@ -23,26 +23,14 @@ pub struct Hub {
 impl Hub {
     pub fn new(journal: Option<JournalWriter>, printer: Option<super::headless::Printer>) -> Hub {
         let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
-        Hub {
-            seq: 0,
-            last_t: 0,
-            journal,
-            journal_failed: false,
-            state: State::new(),
-            tx,
-            printer,
-        }
+        Hub { seq: 0, last_t: 0, journal, journal_failed: false, state: State::new(), tx, printer }
     }
 
     /// Records one event that happened at session time `t`.
     pub fn push(&mut self, t: u64, ev: EventKind) -> Arc<Event> {
         let t = t.max(self.last_t);
         self.last_t = t;
-        let event = Event {
-            seq: self.seq,
-            t,
-            ev,
-        };
+        let event = Event { seq: self.seq, t, ev };
         self.seq += 1;
         if let Some(journal) = &mut self.journal {
             if let Err(e) = journal.append(&event) {

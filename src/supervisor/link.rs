@@ -7,10 +7,7 @@ use crate::control::protocol::Request;
 use crate::stop_engine::Overrides;
 use tokio::sync::{broadcast::error::RecvError, mpsc, oneshot};
 
-pub async fn in_process_link(
-    commands: mpsc::Sender<Command>,
-    kind: LinkKind,
-) -> Result<SessionLink, String> {
+pub async fn in_process_link(commands: mpsc::Sender<Command>, kind: LinkKind) -> Result<SessionLink, String> {
     let (state, mut events) = subscribe(&commands).await?;
     let _ = commands.send(Command::Viewers(1)).await;
     let (up_tx, up_rx) = mpsc::channel::<Update>(1024);
@@ -53,69 +50,33 @@ pub async fn in_process_link(
         }
         let _ = commands.send(Command::Viewers(-1)).await;
     });
-    Ok(SessionLink {
-        kind,
-        state: *state,
-        updates: up_rx,
-        requests: req_tx,
-    })
+    Ok(SessionLink { kind, state: *state, updates: up_rx, requests: req_tx })
 }
 
-async fn subscribe(
-    commands: &mpsc::Sender<Command>,
-) -> Result<super::command::Subscription, String> {
+async fn subscribe(commands: &mpsc::Sender<Command>) -> Result<super::command::Subscription, String> {
     let (tx, rx) = oneshot::channel();
-    commands
-        .send(Command::Subscribe(tx))
-        .await
-        .map_err(|_| "the session ended".to_string())?;
+    commands.send(Command::Subscribe(tx)).await.map_err(|_| "the session ended".to_string())?;
     rx.await.map_err(|_| "the session ended".to_string())
 }
 
 /// Passes a cockpit's request on; returns a line to show the operator.
 async fn forward(commands: &mpsc::Sender<Command>, req: Request) -> Option<String> {
     match req {
-        Request::Stop {
-            nodes,
-            all,
-            force,
-            grace_ms,
-            signal,
-            by,
-            ..
-        } => {
+        Request::Stop { nodes, all, force, grace_ms, signal, by, .. } => {
             let (reply, rx) = oneshot::channel();
-            let cmd = Command::Stop {
-                nodes,
-                all,
-                force,
-                overrides: Overrides { grace_ms, signal },
-                by,
-                reply,
-                wait: None,
-            };
+            let cmd =
+                Command::Stop { nodes, all, force, overrides: Overrides { grace_ms, signal }, by, reply, wait: None };
             commands.send(cmd).await.ok()?;
             match rx.await.ok()? {
                 Ok(accepted) => Some(
-                    accepted
-                        .iter()
-                        .map(|(n, plan)| format!("stopping {n}: {plan}"))
-                        .collect::<Vec<_>>()
-                        .join("; "),
+                    accepted.iter().map(|(n, plan)| format!("stopping {n}: {plan}")).collect::<Vec<_>>().join("; "),
                 ),
                 Err(e) => Some(e),
             }
         }
         Request::Signal { node, signal } => {
             let (reply, rx) = oneshot::channel();
-            commands
-                .send(Command::Signal {
-                    node: node.clone(),
-                    signal,
-                    reply,
-                })
-                .await
-                .ok()?;
+            commands.send(Command::Signal { node: node.clone(), signal, reply }).await.ok()?;
             Some(match rx.await.ok()? {
                 Ok(()) => format!("{signal} sent to {node}"),
                 Err(e) => e,

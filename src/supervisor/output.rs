@@ -26,16 +26,15 @@ impl LineSplitter {
                 Some(i) => (&chunk[..i], Some(&chunk[i + 1..])),
                 None => (chunk, None),
             };
-            match &mut self.overflow {
-                Some(total) => *total += part.len(),
-                None => {
-                    let room = MAX_OUTPUT_LINE - self.buf.len();
-                    if part.len() > room {
-                        self.buf.extend_from_slice(&part[..room]);
-                        self.overflow = Some(MAX_OUTPUT_LINE + part.len() - room);
-                    } else {
-                        self.buf.extend_from_slice(part);
-                    }
+            if let Some(total) = &mut self.overflow {
+                *total += part.len();
+            } else {
+                let room = MAX_OUTPUT_LINE - self.buf.len();
+                if part.len() > room {
+                    self.buf.extend_from_slice(&part[..room]);
+                    self.overflow = Some(MAX_OUTPUT_LINE + part.len() - room);
+                } else {
+                    self.buf.extend_from_slice(part);
                 }
             }
             match rest {
@@ -60,8 +59,7 @@ impl LineSplitter {
         if bytes.last() == Some(&b'\r') {
             bytes.pop();
         }
-        let text = String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         let cut = self.overflow.take().map(|n| n as u32);
         (text, cut)
     }
@@ -96,17 +94,8 @@ pub async fn pump(
             splitter.feed(&chunk[..n], &mut lines);
         }
         for (line, truncated_from) in lines.drain(..) {
-            let ev = EventKind::Output {
-                node: node.clone(),
-                stream,
-                line,
-                truncated_from,
-            };
-            if sink
-                .send(super::session::Input::Event(clock.now(), ev))
-                .await
-                .is_err()
-            {
+            let ev = EventKind::Output { node: node.clone(), stream, line, truncated_from };
+            if sink.send(super::session::Input::Event(clock.now(), ev)).await.is_err() {
                 return;
             }
         }
@@ -127,10 +116,7 @@ mod tests {
         s.feed(b"hel", &mut out);
         s.feed(b"lo\r\nwor", &mut out);
         s.feed(b"ld\n", &mut out);
-        assert_eq!(
-            out,
-            vec![("hello".to_string(), None), ("world".to_string(), None)]
-        );
+        assert_eq!(out, vec![("hello".to_string(), None), ("world".to_string(), None)]);
         out.clear();
         let long = vec![b'x'; MAX_OUTPUT_LINE + 100];
         s.feed(&long, &mut out);

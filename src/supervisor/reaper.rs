@@ -24,47 +24,42 @@ pub fn start(
     clock: crate::clock::Clock,
     send: impl Fn(Reaped) + Send + 'static,
 ) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("gw-reaper".into())
-        .spawn(move || {
-            loop {
-                // Wait, without reaping, until some child has exited.
-                match rustix::process::waitid(
-                    WaitId::All,
-                    WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
-                ) {
-                    Ok(_) => {}
-                    Err(rustix::io::Errno::INTR) => continue,
-                    Err(rustix::io::Errno::CHILD) => {
-                        registry.wait_for_spawn(std::time::Duration::from_millis(500));
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::error!("waitid failed: {e}");
-                        std::thread::sleep(std::time::Duration::from_millis(50));
-                        continue;
-                    }
+    std::thread::Builder::new().name("gw-reaper".into()).spawn(move || {
+        loop {
+            // Wait, without reaping, until some child has exited.
+            match rustix::process::waitid(WaitId::All, WaitIdOptions::EXITED | WaitIdOptions::NOWAIT) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(rustix::io::Errno::CHILD) => {
+                    registry.wait_for_spawn(std::time::Duration::from_millis(500));
+                    continue;
                 }
-                // Reap under the lock: the spawner registers a child and its pidfd atomically.
-                let mut reaped = Vec::new();
-                {
-                    let mut inner = registry.lock();
-                    while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
-                        let pid = pid.as_raw_nonzero().get() as u32;
-                        let node = inner.reaped(pid);
-                        reaped.push(Reaped {
-                            pid,
-                            node,
-                            code: status.exit_status(),
-                            signal: status.terminating_signal().and_then(Signal::from_number),
-                            t: clock.now(),
-                        });
-                    }
-                }
-                for r in reaped {
-                    send(r);
+                Err(e) => {
+                    tracing::error!("waitid failed: {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    continue;
                 }
             }
-        })?;
+            // Reap under the lock: the spawner registers a child and its pidfd atomically.
+            let mut reaped = Vec::new();
+            {
+                let mut inner = registry.lock();
+                while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
+                    let pid = pid.as_raw_nonzero().get() as u32;
+                    let node = inner.reaped(pid);
+                    reaped.push(Reaped {
+                        pid,
+                        node,
+                        code: status.exit_status(),
+                        signal: status.terminating_signal().and_then(Signal::from_number),
+                        t: clock.now(),
+                    });
+                }
+            }
+            for r in reaped {
+                send(r);
+            }
+        }
+    })?;
     Ok(())
 }

@@ -11,8 +11,7 @@ use super::spawner::Spawner;
 use crate::clock::Clock;
 use crate::control::protocol::StoppedNode;
 use crate::event::{
-    EventKind, ExitCause, FORMAT_VERSION, Header, Requester, SessionMode, Signal, SignalTarget,
-    StopMode, Stream,
+    EventKind, ExitCause, FORMAT_VERSION, Header, Requester, SessionMode, Signal, SignalTarget, StopMode, Stream,
 };
 use crate::journal::JournalWriter;
 use crate::manifest::Manifest;
@@ -88,7 +87,7 @@ pub struct Session {
     spawner: Spawner,
     probe: Probe,
     guardian: Option<Guardian>,
-    session_id: String,
+    run_id: String,
     inputs_tx: mpsc::Sender<Input>,
     inputs_rx: mpsc::Receiver<Input>,
     commands_rx: mpsc::Receiver<Command>,
@@ -107,59 +106,43 @@ pub struct Session {
 pub fn random_hex(bytes: usize) -> String {
     use std::io::Read;
     let mut buf = vec![0u8; bytes];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .is_err()
-    {
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).is_err() {
         // Never expected on Linux; fall back to something unique, if guessable.
         let seed = crate::clock::monotonic_ns() ^ u64::from(std::process::id()) << 32;
         for (i, b) in buf.iter_mut().enumerate() {
             *b = (seed >> ((i % 8) * 8)) as u8 ^ i as u8;
         }
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    buf.iter().fold(String::with_capacity(bytes * 2), |mut s, b| {
+        use std::fmt::Write;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 fn host_name() -> String {
-    rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned()
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
 }
 
 impl Session {
     /// Sets everything up (journal, sockets, guardian, reaper, spawner, probe). Nodes start
     /// when [`Session::run`] does.
-    pub async fn start(cfg: SessionConfig) -> anyhow::Result<(Session, SessionHandle)> {
+    pub fn start(cfg: SessionConfig) -> anyhow::Result<(Session, SessionHandle)> {
         use anyhow::Context;
         let name = cfg.manifest.name.clone();
-        crate::control::session::ensure_runtime_dir()
-            .context("cannot create the runtime directory")?;
+        crate::control::session::ensure_runtime_dir().context("cannot create the runtime directory")?;
         let control_socket = crate::control::session::control_socket(&name);
-        let listener = super::control_server::bind(&control_socket).with_context(|| {
-            format!(
-                "cannot open the control socket {}",
-                control_socket.display()
-            )
-        })?;
+        let listener = super::control_server::bind(&control_socket)
+            .with_context(|| format!("cannot open the control socket {}", control_socket.display()))?;
 
         let clock = Clock::start();
-        let started_unix_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let journal_path = cfg
-            .journal
-            .clone()
-            .unwrap_or_else(|| crate::journal::default_journal_path(&name, started_unix_ms));
+        let started_unix_ms =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let journal_path =
+            cfg.journal.clone().unwrap_or_else(|| crate::journal::default_journal_path(&name, started_unix_ms));
         let journal = JournalWriter::create(&journal_path)?;
         let printer = cfg.print.then(|| {
-            super::headless::Printer::new(
-                &cfg.manifest
-                    .nodes
-                    .iter()
-                    .map(|n| n.name.clone())
-                    .collect::<Vec<_>>(),
-            )
+            super::headless::Printer::new(&cfg.manifest.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>())
         });
         let mut hub = Hub::new(Some(journal), printer);
         let header = Header {
@@ -191,31 +174,33 @@ impl Session {
             let _ = reaped_tx.blocking_send(Input::Reaped(r));
         })?;
         let spawner = Spawner::start(registry.clone())?;
-        let session_id = random_hex(16);
-        let guardian = match Guardian::start(&session_id) {
+        let run_id = random_hex(16);
+        let guardian = match Guardian::start(&run_id) {
             Ok(g) => Some(g),
             Err(e) => {
-                hub.push(clock.now(), EventKind::SupervisorError { context: "guardian".into(), message: format!("cannot start the guardian process ({e}): descendants may outlive a killed gracewatch") });
+                hub.push(
+                    clock.now(),
+                    EventKind::SupervisorError {
+                        context: "guardian".into(),
+                        message: format!(
+                            "cannot start the guardian process ({e}): descendants may outlive a killed gracewatch"
+                        ),
+                    },
+                );
                 None
             }
         };
         let probe_tx = inputs_tx.clone();
         let probe = Probe::start(
-            ProbeConfig {
-                fast_interval_ms: cfg.manifest.probe_interval_ms,
-                ..ProbeConfig::default()
-            },
+            ProbeConfig { fast_interval_ms: cfg.manifest.probe_interval_ms, ..ProbeConfig::default() },
             Box::new(move |ev| {
                 let _ = probe_tx.blocking_send(Input::Event(clock.now(), ev));
             }),
         )?;
 
         let (commands_tx, commands_rx) = mpsc::channel::<Command>(256);
-        let control_task = tokio::spawn(super::control_server::serve(
-            listener,
-            control_socket.clone(),
-            commands_tx.clone(),
-        ));
+        let control_task =
+            tokio::spawn(super::control_server::serve(listener, control_socket.clone(), commands_tx.clone()));
         let handle = SessionHandle {
             session: name,
             commands: commands_tx,
@@ -232,7 +217,7 @@ impl Session {
             spawner,
             probe,
             guardian,
-            session_id,
+            run_id,
             inputs_tx,
             inputs_rx,
             commands_rx,
@@ -261,9 +246,7 @@ impl Session {
             if self.should_end() {
                 break;
             }
-            let wake = self
-                .next_wake()
-                .map(|t| tokio::time::Instant::from_std(self.clock.instant_at(t)));
+            let wake = self.next_wake().map(|t| tokio::time::Instant::from_std(self.clock.instant_at(t)));
             tokio::select! {
                 biased;
                 Some(input) = self.inputs_rx.recv() => self.on_input(input),
@@ -294,51 +277,27 @@ impl Session {
             .as_ref()
             .and_then(|p| p.parent().map(PathBuf::from))
             .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-        let exe = std::env::current_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| "gracewatch".into());
+        let exe = std::env::current_exe().map_or_else(|_| "gracewatch".into(), |p| p.display().to_string());
         for name in crate::manifest::order::start_order(&self.cfg.manifest.nodes) {
             let Some(spec) = self.cfg.manifest.node(&name).cloned() else {
                 continue;
             };
-            let argv: Vec<String> = spec
-                .cmd
-                .iter()
-                .map(|a| a.replace("{gracewatch}", &exe))
-                .collect();
-            let cwd = spec
-                .cwd
-                .as_ref()
-                .map_or_else(|| base_dir.clone(), |c| base_dir.join(c));
+            let argv: Vec<String> = spec.cmd.iter().map(|a| a.replace("{gracewatch}", &exe)).collect();
+            let cwd = spec.cwd.as_ref().map_or_else(|| base_dir.clone(), |c| base_dir.join(c));
             let mut env = self.cfg.extra_env.clone();
             env.extend(spec.env.clone());
             env.insert(crate::wire::ENV_NODE.into(), name.clone());
-            env.insert(
-                crate::wire::ENV_SESSION.into(),
-                self.cfg.manifest.name.clone(),
-            );
-            env.insert(
-                super::survivors::ENV_SESSION_ID.into(),
-                self.session_id.clone(),
-            );
+            env.insert(crate::wire::ENV_SESSION.into(), self.cfg.manifest.name.clone());
+            env.insert(super::survivors::ENV_SESSION_ID.into(), self.run_id.clone());
             match self.spawner.spawn(&name, argv.clone(), cwd, env).await {
                 Ok(spawned) => {
                     if let Some(g) = &mut self.guardian {
                         g.add_group(spawned.pgid);
                     }
                     let clock = self.clock;
-                    for (fd, stream) in [
-                        (spawned.stdout, Stream::Stdout),
-                        (spawned.stderr, Stream::Stderr),
-                    ] {
+                    for (fd, stream) in [(spawned.stdout, Stream::Stdout), (spawned.stderr, Stream::Stderr)] {
                         if let Some(fd) = fd {
-                            tokio::spawn(super::output::pump(
-                                name.clone(),
-                                stream,
-                                fd,
-                                self.inputs_tx.clone(),
-                                clock,
-                            ));
+                            tokio::spawn(super::output::pump(name.clone(), stream, fd, self.inputs_tx.clone(), clock));
                         }
                     }
                     self.emit(EventKind::NodeSpawned {
@@ -348,14 +307,7 @@ impl Session {
                         argv,
                     });
                     self.probe.watch(&name, spawned.pid);
-                    self.procs.insert(
-                        name,
-                        NodeProc {
-                            pid: spawned.pid,
-                            pgid: spawned.pgid,
-                            pidfd: spawned.pidfd,
-                        },
-                    );
+                    self.procs.insert(name, NodeProc { pid: spawned.pid, pgid: spawned.pgid, pidfd: spawned.pidfd });
                 }
                 Err(error) => self.emit(EventKind::SpawnFailed { node: name, error }),
             }
@@ -374,12 +326,7 @@ impl Session {
         if !self.sweeps.is_empty() {
             return false;
         }
-        let all_exited = self
-            .hub
-            .state
-            .nodes
-            .values()
-            .all(|n| n.phase == Phase::Exited);
+        let all_exited = self.hub.state.nodes.values().all(|n| n.phase == Phase::Exited);
         (self.end_requested && all_exited)
             || self.engine.all_done(&self.hub.state)
             || (self.cfg.end_when_all_exited && all_exited)
@@ -404,13 +351,7 @@ impl Session {
             .hub
             .state
             .node(&node)
-            .map(|n| {
-                if n.tokens.pending() > 0 {
-                    n.tokens.pending_tokens(r.t, 1000)
-                } else {
-                    Vec::new()
-                }
-            })
+            .map(|n| if n.tokens.pending() > 0 { n.tokens.pending_tokens(r.t, 1000) } else { Vec::new() })
             .unwrap_or_default();
         self.hub.push(
             r.t,
@@ -436,14 +377,12 @@ impl Session {
         let now = self.now();
         let effects = self.engine.tick(&self.hub.state, now);
         self.execute(effects);
-        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.sweeps)
-            .into_iter()
-            .partition(|(t, _)| *t <= now);
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.sweeps).into_iter().partition(|(t, _)| *t <= now);
         self.sweeps = later;
         for (_, node) in due {
             let known = self.probe.known(&node);
             let spare = self.spared_children();
-            let survivors = super::survivors::sweep(&node, &self.session_id, &known, &spare);
+            let survivors = super::survivors::sweep(&node, &self.run_id, &known, &spare);
             if !survivors.is_empty() {
                 self.emit(EventKind::Survivors { node, survivors });
             }
@@ -454,22 +393,9 @@ impl Session {
         self.signals_seen += 1;
         let name = Signal::from_number(sig).map_or_else(|| sig.to_string(), Signal::name);
         let force = self.signals_seen > 1;
-        tracing::info!(
-            "{name} received: {}",
-            if force {
-                "forcing"
-            } else {
-                "stopping everything"
-            }
-        );
+        tracing::info!("{name} received: {}", if force { "forcing" } else { "stopping everything" });
         let now = self.now();
-        let effects = self.engine.request_all(
-            &self.hub.state,
-            force,
-            Requester::Signal,
-            Overrides::default(),
-            now,
-        );
+        let effects = self.engine.request_all(&self.hub.state, force, Requester::Signal, Overrides::default(), now);
         self.execute(effects);
         self.end_requested = true;
     }
@@ -477,10 +403,7 @@ impl Session {
     fn on_command(&mut self, cmd: Command) {
         match cmd {
             Command::Ps(reply) => {
-                let _ = reply.send(crate::state::PsSnapshot::from_state(
-                    &self.hub.state,
-                    self.now(),
-                ));
+                let _ = reply.send(crate::state::PsSnapshot::from_state(&self.hub.state, self.now()));
             }
             Command::Subscribe(reply) => {
                 let _ = reply.send(self.hub.subscribe());
@@ -490,13 +413,7 @@ impl Session {
             }
             Command::End => {
                 self.end_requested = true;
-                if self
-                    .hub
-                    .state
-                    .nodes
-                    .values()
-                    .any(|n| n.phase != Phase::Exited)
-                {
+                if self.hub.state.nodes.values().any(|n| n.phase != Phase::Exited) {
                     let now = self.now();
                     let effects = self.engine.request_all(
                         &self.hub.state,
@@ -508,11 +425,7 @@ impl Session {
                     self.execute(effects);
                 }
             }
-            Command::Signal {
-                node,
-                signal,
-                reply,
-            } => {
+            Command::Signal { node, signal, reply } => {
                 let group = self.hub.state.node(&node).is_some_and(|n| n.spec.group);
                 let result = if self.procs.contains_key(&node) {
                     self.signal_node(&node, signal, group);
@@ -524,21 +437,9 @@ impl Session {
                 };
                 let _ = reply.send(result);
             }
-            Command::Stop {
-                nodes,
-                all,
-                force,
-                overrides,
-                by,
-                reply,
-                wait,
-            } => {
+            Command::Stop { nodes, all, force, overrides, by, reply, wait } => {
                 let now = self.now();
-                let mode = if force {
-                    StopMode::Force
-                } else {
-                    StopMode::Graceful
-                };
+                let mode = if force { StopMode::Force } else { StopMode::Graceful };
                 let mut accepted = Vec::new();
                 let mut errors = Vec::new();
                 let mut effects = Vec::new();
@@ -551,19 +452,14 @@ impl Session {
                         .filter(|n| n.phase != Phase::Exited && n.pid.is_some())
                         .map(|n| n.name.clone())
                         .collect();
-                    effects = self
-                        .engine
-                        .request_all(&self.hub.state, force, by, overrides, now);
+                    effects = self.engine.request_all(&self.hub.state, force, by, overrides, now);
                     accepted = alive;
                     if accepted.is_empty() {
                         errors.push("every node has already exited".to_string());
                     }
                 } else {
                     for node in &nodes {
-                        match self
-                            .engine
-                            .request(&self.hub.state, node, mode, by, overrides, now)
-                        {
+                        match self.engine.request(&self.hub.state, node, mode, by, overrides, now) {
                             Ok(more) => {
                                 effects.extend(more);
                                 accepted.push(node.clone());
@@ -575,16 +471,15 @@ impl Session {
                 let plans: Vec<(String, String)> = accepted
                     .iter()
                     .map(|n| {
-                        let plan =
-                            effects
-                                .iter()
-                                .find_map(|e| match e {
-                                    Effect::Emit(EventKind::StopRequested {
-                                        node, plan, ..
-                                    }) if node == n => Some(plan.describe()),
-                                    _ => None,
-                                })
-                                .unwrap_or_else(|| "in reverse dependency order".to_string());
+                        let plan = effects
+                            .iter()
+                            .find_map(|e| match e {
+                                Effect::Emit(EventKind::StopRequested { node, plan, .. }) if node == n => {
+                                    Some(plan.describe())
+                                }
+                                _ => None,
+                            })
+                            .unwrap_or_else(|| "in reverse dependency order".to_string());
                         (n.clone(), plan)
                     })
                     .collect();
@@ -595,10 +490,7 @@ impl Session {
                 }
                 let _ = reply.send(Ok(plans));
                 if let Some(reply) = wait {
-                    self.waiters.push(Waiter {
-                        nodes: accepted,
-                        reply,
-                    });
+                    self.waiters.push(Waiter { nodes: accepted, reply });
                     self.answer_waiters();
                 }
             }
@@ -610,11 +502,7 @@ impl Session {
         for effect in effects {
             match effect {
                 Effect::Emit(ev) => self.emit(ev),
-                Effect::Signal {
-                    node,
-                    signal,
-                    group,
-                } => self.signal_node(&node, signal, group),
+                Effect::Signal { node, signal, group } => self.signal_node(&node, signal, group),
                 Effect::SendStopMessage { node, .. } => {
                     // The node socket lands with the wire protocol; until then no node listens.
                     self.emit(EventKind::SupervisorError {
@@ -644,34 +532,19 @@ impl Session {
             let inner = self.registry.lock();
             let result = if inner.is_unreaped_leader(pid) {
                 rustix::process::Pid::from_raw(pgid as i32)
-                    .map_or(Err(rustix::io::Errno::SRCH), |pg| {
-                        rustix::process::kill_process_group(pg, sig)
-                    })
+                    .map_or(Err(rustix::io::Errno::SRCH), |pg| rustix::process::kill_process_group(pg, sig))
             } else {
                 Err(rustix::io::Errno::SRCH)
             };
             drop(inner);
             (SignalTarget::Group, result)
         } else {
-            (
-                SignalTarget::Process,
-                rustix::process::pidfd_send_signal(&p.pidfd, sig),
-            )
+            (SignalTarget::Process, rustix::process::pidfd_send_signal(&p.pidfd, sig))
         };
         let error = result.err().map(|e| {
-            if e == rustix::io::Errno::SRCH {
-                "no such process (already gone)".to_string()
-            } else {
-                e.to_string()
-            }
+            if e == rustix::io::Errno::SRCH { "no such process (already gone)".to_string() } else { e.to_string() }
         });
-        self.emit(EventKind::SignalSent {
-            node: node.to_string(),
-            pid,
-            target,
-            signal,
-            error,
-        });
+        self.emit(EventKind::SignalSent { node: node.to_string(), pid, target, signal, error });
         self.probe.sample_now(node);
     }
 
@@ -679,11 +552,7 @@ impl Session {
         let state = &self.hub.state;
         let (done, pending): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut self.waiters)
             .into_iter()
-            .partition(|w| {
-                w.nodes
-                    .iter()
-                    .all(|n| state.node(n).is_none_or(|n| n.phase == Phase::Exited))
-            });
+            .partition(|w| w.nodes.iter().all(|n| state.node(n).is_none_or(|n| n.phase == Phase::Exited)));
         self.waiters = pending;
         for w in done {
             let nodes = w
@@ -693,10 +562,7 @@ impl Session {
                 .map(|n| StoppedNode {
                     node: n.name.clone(),
                     cause: n.exit.as_ref().map_or(ExitCause::Stopped, |e| e.cause),
-                    status: n
-                        .exit
-                        .as_ref()
-                        .map_or_else(|| "-".into(), crate::state::ExitRecord::status),
+                    status: n.exit.as_ref().map_or_else(|| "-".into(), crate::state::ExitRecord::status),
                     took_ms: n
                         .stop
                         .as_ref()
@@ -716,10 +582,7 @@ impl Session {
     }
 
     fn update_intensity(&mut self) {
-        let next = Intensity {
-            viewers: self.viewers,
-            stopping: self.engine.stopping(),
-        };
+        let next = Intensity { viewers: self.viewers, stopping: self.engine.stopping() };
         if next != self.intensity {
             self.intensity = next;
             self.probe.set_intensity(next);
@@ -732,10 +595,7 @@ impl Session {
         let left = super::survivors::sweep_all(&spare);
         let mut by_node: BTreeMap<String, Vec<crate::event::Survivor>> = BTreeMap::new();
         for (node, s) in left {
-            by_node
-                .entry(node.unwrap_or_else(|| "?".into()))
-                .or_default()
-                .push(s);
+            by_node.entry(node.unwrap_or_else(|| "?".into())).or_default().push(s);
         }
         for (node, survivors) in by_node {
             self.emit(EventKind::Survivors { node, survivors });
@@ -747,30 +607,17 @@ impl Session {
         } else {
             "every node exited"
         };
-        self.emit(EventKind::SessionEnded {
-            reason: reason.into(),
-        });
+        self.emit(EventKind::SessionEnded { reason: reason.into() });
         if let Some(g) = &mut self.guardian {
             g.bye();
         }
         self.control_task.abort();
         let _ = std::fs::remove_file(&self.control_socket);
-        let summary: Vec<(String, Option<ExitCause>)> = self
-            .hub
-            .state
-            .nodes
-            .values()
-            .map(|n| (n.name.clone(), n.exit.as_ref().map(|e| e.cause)))
-            .collect();
-        let clean = summary
-            .iter()
-            .all(|(_, c)| c.is_some_and(ExitCause::is_clean));
+        let summary: Vec<(String, Option<ExitCause>)> =
+            self.hub.state.nodes.values().map(|n| (n.name.clone(), n.exit.as_ref().map(|e| e.cause))).collect();
+        let clean = summary.iter().all(|(_, c)| c.is_some_and(ExitCause::is_clean));
         let journal = self.hub.journal_path().map(PathBuf::from);
         self.hub.close_journal();
-        SessionOutcome {
-            journal,
-            clean,
-            summary,
-        }
+        SessionOutcome { journal, clean, summary }
     }
 }

@@ -39,19 +39,17 @@ pub struct Spawner {
 impl Spawner {
     pub fn start(registry: Arc<Registry>) -> std::io::Result<Spawner> {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        std::thread::Builder::new()
-            .name("gw-spawner".into())
-            .spawn(move || {
-                while let Ok(req) = rx.recv() {
-                    let result = spawn_one(&registry, &req);
-                    registry.notify_spawned();
-                    let _ = req.reply.send(result);
-                }
-                // Never return: our children's parent-death signal is tied to this thread.
-                loop {
-                    std::thread::park();
-                }
-            })?;
+        std::thread::Builder::new().name("gw-spawner".into()).spawn(move || {
+            while let Ok(req) = rx.recv() {
+                let result = spawn_one(&registry, &req);
+                registry.notify_spawned();
+                let _ = req.reply.send(result);
+            }
+            // Never return: our children's parent-death signal is tied to this thread.
+            loop {
+                std::thread::park();
+            }
+        })?;
         Ok(Spawner { tx })
     }
 
@@ -64,13 +62,7 @@ impl Spawner {
     ) -> Result<Spawned, String> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.tx
-            .send(SpawnRequest {
-                node: node.to_string(),
-                argv,
-                cwd,
-                env,
-                reply,
-            })
+            .send(SpawnRequest { node: node.to_string(), argv, cwd, env, reply })
             .map_err(|_| "spawner thread is gone".to_string())?;
         rx.await.map_err(|_| "spawner thread is gone".to_string())?
     }
@@ -81,10 +73,7 @@ fn spawn_one(registry: &Registry, req: &SpawnRequest) -> Result<Spawned, String>
         return Err("empty command".into());
     };
     if !req.cwd.is_dir() {
-        return Err(format!(
-            "working directory {} does not exist",
-            req.cwd.display()
-        ));
+        return Err(format!("working directory {} does not exist", req.cwd.display()));
     }
     let mut cmd = Command::new(program);
     cmd.args(args)
@@ -99,9 +88,7 @@ fn spawn_one(registry: &Registry, req: &SpawnRequest) -> Result<Spawned, String>
     // Hold the registry lock from fork to pidfd: the reaper cannot reap (and the kernel cannot
     // recycle) the pid before we hold a pidfd for it.
     let mut inner = registry.lock();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| describe_spawn_error(program, &req.cwd, &e))?;
+    let mut child = cmd.spawn().map_err(|e| describe_spawn_error(program, &req.cwd, &e))?;
     let pid = child.id();
     let raw = rustix::process::Pid::from_raw(pid as i32).ok_or("spawned child has pid 0")?;
     let pidfd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty())
@@ -120,10 +107,9 @@ fn spawn_one(registry: &Registry, req: &SpawnRequest) -> Result<Spawned, String>
 
 fn describe_spawn_error(program: &str, cwd: &std::path::Path, e: &std::io::Error) -> String {
     match e.kind() {
-        std::io::ErrorKind::NotFound => format!(
-            "command not found: {program} (looked in PATH and relative to {})",
-            cwd.display()
-        ),
+        std::io::ErrorKind::NotFound => {
+            format!("command not found: {program} (looked in PATH and relative to {})", cwd.display())
+        }
         std::io::ErrorKind::PermissionDenied => format!("permission denied running {program}"),
         _ => format!("cannot run {program}: {e}"),
     }

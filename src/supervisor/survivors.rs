@@ -9,6 +9,7 @@
 use crate::event::Survivor;
 use crate::probe::Known;
 use std::collections::{BTreeSet, HashSet};
+use std::os::fd::OwnedFd;
 
 /// Environment variable every process of a session inherits: the session's random id.
 pub const ENV_SESSION_ID: &str = "GRACEWATCH_SESSION_ID";
@@ -21,10 +22,7 @@ pub fn children_of(pid: u32) -> Vec<u32> {
     };
     for task in tasks.filter_map(Result::ok) {
         if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-            out.extend(
-                text.split_ascii_whitespace()
-                    .filter_map(|p| p.parse::<u32>().ok()),
-            );
+            out.extend(text.split_ascii_whitespace().filter_map(|p| p.parse::<u32>().ok()));
         }
     }
     out.into_iter().collect()
@@ -59,94 +57,97 @@ pub fn marker(pid: u32) -> Option<(Option<String>, String)> {
     Some((node, session?))
 }
 
-/// (start time, session id, comm) of a process.
+/// (start time, session id, comm) of a live process. Zombies are already dead: a killed
+/// process stays a zombie until the reaper gets to it and must not be counted twice.
 fn stat_of(pid: u32) -> Option<(u64, i32, String)> {
-    let stat = procfs::process::Process::new(pid as i32)
-        .ok()?
-        .stat()
-        .ok()?;
-    Some((stat.starttime, stat.session, stat.comm))
+    let stat = procfs::process::Process::new(pid as i32).ok()?.stat().ok()?;
+    (stat.state != 'Z').then_some((stat.starttime, stat.session, stat.comm))
 }
 
-/// Sends SIGKILL through a pidfd, checking the start time when one is given.
-pub fn kill_verified(pid: u32, start_time: Option<u64>) -> bool {
-    let Some(raw) = rustix::process::Pid::from_raw(pid as i32) else {
-        return false;
-    };
-    let Ok(fd) = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) else {
-        return false;
-    };
+/// Sends SIGKILL through a pidfd, checking the start time when one is given. Returns the
+/// pidfd, which becomes readable once the process has died.
+pub fn kill_verified(pid: u32, start_time: Option<u64>) -> Option<OwnedFd> {
+    let raw = rustix::process::Pid::from_raw(pid as i32)?;
+    let fd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()).ok()?;
     if let Some(expected) = start_time {
         // The pidfd pins the process: if the start time matches now, it is the one we saw.
         if stat_of(pid).map(|s| s.0) != Some(expected) {
-            return false;
+            return None;
         }
     }
-    rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL).is_ok()
+    rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL).ok()?;
+    Some(fd)
 }
 
-/// Kills what is left of `node`'s tree and says who it was.
-/// `spare`: our children that are not leftovers (live leaders, the guardian).
-pub fn sweep(node: &str, session_id: &str, known: &[Known], spare: &[u32]) -> Vec<Survivor> {
+/// Waits (at most `timeout`) until every process behind these pidfds has died, so a later
+/// sweep never sees a process it already killed.
+pub fn wait_dead(fds: &[OwnedFd], timeout: std::time::Duration) {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let deadline = std::time::Instant::now() + timeout;
+    let mut pending: Vec<&OwnedFd> = fds.iter().collect();
+    while !pending.is_empty() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let mut polls: Vec<PollFd> = pending.iter().map(|fd| PollFd::new(*fd, PollFlags::IN)).collect();
+        let ts = rustix::time::Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
+        if poll(&mut polls, Some(&ts)).is_err() {
+            return;
+        }
+        let done: Vec<bool> = polls.iter().map(|p| !p.revents().is_empty()).collect();
+        pending = pending.into_iter().zip(done).filter(|(_, d)| !d).map(|(fd, _)| fd).collect();
+    }
+}
+
+fn my_sid() -> i32 {
+    rustix::process::getsid(None).map_or(0, |p| p.as_raw_nonzero().get())
+}
+
+/// Kills every leftover below our children (but `spare`: live leaders, the guardian) that
+/// `belongs` claims; returns them with the node the marker names.
+fn sweep_where(
+    spare: &[u32],
+    mut belongs: impl FnMut(u32, u64, Option<&str>) -> bool,
+) -> Vec<(Option<String>, Survivor)> {
     let me = std::process::id();
-    let my_sid = rustix::process::getsid(None)
-        .map(|p| p.as_raw_nonzero().get())
-        .unwrap_or(0);
-    let known_pids: HashSet<(u32, u64)> = known.iter().map(|k| (k.pid, k.start_time)).collect();
+    let my_sid = my_sid();
     let mut found = Vec::new();
+    let mut fds = Vec::new();
     for child in children_of(me) {
         if spare.contains(&child) {
             continue;
         }
         for pid in subtree(child) {
-            let Some((start, sid, name)) = stat_of(pid) else {
-                continue;
-            };
-            let ours = match marker(pid) {
-                Some((Some(n), s)) => n == node && s == session_id,
-                _ => false,
-            } || known_pids.contains(&(pid, start));
-            if ours && kill_verified(pid, Some(start)) {
-                found.push(Survivor {
-                    pid,
-                    name,
-                    detached: sid != my_sid,
-                });
+            let Some((start, sid, name)) = stat_of(pid) else { continue };
+            let node = marker(pid).and_then(|(n, _)| n);
+            if belongs(pid, start, node.as_deref()) {
+                if let Some(fd) = kill_verified(pid, Some(start)) {
+                    found.push((node, Survivor { pid, name, detached: sid != my_sid }));
+                    fds.push(fd);
+                }
             }
         }
     }
+    wait_dead(&fds, std::time::Duration::from_millis(500));
     found
+}
+
+/// Kills what is left of `node`'s tree and says who it was.
+pub fn sweep(node: &str, session_id: &str, known: &[Known], spare: &[u32]) -> Vec<Survivor> {
+    let known_pids: HashSet<(u32, u64)> = known.iter().map(|k| (k.pid, k.start_time)).collect();
+    sweep_where(spare, |pid, start, marked| {
+        (marked == Some(node) && marker(pid).is_some_and(|(_, s)| s == session_id))
+            || known_pids.contains(&(pid, start))
+    })
+    .into_iter()
+    .map(|(_, s)| s)
+    .collect()
 }
 
 /// Kills every remaining descendant of gracewatch (the end of a session), whoever's it is.
 pub fn sweep_all(spare: &[u32]) -> Vec<(Option<String>, Survivor)> {
-    let me = std::process::id();
-    let my_sid = rustix::process::getsid(None)
-        .map(|p| p.as_raw_nonzero().get())
-        .unwrap_or(0);
-    let mut found = Vec::new();
-    for child in children_of(me) {
-        if spare.contains(&child) {
-            continue;
-        }
-        for pid in subtree(child) {
-            let Some((start, sid, name)) = stat_of(pid) else {
-                continue;
-            };
-            let node = marker(pid).and_then(|(n, _)| n);
-            if kill_verified(pid, Some(start)) {
-                found.push((
-                    node,
-                    Survivor {
-                        pid,
-                        name,
-                        detached: sid != my_sid,
-                    },
-                ));
-            }
-        }
-    }
-    found
+    sweep_where(spare, |_, _, _| true)
 }
 
 /// Every process on the machine carrying this session's id in its environment or belonging to
@@ -161,13 +162,9 @@ pub fn scan_marked(session_id: &str, groups: &[u32]) -> Vec<(u32, u64)> {
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| *pid != me)
         .filter_map(|pid| {
-            let stat = procfs::process::Process::new(pid as i32)
-                .ok()?
-                .stat()
-                .ok()?;
+            let stat = procfs::process::Process::new(pid as i32).ok()?.stat().ok()?;
             let in_group = groups.contains(&(stat.pgrp as u32));
-            (in_group || marker(pid).is_some_and(|(_, s)| s == session_id))
-                .then_some((pid, stat.starttime))
+            (in_group || marker(pid).is_some_and(|(_, s)| s == session_id)).then_some((pid, stat.starttime))
         })
         .collect()
 }

@@ -80,18 +80,10 @@ pub enum Outcome {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SupervisorMsg {
     /// The hello was accepted.
-    Welcome {
-        session: String,
-        node: String,
-        protocol: u32,
-    },
+    Welcome { session: String, node: String, protocol: u32 },
     /// Please stop. The stop signal follows in `signal_in_ms` unless the node has exited;
     /// SIGKILL lands in `kill_in_ms`.
-    Stop {
-        reason: String,
-        signal_in_ms: u64,
-        kill_in_ms: u64,
-    },
+    Stop { reason: String, signal_in_ms: u64, kill_in_ms: u64 },
     /// The connection is refused and will be closed.
     Refused { reason: String },
 }
@@ -108,11 +100,7 @@ pub enum WireError {
 impl std::fmt::Display for WireError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WireError::TooLong(n) => write!(
-                f,
-                "line of {n} bytes or more is over the {} KiB limit",
-                MAX_LINE / 1024
-            ),
+            WireError::TooLong(n) => write!(f, "line of {n} bytes or more is over the {} KiB limit", MAX_LINE / 1024),
             WireError::NotUtf8 => f.write_str("line is not UTF-8"),
             WireError::BadJson(e) => write!(f, "invalid message: {e}"),
             WireError::UnknownType(t) => write!(f, "unknown message type {t:?}"),
@@ -122,16 +110,8 @@ impl std::fmt::Display for WireError {
 
 impl std::error::Error for WireError {}
 
-const KNOWN_TYPES: [&str; 8] = [
-    "hello",
-    "listen_stop",
-    "handler",
-    "token_issued",
-    "token_released",
-    "fork",
-    "stop_ack",
-    "dropped",
-];
+const KNOWN_TYPES: [&str; 8] =
+    ["hello", "listen_stop", "handler", "token_issued", "token_released", "fork", "stop_ack", "dropped"];
 
 /// Decodes one line (without its newline) from a node.
 pub fn decode_node_line(line: &[u8]) -> Result<NodeMsg, WireError> {
@@ -191,20 +171,9 @@ mod tests {
                 main_thread: false,
                 error: Some("nope".into()),
             },
-            NodeMsg::TokenIssued {
-                id: 7,
-                receivers: vec!["a".into()],
-            },
-            NodeMsg::TokenReleased {
-                id: 7,
-                receiver: "a".into(),
-            },
-            NodeMsg::Fork {
-                parent_pid: 1,
-                child_pid: 2,
-                threads: 9,
-                runtime: true,
-            },
+            NodeMsg::TokenIssued { id: 7, receivers: vec!["a".into()] },
+            NodeMsg::TokenReleased { id: 7, receiver: "a".into() },
+            NodeMsg::Fork { parent_pid: 1, child_pid: 2, threads: 9, runtime: true },
             NodeMsg::StopAck,
             NodeMsg::Dropped { count: 3 },
         ];
@@ -219,27 +188,15 @@ mod tests {
         assert!(
             matches!(decode_node_line(b"{\"type\":\"teleport\"}"), Err(WireError::UnknownType(t)) if t == "teleport")
         );
-        assert!(matches!(
-            decode_node_line(b"not json"),
-            Err(WireError::BadJson(_))
-        ));
+        assert!(matches!(decode_node_line(b"not json"), Err(WireError::BadJson(_))));
         // Unknown fields are ignored, so newer clients can add some.
-        assert_eq!(
-            decode_node_line(b"{\"type\":\"stop_ack\",\"extra\":1}"),
-            Ok(NodeMsg::StopAck)
-        );
+        assert_eq!(decode_node_line(b"{\"type\":\"stop_ack\",\"extra\":1}"), Ok(NodeMsg::StopAck));
         assert!(matches!(
             decode_node_line(b"{\"type\":\"token_issued\",\"id\":-1,\"receivers\":[]}"),
             Err(WireError::BadJson(_))
         ));
-        assert!(matches!(
-            decode_node_line(&[0xff, 0xfe]),
-            Err(WireError::NotUtf8)
-        ));
-        assert!(matches!(
-            decode_node_line(&vec![b' '; MAX_LINE + 1]),
-            Err(WireError::TooLong(_))
-        ));
+        assert!(matches!(decode_node_line(&[0xff, 0xfe]), Err(WireError::NotUtf8)));
+        assert!(matches!(decode_node_line(&vec![b' '; MAX_LINE + 1]), Err(WireError::TooLong(_))));
         assert!(matches!(decode_node_line(b"{\"type\":\"handler\",\"signal\":\"SIGFOO\",\"outcome\":\"installed\",\"owner\":\"x\",\"thread\":\"t\",\"main_thread\":true}"), Err(WireError::BadJson(_))));
     }
 }

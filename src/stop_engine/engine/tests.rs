@@ -1,5 +1,5 @@
 //! The engine's logic with explicit times (a test about the pure state machine; the real
-//! deadlines are measured against real processes in tests/stop_engine.rs).
+//! deadlines are measured against real processes in `tests/stop_deadlines.rs`).
 
 use super::*;
 use crate::event::{Event, FORMAT_VERSION, Header, SessionMode};
@@ -13,7 +13,7 @@ struct World {
 }
 
 impl World {
-    fn new(specs: Vec<NodeSpec>) -> World {
+    fn new(specs: &[NodeSpec]) -> World {
         let header = Header {
             format: FORMAT_VERSION,
             version: "t".into(),
@@ -28,17 +28,12 @@ impl World {
             manifest: Manifest {
                 name: "s".into(),
                 path: None,
-                nodes: specs.clone(),
-                hazards: Default::default(),
+                nodes: specs.to_vec(),
+                hazards: std::collections::BTreeMap::default(),
                 probe_interval_ms: 250,
             },
         };
-        let mut w = World {
-            state: State::new(),
-            engine: StopEngine::new(),
-            seq: 0,
-            log: Vec::new(),
-        };
+        let mut w = World { state: State::new(), engine: StopEngine::new(), seq: 0, log: Vec::new() };
         w.emit(0, EventKind::SessionStarted(Box::new(header)));
         for (i, s) in specs.iter().enumerate() {
             w.emit(
@@ -54,11 +49,7 @@ impl World {
         w
     }
     fn emit(&mut self, t: u64, ev: EventKind) {
-        self.state.apply(&Event {
-            seq: self.seq,
-            t,
-            ev,
-        });
+        self.state.apply(&Event { seq: self.seq, t, ev });
         self.seq += 1;
     }
     fn run(&mut self, t: u64, effects: Vec<Effect>) {
@@ -66,15 +57,10 @@ impl World {
             match e {
                 Effect::Emit(ev) => {
                     if let EventKind::StageEntered { node, stage, .. } = &ev {
-                        self.log
-                            .push(format!("{}ms {node} {}", t / MS, stage.label()));
+                        self.log.push(format!("{}ms {node} {}", t / MS, stage.label()));
                     }
                     if let EventKind::GraceExtended { node, deadline, .. } = &ev {
-                        self.log.push(format!(
-                            "{}ms {node} extended to {}ms",
-                            t / MS,
-                            deadline / MS
-                        ));
+                        self.log.push(format!("{}ms {node} extended to {}ms", t / MS, deadline / MS));
                     }
                     self.emit(t, ev);
                 }
@@ -90,14 +76,7 @@ impl World {
         let cause = self.engine.on_exit(node, None, signal);
         self.emit(
             t,
-            EventKind::NodeExited {
-                node: node.into(),
-                pid: 0,
-                code: None,
-                signal,
-                cause,
-                pending_tokens: vec![],
-            },
+            EventKind::NodeExited { node: node.into(), pid: 0, code: None, signal, cause, pending_tokens: vec![] },
         );
         self.tick(t);
         cause
@@ -114,61 +93,24 @@ fn spec(name: &str, grace_ms: u64, deps: &[&str]) -> NodeSpec {
 #[test]
 fn stages_are_entered_on_time_and_a_kill_is_classified() {
     let mut a = spec("a", 1000, &[]);
-    a.escalate = vec![Escalation {
-        signal: Signal::INT,
-        after_ms: 400,
-    }];
-    let mut w = World::new(vec![a]);
-    let effects = w
-        .engine
-        .request(
-            &w.state,
-            "a",
-            StopMode::Graceful,
-            Requester::Ctl,
-            Overrides::default(),
-            0,
-        )
-        .unwrap();
-    assert!(effects.contains(&Effect::Signal {
-        node: "a".into(),
-        signal: Signal::TERM,
-        group: true
-    }));
+    a.escalate = vec![Escalation { signal: Signal::INT, after_ms: 400 }];
+    let mut w = World::new(&[a]);
+    let effects = w.engine.request(&w.state, "a", StopMode::Graceful, Requester::Ctl, Overrides::default(), 0).unwrap();
+    assert!(effects.contains(&Effect::Signal { node: "a".into(), signal: Signal::TERM, group: true }));
     w.run(0, effects);
     assert_eq!(w.engine.next_deadline(), Some(400 * MS));
     w.tick(399 * MS);
     w.tick(400 * MS);
     assert_eq!(w.engine.next_deadline(), Some(1000 * MS));
     w.tick(1000 * MS);
-    assert_eq!(
-        w.log,
-        vec!["0ms a SIGTERM", "400ms a SIGINT", "1000ms a SIGKILL"]
-    );
-    assert_eq!(
-        w.exit(1001 * MS, "a", Some(Signal::KILL)),
-        ExitCause::KilledAtDeadline
-    );
+    assert_eq!(w.log, vec!["0ms a SIGTERM", "400ms a SIGINT", "1000ms a SIGKILL"]);
+    assert_eq!(w.exit(1001 * MS, "a", Some(Signal::KILL)), ExitCause::KilledAtDeadline);
 }
 
 #[test]
 fn exits_are_stops_crashes_or_clean_exits() {
-    let mut w = World::new(vec![
-        spec("a", 1000, &[]),
-        spec("b", 1000, &[]),
-        spec("c", 1000, &[]),
-    ]);
-    let e = w
-        .engine
-        .request(
-            &w.state,
-            "a",
-            StopMode::Graceful,
-            Requester::Ctl,
-            Overrides::default(),
-            0,
-        )
-        .unwrap();
+    let mut w = World::new(&[spec("a", 1000, &[]), spec("b", 1000, &[]), spec("c", 1000, &[])]);
+    let e = w.engine.request(&w.state, "a", StopMode::Graceful, Requester::Ctl, Overrides::default(), 0).unwrap();
     w.run(0, e);
     // Dies of the SIGTERM it was sent: a stop.
     assert_eq!(w.exit(5 * MS, "a", Some(Signal::TERM)), ExitCause::Stopped);
@@ -178,97 +120,38 @@ fn exits_are_stops_crashes_or_clean_exits() {
 
 #[test]
 fn force_kills_now_and_a_second_graceful_request_is_refused() {
-    let mut w = World::new(vec![spec("a", 1000, &[])]);
-    let e = w
-        .engine
-        .request(
-            &w.state,
-            "a",
-            StopMode::Graceful,
-            Requester::Ctl,
-            Overrides::default(),
-            0,
-        )
-        .unwrap();
+    let mut w = World::new(&[spec("a", 1000, &[])]);
+    let e = w.engine.request(&w.state, "a", StopMode::Graceful, Requester::Ctl, Overrides::default(), 0).unwrap();
     w.run(0, e);
     assert_eq!(
-        w.engine.request(
-            &w.state,
-            "a",
-            StopMode::Graceful,
-            Requester::Ctl,
-            Overrides::default(),
-            1
-        ),
+        w.engine.request(&w.state, "a", StopMode::Graceful, Requester::Ctl, Overrides::default(), 1),
         Err(RequestError::AlreadyStopping("a".into()))
     );
-    let e = w
-        .engine
-        .request(
-            &w.state,
-            "a",
-            StopMode::Force,
-            Requester::Ctl,
-            Overrides::default(),
-            10 * MS,
-        )
-        .unwrap();
-    assert!(e.contains(&Effect::Signal {
-        node: "a".into(),
-        signal: Signal::KILL,
-        group: true
-    }));
+    let e = w.engine.request(&w.state, "a", StopMode::Force, Requester::Ctl, Overrides::default(), 10 * MS).unwrap();
+    assert!(e.contains(&Effect::Signal { node: "a".into(), signal: Signal::KILL, group: true }));
     w.run(10 * MS, e);
+    assert_eq!(w.exit(11 * MS, "a", Some(Signal::KILL)), ExitCause::ForceKilled);
     assert_eq!(
-        w.exit(11 * MS, "a", Some(Signal::KILL)),
-        ExitCause::ForceKilled
-    );
-    assert_eq!(
-        w.engine.request(
-            &w.state,
-            "a",
-            StopMode::Force,
-            Requester::Ctl,
-            Overrides::default(),
-            20 * MS
-        ),
+        w.engine.request(&w.state, "a", StopMode::Force, Requester::Ctl, Overrides::default(), 20 * MS),
         Err(RequestError::AlreadyExited("a".into()))
     );
 }
 
 #[test]
 fn stop_all_goes_tier_by_tier_and_a_second_request_forces() {
-    let mut w = World::new(vec![
-        spec("db", 1000, &[]),
-        spec("app", 1000, &["db"]),
-        spec("web", 1000, &["app"]),
-    ]);
-    let e = w
-        .engine
-        .request_all(&w.state, false, Requester::Signal, Overrides::default(), 0);
+    let mut w = World::new(&[spec("db", 1000, &[]), spec("app", 1000, &["db"]), spec("web", 1000, &["app"])]);
+    let e = w.engine.request_all(&w.state, false, Requester::Signal, Overrides::default(), 0);
     w.run(0, e);
     assert_eq!(w.log, vec!["0ms web SIGTERM"]);
     w.exit(50 * MS, "web", Some(Signal::TERM));
     assert_eq!(w.log.last().map(String::as_str), Some("50ms app SIGTERM"));
     // Second Ctrl-C: everything left dies now.
-    let e = w.engine.request_all(
-        &w.state,
-        false,
-        Requester::Signal,
-        Overrides::default(),
-        60 * MS,
-    );
+    let e = w.engine.request_all(&w.state, false, Requester::Signal, Overrides::default(), 60 * MS);
     w.run(60 * MS, e);
     assert!(w.log.contains(&"60ms app SIGKILL".to_string()));
     assert!(w.log.contains(&"60ms db SIGKILL".to_string()));
-    assert_eq!(
-        w.exit(61 * MS, "app", Some(Signal::KILL)),
-        ExitCause::ForceKilled
-    );
-    assert_eq!(
-        w.exit(61 * MS, "db", Some(Signal::KILL)),
-        ExitCause::ForceKilled
-    );
+    assert_eq!(w.exit(61 * MS, "app", Some(Signal::KILL)), ExitCause::ForceKilled);
+    assert_eq!(w.exit(61 * MS, "db", Some(Signal::KILL)), ExitCause::ForceKilled);
     assert!(w.engine.all_done(&w.state));
 }
 
@@ -276,73 +159,23 @@ fn stop_all_goes_tier_by_tier_and_a_second_request_forces() {
 fn the_kill_deadline_moves_out_while_tokens_drain_but_never_past_the_bound() {
     let mut a = spec("a", 1000, &[]);
     a.drain_extension_ms = 1500;
-    let mut w = World::new(vec![a]);
-    w.emit(
-        0,
-        EventKind::TokenIssued {
-            node: "a".into(),
-            id: 1,
-            receivers: vec!["r".into()],
-        },
-    );
-    w.emit(
-        0,
-        EventKind::TokenIssued {
-            node: "a".into(),
-            id: 2,
-            receivers: vec!["r".into()],
-        },
-    );
-    w.emit(
-        0,
-        EventKind::TokenIssued {
-            node: "a".into(),
-            id: 3,
-            receivers: vec!["r".into()],
-        },
-    );
-    let e = w
-        .engine
-        .request(
-            &w.state,
-            "a",
-            StopMode::Graceful,
-            Requester::Ctl,
-            Overrides::default(),
-            0,
-        )
-        .unwrap();
+    let mut w = World::new(&[a]);
+    w.emit(0, EventKind::TokenIssued { node: "a".into(), id: 1, receivers: vec!["r".into()] });
+    w.emit(0, EventKind::TokenIssued { node: "a".into(), id: 2, receivers: vec!["r".into()] });
+    w.emit(0, EventKind::TokenIssued { node: "a".into(), id: 3, receivers: vec!["r".into()] });
+    let e = w.engine.request(&w.state, "a", StopMode::Graceful, Requester::Ctl, Overrides::default(), 0).unwrap();
     w.run(0, e);
-    w.emit(
-        900 * MS,
-        EventKind::TokenReleased {
-            node: "a".into(),
-            id: 1,
-            receiver: "r".into(),
-        },
-    );
+    w.emit(900 * MS, EventKind::TokenReleased { node: "a".into(), id: 1, receiver: "r".into() });
     w.tick(1000 * MS);
     assert_eq!(w.engine.next_deadline(), Some(2000 * MS));
-    w.emit(
-        1900 * MS,
-        EventKind::TokenReleased {
-            node: "a".into(),
-            id: 2,
-            receiver: "r".into(),
-        },
-    );
+    w.emit(1900 * MS, EventKind::TokenReleased { node: "a".into(), id: 2, receiver: "r".into() });
     w.tick(2000 * MS);
     // Bounded: grace 1s + at most 1.5s.
     assert_eq!(w.engine.next_deadline(), Some(2500 * MS));
     w.tick(2500 * MS);
     assert_eq!(
         w.log,
-        vec![
-            "0ms a SIGTERM",
-            "1000ms a extended to 2000ms",
-            "2000ms a extended to 2500ms",
-            "2500ms a SIGKILL"
-        ]
+        vec!["0ms a SIGTERM", "1000ms a extended to 2000ms", "2000ms a extended to 2500ms", "2500ms a SIGKILL"]
     );
 }
 
@@ -350,26 +183,9 @@ fn the_kill_deadline_moves_out_while_tokens_drain_but_never_past_the_bound() {
 fn no_extension_when_tokens_are_stuck() {
     let mut a = spec("a", 1000, &[]);
     a.drain_extension_ms = 5000;
-    let mut w = World::new(vec![a]);
-    w.emit(
-        0,
-        EventKind::TokenIssued {
-            node: "a".into(),
-            id: 1,
-            receivers: vec!["r".into()],
-        },
-    );
-    let e = w
-        .engine
-        .request(
-            &w.state,
-            "a",
-            StopMode::Graceful,
-            Requester::Ctl,
-            Overrides::default(),
-            0,
-        )
-        .unwrap();
+    let mut w = World::new(&[a]);
+    w.emit(0, EventKind::TokenIssued { node: "a".into(), id: 1, receivers: vec!["r".into()] });
+    let e = w.engine.request(&w.state, "a", StopMode::Graceful, Requester::Ctl, Overrides::default(), 0).unwrap();
     w.run(0, e);
     w.tick(1000 * MS);
     assert_eq!(w.log, vec!["0ms a SIGTERM", "1000ms a SIGKILL"]);
@@ -377,33 +193,14 @@ fn no_extension_when_tokens_are_stuck() {
 
 #[test]
 fn a_listening_node_gets_the_message_first() {
-    let mut w = World::new(vec![spec("a", 10_000, &[])]);
+    let mut w = World::new(&[spec("a", 10_000, &[])]);
     w.emit(
         0,
-        EventKind::NodeConnected {
-            node: "a".into(),
-            pid: 100,
-            language: "rust".into(),
-            client_version: "1".into(),
-        },
+        EventKind::NodeConnected { node: "a".into(), pid: 100, language: "rust".into(), client_version: "1".into() },
     );
     w.emit(0, EventKind::StopListening { node: "a".into() });
-    let e = w
-        .engine
-        .request(
-            &w.state,
-            "a",
-            StopMode::Graceful,
-            Requester::Operator,
-            Overrides::default(),
-            0,
-        )
-        .unwrap();
-    assert!(e.contains(&Effect::SendStopMessage {
-        node: "a".into(),
-        signal_in_ms: 2000,
-        kill_in_ms: 10_000
-    }));
+    let e = w.engine.request(&w.state, "a", StopMode::Graceful, Requester::Operator, Overrides::default(), 0).unwrap();
+    assert!(e.contains(&Effect::SendStopMessage { node: "a".into(), signal_in_ms: 2000, kill_in_ms: 10_000 }));
     w.run(0, e);
     w.tick(2000 * MS);
     assert_eq!(w.log, vec!["0ms a stop message", "2000ms a SIGTERM"]);

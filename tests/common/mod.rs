@@ -1,0 +1,193 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Helpers for tests that run the real `gracewatch` binary against real processes.
+//! Every run gets its own runtime and state directories, so tests never see each other.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gracewatch");
+
+/// Generous: machines are shared and noisy. Tests wait for conditions, never time them.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub struct Gw {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub session: String,
+}
+
+impl Gw {
+    /// A directory with the manifest written, nothing started.
+    pub fn prepare(manifest: &str) -> Gw {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("run")).expect("run dir");
+        std::fs::write(dir.path().join("gracewatch.toml"), manifest).expect("manifest");
+        let session = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("name = ").map(|n| n.trim_matches('"').to_string()))
+            .unwrap_or_else(|| dir.path().file_name().unwrap().to_string_lossy().into_owned());
+        Gw { dir, child: None, session }
+    }
+
+    /// Starts `gracewatch up --headless` and waits until its control socket answers.
+    pub fn up(manifest: &str) -> Gw {
+        let mut gw = Gw::prepare(manifest);
+        gw.start(&["up", "--headless", "--journal", "journal.jsonl"]);
+        gw
+    }
+
+    pub fn start(&mut self, args: &[&str]) {
+        let child = self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn gracewatch");
+        self.child = Some(child);
+        self.wait_for(|gw| gw.try_ps().is_some(), "the control socket to answer");
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// A `gracewatch` command with this run's environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .env_remove("GRACEWATCH_SOCKET")
+            .env_remove("GRACEWATCH_NODE");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run gracewatch")
+    }
+
+    pub fn try_ps(&self) -> Option<serde_json::Value> {
+        let out = self.run(&["ps", "--json", "--session", &self.session]);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    pub fn ps(&self) -> serde_json::Value {
+        self.try_ps().expect("ps --json")
+    }
+
+    /// The ps entry of a node.
+    pub fn node(&self, name: &str) -> serde_json::Value {
+        let ps = self.ps();
+        ps["nodes"]
+            .as_array()
+            .and_then(|a| a.iter().find(|n| n["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no node {name} in {ps}"))
+    }
+
+    /// Polls until `cond` holds; panics with `what` after [`PATIENCE`].
+    pub fn wait_for(&self, mut cond: impl FnMut(&Gw) -> bool, what: &str) {
+        let start = Instant::now();
+        while start.elapsed() < PATIENCE {
+            if cond(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    /// Waits for gracewatch to exit and returns its output.
+    pub fn wait_exit(&mut self) -> Output {
+        let child = self.child.take().expect("running");
+        let start = Instant::now();
+        let pid = child.id();
+        loop {
+            if !Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid) {
+                break;
+            }
+            assert!(start.elapsed() < PATIENCE, "gracewatch did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().expect("wait")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Every event of the journal, parsed.
+    pub fn journal(&self) -> Vec<gracewatch::event::Event> {
+        gracewatch::journal::read_all(&self.path("journal.jsonl")).expect("journal").0
+    }
+}
+
+impl Drop for Gw {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(true, |s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+}
+
+/// Is a process with this pid alive (and not a zombie)?
+pub fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid)
+}
+
+/// Pids of live processes whose command line contains `needle`.
+pub fn pids_with_arg(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+        })
+        .filter(|pid| alive(*pid))
+        .collect()
+}
+
+/// Pids of live processes running `program` (argv[0]) with `arg_prefix` at the start of argv[1].
+pub fn pids_running(program: &str, arg_prefix: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+                args.first() == Some(&program.as_bytes())
+                    && args.get(1).is_some_and(|a| a.starts_with(arg_prefix.as_bytes()))
+            })
+        })
+        .filter(|pid| alive(*pid))
+        .collect()
+}
+
+/// A unique token to put in command lines, so a test can find its own processes.
+pub fn unique(tag: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!("{tag}{}{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Python one-liners used as nodes.
+pub mod py {
+    pub const IGNORES_TERM: &str = "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(1000)";
+    pub const HANDLES_TERM: &str = "import signal,sys,time\ndef h(s,f):\n    print('bye', flush=True); sys.exit(0)\nsignal.signal(signal.SIGTERM, h)\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
+}
+
+/// A TOML string literal.
+pub fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}

@@ -1,0 +1,116 @@
+//! How stops end, with real processes: killed at the deadline, stopped by a handler, stopped
+//! by the default action; what `ps --json` shows before; what the journal keeps.
+
+mod common;
+use common::*;
+
+fn manifest() -> String {
+    format!(
+        "name = \"causes\"\n[nodes.stubborn]\ncmd = [\"python3\", \"-c\", {}]\ngrace = \"1s\"\n[nodes.polite]\ncmd = [\"python3\", \"-c\", {}]\n[nodes.sleeper]\ncmd = \"sleep 1000\"\n",
+        toml_str(py::IGNORES_TERM),
+        toml_str(py::HANDLES_TERM)
+    )
+}
+
+#[test]
+fn ps_shows_dispositions_then_stop_ends_each_node_with_its_cause() {
+    let mut gw = Gw::up(&manifest());
+    // Wait for the probe's first samples and for both python nodes to be ready.
+    gw.wait_for(
+        |gw| {
+            let ps = gw.ps();
+            ps["nodes"].as_array().unwrap().iter().all(|n| n["handlers"]["SIGTERM"].is_string())
+                && gw
+                    .journal()
+                    .iter()
+                    .filter(|e| matches!(&e.ev, gracewatch::event::EventKind::Output { line, .. } if line == "ready"))
+                    .count()
+                    == 2
+        },
+        "first samples of every node",
+    );
+    assert_eq!(gw.node("stubborn")["handlers"]["SIGTERM"], "ignored");
+    assert_eq!(gw.node("polite")["handlers"]["SIGTERM"], "caught");
+    assert_eq!(gw.node("sleeper")["handlers"]["SIGTERM"], "default");
+    assert_eq!(gw.node("stubborn")["hazards"], serde_json::json!(["sigterm-ignored"]));
+    assert_eq!(gw.node("polite")["hazards"], serde_json::json!([]));
+    assert_eq!(gw.node("sleeper")["hazards"], serde_json::json!([]));
+
+    let out = gw.run(&["stop", "--all", "--wait", "--session", "causes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("stubborn: killed-at-deadline (SIGKILL)"), "{text}");
+    assert!(text.contains("polite: stopped (status 0)"), "{text}");
+    assert!(text.contains("sleeper: stopped (SIGTERM)"), "{text}");
+    assert_eq!(out.status.code(), Some(1), "a kill at the deadline is not a clean stop");
+
+    let done = gw.wait_exit();
+    assert_eq!(done.status.code(), Some(1));
+    let events = gw.journal();
+    let causes: Vec<(String, gracewatch::event::ExitCause)> = events
+        .iter()
+        .filter_map(|e| match &e.ev {
+            gracewatch::event::EventKind::NodeExited { node, cause, .. } => Some((node.clone(), *cause)),
+            _ => None,
+        })
+        .collect();
+    use gracewatch::event::ExitCause::*;
+    for (node, cause) in [("stubborn", KilledAtDeadline), ("polite", Stopped), ("sleeper", Stopped)] {
+        assert!(causes.contains(&(node.to_string(), cause)), "{node}: {causes:?}");
+    }
+    assert!(matches!(events.last().map(|e| &e.ev), Some(gracewatch::event::EventKind::SessionEnded { .. })));
+}
+
+#[test]
+fn a_single_node_stop_with_overrides_and_a_forced_kill() {
+    let gw = Gw::up(&format!(
+        "name = \"single\"\n[nodes.a]\ncmd = [\"python3\", \"-c\", {}]\n[nodes.b]\ncmd = \"sleep 1000\"\n",
+        toml_str(py::IGNORES_TERM)
+    ));
+    gw.wait_for(
+        |gw| {
+            gw.journal()
+                .iter()
+                .any(|e| matches!(&e.ev, gracewatch::event::EventKind::Output { line, .. } if line == "ready"))
+        },
+        "node a ready",
+    );
+    // --grace shortens the grace of this stop only.
+    let out = gw.run(&["stop", "a", "--grace", "300ms", "--wait", "--session", "single"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("stopping a: SIGTERM → SIGKILL @300ms"), "{text}");
+    assert!(text.contains("a: killed-at-deadline"), "{text}");
+    // Stopping it again is an error that says why.
+    let out = gw.run(&["stop", "a", "--session", "single"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a has already exited"));
+    // --force kills at once.
+    let out = gw.run(&["stop", "b", "--force", "--wait", "--session", "single"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("b: force-killed (SIGKILL)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = gw.run(&["stop", "ghost", "--session", "single"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no node named \"ghost\""));
+}
+
+#[test]
+fn a_signal_to_gracewatch_stops_everything_in_dependency_order() {
+    let mut gw = Gw::up(
+        "name = \"order\"\n[nodes.db]\ncmd = \"sleep 1000\"\n[nodes.app]\ncmd = \"sleep 1001\"\ndepends_on = [\"db\"]\n[nodes.web]\ncmd = \"sleep 1002\"\ndepends_on = [\"app\"]\n",
+    );
+    let pid = gw.pid();
+    rustix::process::kill_process(rustix::process::Pid::from_raw(pid as i32).unwrap(), rustix::process::Signal::TERM)
+        .unwrap();
+    let out = gw.wait_exit();
+    assert_eq!(out.status.code(), Some(0), "all stopped cleanly: {}", String::from_utf8_lossy(&out.stdout));
+    let exits: Vec<String> = gw
+        .journal()
+        .iter()
+        .filter_map(|e| match &e.ev {
+            gracewatch::event::EventKind::NodeExited { node, .. } => Some(node.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(exits, vec!["web", "app", "db"]);
+}
