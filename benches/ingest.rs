@@ -1,0 +1,97 @@
+//! Throughput of the event path: journal append, the fold, and (for node messages) decode +
+//! fold. Reported in events per second.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use gracewatch::event::{Event, EventKind, FORMAT_VERSION, Header, SessionMode, Stream};
+use gracewatch::manifest::{Manifest, NodeSpec};
+use gracewatch::state::State;
+use std::hint::black_box;
+
+const N: u64 = 100_000;
+
+fn header(nodes: usize) -> Event {
+    let h = Header {
+        format: FORMAT_VERSION,
+        version: "bench".into(),
+        session: "bench".into(),
+        mode: SessionMode::Up,
+        host: "h".into(),
+        pid: 1,
+        started_unix_ms: 0,
+        started: String::new(),
+        monotonic_ns: 0,
+        journal: None,
+        manifest: Manifest {
+            name: "bench".into(),
+            path: None,
+            nodes: (0..nodes).map(|i| NodeSpec::with_defaults(&format!("node{i}"), vec!["x".into()])).collect(),
+            hazards: std::collections::BTreeMap::default(),
+            probe_interval_ms: 250,
+        },
+    };
+    Event { seq: 0, t: 0, ev: EventKind::SessionStarted(Box::new(h)) }
+}
+
+/// A realistic mix: mostly tokens and output, some samples.
+fn events() -> Vec<Event> {
+    let mut out = Vec::with_capacity(N as usize);
+    for i in 0..N {
+        let node = format!("node{}", i % 50);
+        let ev = match i % 10 {
+            0..=3 => EventKind::TokenIssued { node, id: i, receivers: vec!["detector".into(), "logger".into()] },
+            4..=6 => EventKind::TokenReleased { node, id: i - 4, receiver: "detector".into() },
+            7 | 8 => EventKind::Output { node, stream: Stream::Stdout, line: format!("frame {i} processed in 3.2ms"), truncated_from: None },
+            _ => EventKind::Usage { node, cpu_permille: (i % 1000) as u32, rss_kib: 10_240 },
+        };
+        out.push(Event { seq: i + 1, t: i * 1000, ev });
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let evs = events();
+    let mut g = c.benchmark_group("ingest");
+    g.throughput(Throughput::Elements(N));
+    g.sample_size(20);
+
+    g.bench_function("fold", |b| {
+        b.iter(|| {
+            let mut s = State::new();
+            s.apply(&header(50));
+            for e in &evs {
+                s.apply(e);
+            }
+            black_box(s.events_applied)
+        });
+    });
+
+    let lines: Vec<Vec<u8>> = evs.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
+    g.bench_function("journal_decode_and_fold", |b| {
+        b.iter(|| {
+            let mut s = State::new();
+            s.apply(&header(50));
+            for l in &lines {
+                let e: Event = serde_json::from_slice(l).unwrap();
+                s.apply(&e);
+            }
+            black_box(s.events_applied)
+        });
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut k = 0;
+    g.bench_function("journal_append", |b| {
+        b.iter(|| {
+            k += 1;
+            let mut w = gracewatch::journal::JournalWriter::create(&dir.path().join(format!("j{k}.jsonl"))).unwrap();
+            for e in &evs {
+                w.append(e).unwrap();
+            }
+            w.finish();
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
