@@ -1,3 +1,5 @@
+// Benchmark set-up may panic: a failed set-up is a failed benchmark.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Throughput of the event path: journal append, the fold, and (for node messages) decode +
 //! fold. Reported in events per second.
 
@@ -40,7 +42,12 @@ fn events() -> Vec<Event> {
         let ev = match i % 10 {
             0..=3 => EventKind::TokenIssued { node, id: i, receivers: vec!["detector".into(), "logger".into()] },
             4..=6 => EventKind::TokenReleased { node, id: i - 4, receiver: "detector".into() },
-            7 | 8 => EventKind::Output { node, stream: Stream::Stdout, line: format!("frame {i} processed in 3.2ms"), truncated_from: None },
+            7 | 8 => EventKind::Output {
+                node,
+                stream: Stream::Stdout,
+                line: format!("frame {i} processed in 3.2ms"),
+                truncated_from: None,
+            },
             _ => EventKind::Usage { node, cpu_permille: (i % 1000) as u32, rss_kib: 10_240 },
         };
         out.push(Event { seq: i + 1, t: i * 1000, ev });

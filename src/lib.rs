@@ -25,6 +25,8 @@ pub mod clock;
 #[cfg(feature = "supervisor")]
 pub mod control;
 #[cfg(feature = "supervisor")]
+pub mod demo;
+#[cfg(feature = "supervisor")]
 pub mod event;
 #[cfg(feature = "supervisor")]
 pub mod hazards;

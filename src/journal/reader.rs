@@ -63,6 +63,8 @@ pub struct ReadSummary {
 
 /// A streaming reader over a journal file or a directory of rotated files.
 pub struct JournalReader {
+    /// What was opened (a file or a directory), for messages.
+    origin: PathBuf,
     files: Vec<PathBuf>,
     current: Option<(PathBuf, BufReader<File>)>,
     line_no: u64,
@@ -102,6 +104,7 @@ impl JournalReader {
             vec![path.to_path_buf()]
         };
         Ok(JournalReader {
+            origin: path.to_path_buf(),
             files,
             current: None,
             line_no: 0,
@@ -147,7 +150,7 @@ impl JournalReader {
             let Some((path, complete)) = self.next_line()? else {
                 self.done = true;
                 if !self.header_checked {
-                    return Err(JournalError::Empty(self.files.first().cloned().unwrap_or_default()));
+                    return Err(JournalError::Empty(self.origin.clone()));
                 }
                 return Ok(None);
             };

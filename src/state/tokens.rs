@@ -126,6 +126,18 @@ impl TokenLedger {
         Ok(())
     }
 
+    /// Would issuing `id` fit the ledger?
+    pub fn check_issue(&self, id: u64) -> Result<(), LedgerError> {
+        if self.pending.contains_key(&id) { Err(LedgerError::DuplicateIssue(id)) } else { Ok(()) }
+    }
+
+    /// Would this release fit the ledger?
+    pub fn check_release(&self, id: u64, receiver: &str) -> Result<(), LedgerError> {
+        let lent = self.pending.get(&id).ok_or(LedgerError::NeverIssued(id))?;
+        let held = lent.holders.iter().any(|h| self.receivers.get(*h as usize).is_some_and(|r| r == receiver));
+        if held { Ok(()) } else { Err(LedgerError::NotAHolder(id, receiver.to_string())) }
+    }
+
     pub fn pending(&self) -> usize {
         self.pending.len()
     }

@@ -14,6 +14,7 @@ pub mod guardian;
 pub mod headless;
 pub mod hub;
 pub mod link;
+pub mod node_server;
 pub mod output;
 pub mod reaper;
 pub mod registry;

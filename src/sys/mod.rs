@@ -4,3 +4,5 @@
 pub mod atfork;
 #[cfg(feature = "supervisor")]
 pub mod child_setup;
+#[cfg(feature = "supervisor")]
+pub mod demo_fork;

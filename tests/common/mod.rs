@@ -119,7 +119,12 @@ impl Gw {
 
     /// Every event of the journal, parsed.
     pub fn journal(&self) -> Vec<gracewatch::event::Event> {
-        gracewatch::journal::read_all(&self.path("journal.jsonl")).expect("journal").0
+        match gracewatch::journal::read_all(&self.path("journal.jsonl")) {
+            Ok((events, _)) => events,
+            // Created, header not flushed yet.
+            Err(gracewatch::journal::JournalError::Empty(_)) => Vec::new(),
+            Err(e) => panic!("journal: {e}"),
+        }
     }
 }
 
@@ -185,6 +190,31 @@ pub fn unique(tag: &str) -> String {
 pub mod py {
     pub const IGNORES_TERM: &str = "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(1000)";
     pub const HANDLES_TERM: &str = "import signal,sys,time\ndef h(s,f):\n    print('bye', flush=True); sys.exit(0)\nsignal.signal(signal.SIGTERM, h)\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
+}
+
+/// A node in Python that speaks the wire protocol by hand (no client library): connects with
+/// its environment's secret, then runs `body`, where `send(dict)`, `send_raw(bytes)`,
+/// `recv()` (one decoded line or None) and `sock` are available.
+pub fn raw_node(body: &str) -> String {
+    let prelude = r#"
+import json, os, socket, sys, time, signal
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.connect(os.environ["GRACEWATCH_SOCKET"])
+rf = sock.makefile("rb")
+def send(obj):
+    sock.sendall((json.dumps(obj) + "\n").encode())
+def send_raw(data):
+    sock.sendall(data)
+def recv():
+    line = rf.readline()
+    return json.loads(line) if line else None
+SECRET = os.environ.get("GRACEWATCH_SECRET", "")
+def hello(secret=None, listens_stop=False):
+    send({"type": "hello", "node": os.environ["GRACEWATCH_NODE"], "secret": SECRET if secret is None else secret,
+          "pid": os.getpid(), "language": "python-raw", "client_version": "test", "protocol": 1, "listens_stop": listens_stop})
+    return recv()
+"#;
+    format!("{prelude}\n{body}\n")
 }
 
 /// A TOML string literal.
