@@ -85,6 +85,33 @@ fn bench(c: &mut Criterion) {
         });
     });
 
+        // What the supervisor does with node messages: decode the line, fold the event.
+    let wire_lines: Vec<Vec<u8>> = (0..N)
+        .map(|i| {
+            let id = i / 2 + 1;
+            if i % 2 == 0 {
+                format!("{{\"type\":\"token_issued\",\"id\":{id},\"receivers\":[\"detector\"]}}").into_bytes()
+            } else {
+                format!("{{\"type\":\"token_released\",\"id\":{id},\"receiver\":\"detector\"}}").into_bytes()
+            }
+        })
+        .collect();
+    g.bench_function("wire_decode_and_fold", |b| {
+        b.iter(|| {
+            let mut s = State::new();
+            s.apply(&header(1));
+            for (i, l) in wire_lines.iter().enumerate() {
+                let ev = match gracewatch::wire::decode_node_line(l).unwrap() {
+                    gracewatch::wire::NodeMsg::TokenIssued { id, receivers } => EventKind::TokenIssued { node: "node0".into(), id, receivers },
+                    gracewatch::wire::NodeMsg::TokenReleased { id, receiver } => EventKind::TokenReleased { node: "node0".into(), id, receiver },
+                    _ => unreachable!(),
+                };
+                s.apply(&Event { seq: i as u64 + 1, t: i as u64, ev });
+            }
+            black_box(s.events_applied)
+        });
+    });
+
     let dir = tempfile::tempdir().unwrap();
     let mut k = 0;
     g.bench_function("journal_append", |b| {
