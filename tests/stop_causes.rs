@@ -114,3 +114,26 @@ fn a_signal_to_gracewatch_stops_everything_in_dependency_order() {
         .collect();
     assert_eq!(exits, vec!["web", "app", "db"]);
 }
+
+#[test]
+fn a_second_signal_to_gracewatch_forces_like_a_second_ctrl_c() {
+    let mut gw = Gw::up(&format!(
+        "name = \"twice\"\n[nodes.stubborn]\ncmd = [\"python3\", \"-c\", {}]\ngrace = \"60s\"\n",
+        toml_str(py::IGNORES_TERM)
+    ));
+    gw.wait_for(
+        |gw| gw.journal().iter().any(|e| matches!(&e.ev, gracewatch::event::EventKind::Output { line, .. } if line == "ready")),
+        "ready",
+    );
+    let pid = rustix::process::Pid::from_raw(gw.pid() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    gw.wait_for(|gw| gw.node("stubborn")["state"] == "stopping", "stopping");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let out = gw.wait_exit();
+    assert_eq!(out.status.code(), Some(1));
+    let cause = gw.journal().iter().find_map(|e| match &e.ev {
+        gracewatch::event::EventKind::NodeExited { cause, .. } => Some(*cause),
+        _ => None,
+    });
+    assert_eq!(cause, Some(gracewatch::event::ExitCause::ForceKilled));
+}
