@@ -15,7 +15,9 @@ fn fake_supervisor(path: &std::path::Path) {
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut hello = String::new();
         reader.read_line(&mut hello).unwrap();
-        (&stream).write_all(b"{\"type\":\"welcome\",\"session\":\"bench\",\"node\":\"bench\",\"protocol\":1}\n").unwrap();
+        (&stream)
+            .write_all(b"{\"type\":\"welcome\",\"session\":\"bench\",\"node\":\"bench\",\"protocol\":1}\n")
+            .unwrap();
         let mut sink = vec![0u8; 1 << 16];
         while reader.read(&mut sink).is_ok_and(|n| n > 0) {}
     });

@@ -85,7 +85,7 @@ fn bench(c: &mut Criterion) {
         });
     });
 
-        // What the supervisor does with node messages: decode the line, fold the event.
+    // What the supervisor does with node messages: decode the line, fold the event.
     let wire_lines: Vec<Vec<u8>> = (0..N)
         .map(|i| {
             let id = i / 2 + 1;
@@ -102,8 +102,12 @@ fn bench(c: &mut Criterion) {
             s.apply(&header(1));
             for (i, l) in wire_lines.iter().enumerate() {
                 let ev = match gracewatch::wire::decode_node_line(l).unwrap() {
-                    gracewatch::wire::NodeMsg::TokenIssued { id, receivers } => EventKind::TokenIssued { node: "node0".into(), id, receivers },
-                    gracewatch::wire::NodeMsg::TokenReleased { id, receiver } => EventKind::TokenReleased { node: "node0".into(), id, receiver },
+                    gracewatch::wire::NodeMsg::TokenIssued { id, receivers } => {
+                        EventKind::TokenIssued { node: "node0".into(), id, receivers }
+                    }
+                    gracewatch::wire::NodeMsg::TokenReleased { id, receiver } => {
+                        EventKind::TokenReleased { node: "node0".into(), id, receiver }
+                    }
                     _ => unreachable!(),
                 };
                 s.apply(&Event { seq: i as u64 + 1, t: i as u64, ev });

@@ -122,7 +122,11 @@ fn a_second_signal_to_gracewatch_forces_like_a_second_ctrl_c() {
         toml_str(py::IGNORES_TERM)
     ));
     gw.wait_for(
-        |gw| gw.journal().iter().any(|e| matches!(&e.ev, gracewatch::event::EventKind::Output { line, .. } if line == "ready")),
+        |gw| {
+            gw.journal()
+                .iter()
+                .any(|e| matches!(&e.ev, gracewatch::event::EventKind::Output { line, .. } if line == "ready"))
+        },
         "ready",
     );
     let pid = rustix::process::Pid::from_raw(gw.pid() as i32).unwrap();

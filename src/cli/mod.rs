@@ -2,6 +2,7 @@
 
 mod args;
 mod ps;
+mod report_cmd;
 mod stop;
 mod up;
 
@@ -53,6 +54,7 @@ fn run(cli: Cli) -> CliResult {
         Cmd::Up(a) => up::up(a),
         Cmd::Ps(a) => ps::ps(&a),
         Cmd::Stop(a) => stop::stop(&a),
+        Cmd::Report(a) => report_cmd::report(&a),
         Cmd::DemoNode { name } => crate::demo::rust_nodes::run(&name).map_err(CliError::input),
         Cmd::Guardian { session_id } => {
             Ok(ExitCode::from(crate::supervisor::guardian::guardian_main(&session_id) as u8))

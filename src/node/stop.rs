@@ -89,14 +89,14 @@ impl Stop {
             if slot.is_some() {
                 return false;
             }
-                        *slot = Some(reason);
+            *slot = Some(reason);
             self.inner.fired.store(true, Ordering::Release);
         }
         self.inner.cv.notify_all();
         for w in std::mem::take(&mut *self.inner.wakers.lock().unwrap_or_else(PoisonError::into_inner)) {
             w.wake();
         }
-                let callbacks = std::mem::take(&mut *self.inner.callbacks.lock().unwrap_or_else(PoisonError::into_inner));
+        let callbacks = std::mem::take(&mut *self.inner.callbacks.lock().unwrap_or_else(PoisonError::into_inner));
         if let Some(reason) = self.reason() {
             for cb in callbacks {
                 cb(&reason);

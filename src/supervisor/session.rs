@@ -715,11 +715,19 @@ impl Session {
         let spare = self.spared_children();
         let left = super::survivors::sweep_all(&spare);
         let mut by_node: BTreeMap<String, Vec<crate::event::Survivor>> = BTreeMap::new();
+        let mut strays = Vec::new();
         for (node, s) in left {
-            by_node.entry(node.unwrap_or_else(|| "?".into())).or_default().push(s);
+            match node.filter(|n| self.hub.state.node(n).is_some()) {
+                Some(n) => by_node.entry(n).or_default().push(s),
+                None => strays.push(format!("{} ({})", s.pid, s.name)),
+            }
         }
         for (node, survivors) in by_node {
             self.emit(EventKind::Survivors { node, survivors });
+        }
+        if !strays.is_empty() {
+            let message = format!("killed {} leftover processes no node claimed: {}", strays.len(), strays.join(", "));
+            self.emit(EventKind::SupervisorError { context: "survivors".into(), message });
         }
         let reason = if self.signals_seen > 0 {
             "stopped by a signal to gracewatch"

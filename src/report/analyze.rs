@@ -1,0 +1,294 @@
+//! From a journal's events to a post-mortem: pure, no I/O.
+
+use crate::event::{Event, EventKind, ExitCause, ForkSource, PendingToken, Requester, StopMode, Survivor};
+use crate::hazards::HazardId;
+use crate::state::{State, StepKind};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub session: String,
+    pub host: String,
+    pub gracewatch_version: String,
+    pub started: String,
+    pub started_unix_ms: u64,
+    /// Session time of the last event, ns.
+    pub duration_ns: u64,
+    pub events: u64,
+    /// The journal ended with a cut-off line (a crash).
+    pub torn: bool,
+    /// Records of kinds this version does not know, skipped.
+    pub unknown_kinds: u64,
+    /// Why the session ended, if the journal says.
+    pub ended: Option<String>,
+    pub nodes: Vec<NodeReport>,
+    /// Every stop-related event in order.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeReport {
+    pub name: String,
+    pub pid: Option<u32>,
+    pub started_at: Option<u64>,
+    pub argv: Vec<String>,
+    pub stop: Option<StopReport>,
+    pub exit: Option<ExitReport>,
+    /// Tokens still lent when the node ended (kept only for unclean ends).
+    pub pending_tokens_at_end: Vec<PendingToken>,
+    pub hazards: Vec<HazardReport>,
+    pub forks: Vec<ForkReport>,
+    pub survivors: Vec<Survivor>,
+    pub protocol_errors: u32,
+    /// One line: how it ended.
+    pub verdict: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StopReport {
+    pub requested_at: u64,
+    pub by: Requester,
+    pub mode: StopMode,
+    pub plan: String,
+    pub stages: Vec<StageReached>,
+    /// From the stop message to the node's acknowledgement.
+    pub ack_latency_ns: Option<u64>,
+    pub extensions: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageReached {
+    pub t: u64,
+    pub stage: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExitReport {
+    pub t: u64,
+    pub cause: ExitCause,
+    pub status: String,
+    /// From the stop request (if any).
+    pub after_stop_ns: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HazardReport {
+    pub id: HazardId,
+    pub t: u64,
+    pub sentence: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForkReport {
+    pub t: u64,
+    pub parent_pid: u32,
+    pub child_pid: u32,
+    pub threads: u32,
+    pub execd: Option<bool>,
+    pub source: ForkSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub t: u64,
+    pub node: Option<String>,
+    pub what: String,
+}
+
+/// Builds the report from a journal's events (as read, header first).
+pub fn analyze(events: &[Event], torn: bool, unknown_kinds: u64) -> Report {
+    let mut state = State::new();
+    let mut timeline = Vec::new();
+    for e in events {
+        state.apply(e);
+        if e.ev.is_stop_related() || matches!(e.ev, EventKind::StopMessageSent { .. } | EventKind::StopAcked { .. }) {
+            timeline.push(TimelineEntry { t: e.t, node: e.node().map(str::to_string), what: describe(&e.ev, &state) });
+        }
+    }
+    let header = state.header.clone();
+    let nodes = state.nodes.values().map(|n| node_report(n, &state)).collect();
+    Report {
+        session: state.session().to_string(),
+        host: header.as_ref().map(|h| h.host.clone()).unwrap_or_default(),
+        gracewatch_version: header.as_ref().map(|h| h.version.clone()).unwrap_or_default(),
+        started: header.as_ref().map(|h| h.started.clone()).unwrap_or_default(),
+        started_unix_ms: header.as_ref().map_or(0, |h| h.started_unix_ms),
+        duration_ns: state.now,
+        events: events.len() as u64,
+        torn,
+        unknown_kinds,
+        ended: state.ended.as_ref().map(|(_, r)| r.clone()),
+        nodes,
+        timeline,
+    }
+}
+
+fn node_report(n: &crate::state::NodeState, state: &State) -> NodeReport {
+    let stop = n.stop.as_ref().map(|s| StopReport {
+        requested_at: s.requested_at,
+        by: s.by,
+        mode: s.mode,
+        plan: s.plan.describe(),
+        stages: s
+            .timeline
+            .iter()
+            .filter_map(|step| match &step.what {
+                StepKind::Stage { action } => Some(StageReached { t: step.t, stage: action.label() }),
+                _ => None,
+            })
+            .collect(),
+        ack_latency_ns: s.ack_latency(),
+        extensions: s.extensions,
+    });
+    let exit = n.exit.as_ref().map(|e| ExitReport {
+        t: e.t,
+        cause: e.cause,
+        status: if e.cause == ExitCause::SpawnFailed { e.error.clone().unwrap_or_default() } else { e.status() },
+        after_stop_ns: n.stop.as_ref().map(|s| e.t.saturating_sub(s.requested_at)),
+    });
+    let hazards = state
+        .hazard_feed
+        .iter()
+        .filter(|h| h.node == n.name)
+        .map(|h| HazardReport { id: h.id, t: h.t, sentence: h.sentence.clone() })
+        .collect();
+    let forks = n
+        .forks
+        .iter()
+        .map(|f| ForkReport {
+            t: f.t,
+            parent_pid: f.parent_pid,
+            child_pid: f.child_pid,
+            threads: f.threads,
+            execd: f.execd,
+            source: f.source,
+        })
+        .collect();
+    let pending = n.exit.as_ref().map(|e| e.pending_tokens.clone()).unwrap_or_default();
+    NodeReport {
+        name: n.name.clone(),
+        pid: n.pid,
+        started_at: n.spawned_at,
+        argv: n.argv.clone(),
+        verdict: verdict(n),
+        stop,
+        exit,
+        pending_tokens_at_end: pending,
+        hazards,
+        forks,
+        survivors: n.survivors.clone(),
+        protocol_errors: n.protocol_errors,
+    }
+}
+
+/// One line: "stopped cleanly in 1.2s", "killed at deadline after 10s, 3 tokens held by `detector`".
+fn verdict(n: &crate::state::NodeState) -> String {
+    use crate::util::fmt_ns;
+    let Some(e) = &n.exit else {
+        return match &n.stop {
+            Some(s) => format!(
+                "still stopping when the journal ends (stop requested at {})",
+                crate::util::fmt_t(s.requested_at)
+            ),
+            None if n.pid.is_some() => "still running when the journal ends".to_string(),
+            None => "never started".to_string(),
+        };
+    };
+    let since = n.stop.as_ref().map(|s| e.t.saturating_sub(s.requested_at));
+    let held = if e.pending_tokens.is_empty() {
+        String::new()
+    } else {
+        let mut holders: Vec<&str> =
+            e.pending_tokens.iter().flat_map(|t| t.holders.iter().map(String::as_str)).collect();
+        holders.sort_unstable();
+        holders.dedup();
+        let names: Vec<String> = holders.iter().map(|h| format!("`{h}`")).collect();
+        format!(", {} tokens held by {}", e.pending_tokens.len(), names.join(", "))
+    };
+    let survivors =
+        if n.survivors.is_empty() { String::new() } else { format!("; {} survivors killed", n.survivors.len()) };
+    let base = match e.cause {
+        ExitCause::Stopped => {
+            let ack = n
+                .stop
+                .as_ref()
+                .and_then(crate::state::StopProgress::ack_latency)
+                .map(|a| format!(" (acknowledged in {})", fmt_ns(a)))
+                .unwrap_or_default();
+            format!("stopped cleanly in {}{ack}", fmt_ns(since.unwrap_or(0)))
+        }
+        ExitCause::KilledAtDeadline => format!("killed at deadline after {}{held}", fmt_ns(since.unwrap_or(0))),
+        ExitCause::ForceKilled => format!("force-killed after {}{held}", fmt_ns(since.unwrap_or(0))),
+        ExitCause::Exited => format!("exited by itself ({}) at {}", e.status(), crate::util::fmt_t(e.t)),
+        ExitCause::Crashed => {
+            format!("crashed ({}) at {}, no stop requested{held}", e.status(), crate::util::fmt_t(e.t))
+        }
+        ExitCause::SpawnFailed => format!("could not start: {}", e.error.as_deref().unwrap_or("?")),
+    };
+    format!("{base}{survivors}")
+}
+
+/// One line per stop-related event, for the timeline.
+fn describe(ev: &EventKind, state: &State) -> String {
+    match ev {
+        EventKind::StopAllRequested { by, force, tiers } => {
+            let order: Vec<String> = tiers.iter().map(|t| t.join(", ")).collect();
+            format!(
+                "{} requested by {}: {}",
+                if *force { "forced stop of all" } else { "stop all" },
+                by.as_str(),
+                order.join(" → ")
+            )
+        }
+        EventKind::StopRequested { by, mode, plan, .. } => {
+            format!(
+                "{} stop requested by {}: {}",
+                if *mode == StopMode::Force { "forced" } else { "graceful" },
+                by.as_str(),
+                plan.describe()
+            )
+        }
+        EventKind::StageEntered { stage, .. } => format!("stage: {}", stage.label()),
+        EventKind::SignalSent { signal, target, error, pid, .. } => {
+            let to = match target {
+                crate::event::SignalTarget::Group => format!("process group {pid}"),
+                crate::event::SignalTarget::Process => format!("pid {pid}"),
+                crate::event::SignalTarget::Descendant => format!("descendant {pid}"),
+            };
+            match error {
+                Some(e) => format!("{signal} to {to} failed: {e}"),
+                None => format!("{signal} → {to}"),
+            }
+        }
+        EventKind::GraceExtended { deadline, pending_tokens, .. } => {
+            format!("grace extended to {}: {pending_tokens} tokens still draining", crate::util::fmt_t(*deadline))
+        }
+        EventKind::StopMessageSent { .. } => "stop message sent".to_string(),
+        EventKind::StopAcked { node } => {
+            let latency =
+                state.node(node).and_then(|n| n.stop.as_ref()).and_then(crate::state::StopProgress::ack_latency);
+            latency.map_or_else(
+                || "stop acknowledged".to_string(),
+                |l| format!("stop acknowledged after {}", crate::util::fmt_ns(l)),
+            )
+        }
+        EventKind::NodeExited { cause, code, signal, pending_tokens, .. } => {
+            let status = match (code, signal) {
+                (_, Some(s)) => s.name(),
+                (Some(c), None) => format!("status {c}"),
+                _ => "-".into(),
+            };
+            let tokens = if pending_tokens.is_empty() {
+                String::new()
+            } else {
+                format!(", {} tokens still lent", pending_tokens.len())
+            };
+            format!("exited: {} ({status}){tokens}", cause.as_str())
+        }
+        EventKind::Survivors { survivors, .. } => {
+            let list: Vec<String> = survivors.iter().map(|s| format!("{} ({})", s.pid, s.name)).collect();
+            format!("survivors killed: {}", list.join(", "))
+        }
+        other => other.name().to_string(),
+    }
+}

@@ -1,0 +1,21 @@
+//! `gracewatch report`: a post-mortem of a journal. Why did the stop go the way it went?
+//!
+//! [`analyze`] folds the journal through the same `State` the cockpit uses and collects what a
+//! post-mortem needs; [`text::render`] prints it for a terminal or an incident ticket; the
+//! JSON form is the [`Report`] itself.
+
+mod analyze;
+pub mod text;
+
+pub use analyze::{NodeReport, Report, StageReached, TimelineEntry, analyze};
+
+/// Exit status of `gracewatch report`: 0 when every stop ended cleanly, 1 when a node was
+/// killed at its deadline or force-killed.
+pub fn exit_status(report: &Report) -> u8 {
+    let killed = report.nodes.iter().any(|n| {
+        n.exit.as_ref().is_some_and(|e| {
+            matches!(e.cause, crate::event::ExitCause::KilledAtDeadline | crate::event::ExitCause::ForceKilled)
+        })
+    });
+    u8::from(killed)
+}
