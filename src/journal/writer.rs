@@ -28,7 +28,7 @@ impl JournalWriter {
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create journal {}: {e}", path.display())))?;
         let (out, guard) = NonBlockingBuilder::default()
             .lossy(false)
-            .buffered_lines_limit(64 * 1024)
+            .buffered_lines_limit(4096)
             .thread_name("gw-journal")
             .finish(BufWriter::with_capacity(256 * 1024, file));
         Ok(JournalWriter {

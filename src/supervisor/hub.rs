@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// Events buffered per attached cockpit before it counts as fallen behind.
-pub const BROADCAST_CAPACITY: usize = 16 * 1024;
+pub const BROADCAST_CAPACITY: usize = 4096;
 
 pub struct Hub {
     seq: u64,

@@ -81,7 +81,7 @@ pub async fn pump(
         return;
     };
     let mut splitter = LineSplitter::default();
-    let mut chunk = vec![0u8; 16 * 1024];
+    let mut chunk = vec![0u8; 4096];
     let mut lines = Vec::new();
     loop {
         let n = match pipe.read(&mut chunk).await {
