@@ -37,6 +37,8 @@ pub mod manifest;
 #[cfg(feature = "supervisor")]
 pub mod probe;
 #[cfg(feature = "supervisor")]
+pub mod replay;
+#[cfg(feature = "supervisor")]
 pub mod report;
 #[cfg(feature = "supervisor")]
 pub mod state;

@@ -8,5 +8,5 @@ mod reader;
 mod writer;
 
 pub use paths::default_journal_path;
-pub use reader::{JournalError, JournalReader, ReadSummary, read_all};
+pub use reader::{JournalError, JournalReader, Position, ReadSummary, read_all};
 pub use writer::JournalWriter;

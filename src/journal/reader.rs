@@ -51,6 +51,13 @@ impl std::fmt::Display for JournalError {
 
 impl std::error::Error for JournalError {}
 
+/// A place in a journal: the file (of a rotated set) and the byte offset of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    pub file: usize,
+    pub offset: u64,
+}
+
 /// What a read found besides events.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadSummary {
@@ -65,8 +72,14 @@ pub struct ReadSummary {
 pub struct JournalReader {
     /// What was opened (a file or a directory), for messages.
     origin: PathBuf,
+    /// Files still to read, after the current one.
     files: Vec<PathBuf>,
+    /// Every file, in order.
+    all_files: Vec<PathBuf>,
     current: Option<(PathBuf, BufReader<File>)>,
+    /// Index in `all_files` of the current file, and the offset of its next line.
+    file_index: usize,
+    offset: u64,
     line_no: u64,
     buf: Vec<u8>,
     pub summary: ReadSummary,
@@ -105,6 +118,9 @@ impl JournalReader {
         };
         Ok(JournalReader {
             origin: path.to_path_buf(),
+            all_files: files.clone(),
+            file_index: 0,
+            offset: 0,
             files,
             current: None,
             line_no: 0,
@@ -123,6 +139,8 @@ impl JournalReader {
                 }
                 let path = self.files.remove(0);
                 let file = File::open(&path).map_err(|e| JournalError::Io(path.clone(), e))?;
+                self.file_index = self.all_files.len() - self.files.len() - 1;
+                self.offset = 0;
                 self.current = Some((path, BufReader::with_capacity(1 << 20, file)));
                 self.line_no = 0;
             }
@@ -135,10 +153,42 @@ impl JournalReader {
                 self.current = None;
                 continue;
             }
+            self.offset += n as u64;
             self.line_no += 1;
             let complete = self.buf.last() == Some(&b'\n');
             return Ok(Some((path.clone(), complete)));
         }
+    }
+
+    /// Where the next line starts: (file index, byte offset).
+    pub fn position(&self) -> Position {
+        Position { file: self.file_index, offset: self.offset }
+    }
+
+    /// The files of this journal, in reading order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.all_files
+    }
+
+    /// A reader that starts at `pos` of a journal already read once (no header check there).
+    pub fn open_at(files: &[PathBuf], pos: Position) -> Result<JournalReader, JournalError> {
+        use std::io::{Seek, SeekFrom};
+        let path = files.get(pos.file).cloned().ok_or_else(|| JournalError::Empty(PathBuf::new()))?;
+        let mut file = File::open(&path).map_err(|e| JournalError::Io(path.clone(), e))?;
+        file.seek(SeekFrom::Start(pos.offset)).map_err(|e| JournalError::Io(path.clone(), e))?;
+        Ok(JournalReader {
+            origin: path.clone(),
+            files: files[pos.file + 1..].to_vec(),
+            all_files: files.to_vec(),
+            current: Some((path, BufReader::with_capacity(256 * 1024, file))),
+            file_index: pos.file,
+            offset: pos.offset,
+            line_no: 0,
+            buf: Vec::new(),
+            summary: ReadSummary::default(),
+            header_checked: true,
+            done: false,
+        })
     }
 
     /// The next event, `Ok(None)` at the end.

@@ -1,0 +1,139 @@
+//! The replay index: checkpoints of the folded state and marks of stop-related events,
+//! built once per open on a background thread, readable while it grows.
+
+use crate::event::{EventKind, ExitCause, StageAction};
+use crate::journal::{JournalError, JournalReader, Position, ReadSummary};
+use crate::state::State;
+use std::path::PathBuf;
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// Events between two checkpoints: a seek folds at most this many.
+pub const CHECKPOINT_EVERY: u64 = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// Events applied to reach `state` (the index of the next event).
+    pub applied: u64,
+    /// `t` of the last event applied.
+    pub t: u64,
+    /// Where the next event starts.
+    pub pos: Position,
+    pub state: Arc<State>,
+}
+
+/// A stop-related moment, for `]`/`[` and the timeline bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// Index of the event (0 = header).
+    pub n: u64,
+    pub t: u64,
+    pub kind: MarkKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkKind {
+    StopRequested,
+    Stage,
+    Kill,
+    /// An exit that was not clean (killed, crashed).
+    BadExit,
+    Exit,
+}
+
+#[derive(Debug, Default)]
+pub struct Index {
+    pub files: Vec<PathBuf>,
+    pub checkpoints: Vec<Checkpoint>,
+    pub marks: Vec<Mark>,
+    /// Events indexed so far.
+    pub events: u64,
+    /// `t` of the last event indexed.
+    pub end_t: u64,
+    pub summary: ReadSummary,
+    /// The whole journal has been read.
+    pub complete: bool,
+    /// Reading failed part-way (a damaged record in the middle).
+    pub error: Option<String>,
+}
+
+impl Index {
+    /// The last checkpoint at or before event `n`.
+    pub fn checkpoint_before(&self, n: u64) -> Option<&Checkpoint> {
+        let i = self.checkpoints.partition_point(|c| c.applied <= n);
+        i.checked_sub(1).and_then(|i| self.checkpoints.get(i))
+    }
+
+    /// The last checkpoint whose time is at or before `t`.
+    pub fn checkpoint_at_time(&self, t: u64) -> Option<&Checkpoint> {
+        let i = self.checkpoints.partition_point(|c| c.t <= t);
+        i.checked_sub(1).and_then(|i| self.checkpoints.get(i))
+    }
+}
+
+pub type SharedIndex = Arc<RwLock<Index>>;
+
+fn mark_of(ev: &EventKind) -> Option<MarkKind> {
+    Some(match ev {
+        EventKind::StopRequested { .. } | EventKind::StopAllRequested { .. } => MarkKind::StopRequested,
+        EventKind::StageEntered { stage: StageAction::Kill, .. } => MarkKind::Kill,
+        EventKind::StageEntered { .. } | EventKind::GraceExtended { .. } => MarkKind::Stage,
+        EventKind::NodeExited { cause, .. } if matches!(cause, ExitCause::Exited | ExitCause::Stopped) => {
+            MarkKind::Exit
+        }
+        EventKind::NodeExited { .. } | EventKind::Survivors { .. } => MarkKind::BadExit,
+        _ => return None,
+    })
+}
+
+/// Reads the whole journal, publishing checkpoints and marks as it goes.
+pub fn build(mut reader: JournalReader, index: &SharedIndex) {
+    let mut state = State::new();
+    let mut applied = 0u64;
+    let mut marks = Vec::new();
+    loop {
+        match reader.next_event() {
+            Ok(Some(event)) => {
+                if let Some(kind) = mark_of(&event.ev) {
+                    marks.push(Mark { n: applied, t: event.t, kind });
+                }
+                state.apply(&event);
+                applied += 1;
+                if applied == 1 || applied % CHECKPOINT_EVERY == 0 {
+                    let cp = Checkpoint { applied, t: event.t, pos: reader.position(), state: Arc::new(state.clone()) };
+                    let mut idx = index.write().unwrap_or_else(PoisonError::into_inner);
+                    idx.checkpoints.push(cp);
+                    idx.marks.append(&mut marks);
+                    idx.events = applied;
+                    idx.end_t = event.t;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                index.write().unwrap_or_else(PoisonError::into_inner).error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let mut idx = index.write().unwrap_or_else(PoisonError::into_inner);
+    idx.marks.append(&mut marks);
+    idx.events = applied;
+    idx.end_t = state.now;
+    idx.summary = reader.summary.clone();
+    idx.complete = true;
+}
+
+/// Opens a journal: checks its header and starts indexing in the background.
+pub fn open(path: &std::path::Path) -> Result<(SharedIndex, Vec<PathBuf>), JournalError> {
+    let mut probe = JournalReader::open(path)?;
+    // Validates the header (version, shape) before anything is shown.
+    probe.next_event()?.ok_or_else(|| JournalError::Empty(path.to_path_buf()))?;
+    let files = probe.files().to_vec();
+    let index = Arc::new(RwLock::new(Index { files: files.clone(), ..Index::default() }));
+    let reader = JournalReader::open(path)?;
+    let shared = index.clone();
+    std::thread::Builder::new()
+        .name("gw-replay-index".into())
+        .spawn(move || build(reader, &shared))
+        .map_err(|e| JournalError::Io(path.to_path_buf(), e))?;
+    Ok((index, files))
+}

@@ -1,0 +1,12 @@
+//! Replaying a journal: the same fold the live cockpit uses, driven by a replay clock.
+//!
+//! - [`index`]: built on a background thread on first open: folded-state checkpoints every
+//!   [`index::CHECKPOINT_EVERY`] events, and the marks of every stop-related event.
+//! - [`player`]: the state at any moment; seeks start from the nearest checkpoint, so a seek
+//!   anywhere costs at most one checkpoint interval of folding.
+
+pub mod index;
+pub mod player;
+
+pub use index::{Index, Mark, MarkKind};
+pub use player::Player;

@@ -1,0 +1,149 @@
+//! The replay player: the folded state at a chosen moment of a journal.
+
+use super::index::{self, Mark, SharedIndex};
+use crate::event::Event;
+use crate::journal::{JournalError, JournalReader, Position};
+use crate::state::State;
+use std::path::{Path, PathBuf};
+use std::sync::PoisonError;
+
+pub struct Player {
+    pub index: SharedIndex,
+    files: Vec<PathBuf>,
+    /// The state after `applied` events.
+    pub state: State,
+    /// Events applied (the index of the next one).
+    pub applied: u64,
+    reader: Option<JournalReader>,
+    /// The next event, read ahead (for time-based stepping).
+    ahead: Option<Event>,
+    /// The journal ended (or was torn) after `applied` events.
+    pub at_end: bool,
+}
+
+impl Player {
+    /// Opens a journal at its start (the header applied): the first frame needs nothing more.
+    pub fn open(path: &Path) -> Result<Player, JournalError> {
+        let (index, files) = index::open(path)?;
+        let mut p = Player { index, files, state: State::new(), applied: 0, reader: None, ahead: None, at_end: false };
+        p.reader = Some(JournalReader::open(path)?);
+        p.step();
+        Ok(p)
+    }
+
+    /// Applies the next event; returns false at the end.
+    pub fn step(&mut self) -> bool {
+        let next = match self.ahead.take() {
+            Some(e) => Some(e),
+            None => self.read_next(),
+        };
+        match next {
+            Some(e) => {
+                self.state.apply(&e);
+                self.applied += 1;
+                true
+            }
+            None => {
+                self.at_end = true;
+                false
+            }
+        }
+    }
+
+    fn read_next(&mut self) -> Option<Event> {
+        let r = self.reader.as_mut()?;
+        match r.next_event() {
+            Ok(Some(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// `t` of the next event, if any.
+    pub fn next_t(&mut self) -> Option<u64> {
+        if self.ahead.is_none() {
+            self.ahead = self.read_next();
+        }
+        self.ahead.as_ref().map(|e| e.t)
+    }
+
+    /// Moves to the state after `n` events (`n >= 1`: the header is always applied).
+    pub fn seek_to_event(&mut self, n: u64) {
+        let n = n.max(1);
+        if n < self.applied || n - self.applied > index::CHECKPOINT_EVERY {
+            self.restart_from(|idx| idx.checkpoint_before(n).map(|c| (c.applied, c.pos, c.state.clone())));
+        }
+        while self.applied < n && self.step() {}
+    }
+
+    /// Moves to the last event at or before session time `t`.
+    pub fn seek_to_time(&mut self, t: u64) {
+        if t < self.state.now || self.next_t().is_some_and(|nt| t.saturating_sub(nt) > 0) {
+            let far = {
+                let idx = self.index.read().unwrap_or_else(PoisonError::into_inner);
+                idx.checkpoint_at_time(t).is_some_and(|c| c.applied > self.applied + index::CHECKPOINT_EVERY / 2)
+            };
+            if t < self.state.now || far {
+                self.restart_from(|idx| idx.checkpoint_at_time(t).map(|c| (c.applied, c.pos, c.state.clone())));
+            }
+        }
+        self.advance_to_time(t);
+    }
+
+    /// Plays forward to session time `t` (never backwards).
+    pub fn advance_to_time(&mut self, t: u64) {
+        while self.next_t().is_some_and(|nt| nt <= t) {
+            self.step();
+        }
+        if self.ahead.is_none() {
+            self.at_end = self.next_t().is_none();
+        }
+    }
+
+    fn restart_from(&mut self, pick: impl FnOnce(&index::Index) -> Option<(u64, Position, std::sync::Arc<State>)>) {
+        let found = {
+            let idx = self.index.read().unwrap_or_else(PoisonError::into_inner);
+            pick(&idx)
+        };
+        self.ahead = None;
+        self.at_end = false;
+        match found {
+            Some((applied, pos, state)) => {
+                self.state = (*state).clone();
+                self.applied = applied;
+                self.reader = JournalReader::open_at(&self.files, pos).ok();
+            }
+            None => {
+                // Not indexed yet that far back: from the start.
+                self.state = State::new();
+                self.applied = 0;
+                self.reader = self.files.first().and_then(|f| {
+                    if self.files.len() == 1 {
+                        JournalReader::open(f).ok()
+                    } else {
+                        f.parent().and_then(|d| JournalReader::open(d).ok())
+                    }
+                });
+                self.step();
+            }
+        }
+    }
+
+    /// The next (or previous) stop-related mark from the current position.
+    pub fn mark(&self, forward: bool) -> Option<Mark> {
+        let idx = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        let here = self.applied.saturating_sub(1);
+        if forward {
+            idx.marks.iter().find(|m| m.n > here).copied()
+        } else {
+            idx.marks.iter().rev().find(|m| m.n < here).copied()
+        }
+    }
+
+    /// Moves to just after a mark's event.
+    pub fn jump_to_mark(&mut self, mark: Mark) {
+        self.seek_to_event(mark.n + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests;
