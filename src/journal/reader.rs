@@ -73,7 +73,7 @@ pub struct JournalReader {
     /// What was opened (a file or a directory), for messages.
     origin: PathBuf,
     /// Files still to read, after the current one.
-    files: Vec<PathBuf>,
+    pending_files: Vec<PathBuf>,
     /// Every file, in order.
     all_files: Vec<PathBuf>,
     current: Option<(PathBuf, BufReader<File>)>,
@@ -121,7 +121,7 @@ impl JournalReader {
             all_files: files.clone(),
             file_index: 0,
             offset: 0,
-            files,
+            pending_files: files,
             current: None,
             line_no: 0,
             buf: Vec::new(),
@@ -134,12 +134,12 @@ impl JournalReader {
     fn next_line(&mut self) -> Result<Option<(PathBuf, bool)>, JournalError> {
         loop {
             if self.current.is_none() {
-                if self.files.is_empty() {
+                if self.pending_files.is_empty() {
                     return Ok(None);
                 }
-                let path = self.files.remove(0);
+                let path = self.pending_files.remove(0);
                 let file = File::open(&path).map_err(|e| JournalError::Io(path.clone(), e))?;
-                self.file_index = self.all_files.len() - self.files.len() - 1;
+                self.file_index = self.all_files.len() - self.pending_files.len() - 1;
                 self.offset = 0;
                 self.current = Some((path, BufReader::with_capacity(1 << 20, file)));
                 self.line_no = 0;
@@ -166,7 +166,7 @@ impl JournalReader {
     }
 
     /// The files of this journal, in reading order.
-    pub fn files(&self) -> &[PathBuf] {
+    pub fn all_files(&self) -> &[PathBuf] {
         &self.all_files
     }
 
@@ -178,7 +178,7 @@ impl JournalReader {
         file.seek(SeekFrom::Start(pos.offset)).map_err(|e| JournalError::Io(path.clone(), e))?;
         Ok(JournalReader {
             origin: path.clone(),
-            files: files[pos.file + 1..].to_vec(),
+            pending_files: files[pos.file + 1..].to_vec(),
             all_files: files.to_vec(),
             current: Some((path, BufReader::with_capacity(256 * 1024, file))),
             file_index: pos.file,
@@ -250,7 +250,7 @@ impl JournalReader {
     }
 
     fn is_last_line(&mut self) -> bool {
-        self.files.is_empty() && self.current.as_mut().is_some_and(|(_, r)| r.fill_buf().map_or(true, <[u8]>::is_empty))
+        self.pending_files.is_empty() && self.current.as_mut().is_some_and(|(_, r)| r.fill_buf().map_or(true, <[u8]>::is_empty))
     }
 
     fn check_header(&mut self, path: &Path, event: &Event) -> Result<(), JournalError> {

@@ -77,7 +77,7 @@ fn mark_of(ev: &EventKind) -> Option<MarkKind> {
         EventKind::StopRequested { .. } | EventKind::StopAllRequested { .. } => MarkKind::StopRequested,
         EventKind::StageEntered { stage: StageAction::Kill, .. } => MarkKind::Kill,
         EventKind::StageEntered { .. } | EventKind::GraceExtended { .. } => MarkKind::Stage,
-        EventKind::NodeExited { cause, .. } if matches!(cause, ExitCause::Exited | ExitCause::Stopped) => {
+        EventKind::NodeExited { cause: ExitCause::Exited | ExitCause::Stopped, .. } => {
             MarkKind::Exit
         }
         EventKind::NodeExited { .. } | EventKind::Survivors { .. } => MarkKind::BadExit,
@@ -127,7 +127,7 @@ pub fn open(path: &std::path::Path) -> Result<(SharedIndex, Vec<PathBuf>), Journ
     let mut probe = JournalReader::open(path)?;
     // Validates the header (version, shape) before anything is shown.
     probe.next_event()?.ok_or_else(|| JournalError::Empty(path.to_path_buf()))?;
-    let files = probe.files().to_vec();
+    let files = probe.all_files().to_vec();
     let index = Arc::new(RwLock::new(Index { files: files.clone(), ..Index::default() }));
     let reader = JournalReader::open(path)?;
     let shared = index.clone();

@@ -37,16 +37,13 @@ impl Player {
             Some(e) => Some(e),
             None => self.read_next(),
         };
-        match next {
-            Some(e) => {
-                self.state.apply(&e);
-                self.applied += 1;
-                true
-            }
-            None => {
-                self.at_end = true;
-                false
-            }
+                if let Some(e) = next {
+            self.state.apply(&e);
+            self.applied += 1;
+            true
+        } else {
+            self.at_end = true;
+            false
         }
     }
 
