@@ -21,7 +21,7 @@ fn write_journal(path: &Path, events: u64) {
             name: "s".into(),
             path: None,
             nodes: vec![NodeSpec::with_defaults("a", vec!["x".into()])],
-            hazards: Default::default(),
+            hazards: std::collections::BTreeMap::default(),
             probe_interval_ms: 250,
         },
     };
