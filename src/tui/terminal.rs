@@ -1,0 +1,57 @@
+//! The real terminal: raw mode, the alternate screen and mouse capture on entry, all undone on
+//! every way out: normal return, error, panic (a hook restores the terminal before the panic
+//! message prints) and drop.
+
+use crossterm::cursor::{Hide, Show};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::execute;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{self, Stdout};
+use std::panic::PanicHookInfo;
+use std::sync::Arc;
+
+type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+/// Puts the terminal back as the shell left it. Safe to call more than once.
+pub fn restore() -> io::Result<()> {
+    let raw = disable_raw_mode();
+    let screen = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, Show);
+    raw.and(screen)
+}
+
+/// Owns the terminal's cockpit mode; dropping it restores the terminal.
+pub struct TerminalGuard {
+    previous_hook: Arc<Hook>,
+}
+
+impl TerminalGuard {
+    /// Enters raw mode and the alternate screen and installs the panic hook.
+    pub fn enter() -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
+        let previous_hook: Arc<Hook> = Arc::new(std::panic::take_hook());
+        let chained = Arc::clone(&previous_hook);
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = restore();
+            chained(info);
+        }));
+        // From here on, dropping the guard undoes whatever part of the setup succeeded.
+        let guard = TerminalGuard { previous_hook };
+        enable_raw_mode()?;
+        execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture, Hide)?;
+        let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        Ok((guard, terminal))
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = restore();
+        // The hook cannot be changed while panicking; ours stays and only restores again.
+        if !std::thread::panicking() {
+            let _ = std::panic::take_hook();
+            let previous = Arc::clone(&self.previous_hook);
+            std::panic::set_hook(Box::new(move |info| previous(info)));
+        }
+    }
+}
