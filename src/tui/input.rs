@@ -455,3 +455,6 @@ fn moved(cur: u16, cmd: Command, page: u16, max: u16) -> u16 {
     }
     .min(max)
 }
+
+#[cfg(test)]
+mod tests;
