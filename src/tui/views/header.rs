@@ -10,9 +10,17 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
+    buf.set_style(area, cx.theme.bar);
+    let mut line = spans(cx, area.width >= WIDE);
+    if line.width() > usize::from(area.width) {
+        line = spans(cx, false);
+    }
+    line.style(cx.theme.bar).render(area, buf);
+}
+
+/// The bar's text, long or compact.
+fn spans(cx: Ctx, wide: bool) -> Line<'static> {
     let (state, ui, t) = (cx.state, cx.ui, cx.theme);
-    let wide = area.width >= WIDE;
-    buf.set_style(area, t.bar);
     let sep = Span::styled(" │ ", t.bar);
     let mut spans: Vec<Span> = vec![Span::styled(" gracewatch", t.bar), sep.clone()];
     let session = state.session();
@@ -99,5 +107,5 @@ pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
         }
         None => {}
     }
-    Line::from(spans).style(t.bar).render(area, buf);
+    Line::from(spans)
 }
