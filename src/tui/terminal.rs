@@ -11,13 +11,24 @@ use ratatui::backend::CrosstermBackend;
 use std::io::{self, Stdout};
 use std::panic::PanicHookInfo;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
 
-/// Puts the terminal back as the shell left it. Safe to call more than once.
+/// What cockpit mode changed, so each is undone once. Leaving the alternate screen twice would
+/// move the cursor back to where it was saved (xterm's `?1049l` restores it), over whatever was
+/// printed since, such as a panic message.
+static RAW: AtomicBool = AtomicBool::new(false);
+static SCREEN: AtomicBool = AtomicBool::new(false);
+
+/// Puts the terminal back as the shell left it. Does nothing if it already is.
 pub fn restore() -> io::Result<()> {
-    let raw = disable_raw_mode();
-    let screen = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, Show);
+    let raw = if RAW.swap(false, Ordering::SeqCst) { disable_raw_mode() } else { Ok(()) };
+    let screen = if SCREEN.swap(false, Ordering::SeqCst) {
+        execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, Show)
+    } else {
+        Ok(())
+    };
     raw.and(screen)
 }
 
@@ -38,6 +49,9 @@ impl TerminalGuard {
         // From here on, dropping the guard undoes whatever part of the setup succeeded.
         let guard = TerminalGuard { previous_hook };
         enable_raw_mode()?;
+        RAW.store(true, Ordering::SeqCst);
+        // Set first: a failure half-way must still be undone.
+        SCREEN.store(true, Ordering::SeqCst);
         execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture, Hide)?;
         let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         Ok((guard, terminal))
