@@ -346,3 +346,13 @@ async fn a_burst_of_updates_is_drawn_at_most_thirty_times_a_second() {
     .await;
     assert!(n <= 2 + 35, "{n} frames for a burst of 2000 updates over ~0.2 s");
 }
+
+#[tokio::test]
+async fn quitting_under_up_ends_when_the_session_closes_first() {
+    let (mut rig, task) = start(LinkKind::InProcess, running_system().state, options(6 * S));
+    typed(&rig, "qy").await;
+    assert!(matches!(next_request(&mut rig).await, Request::Stop { all: true, .. }));
+    rig.updates.send(Update::Closed("the session ended".into())).await.unwrap();
+    let (exit, _) = tokio::time::timeout(Duration::from_secs(2), task).await.unwrap().unwrap();
+    assert_eq!(exit.unwrap(), TuiExit::LinkClosed("the session ended".into()));
+}

@@ -129,3 +129,33 @@ fn closed_link_offers_reconnect() {
         ui.link_dropped = 17;
     });
 }
+
+#[test]
+fn every_screen_survives_any_size() {
+    let feeds = [running_system(), mid_stop(), exited_all_causes(), all_hazards()];
+    let overlays = [
+        Overlay::None,
+        Overlay::Help { scroll: 3 },
+        Overlay::Picker { node: "camera".into(), index: 8 },
+        Overlay::Search { input: "x".into() },
+        Overlay::Confirm(Confirm { kind: ConfirmKind::StopAll, text: "a very long question ".repeat(20) }),
+    ];
+    for f in &feeds {
+        for (w, h) in [(1, 1), (2, 2), (10, 3), (30, 8), (40, 10), (60, 15), (79, 23), (100, 30), (119, 40), (200, 60)]
+        {
+            for overlay in &overlays {
+                for view in [View::Table, View::Detail] {
+                    let mut u = ui(w, h);
+                    u.view = view;
+                    u.overlay = overlay.clone();
+                    u.closed = (w == 60).then(|| "gone".to_string());
+                    u.detail_scroll = 500;
+                    u.hazard_cursor = 500;
+                    u.table_offset = 500;
+                    u.log.anchor = Some(3);
+                    render(&f.state, &u, 10 * S, w, h);
+                }
+            }
+        }
+    }
+}

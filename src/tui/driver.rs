@@ -81,6 +81,10 @@ where
             draw(terminal, &session, frozen.as_ref(), &mut ui, now)?;
             return Ok(TuiExit::AllStopped);
         }
+        if let (Some(_), Some(reason)) = (ui.quitting, &ui.closed) {
+            // Quitting and the session is gone: nothing more will come to wait for.
+            return Ok(TuiExit::LinkClosed(reason.clone()));
+        }
         if let Some(n) = &mut ui.notice {
             match n.until {
                 None => {

@@ -51,7 +51,8 @@ impl Theme {
             bar: Style::new().fg(Color::Black).bg(Color::Cyan),
             border: Style::new().fg(Color::DarkGray),
             border_focus: Style::new().fg(Color::Cyan),
-            selected: Style::new().bg(Color::Rgb(40, 48, 64)).add_modifier(Modifier::BOLD),
+            // An indexed grey: terminals without true colour render it too.
+            selected: Style::new().bg(Color::Indexed(237)).add_modifier(Modifier::BOLD),
             good: Style::new().fg(Color::Green),
             warn: Style::new().fg(Color::Yellow),
             bad: Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),

@@ -395,3 +395,44 @@ fn the_key_bar_comes_from_the_keymap() {
     press(&mut u, &s, &[ch('s')]);
     assert_eq!(keymap::bar(&u), vec![("y".to_string(), "confirm"), ("n".to_string(), "cancel")]);
 }
+
+#[test]
+fn no_key_or_click_panics_at_any_size() {
+    let s = state(&["a", "b"]);
+    let keys: Vec<KeyEvent> = "jkgGsynKSxq?o/fnN rx"
+        .chars()
+        .map(ch)
+        .chain(
+            [
+                KeyCode::PageDown,
+                KeyCode::PageUp,
+                KeyCode::End,
+                KeyCode::Home,
+                KeyCode::Tab,
+                KeyCode::Enter,
+                KeyCode::Esc,
+            ]
+            .map(key),
+        )
+        .collect();
+    for (w, h) in [(0, 0), (1, 1), (5, 3), (20, 6), (80, 24)] {
+        let mut u = ui(LinkMode::InProcess);
+        u.screen = Rect::new(0, 0, w, h);
+        for round in 0..3 {
+            for k in &keys {
+                on_key(*k, &mut u, &s);
+                for kind in
+                    [MouseEventKind::ScrollUp, MouseEventKind::ScrollDown, MouseEventKind::Down(MouseButton::Left)]
+                {
+                    let m = MouseEvent {
+                        kind,
+                        column: (round * 7) % w.max(1),
+                        row: (round * 5) % h.max(1),
+                        modifiers: KeyModifiers::NONE,
+                    };
+                    on_mouse(m, &mut u, &s);
+                }
+            }
+        }
+    }
+}
