@@ -49,13 +49,17 @@ struct Pty {
     child: Box<dyn portable_pty::Child + Send + Sync>,
 }
 
-fn spawn(mode: &str) -> Pty {
+fn spawn(mode: &str, no_color: bool) -> Pty {
     let pair = native_pty_system().openpty(PtySize { rows: 30, cols: 120, pixel_width: 0, pixel_height: 0 }).unwrap();
     let mut cmd = CommandBuilder::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", "cockpit_in_a_pty", "--nocapture", "--test-threads=1"]);
     cmd.env(CHILD, mode);
     cmd.env("TERM", "xterm-256color");
-    cmd.env("NO_COLOR", "1");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    } else {
+        cmd.env_remove("NO_COLOR");
+    }
     cmd.env("RUST_BACKTRACE", "0");
     let child = pair.slave.spawn_command(cmd).unwrap();
     drop(pair.slave);
@@ -111,15 +115,32 @@ impl Pty {
     }
 }
 
+/// Cells with a colour other than the terminal's default.
+fn coloured_cells(s: &vt100::Screen) -> usize {
+    let (rows, cols) = s.size();
+    let mut n = 0;
+    for r in 0..rows.get() {
+        for c in 0..cols.get() {
+            if let Some(cell) = s.cell(r, c) {
+                if cell.fgcolor() != vt100::Color::Default || cell.bgcolor() != vt100::Color::Default {
+                    n += 1;
+                }
+            }
+        }
+    }
+    n
+}
+
 fn on_cockpit(s: &vt100::Screen) -> bool {
     s.alternate_screen() && s.contents().contains("nodes (6)")
 }
 
 #[test]
 fn q_detaches_and_gives_the_terminal_back() {
-    let mut pty = spawn("quit");
+    let mut pty = spawn("quit", true);
     pty.wait_for("the cockpit", on_cockpit);
     assert!(pty.screen.lock().unwrap().screen().contents().contains("stopping"));
+    assert_eq!(coloured_cells(pty.screen.lock().unwrap().screen()), 0, "NO_COLOR is set: no colour at all");
     // Select detector and stop it: the request goes out; then detach.
     pty.type_keys("js");
     pty.wait_for("the confirm line", |s| s.contents().contains("Stop detector:"));
@@ -134,8 +155,9 @@ fn q_detaches_and_gives_the_terminal_back() {
 
 #[test]
 fn sigterm_gives_the_terminal_back() {
-    let pty = spawn("sigterm");
+    let pty = spawn("sigterm", false);
     pty.wait_for("the cockpit", on_cockpit);
+    assert!(coloured_cells(pty.screen.lock().unwrap().screen()) > 0, "colour when NO_COLOR is not set");
     let pid = pty.child.process_id().unwrap();
     rustix::process::kill_process(rustix::process::Pid::from_raw(pid as i32).unwrap(), rustix::process::Signal::TERM)
         .unwrap();
@@ -145,7 +167,7 @@ fn sigterm_gives_the_terminal_back() {
 
 #[test]
 fn a_panic_gives_the_terminal_back_and_its_message_is_readable() {
-    let mut pty = spawn("panic");
+    let mut pty = spawn("panic", true);
     pty.wait_for("the closed-link screen", |s| s.alternate_screen() && s.contents().contains("session closed"));
     pty.type_keys("r");
     let status = pty.child.wait().unwrap();
