@@ -1,1 +1,73 @@
-//! The live cockpit.
+//! The live cockpit: a terminal screen for the moment of stopping.
+//!
+//! - Views ([`views`]) are pure functions of `(&State, &Ui, now)`; replay can reuse them with
+//!   its own driver.
+//! - Keys map to actions purely ([`input::on_key`]), through one table ([`keymap::KEYMAP`])
+//!   that also draws the key bar and the help screen.
+//! - [`driver`] is the live loop; [`terminal`] sets the terminal up and always restores it.
+
+pub mod action;
+pub mod app;
+pub mod driver;
+pub mod format;
+pub mod input;
+pub mod keymap;
+pub mod layout;
+pub mod logview;
+pub mod terminal;
+pub mod theme;
+pub mod views;
+
+pub use action::Action;
+pub use app::Ui;
+pub use input::{on_key, on_mouse};
+pub use views::Screen;
+
+use crate::control::link::SessionLink;
+use crate::event::Signal;
+use futures_util::StreamExt;
+
+/// Makes a fresh link after the old one closed (`attach`'s `r`).
+pub type Reconnect = Box<dyn FnMut() -> anyhow::Result<SessionLink> + Send>;
+
+#[derive(Default)]
+pub struct TuiOptions {
+    /// Offered as `r` when the link closes.
+    pub reconnect: Option<Reconnect>,
+    /// Session time source; default: the session's clock from its header.
+    pub now: Option<Box<dyn FnMut() -> u64 + Send>>,
+    /// Default: colour unless `NO_COLOR` is set.
+    pub theme: Option<theme::Theme>,
+}
+
+/// How the cockpit ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TuiExit {
+    /// Attached, and the operator quit: the session runs on.
+    Detached,
+    /// In-process: every node has exited (after the operator's quit), or none was left.
+    AllStopped,
+    /// The link closed and the operator quit instead of reconnecting.
+    LinkClosed(String),
+    /// gracewatch itself got SIGTERM or SIGHUP; the terminal is restored.
+    Terminated(Signal),
+    /// The terminal's input ended.
+    InputClosed,
+}
+
+/// Runs the cockpit on the process's terminal until the operator quits.
+pub async fn run(link: SessionLink, opts: TuiOptions) -> anyhow::Result<TuiExit> {
+    let signals = signal_hook_tokio::Signals::new([libc::SIGTERM, libc::SIGHUP])?;
+    let handle = signals.handle();
+    let exit_signals = signals.filter_map(|n| std::future::ready(Signal::from_number(n)));
+    let result = {
+        let (guard, mut terminal) = terminal::TerminalGuard::enter()?;
+        let events = crossterm::event::EventStream::new();
+        let result = driver::drive(&mut terminal, events, Box::pin(exit_signals), link, opts).await;
+        drop(terminal);
+        drop(guard);
+        result
+    };
+    handle.close();
+    result
+}

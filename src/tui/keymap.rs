@@ -1,0 +1,312 @@
+//! The one table of key bindings. It drives key handling ([`super::input::on_key`]), the
+//! footer's key bar and the `?` help screen, so the three never disagree.
+
+use super::app::{Overlay, Pane, Ui, View};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// A key as the keymap names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Ctrl(char),
+    Enter,
+    Esc,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Tab,
+    BackTab,
+    Backspace,
+}
+
+impl Key {
+    /// The key of a press or repeat (releases are ignored).
+    pub fn from_event(ev: KeyEvent) -> Option<Key> {
+        if ev.kind == KeyEventKind::Release {
+            return None;
+        }
+        Some(match ev.code {
+            KeyCode::Char(c) if ev.modifiers.contains(KeyModifiers::CONTROL) => Key::Ctrl(c.to_ascii_lowercase()),
+            KeyCode::Char(c) => Key::Char(c),
+            KeyCode::Enter => Key::Enter,
+            KeyCode::Esc => Key::Esc,
+            KeyCode::Up => Key::Up,
+            KeyCode::Down => Key::Down,
+            KeyCode::PageUp => Key::PageUp,
+            KeyCode::PageDown => Key::PageDown,
+            KeyCode::Home => Key::Home,
+            KeyCode::End => Key::End,
+            KeyCode::Tab if ev.modifiers.contains(KeyModifiers::SHIFT) => Key::BackTab,
+            KeyCode::Tab => Key::Tab,
+            KeyCode::BackTab => Key::BackTab,
+            KeyCode::Backspace => Key::Backspace,
+            _ => return None,
+        })
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Key::Char(' ') => "space".to_string(),
+            Key::Char(c) => c.to_string(),
+            Key::Ctrl(c) => format!("Ctrl-{}", c.to_ascii_uppercase()),
+            Key::Enter => "Enter".to_string(),
+            Key::Esc => "Esc".to_string(),
+            Key::Up => "↑".to_string(),
+            Key::Down => "↓".to_string(),
+            Key::PageUp => "PgUp".to_string(),
+            Key::PageDown => "PgDn".to_string(),
+            Key::Home => "Home".to_string(),
+            Key::End => "End".to_string(),
+            Key::Tab => "Tab".to_string(),
+            Key::BackTab => "Shift-Tab".to_string(),
+            Key::Backspace => "Backspace".to_string(),
+        }
+    }
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// Anywhere no prompt is open.
+    Global,
+    /// The nodes table has focus.
+    Table,
+    /// The detail pane has focus.
+    Detail,
+    Log,
+    Hazards,
+    Help,
+    /// A question on the confirm line (stop, kill, stop all, quit).
+    Confirm,
+    /// The signal picker of `x`.
+    Picker,
+    /// Typing a log search.
+    Search,
+    /// The link to the session closed.
+    Closed,
+}
+
+impl Context {
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Global => "Anywhere",
+            Context::Table => "Nodes table",
+            Context::Detail => "Detail pane",
+            Context::Log => "Log pane",
+            Context::Hazards => "Hazards panel",
+            Context::Help => "Help",
+            Context::Confirm => "Confirm line",
+            Context::Picker => "Signal picker",
+            Context::Search => "Log search",
+            Context::Closed => "Session closed",
+        }
+    }
+
+    /// Contexts in the order the help screen lists them.
+    pub const ALL: [Context; 10] = [
+        Context::Global,
+        Context::Table,
+        Context::Detail,
+        Context::Log,
+        Context::Hazards,
+        Context::Confirm,
+        Context::Picker,
+        Context::Search,
+        Context::Closed,
+        Context::Help,
+    ];
+}
+
+/// What a binding does; its meaning can depend on the context (`↓` moves the selection in the
+/// table and scrolls the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Open,
+    Back,
+    Sort,
+    SortReverse,
+    Stop,
+    Kill,
+    StopAll,
+    Signal,
+    Pause,
+    Help,
+    Quit,
+    FocusNext,
+    FocusPrev,
+    LogFilter,
+    LogFollow,
+    Search,
+    SearchNext,
+    SearchPrev,
+    Yes,
+    No,
+    Reconnect,
+}
+
+pub struct Binding {
+    pub keys: &'static [Key],
+    pub ctx: Context,
+    pub cmd: Command,
+    /// For the help screen.
+    pub desc: &'static str,
+    /// For the footer's key bar; bindings without one only show in help.
+    pub short: Option<&'static str>,
+}
+
+const fn b(
+    keys: &'static [Key],
+    ctx: Context,
+    cmd: Command,
+    desc: &'static str,
+    short: Option<&'static str>,
+) -> Binding {
+    Binding { keys, ctx, cmd, desc, short }
+}
+
+use Command as C;
+use Context as X;
+use Key as K;
+
+/// Every binding. Within a context, the order is the key bar's order.
+pub static KEYMAP: &[Binding] = &[
+    // Prompts first: they own the keyboard while open.
+    b(&[K::Char('y'), K::Enter], X::Confirm, C::Yes, "confirm", Some("confirm")),
+    b(&[K::Char('n'), K::Esc, K::Ctrl('c')], X::Confirm, C::No, "cancel", Some("cancel")),
+    b(&[K::Up, K::Char('k')], X::Picker, C::Up, "previous signal", None),
+    b(&[K::Down, K::Char('j')], X::Picker, C::Down, "next signal", None),
+    b(&[K::Enter], X::Picker, C::Yes, "send the highlighted signal to the node", Some("send")),
+    b(&[K::Esc, K::Char('q')], X::Picker, C::No, "cancel", Some("cancel")),
+    b(&[K::Enter], X::Search, C::Yes, "search (type the text first; matches are highlighted)", Some("search")),
+    b(&[K::Esc], X::Search, C::No, "cancel", Some("cancel")),
+    b(&[K::Up, K::Char('k')], X::Help, C::Up, "scroll up", None),
+    b(&[K::Down, K::Char('j')], X::Help, C::Down, "scroll down", None),
+    b(&[K::PageUp], X::Help, C::PageUp, "page up", None),
+    b(&[K::PageDown], X::Help, C::PageDown, "page down", None),
+    b(&[K::Esc, K::Char('?'), K::Char('q')], X::Help, C::Back, "close help", Some("close")),
+    b(&[K::Char('r')], X::Closed, C::Reconnect, "reconnect to the session", Some("reconnect")),
+    b(&[K::Char('q'), K::Ctrl('c')], X::Closed, C::Quit, "quit", Some("quit")),
+    // Panes.
+    b(&[K::Up, K::Char('k')], X::Table, C::Up, "select the previous node", None),
+    b(&[K::Down, K::Char('j')], X::Table, C::Down, "select the next node", None),
+    b(&[K::PageUp], X::Table, C::PageUp, "a page up", None),
+    b(&[K::PageDown], X::Table, C::PageDown, "a page down", None),
+    b(&[K::Home, K::Char('g')], X::Table, C::Home, "first node", None),
+    b(&[K::End], X::Table, C::End, "last node", None),
+    b(&[K::Enter], X::Table, C::Open, "open the selected node in detail", Some("detail")),
+    b(
+        &[K::Char('o')],
+        X::Table,
+        C::Sort,
+        "sort by the next column (manifest order, name, state, tokens, hazards, CPU, memory)",
+        Some("sort"),
+    ),
+    b(&[K::Char('O')], X::Table, C::SortReverse, "reverse the sort", None),
+    b(&[K::Up, K::Char('k')], X::Detail, C::Up, "scroll up", None),
+    b(&[K::Down, K::Char('j')], X::Detail, C::Down, "scroll down", None),
+    b(&[K::PageUp], X::Detail, C::PageUp, "page up", None),
+    b(&[K::PageDown], X::Detail, C::PageDown, "page down", None),
+    b(&[K::Esc, K::Enter], X::Detail, C::Back, "back to the table", Some("back")),
+    b(&[K::Up, K::Char('k')], X::Log, C::Up, "scroll to older lines", None),
+    b(&[K::Down, K::Char('j')], X::Log, C::Down, "scroll to newer lines", None),
+    b(&[K::PageUp], X::Log, C::PageUp, "a page older", None),
+    b(&[K::PageDown], X::Log, C::PageDown, "a page newer", None),
+    b(&[K::Home, K::Char('g')], X::Log, C::Home, "oldest line", None),
+    b(&[K::End, K::Char('G')], X::Log, C::End, "follow the newest lines", Some("follow")),
+    b(&[K::Up, K::Char('k')], X::Hazards, C::Up, "newer hazard", None),
+    b(&[K::Down, K::Char('j')], X::Hazards, C::Down, "older hazard", None),
+    b(&[K::Home, K::Char('g')], X::Hazards, C::Home, "newest hazard", None),
+    b(&[K::Enter], X::Hazards, C::Open, "open the node of the highlighted hazard", Some("node")),
+    // Anywhere.
+    b(
+        &[K::Char('s')],
+        X::Global,
+        C::Stop,
+        "graceful stop of the selected node (shows its plan, asks first)",
+        Some("stop"),
+    ),
+    b(&[K::Char('K')], X::Global, C::Kill, "SIGKILL the selected node now (asks first)", Some("kill")),
+    b(&[K::Char('S')], X::Global, C::StopAll, "stop every node, dependents first (asks first)", Some("stop all")),
+    b(&[K::Char('x')], X::Global, C::Signal, "send a signal to the selected node (picker)", Some("signal")),
+    b(&[K::Char(' ')], X::Global, C::Pause, "pause / resume the display (updates keep arriving)", Some("pause")),
+    b(&[K::Tab], X::Global, C::FocusNext, "focus the next pane", Some("pane")),
+    b(&[K::BackTab], X::Global, C::FocusPrev, "focus the previous pane", None),
+    b(&[K::Char('/')], X::Global, C::Search, "search the log", Some("search")),
+    b(&[K::Char('n')], X::Global, C::SearchNext, "next (older) log match", None),
+    b(&[K::Char('N')], X::Global, C::SearchPrev, "previous (newer) log match", None),
+    b(&[K::Char('f')], X::Global, C::LogFilter, "log: the selected node only / every node", Some("log filter")),
+    b(&[K::Char('G')], X::Global, C::LogFollow, "log: follow the newest lines", None),
+    b(&[K::Char('?')], X::Global, C::Help, "this help", Some("help")),
+    b(
+        &[K::Char('q'), K::Ctrl('c')],
+        X::Global,
+        C::Quit,
+        "quit: under `up` asks to stop everything and waits for it; attached, detaches",
+        Some("quit"),
+    ),
+];
+
+/// The contexts in force, most specific first.
+pub fn contexts(ui: &Ui) -> Vec<Context> {
+    match &ui.overlay {
+        Overlay::Help { .. } => return vec![Context::Help],
+        Overlay::Confirm(_) => return vec![Context::Confirm],
+        Overlay::Picker { .. } => return vec![Context::Picker],
+        Overlay::Search { .. } => return vec![Context::Search],
+        Overlay::None => {}
+    }
+    let pane = match (ui.focus, ui.view) {
+        (Pane::Nodes, View::Table) => Context::Table,
+        (Pane::Nodes, View::Detail) => Context::Detail,
+        (Pane::Log, _) => Context::Log,
+        (Pane::Hazards, _) => Context::Hazards,
+    };
+    let mut out = Vec::with_capacity(3);
+    if ui.closed.is_some() {
+        out.push(Context::Closed);
+    }
+    out.push(pane);
+    out.push(Context::Global);
+    out
+}
+
+/// The binding `key` triggers in these contexts.
+pub fn lookup(key: Key, contexts: &[Context]) -> Option<&'static Binding> {
+    contexts.iter().find_map(|ctx| KEYMAP.iter().find(|b| b.ctx == *ctx && b.keys.contains(&key)))
+}
+
+/// All bindings of one context, in table order.
+pub fn bindings(ctx: Context) -> impl Iterator<Item = &'static Binding> {
+    KEYMAP.iter().filter(move |b| b.ctx == ctx)
+}
+
+/// The key bar: (key, what) for the contexts in force, most specific first, each command once.
+pub fn bar(ui: &Ui) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    let mut seen: Vec<Command> = Vec::new();
+    for ctx in contexts(ui) {
+        for b in bindings(ctx) {
+            if let Some(short) = b.short {
+                if !seen.contains(&b.cmd) {
+                    seen.push(b.cmd);
+                    out.push((b.keys[0].label(), short));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// All keys of a binding for the help screen: `↑/k`.
+pub fn keys_label(b: &Binding) -> String {
+    b.keys.iter().map(|k| k.label()).collect::<Vec<_>>().join("/")
+}

@@ -1,0 +1,89 @@
+//! The confirm line (stop, kill, stop all, quit) and the search line, and the questions they
+//! ask. A question's text is fixed when it is asked: the operator confirms what they read.
+
+use super::Ctx;
+use super::wrap::wrap;
+use crate::state::{NodeState, Phase, State};
+use crate::stop_engine::plan::{self, Overrides};
+use crate::tui::app::Overlay;
+use crate::util::fmt_ms;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+use std::fmt::Write as _;
+
+/// `Stop camera: stop message → SIGTERM @2s → SIGKILL @10s (grace 10s, to its process group)?`
+pub fn stop_text(node: &NodeState) -> String {
+    let p = plan::graceful(&node.spec, node.listens_for_stop(), Overrides::default());
+    let mut extra = format!("grace {}", fmt_ms(p.grace_ms));
+    if p.drain_extension_ms > 0 {
+        let _ = write!(extra, ", +up to {} while tokens drain", fmt_ms(p.drain_extension_ms));
+    }
+    extra.push_str(if p.group { ", to its process group" } else { ", to its process only" });
+    let tokens = node.tokens.pending();
+    if tokens > 0 {
+        let _ = write!(extra, ", {tokens} drop tokens lent");
+    }
+    format!("Stop {}: {} ({extra})?", node.name, p.describe())
+}
+
+/// `Kill camera now with SIGKILL (its process group, no cleanup)?`
+pub fn kill_text(node: &NodeState) -> String {
+    let to = if node.spec.group { "its process group" } else { "its process" };
+    let tokens = node.tokens.pending();
+    let lost = if tokens > 0 { format!(", {tokens} drop tokens still lent") } else { String::new() };
+    format!("Kill {} now with SIGKILL ({to}, no cleanup{lost})?", node.name)
+}
+
+fn alive_names(state: &State) -> Vec<String> {
+    state.nodes.values().filter(|n| n.phase != Phase::Exited).map(|n| n.name.clone()).collect()
+}
+
+fn tiers_text(state: &State, names: &[String]) -> String {
+    let specs: Vec<crate::manifest::NodeSpec> = state.nodes.values().map(|n| n.spec.clone()).collect();
+    let tiers = crate::manifest::order::stop_tiers(&specs, names);
+    tiers.iter().map(|t| t.join(", ")).collect::<Vec<_>>().join(" → ")
+}
+
+/// `Stop all 3 nodes, dependents first: app → cache → db?`
+pub fn stop_all_text(state: &State) -> String {
+    let names = alive_names(state);
+    format!("Stop all {} nodes, dependents first: {}?", names.len(), tiers_text(state, &names))
+}
+
+/// The in-process quit question.
+pub fn quit_text(state: &State) -> String {
+    let names = alive_names(state);
+    format!(
+        "Quit: stop all {} nodes first ({}) and leave once they have exited?",
+        names.len(),
+        tiers_text(state, &names)
+    )
+}
+
+/// Quitting again while the stop of everything runs.
+pub fn quit_force_text(state: &State) -> String {
+    let names = alive_names(state);
+    format!("Still waiting for {} nodes to exit ({}). Kill them now with SIGKILL?", names.len(), names.join(", "))
+}
+
+pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
+    let t = cx.theme;
+    buf.set_style(area, t.prompt);
+    let line = match &cx.ui.overlay {
+        Overlay::Confirm(c) => {
+            // The keys are on the footer right below.
+            let lines = wrap(&[Span::styled(format!(" {}", c.text), t.prompt)], usize::from(area.width), 1);
+            Paragraph::new(lines).render(area, buf);
+            return;
+        }
+        Overlay::Search { input } => Line::from(vec![
+            Span::styled(" search log: /", t.prompt),
+            Span::styled(format!("{input}█"), t.prompt),
+            Span::styled("   Enter search · Esc cancel", t.prompt),
+        ]),
+        _ => Line::default(),
+    };
+    line.render(area, buf);
+}

@@ -1,0 +1,111 @@
+//! The top bar: session, live or paused, the clock, node counts, hazards, dropped events.
+
+use super::Ctx;
+use crate::tui::app::Quitting;
+use crate::tui::format::{utc_datetime, utc_hms};
+use crate::tui::layout::WIDE;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
+    buf.set_style(area, cx.theme.bar);
+    let mut line = spans(cx, area.width >= WIDE);
+    if line.width() > usize::from(area.width) {
+        line = spans(cx, false);
+    }
+    line.style(cx.theme.bar).render(area, buf);
+}
+
+/// The bar's text, long or compact.
+fn spans(cx: Ctx, wide: bool) -> Line<'static> {
+    let (state, ui, t) = (cx.state, cx.ui, cx.theme);
+    let sep = Span::styled(" │ ", t.bar);
+    let mut spans: Vec<Span> = vec![Span::styled(" gracewatch", t.bar), sep.clone()];
+    let session = state.session();
+    spans.push(Span::styled(
+        if session.is_empty() { "(no session yet)".to_string() } else { session.to_string() },
+        t.bar,
+    ));
+    spans.push(sep.clone());
+
+    let mode = if ui.closed.is_some() {
+        Span::styled("✕ CLOSED", t.bar.patch(t.bad))
+    } else if ui.paused {
+        let behind = if ui.behind > 0 { format!(" +{} events", ui.behind) } else { String::new() };
+        Span::styled(format!("❚❚ PAUSED{behind}"), t.bar.patch(t.prompt))
+    } else if state.ended.is_some() {
+        Span::styled("■ ENDED", t.bar)
+    } else {
+        Span::styled("● LIVE", t.bar)
+    };
+    spans.push(mode);
+
+    if let Some(h) = &state.header {
+        let wall = h.started_unix_ms + cx.now / 1_000_000;
+        spans.push(sep.clone());
+        spans.push(Span::styled(if wide { format!("{} UTC", utc_datetime(wall)) } else { utc_hms(wall) }, t.bar));
+        spans.push(Span::styled(format!("  +{}", crate::util::fmt_ns(cx.now)), t.bar));
+    }
+
+    let c = state.counts();
+    spans.push(sep.clone());
+    let mut counts: Vec<String> = Vec::new();
+    let names: [(&str, &str, usize); 4] = [
+        ("starting", "start", c.starting),
+        ("running", "run", c.running),
+        ("stopping", "stop", c.stopping),
+        ("exited", "exit", c.exited),
+    ];
+    for (long, short, n) in names {
+        if n > 0 || long == "running" {
+            counts.push(format!("{n} {}", if wide { long } else { short }));
+        }
+    }
+    spans.push(Span::styled(counts.join(if wide { " · " } else { " " }), t.bar));
+
+    let hazards: usize = state.nodes.values().map(|n| n.hazards.len()).sum();
+    if hazards > 0 {
+        spans.push(sep.clone());
+        spans.push(Span::styled(
+            if wide {
+                format!("⚠ {hazards} hazard{}", if hazards == 1 { "" } else { "s" })
+            } else {
+                format!("⚠{hazards}")
+            },
+            t.bar.patch(t.bad),
+        ));
+    }
+
+    let client: u64 = state.nodes.values().map(|n| n.client_dropped).sum();
+    let dropped = ui.link_dropped + client;
+    if dropped > 0 {
+        spans.push(sep.clone());
+        let text = if wide {
+            format!("{dropped} events dropped (link {}, clients {client})", ui.link_dropped)
+        } else {
+            format!("drop {dropped}")
+        };
+        spans.push(Span::styled(text, t.bar.patch(t.warn)));
+    }
+
+    match ui.quitting {
+        Some(Quitting::Graceful) => {
+            spans.push(sep);
+            spans.push(Span::styled(
+                if wide { "quitting: stopping everything" } else { "quitting" },
+                t.bar.patch(t.prompt),
+            ));
+        }
+        Some(Quitting::Forced) => {
+            spans.push(sep);
+            spans.push(Span::styled(
+                if wide { "quitting: killing everything" } else { "quitting" },
+                t.bar.patch(t.prompt),
+            ));
+        }
+        None => {}
+    }
+    Line::from(spans)
+}

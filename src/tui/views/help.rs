@@ -1,0 +1,129 @@
+//! The `?` screen: every key by context (from the same keymap as the key bar), then what the
+//! table's glyphs mean and what each hazard is.
+
+use super::Ctx;
+use super::wrap::wrap;
+use crate::hazards::HazardId;
+use crate::tui::format::HandlerMark;
+use crate::tui::keymap::{self, Context};
+use crate::tui::layout::WIDE;
+use crate::tui::theme::Theme;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Padding, Paragraph, Widget};
+
+fn keys(t: &Theme, w: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for ctx in Context::ALL {
+        out.push(Line::styled(ctx.title().to_string(), t.title));
+        for b in keymap::bindings(ctx) {
+            out.extend(wrap(
+                &[Span::styled(format!("  {:<14}", keymap::keys_label(b)), t.key), Span::raw(b.desc)],
+                w,
+                16,
+            ));
+        }
+        if ctx == Context::Search {
+            out.extend(wrap(
+                &[
+                    Span::styled(format!("  {:<14}", "other keys"), t.key),
+                    Span::raw("type the search text (Backspace deletes)"),
+                ],
+                w,
+                16,
+            ));
+        }
+        out.push(Line::default());
+    }
+    out.extend(wrap(
+        &[
+            Span::styled("Mouse ", t.title),
+            Span::raw("wheel scrolls the pane under it; click selects a row or focuses a pane"),
+        ],
+        w,
+        2,
+    ));
+    out
+}
+
+fn legend(t: &Theme, w: usize) -> Vec<Line<'static>> {
+    let mut out = vec![Line::styled("Handlers: I T Q H = SIGINT SIGTERM SIGQUIT SIGHUP", t.title)];
+    for m in HandlerMark::ALL {
+        out.extend(wrap(&[Span::styled(format!("  {}  ", m.glyph()), t.key), Span::raw(m.meaning())], w, 5));
+    }
+    out.push(Line::default());
+    out.push(Line::styled("Table", t.title));
+    for (k, v) in [
+        ("TOKENS", "drop tokens lent and not yet given back: count and age of the oldest"),
+        ("GRACE", "bar = time left until SIGKILL; then the stage and the time left in it"),
+        ("", "exited: how it ended (status or signal) and how long after the stop request"),
+        ("FORK", "children of the main process; ✗ = forked without exec while threaded"),
+        ("HAZARDS", "⚠ the first hazard of the node, +N more"),
+        ("›", "the selected node (s, K, x and the detail pane act on it)"),
+    ] {
+        out.extend(wrap(&[Span::styled(format!("  {k:<8} "), t.key), Span::raw(v)], w, 11));
+    }
+    out.push(Line::default());
+    out.push(Line::styled("Log", t.title));
+    for (k, v) in [("│", "stdout"), ("┃", "stderr"), ("•", "what gracewatch saw or did"), ("!", "a problem")] {
+        out.extend(wrap(&[Span::styled(format!("  {k}  "), t.key), Span::raw(v)], w, 5));
+    }
+    out.push(Line::default());
+    out.push(Line::styled("Hazards", t.title));
+    for id in HazardId::ALL {
+        out.extend(wrap(&[Span::styled(format!("  {}: ", id.as_str()), t.warn), Span::raw(id.summary())], w, 4));
+    }
+    out
+}
+
+/// The help box: the screen between the header and the footer.
+fn frame(screen: Rect) -> Rect {
+    let top = u16::from(screen.height >= 3);
+    Rect::new(screen.x, screen.y + top, screen.width, screen.height.saturating_sub(2 * top))
+}
+
+fn columns(screen: Rect, t: &Theme) -> Vec<(Rect, Vec<Line<'static>>)> {
+    let inner = Block::bordered().inner(frame(screen));
+    if screen.width >= WIDE {
+        let lw = inner.width / 2;
+        let left = Rect::new(inner.x, inner.y, lw, inner.height);
+        let right = Rect::new(inner.x + lw + 2, inner.y, inner.width.saturating_sub(lw + 2), inner.height);
+        vec![(left, keys(t, usize::from(left.width))), (right, legend(t, usize::from(right.width)))]
+    } else {
+        let w = usize::from(inner.width);
+        let mut all = keys(t, w);
+        all.push(Line::default());
+        all.extend(legend(t, w));
+        vec![(inner, all)]
+    }
+}
+
+pub fn max_scroll(screen: Rect) -> u16 {
+    let t = Theme::plain();
+    columns(screen, &t).iter().map(|(r, lines)| lines.len().saturating_sub(usize::from(r.height))).max().unwrap_or(0)
+        as u16
+}
+
+pub fn render(cx: Ctx, scroll: u16, screen: Rect, buf: &mut Buffer) {
+    let t = cx.theme;
+    let area = frame(screen);
+    Clear.render(area, buf);
+    Block::bordered()
+        .border_style(t.border_focus)
+        .title(Line::styled(" help · ↑↓ scroll · Esc close ", t.title))
+        .render(area, buf);
+    let cols = columns(screen, t);
+    let two = cols.len() == 2;
+    for (i, (rect, lines)) in cols.into_iter().enumerate() {
+        let max = lines.len().saturating_sub(usize::from(rect.height)) as u16;
+        let p = Paragraph::new(lines).scroll((scroll.min(max), 0));
+        if two && i == 1 {
+            let r = Rect::new(rect.x - 2, rect.y, rect.width + 2, rect.height);
+            p.block(Block::new().borders(Borders::LEFT).border_style(t.border).padding(Padding::left(1)))
+                .render(r, buf);
+        } else {
+            p.render(rect, buf);
+        }
+    }
+}
