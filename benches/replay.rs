@@ -18,7 +18,9 @@ fn events_wanted() -> u64 {
 /// A journal shaped like a busy session: 50 nodes, tokens, output, samples, stops at the end.
 fn generate(path: &std::path::Path, n: u64) {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
-    let nodes: Vec<NodeSpec> = (0..50).map(|i| NodeSpec::with_defaults(&format!("node{i:02}"), vec!["python3".into(), "worker.py".into()])).collect();
+    let nodes: Vec<NodeSpec> = (0..50)
+        .map(|i| NodeSpec::with_defaults(&format!("node{i:02}"), vec!["python3".into(), "worker.py".into()]))
+        .collect();
     let header = Header {
         format: FORMAT_VERSION,
         version: "bench".into(),
@@ -30,7 +32,13 @@ fn generate(path: &std::path::Path, n: u64) {
         started: "2026-11-20T00:00:00Z".into(),
         monotonic_ns: 0,
         journal: None,
-        manifest: Manifest { name: "big".into(), path: None, nodes, hazards: std::collections::BTreeMap::default(), probe_interval_ms: 250 },
+        manifest: Manifest {
+            name: "big".into(),
+            path: None,
+            nodes,
+            hazards: std::collections::BTreeMap::default(),
+            probe_interval_ms: 250,
+        },
     };
     let mut write = |e: &Event| {
         serde_json::to_writer(&mut out, e).unwrap();
@@ -39,7 +47,16 @@ fn generate(path: &std::path::Path, n: u64) {
     write(&Event { seq: 0, t: 0, ev: EventKind::SessionStarted(Box::new(header)) });
     let mut seq = 1;
     for i in 0..50u32 {
-        write(&Event { seq, t: seq * 1000, ev: EventKind::NodeSpawned { node: format!("node{i:02}"), pid: 1000 + i, pgid: 1000 + i, argv: vec!["python3".into(), "worker.py".into()] } });
+        write(&Event {
+            seq,
+            t: seq * 1000,
+            ev: EventKind::NodeSpawned {
+                node: format!("node{i:02}"),
+                pid: 1000 + i,
+                pgid: 1000 + i,
+                argv: vec!["python3".into(), "worker.py".into()],
+            },
+        });
         seq += 1;
     }
     let step = 100_000; // 100 µs apart: 10M events ≈ 17 minutes of session
@@ -48,7 +65,12 @@ fn generate(path: &std::path::Path, n: u64) {
         let ev = match seq % 20 {
             0..=7 => EventKind::TokenIssued { node, id: seq, receivers: vec!["detector".into()] },
             8..=15 => EventKind::TokenReleased { node, id: seq - 8, receiver: "detector".into() },
-            16 | 17 => EventKind::Output { node, stream: Stream::Stdout, line: format!("frame {seq} processed in 3.2 ms, queue depth 4"), truncated_from: None },
+            16 | 17 => EventKind::Output {
+                node,
+                stream: Stream::Stdout,
+                line: format!("frame {seq} processed in 3.2 ms, queue depth 4"),
+                truncated_from: None,
+            },
             18 => EventKind::Usage { node, cpu_permille: (seq % 1000) as u32, rss_kib: 51_200 },
             _ => EventKind::ProcSampled {
                 node,

@@ -16,7 +16,7 @@ pub fn fmt_ms(ms: u64) -> String {
 
 /// Nanoseconds as [`fmt_ms`], or `420µs` below a millisecond.
 pub fn fmt_ns(ns: u64) -> String {
-    if ns < 1_000_000 { format!("{}µs", ns / 1_000) } else { fmt_ms(ns / 1_000_000) }
+    if ns > 0 && ns < 1_000_000 { format!("{}µs", ns / 1_000) } else { fmt_ms(ns / 1_000_000) }
 }
 
 /// A session time (ns since start) as `+12.345s`, for timelines.

@@ -53,7 +53,7 @@ impl Lint for HandlerLost {
         "A handler a library installed is no longer installed: someone replaced or reset it."
     }
     fn check(&self, node: &NodeState) -> Option<String> {
-        let leader = node.leader()?;
+        let leader = node.live_leader()?;
         let sampled = node.leader_sampled_at?;
         node.current_claims()
             .filter(|c| c.claim.outcome == ClaimOutcome::Installed && c.t < sampled)

@@ -95,7 +95,18 @@ fn lint(id: HazardId) -> &'static dyn Lint {
     LINTS[HazardId::ALL.iter().position(|h| *h == id).unwrap_or(0)]
 }
 
-/// The hazards a node has now, in [`HazardId::ALL`] order, skipping those the manifest allows.
+/// `1 drop token`, `3 drop tokens`, `2 processes`.
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else if noun.ends_with('s') {
+        format!("{n} {noun}es")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The hazards a node has now,in [`HazardId::ALL`] order, skipping those the manifest allows.
 pub fn evaluate(node: &NodeState, manifest: Option<&Manifest>) -> Vec<(HazardId, String)> {
     LINTS
         .iter()

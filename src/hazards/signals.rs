@@ -15,7 +15,7 @@ impl Lint for SigtermIgnored {
     }
     fn check(&self, node: &NodeState) -> Option<String> {
         let sig = node.stop_signal();
-        let leader = node.leader()?;
+        let leader = node.live_leader()?;
         (leader.disposition(sig) == Disposition::Ignored).then(|| {
             format!("ignores {sig} (its stop signal): only SIGKILL at the end of its grace period will stop it")
         })
@@ -33,7 +33,7 @@ impl Lint for StopSignalDefault {
     }
     fn check(&self, node: &NodeState) -> Option<String> {
         let sig = node.stop_signal();
-        let leader = node.leader()?;
+        let leader = node.live_leader()?;
         if leader.disposition(sig) != Disposition::Default || node.listens_for_stop() {
             return None;
         }
@@ -65,7 +65,7 @@ impl Lint for StopSignalBlocked {
     }
     fn check(&self, node: &NodeState) -> Option<String> {
         let sig = node.stop_signal();
-        let leader = node.leader()?;
+        let leader = node.live_leader()?;
         if leader.disposition(sig) == Disposition::Ignored || !leader.blocked_everywhere().contains(sig) {
             return None;
         }

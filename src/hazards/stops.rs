@@ -19,15 +19,22 @@ impl Lint for TokensStuck {
                 return None;
             }
             let holders = holder_list(exit.pending_tokens.iter().flat_map(|t| t.holders.iter().map(String::as_str)));
-            return Some(format!("was killed with {} drop tokens still held by {holders}", exit.pending_tokens.len()));
+            return Some(format!(
+                "was killed with {} still held by {holders}",
+                super::count(exit.pending_tokens.len(), "drop token")
+            ));
         }
         let stop = node.stop.as_ref()?;
-        // Only once the stop has gone past its first stage: the node had its chance to drain.
-        if stop.stage_index == 0 || node.tokens.pending() == 0 {
+        // Only once the stop has gone past its first stage (the node had that stage to drain),
+        // or the kill deadline had to move out for them.
+        if (stop.stage_index <= 1 && stop.extensions == 0) || node.tokens.pending() == 0 {
             return None;
         }
         let holders = holder_list(node.tokens.holders().map(|(name, _)| name));
-        Some(format!("{} drop tokens still held by {holders} while the stop waits", node.tokens.pending()))
+        Some(format!(
+            "{} still held by {holders} while the stop waits",
+            super::count(node.tokens.pending(), "drop token")
+        ))
     }
 }
 
@@ -81,10 +88,7 @@ impl Lint for SurvivorsAfterExit {
         let names: Vec<String> = node.survivors.iter().take(4).map(|s| format!("{} ({})", s.pid, s.name)).collect();
         let detached = node.survivors.iter().filter(|s| s.detached).count();
         let detached = if detached > 0 { format!(", {detached} detached with setsid") } else { String::new() };
-        Some(format!(
-            "{} processes of its tree outlived it: {}{detached}; gracewatch killed them",
-            node.survivors.len(),
-            names.join(", ")
-        ))
+        let n = super::count(node.survivors.len(), "process");
+        Some(format!("{n} of its tree outlived it: {}{detached}; gracewatch killed them", names.join(", ")))
     }
 }

@@ -250,7 +250,8 @@ impl JournalReader {
     }
 
     fn is_last_line(&mut self) -> bool {
-        self.pending_files.is_empty() && self.current.as_mut().is_some_and(|(_, r)| r.fill_buf().map_or(true, <[u8]>::is_empty))
+        self.pending_files.is_empty()
+            && self.current.as_mut().is_some_and(|(_, r)| r.fill_buf().map_or(true, <[u8]>::is_empty))
     }
 
     fn check_header(&mut self, path: &Path, event: &Event) -> Result<(), JournalError> {

@@ -77,9 +77,7 @@ fn mark_of(ev: &EventKind) -> Option<MarkKind> {
         EventKind::StopRequested { .. } | EventKind::StopAllRequested { .. } => MarkKind::StopRequested,
         EventKind::StageEntered { stage: StageAction::Kill, .. } => MarkKind::Kill,
         EventKind::StageEntered { .. } | EventKind::GraceExtended { .. } => MarkKind::Stage,
-        EventKind::NodeExited { cause: ExitCause::Exited | ExitCause::Stopped, .. } => {
-            MarkKind::Exit
-        }
+        EventKind::NodeExited { cause: ExitCause::Exited | ExitCause::Stopped, .. } => MarkKind::Exit,
         EventKind::NodeExited { .. } | EventKind::Survivors { .. } => MarkKind::BadExit,
         _ => return None,
     })

@@ -37,7 +37,7 @@ impl Player {
             Some(e) => Some(e),
             None => self.read_next(),
         };
-                if let Some(e) = next {
+        if let Some(e) = next {
             self.state.apply(&e);
             self.applied += 1;
             true

@@ -163,7 +163,13 @@ impl NodeState {
         self.procs.get(&self.pid?)
     }
 
-    /// Is the node connected and listening for the cooperative stop message?
+    /// The latest sample of the main process while it runs: hazards about a live process's
+    /// masks stop applying once it has exited (the hazard feed keeps their history).
+    pub fn live_leader(&self) -> Option<&ProcSample> {
+        if self.exit.is_some() { None } else { self.leader() }
+    }
+
+    /// Is the node connected and listeningfor the cooperative stop message?
     pub fn listens_for_stop(&self) -> bool {
         self.connection.as_ref().is_some_and(|c| c.listens_stop && c.closed.is_none())
     }

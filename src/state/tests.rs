@@ -229,6 +229,8 @@ fn tokens_pending_at_a_kill_are_kept_and_raise_tokens_stuck() {
             deadline: Some(1_010_000_000),
         },
     );
+    assert!(!f.node("a").has_hazard(HazardId::TokensStuck), "the first stage is the node's chance to drain");
+    f.at(1010, EventKind::StageEntered { node: "a".into(), stage: StageAction::Kill, deadline: None });
     assert!(f.node("a").hazards.iter().any(|h| h.id == HazardId::TokensStuck));
     let pending = f.node("a").tokens.pending_tokens(1_010_000_000, 100);
     f.at(

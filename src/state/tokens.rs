@@ -115,11 +115,17 @@ impl TokenLedger {
         if lent.holders.is_empty() {
             self.pending.remove(&id);
             self.released_total += 1;
-            while let Some((_, front)) = self.order.front() {
-                if self.pending.contains_key(front) {
+            while let Some(&(t, front)) = self.order.front() {
+                if self.is_live(t, front) {
                     break;
                 }
                 self.order.pop_front();
+            }
+            // A token stuck at the front leaves returned ones queued behind it: compact, so
+            // memory stays bounded and walks stay short.
+            if self.order.len() > 2 * self.pending.len() + 1024 {
+                let pending = &self.pending;
+                self.order.retain(|(t, id)| pending.get(id).is_some_and(|l| l.issued_at == *t));
             }
         }
         self.last_release_at = Some(t);
@@ -142,9 +148,14 @@ impl TokenLedger {
         self.pending.len()
     }
 
+    /// Is this entry of `order` a token still pending (and not an earlier use of a reused id)?
+    fn is_live(&self, t: u64, id: u64) -> bool {
+        self.pending.get(&id).is_some_and(|l| l.issued_at == t)
+    }
+
     /// `t` at which the oldest pending token was issued.
     pub fn oldest_issued_at(&self) -> Option<u64> {
-        self.order.iter().find(|(_, id)| self.pending.contains_key(id)).map(|(t, _)| *t)
+        self.order.iter().find(|(t, id)| self.is_live(*t, *id)).map(|(t, _)| *t)
     }
 
     /// Receivers holding at least one token, with how many.
@@ -157,6 +168,7 @@ impl TokenLedger {
         let mut out: Vec<crate::event::PendingToken> = self
             .order
             .iter()
+            .filter(|(t, id)| self.is_live(*t, *id))
             .filter_map(|(_, id)| self.pending.get(id).map(|l| (id, l)))
             .take(limit)
             .map(|(id, l)| crate::event::PendingToken {
@@ -194,6 +206,22 @@ mod tests {
         let p = l.pending_tokens(100, 10);
         assert_eq!(p.len(), 1);
         assert_eq!((p[0].id, p[0].age_ns, p[0].holders.clone()), (2, 80, vec!["a".to_string()]));
+    }
+
+    #[test]
+    fn a_stuck_token_does_not_make_the_ledger_grow() {
+        let mut l = TokenLedger::default();
+        l.issue(0, &["slow".into()], 0).unwrap();
+        for i in 1..100_000u64 {
+            l.issue(i, &["fast".into()], i).unwrap();
+            l.release(i, "fast", i).unwrap();
+        }
+        assert_eq!(l.pending(), 1);
+        assert!(l.order.len() < 3000, "order holds {} entries for 1 pending token", l.order.len());
+        assert_eq!(l.oldest_issued_at(), Some(0));
+        // A reused id is a new token.
+        l.issue(5, &["fast".into()], 200_000).unwrap();
+        assert_eq!(l.pending_tokens(300_000, 10).iter().map(|t| t.age_ns).collect::<Vec<_>>(), vec![300_000, 100_000]);
     }
 
     #[test]

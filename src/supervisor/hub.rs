@@ -15,6 +15,8 @@ pub struct Hub {
     last_t: u64,
     journal: Option<JournalWriter>,
     journal_failed: bool,
+    /// A journal failure not yet reported as an event.
+    journal_failure: Option<String>,
     pub state: State,
     tx: broadcast::Sender<Arc<Event>>,
     printer: Option<super::headless::Printer>,
@@ -23,7 +25,16 @@ pub struct Hub {
 impl Hub {
     pub fn new(journal: Option<JournalWriter>, printer: Option<super::headless::Printer>) -> Hub {
         let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
-        Hub { seq: 0, last_t: 0, journal, journal_failed: false, state: State::new(), tx, printer }
+        Hub {
+            seq: 0,
+            last_t: 0,
+            journal,
+            journal_failed: false,
+            journal_failure: None,
+            state: State::new(),
+            tx,
+            printer,
+        }
     }
 
     /// Records one event that happened at session time `t`.
@@ -37,7 +48,8 @@ impl Hub {
                 if !self.journal_failed {
                     self.journal_failed = true;
                     tracing::error!("journal write failed: {e}");
-                    eprintln!("gracewatch: journal write failed, continuing without it: {e}");
+                    self.journal_failure =
+                        Some(format!("writing the journal failed, events from here on are not kept: {e}"));
                 }
             }
         }
@@ -50,7 +62,12 @@ impl Hub {
         event
     }
 
-    /// A copy of the state and a receiver that gets every event after it.
+    /// The first journal failure, once, for the session to report as an event.
+    pub fn take_journal_failure(&mut self) -> Option<String> {
+        self.journal_failure.take()
+    }
+
+    /// A copy of the state and a receiverthat gets every event after it.
     pub fn subscribe(&self) -> (Box<State>, broadcast::Receiver<Arc<Event>>) {
         (Box::new(self.state.clone()), self.tx.subscribe())
     }

@@ -275,6 +275,9 @@ impl Session {
                 () = async { if let Some(w) = wake { tokio::time::sleep_until(w).await } else { std::future::pending().await } } => self.on_timer(),
             }
             self.update_intensity();
+            if let Some(message) = self.hub.take_journal_failure() {
+                self.emit(EventKind::SupervisorError { context: "journal".into(), message });
+            }
         }
         signals.handle().close();
         Ok(self.finish())
