@@ -1,11 +1,11 @@
 // Benchmark set-up may panic: a failed set-up is a failed benchmark.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::many_single_char_names)]
 //! Replay of a large journal: opening it (the first frame needs only the header), building the
 //! index, and seeking anywhere once it is built. Under `cargo bench` the journal has 10 million
 //! events (about 1 GB); under `cargo test` a small one, so the suite stays fast.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gracewatch::event::*;
+use gracewatch::event::{Event, EventKind, FORMAT_VERSION, Header, ProcSample, SessionMode, SigSet, Signal, Stream, ThreadSample};
 use gracewatch::manifest::{Manifest, NodeSpec};
 use gracewatch::replay::Player;
 use std::io::Write;
