@@ -24,19 +24,36 @@ pub fn run_session(
 ) -> CliResult {
     init_logging();
     let rt = super::runtime()?;
+        use std::io::IsTerminal;
+    let headless = headless || !std::io::stdout().is_terminal();
     rt.block_on(async move {
-        // The cockpit lands in its own change; until then `up` runs headless.
-        let _ = headless;
-        let cfg = SessionConfig { manifest, mode, journal, print: true, end_when_all_exited: true, extra_env };
+        let cfg = SessionConfig { manifest, mode, journal, print: headless, end_when_all_exited: headless, extra_env };
         let (session, handle) = Session::start(cfg)?;
-        eprintln!(
-            "gracewatch: session {} · journal {} · control {}",
-            handle.session,
-            handle.journal.as_ref().map_or_else(|| "-".into(), |p| p.display().to_string()),
-            handle.control_socket.display()
-        );
-        let outcome = session.run().await?;
-        if let Some(j) = &outcome.journal {
+        if headless {
+            eprintln!(
+                "gracewatch: session {} · journal {} · control {}",
+                handle.session,
+                handle.journal.as_ref().map_or_else(|| "-".into(), |p| p.display().to_string()),
+                handle.control_socket.display()
+            );
+        }
+        let outcome = if headless {
+            session.run().await?
+        } else {
+            let running = tokio::spawn(session.run());
+            let link = crate::supervisor::link::in_process_link(handle.commands.clone(), crate::control::link::LinkKind::InProcess)
+                .await
+                .map_err(CliError::failed)?;
+            let tui = crate::tui::run(link, crate::tui::TuiOptions::default()).await;
+            // However the cockpit ended, the session ends too (stopping what still runs).
+            let _ = handle.commands.send(crate::supervisor::Command::End).await;
+            let outcome = running.await.map_err(|e| CliError::failed(format!("the session failed: {e}")))??;
+            tui?;
+            for (node, cause) in &outcome.summary {
+                eprintln!("gracewatch: {node}: {}", cause.map_or("did not end", crate::event::ExitCause::as_str));
+            }
+            outcome
+        };if let Some(j) = &outcome.journal {
             eprintln!("gracewatch: journal {}", j.display());
         }
         Ok(if outcome.clean { ExitCode::SUCCESS } else { ExitCode::from(1) })

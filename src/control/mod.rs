@@ -4,4 +4,5 @@
 pub mod client;
 pub mod link;
 pub mod protocol;
+pub mod remote_link;
 pub mod session;

@@ -1,0 +1,77 @@
+//! A [`SessionLink`] over the control socket, for `gracewatch attach`.
+
+use super::link::{LinkKind, SessionLink, Update};
+use super::protocol::{Answer, Request};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+/// Connects, asks to attach and waits for the state; then streams. Must be called inside a
+/// tokio runtime (it spawns the link's reader and writer tasks).
+pub fn attach(socket: &Path) -> Result<SessionLink, String> {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
+    let mut line = serde_json::to_vec(&Request::Attach).map_err(|e| e.to_string())?;
+    line.push(b'\n');
+    stream.write_all(&line).map_err(|e| format!("cannot attach: {e}"))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+    let mut first = String::new();
+    reader.read_line(&mut first).map_err(|e| format!("no answer from the supervisor: {e}"))?;
+    let state = match serde_json::from_str::<Answer>(&first) {
+        Ok(Answer::State { state, .. }) => *state,
+        Ok(Answer::Error { message }) => return Err(message),
+        Ok(other) => return Err(format!("unexpected answer to attach: {other:?}")),
+        Err(e) => return Err(format!("unreadable answer from the supervisor: {e}")),
+    };
+    // Anything the BufReader read past the state line is part of the stream.
+    let leftover = reader.buffer().to_vec();
+    stream.set_read_timeout(None).map_err(|e| e.to_string())?;
+    stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let stream = tokio::net::UnixStream::from_std(stream).map_err(|e| e.to_string())?;
+    let (rd, mut wr) = stream.into_split();
+    let (up_tx, up_rx) = tokio::sync::mpsc::channel::<Update>(1024);
+    let (req_tx, mut req_rx) = tokio::sync::mpsc::channel::<Request>(64);
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(std::io::Cursor::new(leftover).chain_async(rd)).lines();
+        loop {
+            let update = match lines.next_line().await {
+                Ok(Some(line)) => match serde_json::from_str::<Answer>(&line) {
+                    Ok(Answer::Event { event }) => Update::Event(Box::new(event)),
+                    Ok(Answer::State { state, dropped }) => Update::Resync(state, dropped),
+                    Ok(Answer::Notice { message } | Answer::Error { message }) => Update::Notice(message),
+                    Ok(_) => continue,
+                    Err(e) => Update::Notice(format!("unreadable line from the supervisor: {e}")),
+                },
+                Ok(None) => Update::Closed("the supervisor ended the session (or exited)".into()),
+                Err(e) => Update::Closed(format!("the connection to the supervisor broke: {e}")),
+            };
+            let closed = matches!(update, Update::Closed(_));
+            if up_tx.send(update).await.is_err() || closed {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(req) = req_rx.recv().await {
+            let mut line = serde_json::to_vec(&req).unwrap_or_default();
+            line.push(b'\n');
+            if wr.write_all(&line).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(SessionLink { kind: LinkKind::Attached { socket: socket.to_path_buf() }, state, updates: up_rx, requests: req_tx })
+}
+
+/// Reads a byte prefix, then an async reader.
+trait ChainAsync {
+    fn chain_async<R: tokio::io::AsyncRead + Unpin>(self, next: R) -> tokio::io::Chain<Self, R>
+    where
+        Self: Sized + tokio::io::AsyncRead;
+}
+
+impl ChainAsync for std::io::Cursor<Vec<u8>> {
+    fn chain_async<R: tokio::io::AsyncRead + Unpin>(self, next: R) -> tokio::io::Chain<Self, R> {
+        tokio::io::AsyncReadExt::chain(self, next)
+    }
+}
