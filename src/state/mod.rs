@@ -615,8 +615,33 @@ impl State {
     }
 }
 
-/// Joins argv for display, quoting words that need it.
+/// Joins argv for display, quoting words that need it; control characters are shown as
+/// `$'…\n…'` so a multi-line script stays on one readable line.
 pub fn shell_join(argv: &[String]) -> String {
+    if argv.iter().any(|a| a.chars().any(char::is_control)) {
+        return argv
+            .iter()
+            .map(|a| {
+                if a.chars().any(char::is_control) {
+                    let escaped: String = a
+                        .chars()
+                        .map(|c| match c {
+                            '\n' => "\\n".to_string(),
+                            '\t' => "\\t".to_string(),
+                            '\'' => "\\'".to_string(),
+                            '\\' => "\\\\".to_string(),
+                            c if c.is_control() => format!("\\x{:02x}", c as u32),
+                            c => c.to_string(),
+                        })
+                        .collect();
+                    format!("$'{escaped}'")
+                } else {
+                    shell_join(std::slice::from_ref(a))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
     argv.iter()
         .map(|a| {
             if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {

@@ -363,3 +363,13 @@ fn state_survives_a_snapshot_round_trip() {
     f.at(3, EventKind::TokenReleased { node: "a".into(), id: 1, receiver: "r".into() });
     assert_eq!(back.node("a").unwrap().tokens.pending(), 0);
 }
+
+#[test]
+fn shell_join_quotes_and_shows_newlines() {
+    assert_eq!(shell_join(&["sleep".into(), "10".into()]), "sleep 10");
+    assert_eq!(shell_join(&["sh".into(), "-c".into(), "echo a b".into()]), "sh -c 'echo a b'");
+    assert_eq!(
+        shell_join(&["python3".into(), "-c".into(), "import x\nx.run('a')".into()]),
+        "python3 -c $'import x\\nx.run(\\'a\\')'"
+    );
+}
