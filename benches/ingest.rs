@@ -4,33 +4,18 @@
 //! fold. Reported in events per second.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use gracewatch::event::{Event, EventKind, FORMAT_VERSION, Header, SessionMode, Stream};
-use gracewatch::manifest::{Manifest, NodeSpec};
+use gracewatch::event::{Event, EventKind, Header, Stream};
+use gracewatch::manifest::NodeSpec;
 use gracewatch::state::State;
 use std::hint::black_box;
 
 const N: u64 = 100_000;
 
 fn header(nodes: usize) -> Event {
-    let h = Header {
-        format: FORMAT_VERSION,
-        version: "bench".into(),
-        session: "bench".into(),
-        mode: SessionMode::Up,
-        host: "h".into(),
-        pid: 1,
-        started_unix_ms: 0,
-        started: String::new(),
-        monotonic_ns: 0,
-        journal: None,
-        manifest: Manifest {
-            name: "bench".into(),
-            path: None,
-            nodes: (0..nodes).map(|i| NodeSpec::with_defaults(&format!("node{i}"), vec!["x".into()])).collect(),
-            hazards: std::collections::BTreeMap::default(),
-            probe_interval_ms: 250,
-        },
-    };
+    let h = Header::synthetic(
+        "bench",
+        (0..nodes).map(|i| NodeSpec::with_defaults(&format!("node{i}"), vec!["x".into()])).collect(),
+    );
     Event { seq: 0, t: 0, ev: EventKind::SessionStarted(Box::new(h)) }
 }
 

@@ -29,6 +29,32 @@ pub struct Header {
     pub manifest: Manifest,
 }
 
+impl Header {
+    /// The header of a synthetic session (tests, benchmarks, generated journals): these nodes
+    /// with every default, started at the Unix epoch.
+    pub fn synthetic(session: &str, nodes: Vec<crate::manifest::NodeSpec>) -> Header {
+        Header {
+            format: super::FORMAT_VERSION,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            session: session.to_string(),
+            mode: SessionMode::Up,
+            host: "synthetic".to_string(),
+            pid: 1,
+            started_unix_ms: 0,
+            started: "1970-01-01T00:00:00.000Z".to_string(),
+            monotonic_ns: 0,
+            journal: None,
+            manifest: Manifest {
+                name: session.to_string(),
+                path: None,
+                nodes,
+                hazards: std::collections::BTreeMap::default(),
+                probe_interval_ms: crate::manifest::DEFAULT_PROBE_INTERVAL_MS,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionMode {

@@ -2,30 +2,11 @@
 
 use super::*;
 use crate::event::*;
-use crate::manifest::{Manifest, NodeSpec};
+use crate::manifest::NodeSpec;
 
 fn header(nodes: &[&str]) -> Header {
-    Header {
-        format: FORMAT_VERSION,
-        version: "test".into(),
-        session: "s".into(),
-        mode: SessionMode::Up,
-        host: "h".into(),
-        pid: 1,
-        started_unix_ms: 0,
-        started: "1970-01-01T00:00:00Z".into(),
-        monotonic_ns: 0,
-        journal: None,
-        manifest: Manifest {
-            name: "s".into(),
-            path: None,
-            nodes: nodes.iter().map(|n| NodeSpec::with_defaults(n, vec!["true".into()])).collect(),
-            hazards: std::collections::BTreeMap::default(),
-            probe_interval_ms: 250,
-        },
-    }
+    Header::synthetic("s", nodes.iter().map(|n| NodeSpec::with_defaults(n, vec!["true".into()])).collect())
 }
-
 struct Feed {
     state: State,
     seq: u64,

@@ -1,30 +1,12 @@
 //! Seeking gives the same state as playing from the start.
 
 use super::*;
-use crate::event::{EventKind, FORMAT_VERSION, Header, Requester, SessionMode, Signal, StopMode};
-use crate::manifest::{Manifest, NodeSpec};
+use crate::event::{EventKind, Header, Requester, Signal, StopMode};
+use crate::manifest::NodeSpec;
 
 fn write_journal(path: &Path, events: u64) {
     let mut w = crate::journal::JournalWriter::create(path).unwrap();
-    let header = Header {
-        format: FORMAT_VERSION,
-        version: "t".into(),
-        session: "s".into(),
-        mode: SessionMode::Up,
-        host: "h".into(),
-        pid: 1,
-        started_unix_ms: 0,
-        started: String::new(),
-        monotonic_ns: 0,
-        journal: None,
-        manifest: Manifest {
-            name: "s".into(),
-            path: None,
-            nodes: vec![NodeSpec::with_defaults("a", vec!["x".into()])],
-            hazards: std::collections::BTreeMap::default(),
-            probe_interval_ms: 250,
-        },
-    };
+    let header = Header::synthetic("s", vec![NodeSpec::with_defaults("a", vec!["x".into()])]);
     w.append(&Event { seq: 0, t: 0, ev: EventKind::SessionStarted(Box::new(header)) }).unwrap();
     w.append(&Event { seq: 1, t: 1, ev: EventKind::NodeSpawned { node: "a".into(), pid: 9, pgid: 9, argv: vec![] } })
         .unwrap();

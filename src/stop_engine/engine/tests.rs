@@ -2,8 +2,8 @@
 //! deadlines are measured against real processes in `tests/stop_deadlines.rs`).
 
 use super::*;
-use crate::event::{Event, FORMAT_VERSION, Header, SessionMode};
-use crate::manifest::{Escalation, Manifest, NodeSpec};
+use crate::event::{Event, Header};
+use crate::manifest::{Escalation, NodeSpec};
 
 struct World {
     state: State,
@@ -14,25 +14,7 @@ struct World {
 
 impl World {
     fn new(specs: &[NodeSpec]) -> World {
-        let header = Header {
-            format: FORMAT_VERSION,
-            version: "t".into(),
-            session: "s".into(),
-            mode: SessionMode::Up,
-            host: "h".into(),
-            pid: 1,
-            started_unix_ms: 0,
-            started: String::new(),
-            monotonic_ns: 0,
-            journal: None,
-            manifest: Manifest {
-                name: "s".into(),
-                path: None,
-                nodes: specs.to_vec(),
-                hazards: std::collections::BTreeMap::default(),
-                probe_interval_ms: 250,
-            },
-        };
+        let header = Header::synthetic("s", specs.to_vec());
         let mut w = World { state: State::new(), engine: StopEngine::new(), seq: 0, log: Vec::new() };
         w.emit(0, EventKind::SessionStarted(Box::new(header)));
         for (i, s) in specs.iter().enumerate() {
