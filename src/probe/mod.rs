@@ -7,6 +7,13 @@
 //!
 //! STUB: the interface is fixed; the implementation is being written.
 
+#[allow(dead_code)]
+mod exec;
+#[allow(dead_code)]
+mod read;
+#[allow(dead_code)]
+mod schedule;
+
 use crate::event::{EventKind, ForkSeen};
 
 /// Where the probe's events go (the supervisor stamps and journals them).
