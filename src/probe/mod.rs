@@ -8,6 +8,8 @@
 //! STUB: the interface is fixed; the implementation is being written.
 
 #[allow(dead_code)]
+mod connector;
+#[allow(dead_code)]
 mod exec;
 #[allow(dead_code)]
 mod read;
