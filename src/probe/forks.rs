@@ -15,6 +15,7 @@
 //! appear in samples); forks reported by a client library are always resolved (the supervisor
 //! announced them).
 
+use super::connector::ExitStatus;
 use super::exec::ExecState;
 use super::read::{ProcDir, Units};
 use super::thread::Worker;
@@ -186,7 +187,7 @@ impl Worker {
     }
 
     /// The connector's exit of a tracked process.
-    pub(super) fn kernel_exit(&mut self, pid: u32, status: super::connector::ExitStatus, now: Instant) {
+    pub(super) fn kernel_exit(&mut self, pid: u32, status: ExitStatus, now: Instant) {
         if self.orphan_forks.remove(&pid) {
             self.tracked_set().remove(&pid);
         }
@@ -198,40 +199,50 @@ impl Worker {
         }
         // Reaped and dropped from the tree by a round before this event came through: it
         // still belongs to its node for a moment.
-        let (node, start_time) = match self.owner.get(&pid) {
-            Some(node) => {
-                (node.clone(), self.nodes.get(node).and_then(|t| t.procs.get(&pid)).map_or(0, |p| p.start_time))
+        if let Some((node, start_time, _)) = self.recently_gone.remove(&pid) {
+            if !self.owner.contains_key(&pid) {
+                self.tracked_set().remove(&pid);
             }
-            None => match self.recently_gone.remove(&pid) {
-                Some((node, start_time, _)) => {
-                    self.tracked_set().remove(&pid);
-                    (node, start_time)
-                }
-                None => return,
-            },
-        };
-        // A main thread that called pthread_exit while others run is not the process's end.
-        let gone = match self.nodes.get(&node).and_then(|t| t.procs.get(&pid)) {
-            Some(p) => p.dir.stat(&mut self.buf).map_or(true, |s| s.exited() && s.num_threads <= 1),
-            None => true,
-        };
-        if !gone {
+            self.call_exit_hook(&node, pid, start_time, status);
             return;
         }
+        let Some(node) = self.owner.get(&pid).cloned() else {
+            // Not (or no longer) ours: nothing more to hear about it.
+            if !self.forks.contains_key(&pid) {
+                self.tracked_set().remove(&pid);
+            }
+            return;
+        };
+        let Some(p) = self.nodes.get(&node).and_then(|t| t.procs.get(&pid)) else { return };
+        if p.exited {
+            let start_time = p.start_time;
+            self.call_exit_hook(&node, pid, start_time, status);
+            return;
+        }
+        // The event comes from inside the exit, before the process is a zombie (and a main
+        // thread that called pthread_exit while others run is not the end of the process):
+        // the status waits until the process is seen gone.
+        self.exit_status.insert(pid, status);
+        let gone = p.dir.stat(&mut self.buf).map_or(true, |s| s.exited() && s.num_threads <= 1);
+        if gone {
+            self.exited(&node, pid, None);
+            self.emit_dirty(&node);
+        }
+        if let Some(tree) = self.nodes.get_mut(&node) {
+            tree.cadence.changed(now);
+        }
+    }
+
+    pub(super) fn call_exit_hook(&self, node: &str, pid: u32, start_time: u64, status: ExitStatus) {
         if let Some(hook) = &self.exit_hook {
             hook(super::ProcExit {
-                node: node.clone(),
+                node: node.to_string(),
                 pid,
                 start_time,
                 code: status.code,
                 signal: status.signal.and_then(crate::signal::Signal::from_number),
                 core_dumped: status.core_dumped,
             });
-        }
-        self.exited(&node, pid, None);
-        self.emit_dirty(&node);
-        if let Some(tree) = self.nodes.get_mut(&node) {
-            tree.cadence.changed(now);
         }
     }
 

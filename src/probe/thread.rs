@@ -51,6 +51,8 @@ pub struct Worker {
     pub(super) orphan_forks: HashSet<u32>,
     /// Processes reaped moments ago: (node, start time, when), until their exit event is in.
     pub(super) recently_gone: HashMap<u32, (String, u64, Instant)>,
+    /// Exit statuses the connector reported for processes not yet seen gone.
+    pub(super) exit_status: HashMap<u32, super::connector::ExitStatus>,
     pub(super) exit_hook: Option<ExitHook>,
 }
 
@@ -71,6 +73,7 @@ impl Worker {
             forks: HashMap::new(),
             orphan_forks: HashSet::new(),
             recently_gone: HashMap::new(),
+            exit_status: HashMap::new(),
             exit_hook: None,
         }
     }

@@ -209,6 +209,8 @@ impl UsageMeter {
 #[derive(Debug)]
 pub struct NodeTree {
     pub leader: u32,
+    /// Clock ticks since boot when the watch began.
+    pub watched_at_tick: u64,
     pub procs: BTreeMap<u32, Proc>,
     pub cadence: Cadence,
     pub usage: UsageMeter,
@@ -249,6 +251,7 @@ impl Worker {
         self.retired.remove(node);
         let mut tree = NodeTree {
             leader: pid,
+            watched_at_tick: self.units.now_ticks(),
             procs: BTreeMap::new(),
             cadence: Cadence::new(now, self.fast(), self.idle()),
             usage: UsageMeter::new(now),
@@ -266,6 +269,7 @@ impl Worker {
         if let Some(tree) = self.nodes.get_mut(node) {
             tree.cadence.ran(now, RoundKind::Full, false, false);
         }
+        self.publish_known(node);
     }
 
     /// A last full look at the node's tree, then stop watching it. What was still there stays
@@ -285,6 +289,7 @@ impl Worker {
         if let Some(tree) = self.nodes.remove(node) {
             for pid in tree.procs.keys() {
                 self.untrack(*pid);
+                self.exit_status.remove(pid);
             }
         }
         self.forks.retain(|_, f| f.node != node);
@@ -462,12 +467,15 @@ impl Worker {
             return false;
         }
         let parent_layout = par.stat.layout;
+        let tree_start = tree.watched_at_tick;
         let randomized =
             self.aslr && par.dir.personality(&mut self.buf).map_or(true, |p| p & read::ADDR_NO_RANDOMIZE == 0);
         let child_start = stat.start_time;
         let mut proc = Proc::new(dir, stat, parent_layout, randomized, how);
         proc.parent = parent;
-        proc.cpu_prev = 0; // a new process: all its CPU is this tree's
+        if proc.start_time >= tree_start {
+            proc.cpu_prev = 0; // born under watch: all its CPU is this tree's
+        }
         self.track(node, child);
         if let Some(tree) = self.nodes.get_mut(node) {
             tree.procs.insert(child, proc);
@@ -513,11 +521,14 @@ impl Worker {
             return;
         }
         p.exited = true;
-        let parent = p.stat.ppid;
+        let (parent, start_time) = (p.stat.ppid, p.start_time);
         if let Some(par) = tree.procs.get_mut(&parent) {
             par.dirty = true;
         }
         (self.sink)(EventKind::ProcGone { node: node.to_string(), pid });
+        if let Some(status) = self.exit_status.remove(&pid) {
+            self.call_exit_hook(node, pid, start_time, status);
+        }
         self.fork_child_exited(pid);
     }
 
@@ -531,11 +542,17 @@ impl Worker {
                 continue;
             }
             let age_ms = self.units.ticks_to_ms(now_ticks.saturating_sub(p.start_time));
-            let verdict = match exec::by_layout(p.stat.layout, p.parent_layout, p.randomized, age_ms, p.equal_seen) {
-                Verdict::Decided(ExecState::Unknown)
-                    if p.discovery == Discovery::Connector && self.connector_up && age_ms >= exec::YOUNG_MS =>
-                {
-                    ExecState::NotExecd
+            let layout = exec::by_layout(p.stat.layout, p.parent_layout, p.randomized, age_ms, p.equal_seen);
+            let verdict = match layout {
+                Verdict::Decided(ExecState::Execd) => ExecState::Execd,
+                // The kernel reports every exec of a child it reported the fork of: no exec
+                // event (yet) means no exec, whatever the layout can or cannot tell.
+                _ if p.discovery == Discovery::Connector && self.connector_up => {
+                    if age_ms >= exec::YOUNG_MS {
+                        ExecState::NotExecd
+                    } else {
+                        ExecState::Unknown
+                    }
                 }
                 Verdict::Decided(v) => v,
                 Verdict::NeedIdentity => {
