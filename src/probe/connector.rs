@@ -42,6 +42,8 @@ const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 
 /// How long to wait for the kernel to acknowledge the subscription.
 const ACK_WAIT: Duration = Duration::from_secs(1);
+/// How long the listener lets events queue up after draining them.
+const COALESCE: Duration = Duration::from_millis(20);
 
 /// One event as the kernel reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,6 +305,12 @@ pub fn run(stop: &OwnedFd, tracked: &Arc<Mutex<HashSet<u32>>>, forward: &mut dyn
                     }
                 }
             }
+        }
+        if up {
+            // Every fork, exec and exit on the machine lands here; on a busy machine (a build
+            // next door) waking for each one costs more than reading them. Let them queue up
+            // a moment and drain them in one go (the socket buffer holds tens of thousands).
+            std::thread::sleep(COALESCE);
         }
     }
 }
