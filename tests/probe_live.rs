@@ -457,3 +457,44 @@ fn a_client_reported_fork_is_resolved() {
         evs.iter().find(|e| matches!(e, EventKind::ForkResolved { child_pid, execd: false, threaded: true, .. } if *child_pid == child)).map(|_| ())
     });
 }
+
+/// DESIGN: a helper thread still alive at the fork but gone moments later does not make the
+/// fork a threaded one.
+#[test]
+fn a_helper_thread_that_dies_right_after_the_fork_does_not_count() {
+    let h = Harness::start(true);
+    let mut g = Group::python(
+        r"
+import os, threading, time
+time.sleep(0.5)
+threading.Thread(target=time.sleep, args=(0.02,)).start()
+pid = os.fork()
+if pid == 0:
+    time.sleep(60)
+    os._exit(0)
+print(pid, flush=True)
+time.sleep(60)
+",
+    );
+    h.probe.watch("joiner", g.pid());
+    let child: u32 = g.line().parse().unwrap();
+    let s = h.sample_where("child listed", g.pid(), |s| s.children.iter().any(|c| c.pid == child));
+    assert!(s.children.iter().any(|c| c.pid == child && !c.execd));
+    let announced =
+        h.events.lock().unwrap().iter().any(|e| matches!(e, EventKind::Fork { fork, .. } if fork.child_pid == child));
+    if announced {
+        // Seen at the fork with its helper: resolved as not threaded once the helper is gone.
+        h.wait_for("ForkResolved not threaded", |evs| {
+            evs.iter()
+                .find(|e| matches!(e, EventKind::ForkResolved { child_pid, execd: false, threaded: false, .. } if *child_pid == child))
+                .map(|_| ())
+        });
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let evs = h.events.lock().unwrap();
+    assert!(
+        !evs.iter()
+            .any(|e| matches!(e, EventKind::ForkResolved { child_pid, threaded: true, .. } if *child_pid == child)),
+        "{evs:#?}"
+    );
+}
