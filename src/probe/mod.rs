@@ -21,7 +21,8 @@
 mod connector;
 mod exec;
 mod forks;
-mod read;
+#[doc(hidden)]
+pub mod read; // public for benches/probe.rs only
 mod schedule;
 mod thread;
 mod tree;
