@@ -99,7 +99,18 @@ fn idle_cost(n: usize, python: bool, connector: bool, secs: u64) {
     for (i, child) in nodes.0.iter().enumerate() {
         probe.watch(&format!("node{i}"), child.id());
     }
-    std::thread::sleep(Duration::from_secs(secs));
+    // With the default cadence (1 s, then doubling to 5 s) the cheap rounds fall at about 1, 3,
+    // 7, 12, 17, 22 and 27 s: between 7.5 s and 27.5 s there are exactly four of them.
+    let mut per_round = None;
+    if secs >= 30 {
+        std::thread::sleep(Duration::from_millis(7_500));
+        let a = thread_cpu_ns("gw-probe");
+        std::thread::sleep(Duration::from_millis(20_000));
+        per_round = Some((thread_cpu_ns("gw-probe") - a) / 4);
+        std::thread::sleep(Duration::from_secs(secs) - t0.elapsed());
+    } else {
+        std::thread::sleep(Duration::from_secs(secs));
+    }
     let spent = cpu_ns() - before;
     let wall = t0.elapsed();
     let evs = events.load(Ordering::Relaxed);
@@ -107,7 +118,7 @@ fn idle_cost(n: usize, python: bool, connector: bool, secs: u64) {
     let (conn, probe_cpu) = (thread_cpu_ns("gw-connector") - conn_before, thread_cpu_ns("gw-probe") - probe_before);
     drop(probe);
     println!(
-        "idle cost: {n} {} nodes, {:?} mode: {:.4} s CPU over {:.1} s (probe thread {:.4} s, connector thread {:.4} s; {evs} events; {:.1} system forks/s meanwhile)",
+        "idle cost: {n} {} nodes, {:?} mode: {:.4} s CPU over {:.1} s (probe thread {:.4} s, connector thread {:.4} s; {evs} events; {:.1} system forks/s meanwhile){}",
         if python { "python (2 threads)" } else { "sleep" },
         mode,
         spent as f64 / 1e9,
@@ -115,6 +126,7 @@ fn idle_cost(n: usize, python: bool, connector: bool, secs: u64) {
         probe_cpu as f64 / 1e9,
         conn as f64 / 1e9,
         forks as f64 / wall.as_secs_f64(),
+        per_round.map(|ns| format!("; one idle round of all {n}: {:.0} µs", ns as f64 / 1e3)).unwrap_or_default(),
     );
 }
 

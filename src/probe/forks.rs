@@ -26,9 +26,12 @@ use std::time::{Duration, Instant};
 /// How long after a fork the parent's threads are counted again.
 pub const SETTLE: Duration = Duration::from_millis(200);
 /// How often an unresolved fork whose child is still undecided is looked at again.
-const RECHECK: Duration = Duration::from_millis(50);
-/// Give up on a fork whose child's exec cannot be decided (it vanished unseen).
-const GIVE_UP: Duration = Duration::from_secs(10);
+const RECHECK: Duration = Duration::from_millis(100);
+/// Give up on a fork whose child vanished before its exec could be decided (the connector's
+/// late exit event may still settle it meanwhile).
+const GIVE_UP_GONE: Duration = Duration::from_secs(2);
+/// Give up on a fork whose child lives on undecided (it cannot stay so: a safety net).
+const GIVE_UP_ALIVE: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 pub struct PendingFork {
@@ -326,7 +329,7 @@ impl Worker {
         }
     }
 
-    /// Resolves the forks whose time has come. Returns when to look next.
+    /// Resolves the forks whose time has come.
     pub(super) fn resolve_forks(&mut self, now: Instant) {
         let due: Vec<u32> =
             self.forks.values().filter(|f| f.resolved.is_none() && f.check_at <= now).map(|f| f.child).collect();
@@ -367,7 +370,8 @@ impl Worker {
         let alive = child_proc.is_some_and(|p| !p.exited);
         let Some(f) = self.forks.get_mut(&child) else { return };
         let Some(execd) = exec.decided() else {
-            if !alive && f.seen_at + GIVE_UP < now || f.seen_at + GIVE_UP * 3 < now {
+            let give_up = if alive { GIVE_UP_ALIVE } else { GIVE_UP_GONE };
+            if f.seen_at + give_up < now {
                 // Gone before anything could tell whether it exec'd: leave it unresolved.
                 self.forks.remove(&child);
             } else {

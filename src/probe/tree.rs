@@ -541,6 +541,10 @@ impl Worker {
             if p.exited || p.exec == ExecState::Execd || p.discovery == Discovery::Leader {
                 continue;
             }
+            // A copy stays a copy until its stat changes (an exec changes its layout and name).
+            if p.exec == ExecState::NotExecd && !p.dirty {
+                continue;
+            }
             let age_ms = self.units.ticks_to_ms(now_ticks.saturating_sub(p.start_time));
             let layout = exec::by_layout(p.stat.layout, p.parent_layout, p.randomized, age_ms, p.equal_seen);
             let verdict = match layout {
