@@ -105,9 +105,9 @@ fn idle_cost(n: usize, python: bool, connector: bool, secs: u64) {
     if secs >= 30 {
         std::thread::sleep(Duration::from_millis(7_500));
         let a = thread_cpu_ns("gw-probe");
-        std::thread::sleep(Duration::from_millis(20_000));
+        std::thread::sleep(Duration::from_secs(20));
         per_round = Some((thread_cpu_ns("gw-probe") - a) / 4);
-        std::thread::sleep(Duration::from_secs(secs) - t0.elapsed());
+        std::thread::sleep(Duration::from_secs(secs).saturating_sub(t0.elapsed()));
     } else {
         std::thread::sleep(Duration::from_secs(secs));
     }

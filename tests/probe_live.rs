@@ -419,7 +419,9 @@ fn exits_are_reported_with_their_status() {
         return;
     }
     let exits: Arc<Mutex<Vec<ProcExit>>> = Arc::new(Mutex::new(Vec::new()));
+    let exits_sink = exits.clone();
     let sink = exits.clone();
+    let exits_of = |exits: &Mutex<Vec<ProcExit>>, pid: u32| exits.lock().unwrap().iter().any(|e| e.pid == pid);
     h.probe.on_exit(Box::new(move |e| sink.lock().unwrap().push(e)));
     let mut g = Group::spawn("sh", &["-c", "sleep 0.5; exit 3"]);
     h.probe.watch("three", g.pid());
@@ -428,13 +430,30 @@ fn exits_are_reported_with_their_status() {
     h.wait_for("ProcGone of the leader", |evs| {
         evs.iter().find(|e| matches!(e, EventKind::ProcGone { pid, .. } if *pid == g.pid())).map(|_| ())
     });
+    // Every watched process's exit is reported (the shell's `sleep` too): wait for the shell's.
     let deadline = Instant::now() + WAIT;
-    while exits.lock().unwrap().is_empty() && Instant::now() < deadline {
+    while !exits.lock().unwrap().iter().any(|e| e.pid == g.pid()) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     let exits = exits.lock().unwrap();
     let e = exits.iter().find(|e| e.pid == g.pid()).expect("exit reported");
     assert_eq!((e.node.as_str(), e.code, e.signal), ("three", Some(3), None));
+    let sleep = exits.iter().find(|e| e.pid != g.pid()).expect("the sleep's exit reported too");
+    assert_eq!((sleep.code, sleep.signal), (Some(0), None));
+    drop(exits);
+    // Killed by a signal.
+    let mut k = Group::spawn("sleep", &["60"]);
+    h.probe.watch("killed", k.pid());
+    std::thread::sleep(Duration::from_millis(200));
+    k.child.kill().unwrap();
+    k.child.wait().unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !exits_of(&exits_sink, k.pid()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let exits = exits_sink.lock().unwrap();
+    let e = exits.iter().find(|e| e.pid == k.pid()).expect("exit by signal reported");
+    assert_eq!((e.node.as_str(), e.code, e.signal), ("killed", None, Some(Signal::KILL)));
 }
 
 #[test]

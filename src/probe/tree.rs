@@ -211,6 +211,8 @@ pub struct NodeTree {
     pub leader: u32,
     /// Clock ticks since boot when the watch began.
     pub watched_at_tick: u64,
+    /// Bumped whenever a process joins or leaves (for publishing `known`).
+    pub members: u64,
     pub procs: BTreeMap<u32, Proc>,
     pub cadence: Cadence,
     pub usage: UsageMeter,
@@ -252,6 +254,7 @@ impl Worker {
         let mut tree = NodeTree {
             leader: pid,
             watched_at_tick: self.units.now_ticks(),
+            members: 0,
             procs: BTreeMap::new(),
             cadence: Cadence::new(now, self.fast(), self.idle()),
             usage: UsageMeter::new(now),
@@ -310,7 +313,7 @@ impl Worker {
     /// of whatever changed, new children included. Returns whether anything changed.
     pub(super) fn round(&mut self, node: &str, kind: RoundKind, now: Instant) -> bool {
         let Some(tree) = self.nodes.get(node) else { return false };
-        let before = tree.known();
+        let before = tree.members;
         let pids: Vec<u32> = tree.procs.keys().copied().collect();
         let mut queue = Vec::new();
         let mut changed = false;
@@ -326,7 +329,7 @@ impl Worker {
         }
         changed |= self.sample_all(node, queue, now);
         self.report_usage(node, now);
-        if self.nodes.get(node).is_some_and(|t| t.known() != before) {
+        if self.nodes.get(node).is_some_and(|t| t.members != before) {
             self.publish_known(node);
         }
         changed
@@ -335,9 +338,9 @@ impl Worker {
     /// Full samples of some processes of a node right now (an exec, a fork reported).
     pub(super) fn force_full(&mut self, node: &str, pids: &[u32], now: Instant) {
         let Some(tree) = self.nodes.get(node) else { return };
-        let before = tree.known();
+        let before = tree.members;
         self.sample_all(node, pids.to_vec(), now);
-        if self.nodes.get(node).is_some_and(|t| t.known() != before) {
+        if self.nodes.get(node).is_some_and(|t| t.members != before) {
             self.publish_known(node);
         }
     }
@@ -479,6 +482,7 @@ impl Worker {
         self.track(node, child);
         if let Some(tree) = self.nodes.get_mut(node) {
             tree.procs.insert(child, proc);
+            tree.members += 1;
         }
         if how == Discovery::Scan {
             self.fork_found(node, parent, child, child_start, now);
@@ -492,6 +496,7 @@ impl Worker {
         let mut start_time = 0;
         if let Some(tree) = self.nodes.get_mut(node) {
             if let Some(p) = tree.procs.remove(&pid) {
+                tree.members += 1;
                 start_time = p.start_time;
             }
             // Its pid may be given to another process: no parent lists it any more.
