@@ -7,8 +7,8 @@
 //!    process (`CLOCK_PROCESS_CPUTIME_ID`: every probe thread) from the first `watch` to 30 s
 //!    later, with the kernel connector and with polling only. Printed, not asserted.
 //!
-//! `cargo bench --bench probe` runs everything (about two minutes); under `cargo test` the
-//! idle measurement runs for 2 s only, as a smoke test. `GW_BENCH_SECS` overrides the length.
+//! `cargo bench --bench probe` runs everything (about three minutes); under `cargo test` a
+//! short smoke run only. `GW_BENCH_SECS` overrides the length of the idle measurements.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::Criterion;
@@ -186,17 +186,22 @@ fn storm_cost(n: usize, connector: bool) {
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let secs = std::env::var("GW_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(if bench { 30 } else { 2 });
     let mut c = Criterion::default().configure_from_args();
     micro(&mut c);
     c.final_summary();
+    if !bench {
+        // `cargo test --all-targets`: a smoke run, a few seconds.
+        idle_cost(50, false, true, 1);
+        storm_cost(50, true);
+        return;
+    }
+    let secs = std::env::var("GW_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     for python in [false, true] {
         for connector in [true, false] {
             idle_cost(50, python, connector, secs);
         }
     }
-    let storm = if bench { 2_000 } else { 100 };
     for connector in [true, false] {
-        storm_cost(storm, connector);
+        storm_cost(2_000, connector);
     }
 }
