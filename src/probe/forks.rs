@@ -78,6 +78,11 @@ impl PendingFork {
         }
     }
 
+    fn seen(&self, source: ForkSource) -> ForkSeen {
+        let threads = self.at_fork.len() as u32;
+        ForkSeen { parent_pid: self.parent, child_pid: self.child, threads, runtime: None, source }
+    }
+
     fn wanted(&self) -> bool {
         self.announced || self.client
     }
@@ -105,14 +110,7 @@ impl Worker {
     }
 
     fn announce(&self, f: &PendingFork, source: ForkSource) {
-        let fork = ForkSeen {
-            parent_pid: f.parent,
-            child_pid: f.child,
-            threads: f.at_fork.len() as u32,
-            runtime: None,
-            source,
-        };
-        (self.sink)(EventKind::Fork { node: f.node.clone(), fork });
+        (self.sink)(EventKind::Fork { node: f.node.clone(), fork: f.seen(source) });
     }
 
     /// The connector's fork of a tracked process: the child joins the tree now, the parent's
@@ -159,8 +157,8 @@ impl Worker {
             Some(f) if at_fork.len() >= 2 => {
                 f.at_fork = at_fork;
                 f.announced = true;
-                let f = &self.forks[&child];
-                self.announce(f, ForkSource::Connector);
+                let fork = f.seen(ForkSource::Connector);
+                (self.sink)(EventKind::Fork { node: node.clone(), fork });
             }
             None if at_fork.len() >= 2 => {
                 let mut f = PendingFork::new(&node, parent, child, at_fork, now, SETTLE);
