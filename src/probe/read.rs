@@ -1,0 +1,372 @@
+//! Reading one process or thread from `/proc`.
+//!
+//! Every process is read through a directory descriptor of `/proc/PID` opened once when the
+//! process is first seen: once that process is gone, every read through the descriptor fails
+//! (`ESRCH`), even if the pid has been given to a new process since. Files are read with one
+//! `openat` + `read` into a reused buffer and parsed by hand: `/proc/PID/stat` is the only file
+//! the idle rounds read, and hand parsing it costs a fraction of a generic parser (see
+//! `benches/probe.rs`).
+
+use super::exec::Layout;
+use crate::signal::SigSet;
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use std::io;
+
+/// The fields of `/proc/PID/stat` (or `/proc/PID/task/TID/stat`) the probe uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stat {
+    pub pid: u32,
+    /// `comm`, the kernel's short name (field 2).
+    pub comm: String,
+    /// One-letter state (field 3): `R`, `S`, `Z`, …
+    pub state: u8,
+    pub ppid: u32,
+    /// User + system CPU time in clock ticks (fields 14 and 15).
+    pub cpu_ticks: u64,
+    /// Field 20.
+    pub num_threads: u32,
+    /// Clock ticks since boot (field 22).
+    pub start_time: u64,
+    /// Resident pages (field 24).
+    pub rss_pages: u64,
+    /// Fields 26, 28 and 48.
+    pub layout: Layout,
+    /// Field 32: for a process, the blocked mask of its main thread; for a task, its own.
+    pub blocked: SigSet,
+    /// Field 33 (the same mask as `SigIgn` in `status`).
+    pub ignored: SigSet,
+    /// Field 34 (the same mask as `SigCgt` in `status`).
+    pub caught: SigSet,
+}
+
+impl Stat {
+    /// Zombie or dead: the process has exited, only its entry is left.
+    pub fn exited(&self) -> bool {
+        matches!(self.state, b'Z' | b'X' | b'x')
+    }
+}
+
+/// Parses one `stat` line. `None` if it is not one.
+///
+/// The name (field 2) is in parentheses and may itself hold spaces and parentheses: the fields
+/// after it start after the *last* `)`.
+pub fn parse_stat(line: &[u8]) -> Option<Stat> {
+    let open = line.iter().position(|&b| b == b'(')?;
+    let close = line.iter().rposition(|&b| b == b')')?;
+    if close < open {
+        return None;
+    }
+    let pid = std::str::from_utf8(line[..open].trim_ascii()).ok()?.parse().ok()?;
+    let comm = String::from_utf8_lossy(&line[open + 1..close]).into_owned();
+    // Fields from 3 on, so that `f[n - 3]` is field n of the man page.
+    let mut f = [0u64; 50];
+    let mut state = 0u8;
+    let mut count = 0usize;
+    for (i, word) in line[close + 1..].split(|&b| b == b' ' || b == b'\n').filter(|w| !w.is_empty()).enumerate() {
+        if i == 0 {
+            state = *word.first()?;
+        } else if i < f.len() {
+            f[i] = parse_u64(word)?;
+        }
+        count = i + 1;
+    }
+    // Everything up to field 34 (sigcatch) exists on every kernel this runs on; 48 since 3.5.
+    if count < 32 {
+        return None;
+    }
+    let field = |n: usize| f[n - 3];
+    Some(Stat {
+        pid,
+        comm,
+        state,
+        ppid: field(4) as u32,
+        cpu_ticks: field(14) + field(15),
+        num_threads: field(20) as u32,
+        start_time: field(22),
+        rss_pages: field(24),
+        layout: Layout {
+            start_code: field(26),
+            start_stack: field(28),
+            arg_start: if count >= 46 { field(48) } else { 0 },
+        },
+        blocked: SigSet(field(32)),
+        ignored: SigSet(field(33)),
+        caught: SigSet(field(34)),
+    })
+}
+
+/// Parses a decimal field; negative numbers (priority, nice) read as 0, which the probe never
+/// uses.
+fn parse_u64(word: &[u8]) -> Option<u64> {
+    if word.first() == Some(&b'-') {
+        return Some(0);
+    }
+    let mut n: u64 = 0;
+    for &b in word {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+/// Is this error the process (or thread) being gone?
+pub fn is_gone(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(code) if code == rustix::io::Errno::SRCH.raw_os_error() || code == rustix::io::Errno::NOENT.raw_os_error())
+}
+
+/// A reusable read buffer: the probe thread keeps one and passes it to every read.
+#[derive(Debug, Default)]
+pub struct Buf {
+    bytes: Vec<u8>,
+}
+
+impl Buf {
+    pub fn new() -> Self {
+        Buf { bytes: Vec::with_capacity(4096) }
+    }
+}
+
+/// `/proc/PID`, held open.
+#[derive(Debug)]
+pub struct ProcDir {
+    pub pid: u32,
+    fd: OwnedFd,
+}
+
+impl ProcDir {
+    /// Opens `/proc/PID`. The descriptor refers to this process from now on: if the pid is
+    /// recycled after it exits, reads fail instead of reading the newcomer.
+    pub fn open(pid: u32) -> io::Result<ProcDir> {
+        let path = format!("/proc/{pid}");
+        let fd = rustix::fs::openat(
+            rustix::fs::CWD,
+            path.as_str(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(ProcDir { pid, fd })
+    }
+
+    /// Reads a file under the process directory into `buf`; returns the bytes read.
+    fn read_into<'b>(&self, path: &str, buf: &'b mut Buf) -> io::Result<&'b [u8]> {
+        let fd = rustix::fs::openat(&self.fd, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+        read_all(fd.as_fd(), &mut buf.bytes)?;
+        Ok(&buf.bytes)
+    }
+
+    /// `/proc/PID/stat`.
+    pub fn stat(&self, buf: &mut Buf) -> io::Result<Stat> {
+        let bytes = self.read_into("stat", buf)?;
+        parse_stat(bytes).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/stat"))
+    }
+
+    /// `/proc/PID/task/TID/stat`.
+    pub fn task_stat(&self, tid: u32, buf: &mut Buf) -> io::Result<Stat> {
+        let path = task_path(tid, "stat");
+        let bytes = self.read_into(&path, buf)?;
+        parse_stat(bytes)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/task/TID/stat"))
+    }
+
+    /// Thread ids from `/proc/PID/task`, ascending.
+    pub fn tids(&self) -> io::Result<Vec<u32>> {
+        let fd =
+            rustix::fs::openat(&self.fd, "task", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        let mut dir = rustix::fs::Dir::new(fd)?;
+        let mut tids = Vec::new();
+        while let Some(entry) = dir.read() {
+            let entry = entry?;
+            if let Some(tid) = entry.file_name().to_str().ok().and_then(|s| s.parse::<u32>().ok()) {
+                tids.push(tid);
+            }
+        }
+        tids.sort_unstable();
+        Ok(tids)
+    }
+
+    /// Appends the children of thread `tid` (`/proc/PID/task/TID/children`) to `out`.
+    pub fn children_of(&self, tid: u32, buf: &mut Buf, out: &mut Vec<u32>) -> io::Result<()> {
+        let path = task_path(tid, "children");
+        let bytes = self.read_into(&path, buf)?;
+        out.extend(
+            bytes.split(u8::is_ascii_whitespace).filter_map(|w| std::str::from_utf8(w).ok()?.parse::<u32>().ok()),
+        );
+        Ok(())
+    }
+
+    /// `/proc/PID/exe` (needs ptrace-read permission on the process).
+    pub fn exe(&self) -> io::Result<Vec<u8>> {
+        Ok(rustix::fs::readlinkat(&self.fd, "exe", Vec::new())?.into_bytes())
+    }
+
+    /// `/proc/PID/cmdline`, raw (NUL-separated).
+    pub fn cmdline(&self, buf: &mut Buf) -> io::Result<Vec<u8>> {
+        Ok(self.read_into("cmdline", buf)?.to_vec())
+    }
+
+    /// `/proc/PID/personality` (hexadecimal; needs ptrace-read permission).
+    pub fn personality(&self, buf: &mut Buf) -> io::Result<u32> {
+        let bytes = self.read_into("personality", buf)?;
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| u32::from_str_radix(s.trim(), 16).ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/personality"))
+    }
+}
+
+/// `ADDR_NO_RANDOMIZE` of `personality(2)`: this process's address space is not randomized.
+pub const ADDR_NO_RANDOMIZE: u32 = 0x0004_0000;
+
+fn task_path(tid: u32, file: &str) -> String {
+    format!("task/{tid}/{file}")
+}
+
+/// Reads a whole (small) file into `bytes`.
+fn read_all(fd: rustix::fd::BorrowedFd<'_>, bytes: &mut Vec<u8>) -> io::Result<()> {
+    bytes.clear();
+    if bytes.capacity() < 1024 {
+        bytes.reserve(1024);
+    }
+    loop {
+        let len = bytes.len();
+        if bytes.capacity() == len {
+            bytes.reserve(len);
+        }
+        let cap = bytes.capacity();
+        bytes.resize(cap, 0);
+        match rustix::io::retry_on_intr(|| rustix::io::read(fd, &mut bytes[len..])) {
+            Ok(0) => {
+                bytes.truncate(len);
+                return Ok(());
+            }
+            Ok(n) => bytes.truncate(len + n),
+            Err(e) => {
+                bytes.truncate(len);
+                return Err(e.into());
+            }
+        }
+    }
+}
+
+/// Reads a small file by absolute path (`/proc/sys/...`).
+pub fn read_small(path: &str) -> io::Result<Vec<u8>> {
+    let fd = rustix::fs::openat(rustix::fs::CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut bytes = Vec::new();
+    read_all(fd.as_fd(), &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Is address-space layout randomization on system-wide (`/proc/sys/kernel/randomize_va_space`
+/// not 0)? Unknown counts as on: every mainstream kernel ships with it.
+pub fn aslr_enabled() -> bool {
+    read_small("/proc/sys/kernel/randomize_va_space").map_or(true, |b| b.trim_ascii() != b"0")
+}
+
+/// Clocks and units of `/proc`.
+#[derive(Debug, Clone, Copy)]
+pub struct Units {
+    /// `sysconf(_SC_CLK_TCK)`: stat's times are in these.
+    pub ticks_per_sec: u64,
+    pub page_kib: u64,
+}
+
+impl Units {
+    pub fn get() -> Units {
+        Units { ticks_per_sec: procfs::ticks_per_second().max(1), page_kib: (procfs::page_size() / 1024).max(1) }
+    }
+
+    /// Now, in clock ticks since boot (the clock of stat's `starttime`).
+    pub fn now_ticks(self) -> u64 {
+        self.ns_to_ticks(boottime_ns())
+    }
+
+    pub fn ns_to_ticks(self, ns: u64) -> u64 {
+        (u128::from(ns) * u128::from(self.ticks_per_sec) / 1_000_000_000) as u64
+    }
+
+    pub fn ticks_to_ms(self, ticks: u64) -> u64 {
+        ticks.saturating_mul(1000) / self.ticks_per_sec
+    }
+}
+
+/// `CLOCK_BOOTTIME` in nanoseconds.
+pub fn boottime_ns() -> u64 {
+    timespec_ns(rustix::time::clock_gettime(rustix::time::ClockId::Boottime))
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds (the clock of the kernel connector's timestamps).
+pub fn monotonic_ns() -> u64 {
+    timespec_ns(rustix::time::clock_gettime(rustix::time::ClockId::Monotonic))
+}
+
+fn timespec_ns(ts: rustix::time::Timespec) -> u64 {
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_name_with_spaces_and_parentheses() {
+        let line = b"4242 (we (ird) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 3 0 123456 1000 250 18446744073709551615 94000000 94100000 140730000000000 0 0 0 16386 4096 17410 0 0 0 17 1 0 0 0 0 0 94200000 94300000 94400000 140730000001000 140730000001100 140730000001100 140730000002000 0\n";
+        let s = parse_stat(line).unwrap();
+        assert_eq!(s.pid, 4242);
+        assert_eq!(s.comm, "we (ird) name");
+        assert_eq!(s.state, b'S');
+        assert_eq!(s.ppid, 1);
+        assert_eq!(s.cpu_ticks, 10);
+        assert_eq!(s.num_threads, 3);
+        assert_eq!(s.start_time, 123_456);
+        assert_eq!(s.rss_pages, 250);
+        assert_eq!(
+            s.layout,
+            Layout { start_code: 94_000_000, start_stack: 140_730_000_000_000, arg_start: 140_730_000_001_000 }
+        );
+        assert_eq!(s.blocked, SigSet(16386));
+        assert_eq!(s.ignored, SigSet(4096));
+        assert_eq!(s.caught, SigSet(17410));
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_stat_line() {
+        assert!(parse_stat(b"").is_none());
+        assert!(parse_stat(b"12 (x) S 1 2 3").is_none());
+        assert!(parse_stat(b"no parens at all").is_none());
+    }
+
+    /// Our parser and procfs's agree on this very process.
+    #[test]
+    fn agrees_with_procfs_on_proc_self() {
+        let me = ProcDir::open(std::process::id()).unwrap();
+        let mut buf = Buf::new();
+        let ours = me.stat(&mut buf).unwrap();
+        let theirs = procfs::process::Process::myself().unwrap().stat().unwrap();
+        assert_eq!(ours.pid, theirs.pid as u32);
+        assert_eq!(ours.comm, theirs.comm);
+        assert_eq!(ours.ppid, theirs.ppid as u32);
+        assert_eq!(ours.start_time, theirs.starttime);
+        assert_eq!(ours.layout.start_code, theirs.startcode);
+        assert_eq!(ours.layout.start_stack, theirs.startstack);
+        assert_eq!(Some(ours.layout.arg_start), theirs.arg_start);
+        assert_eq!(ours.caught.0, theirs.sigcatch);
+        assert_eq!(ours.ignored.0, theirs.sigignore);
+        assert!(ours.layout.is_known(), "running as a user who can read its own layout");
+        let tids = me.tids().unwrap();
+        assert!(tids.contains(&std::process::id()));
+        let main = me.task_stat(std::process::id(), &mut buf).unwrap();
+        assert_eq!(main.start_time, ours.start_time);
+    }
+
+    #[test]
+    fn a_gone_process_reads_as_gone() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dir = ProcDir::open(child.id()).unwrap();
+        child.wait().unwrap();
+        let err = dir.stat(&mut Buf::new()).unwrap_err();
+        assert!(is_gone(&err), "{err}");
+    }
+}

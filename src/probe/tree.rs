@@ -1,0 +1,695 @@
+//! A watched node's process tree: every process the probe knows of, how it was last seen, and
+//! the rounds that refresh it.
+//!
+//! Membership is by pid, not by ancestry: a descendant stays in its node's tree when its parent
+//! dies and it is reparented to init, a subreaper or the supervisor, and its own children join
+//! too. A process leaves the tree only when its `/proc` entry is gone (reaped); an exited,
+//! not yet reaped process (a zombie) is reported gone (`ProcGone`) but still listed by
+//! [`super::Probe::known`], so that the survivor sweep sees everything that still has a pid.
+
+use super::Known;
+use super::exec::{self, ExecState, Identity, Layout, Verdict};
+use super::read::{self, Buf, ProcDir, Stat, Units};
+use super::schedule::{Cadence, RoundKind};
+use super::thread::Worker;
+use crate::event::{ChildInfo, EventKind, ProcSample, SigSet, ThreadSample};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// A per-thread mask is reported only once two consecutive samples agree on it: masks are
+/// briefly all-blocked during reloads and bursts, and a hazard must not flicker on that.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hysteresis {
+    confirmed: Option<SigSet>,
+    candidate: Option<SigSet>,
+}
+
+impl Hysteresis {
+    pub fn observe(&mut self, seen: SigSet) {
+        if self.confirmed == Some(seen) {
+            self.candidate = None;
+        } else if self.candidate == Some(seen) {
+            self.confirmed = Some(seen);
+            self.candidate = None;
+        } else {
+            self.candidate = Some(seen);
+        }
+    }
+
+    /// A value seen once waits for its confirmation.
+    pub fn pending(&self) -> bool {
+        self.candidate.is_some()
+    }
+
+    /// What is reported: the confirmed mask; a brand-new thread reports nothing blocked until
+    /// its mask is confirmed (so that it can never make a signal look "blocked everywhere").
+    pub fn reported(&self) -> SigSet {
+        self.confirmed.unwrap_or(SigSet::EMPTY)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ThreadTrack {
+    pub name: String,
+    /// Clock ticks since boot.
+    pub start_time: u64,
+    pub blocked: Hysteresis,
+}
+
+/// How a process came to be known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discovery {
+    /// The process the node was started as (or taken under watch as).
+    Leader,
+    /// Found in its parent's children lists.
+    Scan,
+    /// The kernel connector's fork event.
+    Connector,
+    /// Reported by the node's client library.
+    Client,
+}
+
+#[derive(Debug)]
+pub struct Proc {
+    pub dir: ProcDir,
+    pub pid: u32,
+    pub start_time: u64,
+    /// The parent it was forked from (its `ppid` when first seen).
+    pub parent: u32,
+    /// The parent's layout when this process was first seen.
+    pub parent_layout: Layout,
+    /// Was the parent's address space randomized (ASLR on and no `ADDR_NO_RANDOMIZE`)?
+    pub randomized: bool,
+    pub discovery: Discovery,
+    pub exec: ExecState,
+    /// Samples that found its layout equal to its parent's.
+    pub equal_seen: u32,
+    pub stat: Stat,
+    pub threads: BTreeMap<u32, ThreadTrack>,
+    pub children: Vec<u32>,
+    /// Exited (zombie): `ProcGone` was emitted.
+    pub exited: bool,
+    pub emitted: Option<ProcSample>,
+    /// CPU ticks at the previous read, for the tree's usage.
+    pub cpu_prev: u64,
+    /// Its sample must be rebuilt (and emitted if it changed).
+    pub dirty: bool,
+}
+
+impl Proc {
+    fn new(dir: ProcDir, stat: Stat, parent_layout: Layout, randomized: bool, discovery: Discovery) -> Proc {
+        Proc {
+            pid: dir.pid,
+            dir,
+            start_time: stat.start_time,
+            parent: stat.ppid,
+            parent_layout,
+            randomized,
+            discovery,
+            exec: if discovery == Discovery::Leader { ExecState::Execd } else { ExecState::Unknown },
+            equal_seen: 0,
+            cpu_prev: stat.cpu_ticks,
+            stat,
+            threads: BTreeMap::new(),
+            children: Vec::new(),
+            exited: false,
+            emitted: None,
+            dirty: true,
+        }
+    }
+
+    /// Threads of this process that existed at `tick` (clock ticks since boot).
+    pub fn threads_at(&self, tick: u64) -> Vec<(u32, u64)> {
+        self.threads.iter().filter(|(_, t)| t.start_time <= tick).map(|(tid, t)| (*tid, t.start_time)).collect()
+    }
+
+    fn sample(&self, procs: &BTreeMap<u32, Proc>) -> ProcSample {
+        ProcSample {
+            pid: self.pid,
+            ppid: self.stat.ppid,
+            name: self.stat.comm.clone(),
+            caught: self.stat.caught,
+            ignored: self.stat.ignored,
+            threads: self
+                .threads
+                .iter()
+                .map(|(tid, t)| ThreadSample { tid: *tid, name: t.name.clone(), blocked: t.blocked.reported() })
+                .collect(),
+            // A child whose exec is not decided yet (younger than 100 ms, layout still its
+            // parent's) is left out until it is: it is not called "not exec'd" too early.
+            children: self
+                .children
+                .iter()
+                .filter_map(|c| procs.get(c))
+                .filter(|c| !c.exited)
+                .filter_map(|c| Some(ChildInfo { pid: c.pid, name: c.stat.comm.clone(), execd: c.exec.decided()? }))
+                .collect(),
+        }
+    }
+}
+
+/// Did anything `stat` shows, other than CPU and memory, change?
+fn stat_changed(old: &Stat, new: &Stat) -> bool {
+    old.exited() != new.exited()
+        || old.ppid != new.ppid
+        || old.comm != new.comm
+        || old.num_threads != new.num_threads
+        || old.caught != new.caught
+        || old.ignored != new.ignored
+        || old.blocked != new.blocked
+        || old.layout != new.layout
+}
+
+/// CPU and memory of a whole tree, reported when they moved meaningfully and at most about
+/// once a second.
+#[derive(Debug)]
+pub struct UsageMeter {
+    window_start: Instant,
+    ticks: u64,
+    last: Option<(u32, u64)>,
+}
+
+/// At least this much change of CPU (per mille of one core) to report it.
+pub const CPU_STEP_PERMILLE: u32 = 10;
+/// At least this much relative change of RSS (percent) to report it.
+pub const RSS_STEP_PERCENT: u64 = 5;
+pub const USAGE_WINDOW: Duration = Duration::from_secs(1);
+
+impl UsageMeter {
+    pub fn new(now: Instant) -> UsageMeter {
+        UsageMeter { window_start: now, ticks: 0, last: None }
+    }
+
+    /// Ends the window if it is long enough; returns what to report, if anything.
+    pub fn close(&mut self, now: Instant, rss_kib: u64, units: Units) -> Option<(u32, u64)> {
+        let elapsed = now.duration_since(self.window_start);
+        if elapsed < USAGE_WINDOW {
+            return None;
+        }
+        let elapsed_ms = elapsed.as_millis().max(1) as u64;
+        let permille =
+            (u128::from(self.ticks) * 1_000_000 / (u128::from(units.ticks_per_sec) * u128::from(elapsed_ms))) as u32;
+        self.window_start = now;
+        self.ticks = 0;
+        let report = match self.last {
+            None => true,
+            Some((cpu, rss)) => {
+                cpu.abs_diff(permille) >= CPU_STEP_PERMILLE
+                    || rss.abs_diff(rss_kib) * 100 >= rss.max(1) * RSS_STEP_PERCENT
+            }
+        };
+        report.then(|| {
+            self.last = Some((permille, rss_kib));
+            (permille, rss_kib)
+        })
+    }
+}
+
+/// A watched node.
+#[derive(Debug)]
+pub struct NodeTree {
+    pub leader: u32,
+    /// Clock ticks since boot when the watch began.
+    pub watched_at_tick: u64,
+    /// Bumped whenever a process joins or leaves (for publishing `known`).
+    pub members: u64,
+    pub procs: BTreeMap<u32, Proc>,
+    pub cadence: Cadence,
+    pub usage: UsageMeter,
+}
+
+impl NodeTree {
+    /// Every process of the tree, the leader first.
+    pub fn known(&self) -> Vec<Known> {
+        let mut known: Vec<Known> =
+            self.procs.values().map(|p| Known { pid: p.pid, start_time: p.start_time }).collect();
+        known.sort_by_key(|k| k.pid != self.leader);
+        known
+    }
+
+    /// Does any thread wait for its mask to be confirmed?
+    pub fn unconfirmed(&self) -> bool {
+        self.procs.values().any(|p| !p.exited && p.threads.values().any(|t| t.blocked.pending()))
+    }
+}
+
+/// Reads the threads of a process: `(tid, stat)` of each thread still there.
+pub fn read_threads(dir: &ProcDir, buf: &mut Buf) -> std::io::Result<Vec<(u32, Stat)>> {
+    let mut out = Vec::new();
+    for tid in dir.tids()? {
+        if let Ok(s) = dir.task_stat(tid, buf) {
+            out.push((tid, s));
+        }
+    }
+    Ok(out)
+}
+
+impl Worker {
+    /// Starts watching `node` as the tree of `pid`, and samples it at once.
+    pub(super) fn watch(&mut self, node: &str, pid: u32, now: Instant) {
+        if self.nodes.contains_key(node) {
+            self.forget_node(node);
+        }
+        self.retired.remove(node);
+        let mut tree = NodeTree {
+            leader: pid,
+            watched_at_tick: self.units.now_ticks(),
+            members: 0,
+            procs: BTreeMap::new(),
+            cadence: Cadence::new(now, self.fast(), self.idle()),
+            usage: UsageMeter::new(now),
+        };
+        // Track first, read after: a fork reported by the connector in between is then kept.
+        self.track(node, pid);
+        match ProcDir::open(pid).and_then(|dir| dir.stat(&mut self.buf).map(|s| (dir, s))) {
+            Ok((dir, stat)) => {
+                tree.procs.insert(pid, Proc::new(dir, stat, Layout::default(), self.aslr, Discovery::Leader));
+            }
+            Err(_) => self.untrack(pid),
+        }
+        self.nodes.insert(node.to_string(), tree);
+        self.round(node, RoundKind::Full, now);
+        if let Some(tree) = self.nodes.get_mut(node) {
+            tree.cadence.ran(now, RoundKind::Full, false, false);
+        }
+        self.publish_known(node);
+    }
+
+    /// A last full look at the node's tree, then stop watching it. What was still there stays
+    /// listed by `known()` (checked against start times when asked).
+    pub(super) fn unwatch(&mut self, node: &str, now: Instant) {
+        if !self.nodes.contains_key(node) {
+            return;
+        }
+        self.round(node, RoundKind::Full, now);
+        let known = self.nodes.get(node).map(NodeTree::known).unwrap_or_default();
+        self.forget_node(node);
+        self.retired.insert(node.to_string(), known);
+        self.publish_known(node);
+    }
+
+    fn forget_node(&mut self, node: &str) {
+        if let Some(tree) = self.nodes.remove(node) {
+            for pid in tree.procs.keys() {
+                self.untrack(*pid);
+                self.exit_status.remove(pid);
+            }
+        }
+        self.forks.retain(|_, f| f.node != node);
+    }
+
+    pub(super) fn track(&mut self, node: &str, pid: u32) {
+        self.recently_gone.remove(&pid);
+        self.owner.insert(pid, node.to_string());
+        self.tracked_set().insert(pid);
+    }
+
+    pub(super) fn untrack(&mut self, pid: u32) {
+        self.owner.remove(&pid);
+        self.tracked_set().remove(&pid);
+    }
+
+    /// One round over a node: `stat` of everything (cheap) or every file (full); full samples
+    /// of whatever changed, new children included. Returns whether anything changed.
+    pub(super) fn round(&mut self, node: &str, kind: RoundKind, now: Instant) -> bool {
+        let Some(tree) = self.nodes.get(node) else { return false };
+        let before = tree.members;
+        let pids: Vec<u32> = tree.procs.keys().copied().collect();
+        let mut queue = Vec::new();
+        let mut changed = false;
+        for pid in pids {
+            match kind {
+                RoundKind::Full => queue.push(pid),
+                RoundKind::Cheap => {
+                    if self.cheap_read(node, pid, &mut changed) {
+                        queue.push(pid);
+                    }
+                }
+            }
+        }
+        changed |= self.sample_all(node, queue, now);
+        self.report_usage(node, now);
+        if self.nodes.get(node).is_some_and(|t| t.members != before) {
+            self.publish_known(node);
+        }
+        changed
+    }
+
+    /// Full samples of some processes of a node right now (an exec, a fork reported).
+    pub(super) fn force_full(&mut self, node: &str, pids: &[u32], now: Instant) {
+        let Some(tree) = self.nodes.get(node) else { return };
+        let before = tree.members;
+        self.sample_all(node, pids.to_vec(), now);
+        if self.nodes.get(node).is_some_and(|t| t.members != before) {
+            self.publish_known(node);
+        }
+    }
+
+    /// Full samples of the queued processes and of every new child found on the way; then the
+    /// exec verdicts and the samples that changed.
+    fn sample_all(&mut self, node: &str, mut queue: Vec<u32>, now: Instant) -> bool {
+        let mut changed = false;
+        let mut seen = std::collections::HashSet::new();
+        while let Some(pid) = queue.pop() {
+            if seen.insert(pid) {
+                changed |= self.full_sample(node, pid, &mut queue, now);
+            }
+        }
+        changed |= self.settle_exec(node);
+        changed |= self.emit_dirty(node);
+        changed
+    }
+
+    /// Reads one process's `stat`. Returns whether it needs a full sample.
+    fn cheap_read(&mut self, node: &str, pid: u32, changed: &mut bool) -> bool {
+        let connector_up = self.connector_up;
+        let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
+        let Some(p) = procs.get_mut(&pid) else { return false };
+        let stat = match p.dir.stat(&mut self.buf) {
+            Ok(s) => s,
+            Err(e) if read::is_gone(&e) => {
+                self.vanished(node, pid);
+                *changed = true;
+                return false;
+            }
+            // Anything else (out of descriptors…) says nothing about the process: next time.
+            Err(_) => return false,
+        };
+        if p.exited {
+            return false;
+        }
+        if stat.exited() && stat.num_threads <= 1 {
+            self.exited(node, pid, Some(stat));
+            *changed = true;
+            return false;
+        }
+        let mut full = stat_changed(&p.stat, &stat) || p.threads.values().any(|t| t.blocked.pending());
+        observe_stat(p, stat, &mut usage.ticks);
+        if !connector_up && !full {
+            // Forks are not reported: look for new children (of every thread).
+            let mut kids = Vec::new();
+            for tid in p.threads.keys() {
+                if p.dir.children_of(*tid, &mut self.buf, &mut kids).is_err() {
+                    full = true; // a thread is gone: re-read the threads
+                    break;
+                }
+            }
+            kids.sort_unstable();
+            kids.dedup();
+            full |= kids != p.children;
+        }
+        full
+    }
+
+    /// Reads everything of one process; queues children it finds. Returns whether it changed.
+    fn full_sample(&mut self, node: &str, pid: u32, queue: &mut Vec<u32>, now: Instant) -> bool {
+        let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
+        let Some(p) = procs.get_mut(&pid) else { return false };
+        let stat = match p.dir.stat(&mut self.buf) {
+            Ok(s) => s,
+            Err(e) if read::is_gone(&e) => {
+                self.vanished(node, pid);
+                return true;
+            }
+            Err(_) => return false,
+        };
+        if p.exited {
+            return false;
+        }
+        if stat.exited() && stat.num_threads <= 1 {
+            self.exited(node, pid, Some(stat));
+            return true;
+        }
+        observe_stat(p, stat, &mut usage.ticks);
+        let Ok(threads) = read_threads(&p.dir, &mut self.buf) else {
+            return false;
+        };
+        let mut kept = BTreeMap::new();
+        for (tid, ts) in threads {
+            let mut track = p.threads.remove(&tid).filter(|t| t.start_time == ts.start_time).unwrap_or_else(|| {
+                ThreadTrack { name: String::new(), start_time: ts.start_time, blocked: Hysteresis::default() }
+            });
+            track.name = ts.comm;
+            track.blocked.observe(ts.blocked);
+            kept.insert(tid, track);
+        }
+        p.threads = kept;
+        let mut kids = Vec::new();
+        for tid in p.threads.keys() {
+            let _ = p.dir.children_of(*tid, &mut self.buf, &mut kids);
+        }
+        kids.sort_unstable();
+        kids.dedup();
+        p.children.clone_from(&kids);
+        p.dirty = true;
+        let mut changed = false;
+        for kid in kids {
+            let known = self.nodes.get(node).is_some_and(|t| t.procs.contains_key(&kid));
+            if !known && self.discover(node, pid, kid, Discovery::Scan, now) {
+                queue.push(kid);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Adds a new child of a tracked process. Returns whether it was added.
+    pub(super) fn discover(&mut self, node: &str, parent: u32, child: u32, how: Discovery, now: Instant) -> bool {
+        if self.owner.get(&child).is_some_and(|n| n != node) {
+            return false; // already someone else's (should not happen)
+        }
+        let Ok(dir) = ProcDir::open(child) else { return false };
+        let Ok(stat) = dir.stat(&mut self.buf) else { return false };
+        let Some(tree) = self.nodes.get(node) else { return false };
+        let Some(par) = tree.procs.get(&parent) else { return false };
+        // A pid from a children list is the child only if it still names the parent (else
+        // the pid was recycled in between); a connector fork may have been reparented already
+        // (its parent died), but it cannot have started before its parent.
+        let genuine = stat.ppid == parent || (how == Discovery::Connector && stat.start_time >= par.start_time);
+        if !genuine {
+            return false;
+        }
+        let parent_layout = par.stat.layout;
+        let tree_start = tree.watched_at_tick;
+        let randomized =
+            self.aslr && par.dir.personality(&mut self.buf).map_or(true, |p| p & read::ADDR_NO_RANDOMIZE == 0);
+        let child_start = stat.start_time;
+        let mut proc = Proc::new(dir, stat, parent_layout, randomized, how);
+        proc.parent = parent;
+        if proc.start_time >= tree_start {
+            proc.cpu_prev = 0; // born under watch: all its CPU is this tree's
+        }
+        self.track(node, child);
+        if let Some(tree) = self.nodes.get_mut(node) {
+            tree.procs.insert(child, proc);
+            tree.members += 1;
+        }
+        if how == Discovery::Scan {
+            self.fork_found(node, parent, child, child_start, now);
+        }
+        true
+    }
+
+    /// The process's `/proc` entry is gone (reaped): it leaves the tree.
+    pub(super) fn vanished(&mut self, node: &str, pid: u32) {
+        self.exited(node, pid, None);
+        let mut start_time = 0;
+        if let Some(tree) = self.nodes.get_mut(node) {
+            if let Some(p) = tree.procs.remove(&pid) {
+                tree.members += 1;
+                start_time = p.start_time;
+            }
+            // Its pid may be given to another process: no parent lists it any more.
+            for p in tree.procs.values_mut() {
+                p.children.retain(|c| *c != pid);
+            }
+        }
+        if self.connector_up {
+            // Its exit event may still be on its way (a round can see the reaping first):
+            // it stays in the connector's set a moment longer.
+            self.owner.remove(&pid);
+            self.recently_gone.insert(pid, (node.to_string(), start_time, Instant::now()));
+        } else {
+            self.untrack(pid);
+        }
+        self.fork_child_gone(pid);
+    }
+
+    /// The process exited (zombie, or gone): report it once.
+    pub(super) fn exited(&mut self, node: &str, pid: u32, last: Option<Stat>) {
+        let Some(tree) = self.nodes.get_mut(node) else { return };
+        let Some(p) = tree.procs.get_mut(&pid) else { return };
+        if let Some(s) = last {
+            p.stat.state = s.state;
+        }
+        if p.exited {
+            return;
+        }
+        p.exited = true;
+        let (parent, start_time) = (p.stat.ppid, p.start_time);
+        if let Some(par) = tree.procs.get_mut(&parent) {
+            par.dirty = true;
+        }
+        (self.sink)(EventKind::ProcGone { node: node.to_string(), pid });
+        if let Some(status) = self.exit_status.remove(&pid) {
+            self.call_exit_hook(node, pid, start_time, status);
+        }
+        self.fork_child_exited(pid);
+    }
+
+    /// Decides the exec state of children not decided yet (and notices late execs).
+    fn settle_exec(&mut self, node: &str) -> bool {
+        let now_ticks = self.units.now_ticks();
+        let Some(tree) = self.nodes.get(node) else { return false };
+        let mut updates = Vec::new();
+        for p in tree.procs.values() {
+            if p.exited || p.exec == ExecState::Execd || p.discovery == Discovery::Leader {
+                continue;
+            }
+            // A copy stays a copy until its stat changes (an exec changes its layout and name).
+            if p.exec == ExecState::NotExecd && !p.dirty {
+                continue;
+            }
+            let age_ms = self.units.ticks_to_ms(now_ticks.saturating_sub(p.start_time));
+            let layout = exec::by_layout(p.stat.layout, p.parent_layout, p.randomized, age_ms, p.equal_seen);
+            let verdict = match layout {
+                Verdict::Decided(ExecState::Execd) => ExecState::Execd,
+                // The kernel reports every exec of a child it reported the fork of: no exec
+                // event (yet) means no exec, whatever the layout can or cannot tell.
+                _ if p.discovery == Discovery::Connector && self.connector_up => {
+                    if age_ms >= exec::YOUNG_MS {
+                        ExecState::NotExecd
+                    } else {
+                        ExecState::Unknown
+                    }
+                }
+                Verdict::Decided(v) => v,
+                Verdict::NeedIdentity => {
+                    let parent = tree.procs.get(&p.parent).filter(|q| !q.exited);
+                    match parent {
+                        Some(q) => exec::by_identity(
+                            &identity(p, &mut self.buf),
+                            &identity(q, &mut self.buf),
+                            age_ms,
+                            p.equal_seen,
+                        ),
+                        None if age_ms >= exec::YOUNG_MS => ExecState::NotExecd,
+                        None => ExecState::Unknown,
+                    }
+                }
+            };
+            if verdict != p.exec && !(p.exec == ExecState::NotExecd && verdict == ExecState::Unknown) {
+                updates.push((p.pid, verdict));
+            }
+        }
+        let changed = !updates.is_empty();
+        for (pid, verdict) in updates {
+            self.set_exec(node, pid, verdict);
+        }
+        changed
+    }
+
+    /// Records a process's exec state; its parent's sample and any fork record follow.
+    pub(super) fn set_exec(&mut self, node: &str, pid: u32, state: ExecState) {
+        let Some(tree) = self.nodes.get_mut(node) else { return };
+        let Some(p) = tree.procs.get_mut(&pid) else { return };
+        if p.exec == state {
+            return;
+        }
+        p.exec = state;
+        let parents = [p.parent, p.stat.ppid];
+        for par in parents {
+            if let Some(q) = tree.procs.get_mut(&par) {
+                q.dirty = true;
+            }
+        }
+        self.fork_exec_known(pid, state);
+    }
+
+    /// Emits the samples that changed. Returns whether any did.
+    pub(super) fn emit_dirty(&mut self, node: &str) -> bool {
+        let Some(tree) = self.nodes.get_mut(node) else { return false };
+        let dirty: Vec<u32> = tree.procs.values().filter(|p| p.dirty && !p.exited).map(|p| p.pid).collect();
+        let mut changed = false;
+        for pid in dirty {
+            let Some(p) = tree.procs.get(&pid) else { continue };
+            let sample = p.sample(&tree.procs);
+            let Some(p) = tree.procs.get_mut(&pid) else { continue };
+            p.dirty = false;
+            if p.emitted.as_ref() != Some(&sample) {
+                p.emitted = Some(sample.clone());
+                changed = true;
+                (self.sink)(EventKind::ProcSampled { node: node.to_string(), sample });
+            }
+        }
+        changed
+    }
+
+    fn report_usage(&mut self, node: &str, now: Instant) {
+        let units = self.units;
+        let Some(tree) = self.nodes.get_mut(node) else { return };
+        let rss_kib: u64 = tree.procs.values().filter(|p| !p.exited).map(|p| p.stat.rss_pages * units.page_kib).sum();
+        if let Some((cpu_permille, rss_kib)) = tree.usage.close(now, rss_kib, units) {
+            (self.sink)(EventKind::Usage { node: node.to_string(), cpu_permille, rss_kib });
+        }
+    }
+}
+
+/// Takes a fresh `stat` of a process: CPU for the tree's usage, exec evidence.
+fn observe_stat(p: &mut Proc, stat: Stat, usage_ticks: &mut u64) {
+    *usage_ticks += stat.cpu_ticks.saturating_sub(p.cpu_prev);
+    p.cpu_prev = stat.cpu_ticks;
+    if p.parent_layout.is_known() && stat.layout.same_origin(p.parent_layout) {
+        p.equal_seen += 1;
+    }
+    if stat_changed(&p.stat, &stat) {
+        p.dirty = true;
+    }
+    p.stat = stat;
+}
+
+fn identity(p: &Proc, buf: &mut Buf) -> Identity {
+    Identity { exe: p.dir.exe().ok(), cmdline: p.dir.cmdline(buf).unwrap_or_default(), caught: p.stat.caught.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mask_is_reported_once_seen_twice_in_a_row() {
+        let term = SigSet(1 << 14);
+        let mut h = Hysteresis::default();
+        h.observe(term);
+        assert_eq!(h.reported(), SigSet::EMPTY, "a new thread reports nothing blocked until confirmed");
+        assert!(h.pending());
+        h.observe(term);
+        assert_eq!(h.reported(), term);
+        assert!(!h.pending());
+        // A one-sample blip (everything blocked during a reload) never shows.
+        h.observe(SigSet(u64::MAX));
+        assert_eq!(h.reported(), term);
+        h.observe(term);
+        assert_eq!(h.reported(), term);
+        assert!(!h.pending());
+        // A real change shows at its second sighting.
+        h.observe(SigSet::EMPTY);
+        h.observe(SigSet::EMPTY);
+        assert_eq!(h.reported(), SigSet::EMPTY);
+    }
+
+    #[test]
+    fn usage_is_reported_when_it_moves_and_at_most_once_a_window() {
+        let units = Units { ticks_per_sec: 100, page_kib: 4 };
+        let t0 = Instant::now();
+        let mut m = UsageMeter::new(t0);
+        m.ticks = 50; // half a core for one second
+        assert_eq!(m.close(t0 + Duration::from_millis(500), 1000, units), None, "window too short");
+        assert_eq!(m.close(t0 + Duration::from_secs(1), 1000, units), Some((500, 1000)));
+        m.ticks = 50;
+        assert_eq!(m.close(t0 + Duration::from_secs(2), 1020, units), None, "same CPU, RSS +2%");
+        m.ticks = 52;
+        assert_eq!(m.close(t0 + Duration::from_secs(3), 1000, units), Some((520, 1000)));
+        assert_eq!(m.close(t0 + Duration::from_secs(4), 1100, units), Some((0, 1100)));
+    }
+}
