@@ -29,7 +29,7 @@ fn ps_shows_dispositions_then_stop_ends_each_node_with_its_cause() {
         },
         "first samples of every node",
     );
-        // Samples follow the process: wait for the one after each node installed its disposition.
+    // Samples follow the process: wait for the one after each node installed its disposition.
     gw.wait_for(
         |gw| {
             gw.node("stubborn")["handlers"]["SIGTERM"] == "ignored"
@@ -37,7 +37,8 @@ fn ps_shows_dispositions_then_stop_ends_each_node_with_its_cause() {
                 && gw.node("sleeper")["handlers"]["SIGTERM"] == "default"
         },
         "SIGTERM ignored / caught / default in ps --json",
-    );assert_eq!(gw.node("stubborn")["hazards"], serde_json::json!(["sigterm-ignored"]));
+    );
+    assert_eq!(gw.node("stubborn")["hazards"], serde_json::json!(["sigterm-ignored"]));
     assert_eq!(gw.node("polite")["hazards"], serde_json::json!([]));
     assert_eq!(gw.node("sleeper")["hazards"], serde_json::json!([]));
 
