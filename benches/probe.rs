@@ -28,12 +28,16 @@ fn micro(c: &mut Criterion) {
     c.bench_function("stat, hand-parsed via held dir fd", |b| b.iter(|| black_box(dir.stat(&mut buf).unwrap())));
     let p = procfs::process::Process::myself().unwrap();
     c.bench_function("stat, procfs::Process::stat", |b| b.iter(|| black_box(p.stat().unwrap())));
-    let mut kids = Vec::new();
-    c.bench_function("children of one thread", |b| {
+    let mut index = gracewatch::probe::children::ChildIndex::default();
+    let name = if gracewatch::probe::children::per_task_files() {
+        "children of a process (per-thread files)"
+    } else {
+        "children of a process (one /proc pass, this kernel has no per-thread files)"
+    };
+    c.bench_function(name, |b| {
         b.iter(|| {
-            kids.clear();
-            dir.children_of(me, &mut buf, &mut kids).unwrap();
-            black_box(kids.len())
+            index.invalidate();
+            black_box(index.children(me, Instant::now()).len())
         });
     });
     c.bench_function("thread ids (task dir)", |b| b.iter(|| black_box(dir.tids().unwrap())));

@@ -10,6 +10,8 @@
 //! - [`read`](self::read): reading one process or thread from `/proc` (hand-parsed `stat`).
 //! - [`exec`](self::exec): did a child exec? (address-space layout, not the command line).
 //! - [`tree`](self::tree): a node's tree, the rounds that refresh it, mask hysteresis, usage.
+//! - [`children`](self::children): who a process's children are (with or without
+//!   `CONFIG_PROC_CHILDREN`).
 //! - [`forks`](self::forks): forks seen and resolved (threaded? exec'd?).
 //! - [`schedule`](self::schedule): the adaptive cadence.
 //! - [`connector`](self::connector): the kernel's process events (`NETLINK_CONNECTOR`).
@@ -18,6 +20,7 @@
 //! What each process costs per round, and when rounds happen, is described in
 //! [`schedule`](self::schedule); the measured figures are in `benches/probe.rs`.
 
+pub mod children;
 mod connector;
 mod exec;
 mod forks;

@@ -187,16 +187,6 @@ impl ProcDir {
         Ok(tids)
     }
 
-    /// Appends the children of thread `tid` (`/proc/PID/task/TID/children`) to `out`.
-    pub fn children_of(&self, tid: u32, buf: &mut Buf, out: &mut Vec<u32>) -> io::Result<()> {
-        let path = task_path(tid, "children");
-        let bytes = self.read_into(&path, buf)?;
-        out.extend(
-            bytes.split(u8::is_ascii_whitespace).filter_map(|w| std::str::from_utf8(w).ok()?.parse::<u32>().ok()),
-        );
-        Ok(())
-    }
-
     /// `/proc/PID/exe` (needs ptrace-read permission on the process).
     pub fn exe(&self) -> io::Result<Vec<u8>> {
         Ok(rustix::fs::readlinkat(&self.fd, "exe", Vec::new())?.into_bytes())

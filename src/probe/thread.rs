@@ -37,6 +37,7 @@ pub struct Worker {
     /// Address-space randomization on system-wide.
     pub(super) aslr: bool,
     pub(super) buf: Buf,
+    pub(super) child_index: super::children::ChildIndex,
     pub(super) nodes: BTreeMap<String, NodeTree>,
     /// Which node each tracked pid belongs to.
     pub(super) owner: HashMap<u32, String>,
@@ -64,6 +65,7 @@ impl Worker {
             units: Units::get(),
             aslr: super::read::aslr_enabled(),
             buf: Buf::new(),
+            child_index: super::children::ChildIndex::default(),
             nodes: BTreeMap::new(),
             owner: HashMap::new(),
             retired: HashMap::new(),

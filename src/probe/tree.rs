@@ -321,7 +321,7 @@ impl Worker {
             match kind {
                 RoundKind::Full => queue.push(pid),
                 RoundKind::Cheap => {
-                    if self.cheap_read(node, pid, &mut changed) {
+                    if self.cheap_read(node, pid, &mut changed, now) {
                         queue.push(pid);
                     }
                 }
@@ -361,7 +361,7 @@ impl Worker {
     }
 
     /// Reads one process's `stat`. Returns whether it needs a full sample.
-    fn cheap_read(&mut self, node: &str, pid: u32, changed: &mut bool) -> bool {
+    fn cheap_read(&mut self, node: &str, pid: u32, changed: &mut bool, now: Instant) -> bool {
         let connector_up = self.connector_up;
         let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
         let Some(p) = procs.get_mut(&pid) else { return false };
@@ -386,17 +386,8 @@ impl Worker {
         let mut full = stat_changed(&p.stat, &stat) || p.threads.values().any(|t| t.blocked.pending());
         observe_stat(p, stat, &mut usage.ticks);
         if !connector_up && !full {
-            // Forks are not reported: look for new children (of every thread).
-            let mut kids = Vec::new();
-            for tid in p.threads.keys() {
-                if p.dir.children_of(*tid, &mut self.buf, &mut kids).is_err() {
-                    full = true; // a thread is gone: re-read the threads
-                    break;
-                }
-            }
-            kids.sort_unstable();
-            kids.dedup();
-            full |= kids != p.children;
+            // Forks are not reported: look for new children.
+            full |= self.child_index.children(pid, now) != p.children;
         }
         full
     }
@@ -434,12 +425,7 @@ impl Worker {
             kept.insert(tid, track);
         }
         p.threads = kept;
-        let mut kids = Vec::new();
-        for tid in p.threads.keys() {
-            let _ = p.dir.children_of(*tid, &mut self.buf, &mut kids);
-        }
-        kids.sort_unstable();
-        kids.dedup();
+        let kids = self.child_index.children(pid, now);
         p.children.clone_from(&kids);
         p.dirty = true;
         let mut changed = false;

@@ -8,7 +8,8 @@
 
 use crate::event::Survivor;
 use crate::probe::Known;
-use std::collections::{BTreeSet, HashSet};
+use crate::probe::children::ChildIndex;
+use std::collections::HashSet;
 use std::os::fd::OwnedFd;
 
 /// Environment variable every process of a session inherits: the session's random id.
@@ -16,27 +17,18 @@ pub const ENV_SESSION_ID: &str = "GRACEWATCH_SESSION_ID";
 
 /// Children of `pid`, merged over all its threads.
 pub fn children_of(pid: u32) -> Vec<u32> {
-    let mut out = BTreeSet::new();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    for task in tasks.filter_map(Result::ok) {
-        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-            out.extend(text.split_ascii_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-        }
-    }
-    out.into_iter().collect()
+    ChildIndex::default().children(pid, std::time::Instant::now())
 }
 
 /// `pid` and all its descendants.
-pub fn subtree(pid: u32) -> Vec<u32> {
+fn subtree_in(index: &mut ChildIndex, now: std::time::Instant, pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     let mut stack = vec![pid];
     let mut seen = HashSet::new();
     while let Some(p) = stack.pop() {
         if seen.insert(p) {
             out.push(p);
-            stack.extend(children_of(p));
+            stack.extend(index.children(p, now));
         }
     }
     out
@@ -114,11 +106,13 @@ fn sweep_where(
     let my_sid = my_sid();
     let mut found = Vec::new();
     let mut fds = Vec::new();
-    for child in children_of(me) {
+    let mut index = ChildIndex::default();
+    let now = std::time::Instant::now();
+    for child in index.children(me, now) {
         if spare.contains(&child) {
             continue;
         }
-        for pid in subtree(child) {
+        for pid in subtree_in(&mut index, now, child) {
             let Some((start, sid, name)) = stat_of(pid) else { continue };
             let node = marker(pid).and_then(|(n, _)| n);
             if belongs(pid, start, node.as_deref()) {
