@@ -6,7 +6,7 @@ mod ps;
 mod report_cmd;
 mod stop;
 mod up;
-
+mod watch;
 pub use args::Cli;
 
 use clap::Parser;
@@ -57,6 +57,7 @@ fn run(cli: Cli) -> CliResult {
         Cmd::Attach(a) => attach::attach(&a),
         Cmd::Stop(a) => stop::stop(&a),
         Cmd::Report(a) => report_cmd::report(&a),
+        Cmd::Watch(a) => watch::watch(&a),
         Cmd::DemoNode { name } => crate::demo::rust_nodes::run(&name).map_err(CliError::input),
         Cmd::Guardian { session_id } => {
             Ok(ExitCode::from(crate::supervisor::guardian::guardian_main(&session_id) as u8))

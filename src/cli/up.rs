@@ -27,7 +27,15 @@ pub fn run_session(
     use std::io::IsTerminal;
     let headless = headless || !std::io::stdout().is_terminal();
     rt.block_on(async move {
-        let cfg = SessionConfig { manifest, mode, journal, print: headless, end_when_all_exited: headless, extra_env };
+        let cfg = SessionConfig {
+            manifest,
+            mode,
+            journal,
+            print: headless,
+            end_when_all_exited: headless,
+            extra_env,
+            targets: None,
+        };
         let (session, handle) = Session::start(cfg)?;
         if headless {
             eprintln!(
@@ -66,7 +74,7 @@ pub fn run_session(
 
 /// gracewatch's own diagnostics go to a file, never to the terminal the cockpit draws on.
 /// `GRACEWATCH_LOG` sets the filter (default `warn`).
-fn init_logging() {
+pub(super) fn init_logging() {
     let dir = crate::journal::default_journal_path("x", 0).parent().and_then(|p| p.parent()).map(PathBuf::from);
     let Some(dir) = dir else { return };
     if std::fs::create_dir_all(&dir).is_err() {

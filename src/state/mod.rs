@@ -215,6 +215,8 @@ impl State {
                 if n.spec.cmd.is_empty() {
                     n.spec.cmd.clone_from(argv);
                 }
+                // Not ours: signals go to the process alone, never to a group it may share.
+                n.spec.group = false;
                 n.pid = Some(*pid);
                 n.pgid = None;
                 n.argv.clone_from(argv);

@@ -288,10 +288,12 @@ impl StopEngine {
     /// A node's main process ended: how its stop (if any) ended. Call before folding the
     /// `NodeExited` event; follow with [`StopEngine::tick`] to move a stop-all along.
     pub fn on_exit(&mut self, node: &str, code: Option<i32>, signal: Option<Signal>) -> ExitCause {
+        // Without a status (a watched process, no kernel connector) assume the likely end.
+        let unknown = code.is_none() && signal.is_none();
         match self.running.remove(node) {
-            Some(Running { killed: Some(cause), .. }) if signal == Some(Signal::KILL) => cause,
+            Some(Running { killed: Some(cause), .. }) if signal == Some(Signal::KILL) || unknown => cause,
             Some(_) => ExitCause::Stopped,
-            None if code == Some(0) && signal.is_none() => ExitCause::Exited,
+            None if unknown || (code == Some(0) && signal.is_none()) => ExitCause::Exited,
             None if self.all.is_some() => ExitCause::Stopped,
             None => ExitCause::Crashed,
         }

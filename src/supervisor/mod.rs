@@ -23,4 +23,4 @@ pub mod spawner;
 pub mod survivors;
 
 pub use command::Command;
-pub use session::{Input, Session, SessionConfig, SessionHandle, SessionOutcome};
+pub use session::{Input, Session, SessionConfig, SessionHandle, SessionOutcome, Targets};

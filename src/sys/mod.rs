@@ -1,6 +1,8 @@
 //! The only module with `unsafe`: syscalls that std and rustix cannot make safe for us.
 //! Every block says why it is sound.
 
+#[cfg(feature = "supervisor")]
+pub mod async_pidfd;
 pub mod atfork;
 #[cfg(feature = "supervisor")]
 pub mod child_setup;

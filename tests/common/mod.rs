@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -36,6 +37,21 @@ impl Gw {
     pub fn up(manifest: &str) -> Gw {
         let mut gw = Gw::prepare(manifest);
         gw.start(&["up", "--headless", "--journal", "journal.jsonl"]);
+        gw
+    }
+
+    /// Starts `gracewatch watch ARGS --journal journal.jsonl` (headless: stdout is a pipe) and
+    /// waits for its control socket.
+    pub fn watch(args: &[&str]) -> Gw {
+        let mut gw = Gw::prepare("");
+        let mut all: Vec<&str> = vec!["watch"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--journal", "journal.jsonl"]);
+        let child =
+            gw.command(&all).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn gracewatch watch");
+        gw.session = format!("watch-{}", child.id());
+        gw.child = Some(child);
+        gw.wait_for(|gw| gw.try_ps().is_some(), "the watch's control socket to answer");
         gw
     }
 
@@ -178,6 +194,48 @@ pub fn pids_running(program: &str, arg_prefix: &str) -> Vec<u32> {
         })
         .filter(|pid| alive(*pid))
         .collect()
+}
+
+/// The real python interpreter (`python3` may be a shim that execs through a shell).
+pub fn real_python() -> String {
+    static PY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PY.get_or_init(|| {
+        let out = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().expect("python3");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    })
+    .clone()
+}
+
+/// A process the test started and kills when dropped.
+pub struct Target(pub Child);
+
+impl Target {
+    pub fn python(code: &str, args: &[&str]) -> Target {
+        let child = Command::new(real_python())
+            .arg("-c")
+            .arg(code)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("spawn python");
+        Target(child)
+    }
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        // The whole group: children it forked or started go too.
+        if let Some(group) = rustix::process::Pid::from_raw(self.0.id() as i32) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A unique token to put in command lines, so a test can find its own processes.

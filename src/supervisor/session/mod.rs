@@ -6,7 +6,9 @@ use super::command::Command;
 use super::guardian::Guardian;
 use super::hub::Hub;
 
+mod watch;
 mod wire;
+
 use super::node_server::{Conn, Secrets, WireInput};
 use super::reaper::{self, Reaped};
 use super::registry::Registry;
@@ -26,6 +28,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
+pub use watch::Targets;
 
 /// How long survivors of a node's tree get after its main process ended before they are
 /// killed (group members stopping in step with their leader finish in this time).
@@ -43,8 +46,9 @@ pub struct SessionConfig {
     pub end_when_all_exited: bool,
     /// Extra environment for every node (the Python client's path, for instance).
     pub extra_env: BTreeMap<String, String>,
+    /// `watch`: processes to adopt instead of nodes to start.
+    pub targets: Option<Targets>,
 }
-
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionOutcome {
@@ -68,14 +72,21 @@ pub enum Input {
     Event(u64, EventKind),
     Reaped(Reaped),
     Wire(WireInput),
+    /// A watched process's pidfd says it has exited.
+    PidfdExited {
+        node: String,
+        pid: u32,
+        t: u64,
+    },
+    /// An exit status from the kernel connector.
+    ProcExit(crate::probe::ProcExit),
 }
-
 struct NodeProc {
     pid: u32,
+    /// 0 for a watched process (never signalled as a group).
     pgid: u32,
-    pidfd: OwnedFd,
+    pidfd: Arc<OwnedFd>,
 }
-
 struct Waiter {
     nodes: Vec<String>,
     reply: oneshot::Sender<Vec<StoppedNode>>,
@@ -108,8 +119,9 @@ pub struct Session {
     intensity: Intensity,
     signals_seen: u32,
     end_requested: bool,
+    /// Set in `watch` sessions.
+    watched: Option<watch::Watched>,
 }
-
 /// Random hex from the kernel.
 pub fn random_hex(bytes: usize) -> String {
     use std::io::Read;
@@ -171,10 +183,12 @@ impl Session {
         };
         hub.push(0, EventKind::SessionStarted(Box::new(header)));
 
-        // Orphaned descendants of nodes become our children, so we can reap and sweep them.
-        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
-            .context("cannot become a child subreaper")?;
-
+        let watching = cfg.targets.is_some();
+        if !watching {
+            // Orphaned descendants of nodes become our children, so we can reap and sweep them.
+            rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+                .context("cannot become a child subreaper")?;
+        }
         let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(8192);
         let registry = Arc::new(Registry::default());
         let reaped_tx = inputs_tx.clone();
@@ -183,8 +197,9 @@ impl Session {
         })?;
         let spawner = Spawner::start(registry.clone())?;
         let run_id = random_hex(16);
-        let guardian = match Guardian::start(&run_id) {
-            Ok(g) => Some(g),
+        let guardian = if watching { Ok(None) } else { Guardian::start(&run_id).map(Some) };
+        let guardian = match guardian {
+            Ok(g) => g,
             Err(e) => {
                 hub.push(
                     clock.now(),
@@ -215,6 +230,13 @@ impl Session {
         }
         let node_task =
             tokio::spawn(super::node_server::serve(node_listener, name.clone(), secrets.clone(), inputs_tx.clone()));
+
+        if watching {
+            let exit_tx = inputs_tx.clone();
+            probe.on_exit(Box::new(move |e| {
+                let _ = exit_tx.blocking_send(Input::ProcExit(e));
+            }));
+        }
 
         let (commands_tx, commands_rx) = mpsc::channel::<Command>(256);
         let control_task =
@@ -251,6 +273,7 @@ impl Session {
             intensity: Intensity::default(),
             signals_seen: 0,
             end_requested: false,
+            watched: None,
         };
         Ok((session, handle))
     }
@@ -262,7 +285,11 @@ impl Session {
             signal_hook::consts::SIGTERM,
             signal_hook::consts::SIGHUP,
         ])?;
-        self.spawn_all().await;
+        if self.cfg.targets.is_some() {
+            self.adopt_targets();
+        } else {
+            self.spawn_all().await;
+        }
         use futures_util::StreamExt;
         loop {
             if self.should_end() {
@@ -336,7 +363,8 @@ impl Session {
                         argv,
                     });
                     self.probe.watch(&name, spawned.pid);
-                    self.procs.insert(name, NodeProc { pid: spawned.pid, pgid: spawned.pgid, pidfd: spawned.pidfd });
+                    let pidfd = Arc::new(spawned.pidfd);
+                    self.procs.insert(name, NodeProc { pid: spawned.pid, pgid: spawned.pgid, pidfd });
                 }
                 Err(error) => self.emit(EventKind::SpawnFailed { node: name, error }),
             }
@@ -344,7 +372,8 @@ impl Session {
     }
 
     fn next_wake(&self) -> Option<u64> {
-        let sweep = self.sweeps.iter().map(|(t, _)| *t).min();
+        let sweep =
+            self.sweeps.iter().map(|(t, _)| *t).chain(self.watched.as_ref().and_then(watch::Watched::next_wake)).min();
         match (self.engine.next_deadline(), sweep) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -356,6 +385,10 @@ impl Session {
             return false;
         }
         let all_exited = self.hub.state.nodes.values().all(|n| n.phase == Phase::Exited);
+        if self.watched.is_some() {
+            // A watch never waits for the processes it watches.
+            return self.end_requested;
+        }
         (self.end_requested && all_exited)
             || self.engine.all_done(&self.hub.state)
             || (self.cfg.end_when_all_exited && all_exited)
@@ -368,6 +401,8 @@ impl Session {
             }
             Input::Reaped(r) => self.on_reaped(r),
             Input::Wire(w) => self.on_wire(w),
+            Input::PidfdExited { node, pid, t } => self.on_pidfd_exit(node, pid, t),
+            Input::ProcExit(e) => self.on_proc_exit(e),
         }
     }
 
@@ -405,6 +440,7 @@ impl Session {
 
     fn on_timer(&mut self) {
         let now = self.now();
+        self.on_watch_timer(now);
         let effects = self.engine.tick(&self.hub.state, now);
         self.execute(effects);
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.sweeps).into_iter().partition(|(t, _)| *t <= now);
@@ -421,6 +457,11 @@ impl Session {
 
     fn on_signal(&mut self, sig: i32) {
         self.signals_seen += 1;
+        if self.watched.is_some() {
+            // Watching is not owning: a signal to gracewatch ends the watch, nothing else.
+            self.end_requested = true;
+            return;
+        }
         let name = Signal::from_number(sig).map_or_else(|| sig.to_string(), Signal::name);
         let force = self.signals_seen > 1;
         tracing::info!("{name} received: {}", if force { "forcing" } else { "stopping everything" });
@@ -443,7 +484,7 @@ impl Session {
             }
             Command::End => {
                 self.end_requested = true;
-                if self.hub.state.nodes.values().any(|n| n.phase != Phase::Exited) {
+                if self.watched.is_none() && self.hub.state.nodes.values().any(|n| n.phase != Phase::Exited) {
                     let now = self.now();
                     let effects = self.engine.request_all(
                         &self.hub.state,

@@ -1,0 +1,187 @@
+//! `gracewatch watch` over real processes it did not start.
+
+mod common;
+use common::*;
+use gracewatch::event::{EventKind, ProbeMode};
+
+/// Python: three threads, then on the go-file a fork. `{child}` is what the child does.
+fn forker(child: &str) -> String {
+    format!(
+        r"
+import os, signal, sys, threading, time
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+for i in range(3):threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.02)
+pid = os.fork()
+if pid == 0:
+    {child}
+time.sleep(600)
+"
+    )
+}
+
+fn node_of(gw: &Gw, pid: u32) -> serde_json::Value {
+    gw.ps()["nodes"].as_array().and_then(|a| a.iter().find(|n| n["pid"] == pid).cloned()).unwrap_or_default()
+}
+
+fn hazards_of(gw: &Gw, pid: u32) -> Vec<String> {
+    node_of(gw, pid)["hazards"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|h| h.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+fn connector_on(gw: &Gw) -> bool {
+    gw.journal().iter().any(|e| matches!(e.ev, EventKind::ProbeMode { mode: ProbeMode::Connector, .. }))
+}
+
+#[test]
+fn a_threaded_python_fork_without_exec_is_flagged_and_watching_does_not_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let target = Target::python(&forker("time.sleep(600)"), &[go.to_str().unwrap()]);
+    let mut gw = Gw::watch(&["--pid", &target.pid().to_string()]);
+    gw.wait_for(
+        |gw| node_of(gw, target.pid())["threads"].as_u64() == Some(4),
+        "the watched process sampled with its threads",
+    );
+    assert!(hazards_of(&gw, target.pid()).is_empty(), "clean before the fork");
+    std::fs::write(&go, "").unwrap();
+    gw.wait_for(
+        |gw| hazards_of(gw, target.pid()).contains(&"fork-without-exec-threaded".to_string()),
+        "the fork hazard",
+    );
+    // Ending the watch leaves the process alone.
+    let pid = rustix::process::Pid::from_raw(gw.pid() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let out = gw.wait_exit();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(alive(target.pid()), "watching is not owning: the process still runs");
+}
+
+#[test]
+fn a_threaded_fork_that_execs_is_not_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let target = Target::python(&forker("os.execv('/bin/sleep', ['sleep', '600'])"), &[go.to_str().unwrap()]);
+    let gw = Gw::watch(&["--pid", &target.pid().to_string()]);
+    gw.wait_for(|gw| node_of(gw, target.pid())["threads"].as_u64() == Some(4), "sampled");
+    std::fs::write(&go, "").unwrap();
+    gw.wait_for(
+        |gw| node_of(gw, target.pid())["children"].as_array().is_some_and(|c| c.iter().any(|c| c["execd"] == true)),
+        "the exec'd child",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(hazards_of(&gw, target.pid()).is_empty(), "{:?}", hazards_of(&gw, target.pid()));
+}
+
+#[test]
+fn the_rust_tokio_forker_is_flagged() {
+    let child = std::process::Command::new(BIN)
+        .args(["demo-node", "forker"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let target = Target(child);
+    let gw = Gw::watch(&["--pid", &target.pid().to_string()]);
+    gw.wait_for(
+        |gw| hazards_of(gw, target.pid()).contains(&"fork-without-exec-threaded".to_string()),
+        "the fork hazard on the tokio forker",
+    );
+}
+
+#[test]
+fn a_child_that_lives_a_few_milliseconds_is_seen_through_the_connector() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let target = Target::python(&forker("time.sleep(0.003); os._exit(0)"), &[go.to_str().unwrap()]);
+    let gw = Gw::watch(&["--pid", &target.pid().to_string()]);
+    gw.wait_for(|gw| node_of(gw, target.pid())["threads"].as_u64() == Some(4), "sampled");
+    if !connector_on(&gw) {
+        eprintln!("skipped: the kernel connector is not available here (polling cannot see a 3 ms child)");
+        return;
+    }
+    std::fs::write(&go, "").unwrap();
+    gw.wait_for(
+        |gw| gw.journal().iter().any(|e| matches!(e.ev, EventKind::ForkResolved { execd: false, threaded: true, .. })),
+        "the short-lived fork, resolved",
+    );
+    assert!(gw.journal().iter().any(
+        |e| matches!(&e.ev, EventKind::Fork { fork, .. } if fork.source == gracewatch::event::ForkSource::Connector)
+    ));
+}
+
+#[test]
+fn a_stop_from_watch_escalates_to_sigkill() {
+    let target =
+        Target::python("import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)", &[]);
+    let gw = Gw::watch(&["--pid", &target.pid().to_string()]);
+    gw.wait_for(|gw| node_of(gw, target.pid())["handlers"]["SIGTERM"] == "ignored", "SIGTERM ignored, as sampled");
+    assert_eq!(hazards_of(&gw, target.pid()), vec!["sigterm-ignored".to_string()]);
+    let node = node_of(&gw, target.pid())["name"].as_str().unwrap().to_string();
+    let out = gw.run(&["stop", &node, "--grace", "500ms", "--wait", "--session", &gw.session]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("{node}: killed-at-deadline")), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("SIGTERM → SIGKILL @500ms"), "{text}");
+    gw.wait_for(|_| !alive(target.pid()), "the process gone");
+}
+
+#[test]
+fn name_and_children_of_adopt_new_processes_as_they_start() {
+    let tag = unique("gwwatch");
+    // A parent that starts a child a little later. The tag is spelled in two halves in the
+    // parent's own command line, so that only the child matches `--name`.
+    let (head, tail) = tag.split_at(2);
+    let parent = Target::python(
+        &format!(
+            "import subprocess,time\ntime.sleep(1.5)\nsubprocess.Popen(['sh', '-c', 'sleep 600; : ' + '{head}' + '{tail}'])\ntime.sleep(600)"
+        ),
+        &[],
+    );
+    let gw = Gw::watch(&["--children-of", &parent.pid().to_string()]);
+    gw.wait_for(
+        |gw| {
+            gw.ps()["nodes"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|n| n["name"].as_str().is_some_and(|s| s.starts_with("sh-"))))
+        },
+        "the new child adopted",
+    );
+    let by_name = Gw::watch(&["--name", &tag]);
+    by_name.wait_for(
+        |gw| {
+            gw.ps()["nodes"]
+                .as_array()
+                .is_some_and(|n| n.len() == 1 && n[0]["name"].as_str().is_some_and(|s| s.starts_with("sh-")))
+        },
+        "the match by name",
+    );
+    for pid in pids_with_arg(&tag) {
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid as i32).unwrap(),
+            rustix::process::Signal::KILL,
+        );
+    }
+}
+
+#[test]
+fn json_snapshot_of_a_clean_process_has_no_hazard() {
+    let target = Target::python(
+        "import signal,sys,time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\ntime.sleep(600)",
+        &[],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let gw = Gw::prepare("");
+    let out = gw.run(&["watch", "--pid", &target.pid().to_string(), "--json", "--journal", "j.jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let snap: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let node = &snap["nodes"][0];
+    assert_eq!(node["pid"], target.pid());
+    assert_eq!(node["handlers"]["SIGTERM"], "caught");
+    assert_eq!(node["hazards"], serde_json::json!([]));
+    assert!(alive(target.pid()));
+    let out = gw.run(&["watch", "--pid", "999999999", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no process 999999999"));
+}
