@@ -5,7 +5,9 @@
 //! events (about 1 GB); under `cargo test` a small one, so the suite stays fast.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gracewatch::event::{Event, EventKind, FORMAT_VERSION, Header, ProcSample, SessionMode, SigSet, Signal, Stream, ThreadSample};
+use gracewatch::event::{
+    Event, EventKind, FORMAT_VERSION, Header, ProcSample, SessionMode, SigSet, Signal, Stream, ThreadSample,
+};
 use gracewatch::manifest::{Manifest, NodeSpec};
 use gracewatch::replay::Player;
 use std::io::Write;

@@ -11,7 +11,10 @@ pub fn attach(args: &SessionArg) -> CliResult {
     rt.block_on(async move {
         let link = crate::control::remote_link::attach(&session.socket).map_err(CliError::failed)?;
         let socket = session.socket.clone();
-        let opts = TuiOptions { reconnect: Some(Box::new(move || crate::control::remote_link::attach(&socket).map_err(anyhow::Error::msg))), ..TuiOptions::default() };
+        let opts = TuiOptions {
+            reconnect: Some(Box::new(move || crate::control::remote_link::attach(&socket).map_err(anyhow::Error::msg))),
+            ..TuiOptions::default()
+        };
         let exit = crate::tui::run(link, opts).await?;
         match exit {
             TuiExit::LinkClosed(reason) => {

@@ -1,7 +1,8 @@
 //! The command line: argument parsing and one module per command. `main` only calls [`main`].
 
 mod args;
-mod attach;mod ps;
+mod attach;
+mod ps;
 mod report_cmd;
 mod stop;
 mod up;
@@ -53,7 +54,8 @@ fn run(cli: Cli) -> CliResult {
     match cli.command {
         Cmd::Up(a) => up::up(a),
         Cmd::Ps(a) => ps::ps(&a),
-        Cmd::Attach(a) => attach::attach(&a),Cmd::Stop(a) => stop::stop(&a),
+        Cmd::Attach(a) => attach::attach(&a),
+        Cmd::Stop(a) => stop::stop(&a),
         Cmd::Report(a) => report_cmd::report(&a),
         Cmd::DemoNode { name } => crate::demo::rust_nodes::run(&name).map_err(CliError::input),
         Cmd::Guardian { session_id } => {

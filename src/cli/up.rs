@@ -24,7 +24,7 @@ pub fn run_session(
 ) -> CliResult {
     init_logging();
     let rt = super::runtime()?;
-        use std::io::IsTerminal;
+    use std::io::IsTerminal;
     let headless = headless || !std::io::stdout().is_terminal();
     rt.block_on(async move {
         let cfg = SessionConfig { manifest, mode, journal, print: headless, end_when_all_exited: headless, extra_env };
@@ -41,9 +41,12 @@ pub fn run_session(
             session.run().await?
         } else {
             let running = tokio::spawn(session.run());
-            let link = crate::supervisor::link::in_process_link(handle.commands.clone(), crate::control::link::LinkKind::InProcess)
-                .await
-                .map_err(CliError::failed)?;
+            let link = crate::supervisor::link::in_process_link(
+                handle.commands.clone(),
+                crate::control::link::LinkKind::InProcess,
+            )
+            .await
+            .map_err(CliError::failed)?;
             let tui = crate::tui::run(link, crate::tui::TuiOptions::default()).await;
             // However the cockpit ended, the session ends too (stopping what still runs).
             let _ = handle.commands.send(crate::supervisor::Command::End).await;
@@ -53,7 +56,8 @@ pub fn run_session(
                 eprintln!("gracewatch: {node}: {}", cause.map_or("did not end", crate::event::ExitCause::as_str));
             }
             outcome
-        };if let Some(j) = &outcome.journal {
+        };
+        if let Some(j) = &outcome.journal {
             eprintln!("gracewatch: journal {}", j.display());
         }
         Ok(if outcome.clean { ExitCode::SUCCESS } else { ExitCode::from(1) })

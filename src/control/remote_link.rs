@@ -9,7 +9,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 /// Connects, asks to attach and waits for the state; then streams. Must be called inside a
 /// tokio runtime (it spawns the link's reader and writer tasks).
 pub fn attach(socket: &Path) -> Result<SessionLink, String> {
-    let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)
+        .map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
     let mut line = serde_json::to_vec(&Request::Attach).map_err(|e| e.to_string())?;
     line.push(b'\n');
     stream.write_all(&line).map_err(|e| format!("cannot attach: {e}"))?;
@@ -60,7 +61,12 @@ pub fn attach(socket: &Path) -> Result<SessionLink, String> {
             }
         }
     });
-    Ok(SessionLink { kind: LinkKind::Attached { socket: socket.to_path_buf() }, state, updates: up_rx, requests: req_tx })
+    Ok(SessionLink {
+        kind: LinkKind::Attached { socket: socket.to_path_buf() },
+        state,
+        updates: up_rx,
+        requests: req_tx,
+    })
 }
 
 /// Reads a byte prefix, then an async reader.

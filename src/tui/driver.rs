@@ -81,16 +81,17 @@ where
             draw(terminal, &session, frozen.as_ref(), &mut ui, now)?;
             return Ok(TuiExit::AllStopped);
         }
-                if let (Some(_), Some(reason)) = (ui.quitting, &ui.closed) {
+        if let (Some(_), Some(reason)) = (ui.quitting, &ui.closed) {
             // Quitting and the session is gone: nothing more will come to wait for.
             return Ok(TuiExit::LinkClosed(reason.clone()));
         }
-                if let (LinkMode::InProcess, Some(reason)) = (ui.mode, ui.closed.clone()) {
+        if let (LinkMode::InProcess, Some(reason)) = (ui.mode, ui.closed.clone()) {
             // In-process, a closed link is the end of the session (a stop-all finished, or a
             // signal to gracewatch): there is nothing to reconnect to.
             draw(terminal, &session, frozen.as_ref(), &mut ui, now)?;
             return Ok(if session.live.all_exited() { TuiExit::AllStopped } else { TuiExit::LinkClosed(reason) });
-        }if let Some(n) = &mut ui.notice {
+        }
+        if let Some(n) = &mut ui.notice {
             match n.until {
                 None => {
                     n.until = Some(now + NOTICE_NS);
