@@ -393,3 +393,48 @@ mod driven {
         assert_eq!(exit.unwrap(), TuiExit::InputClosed);
     }
 }
+
+/// A long journal: the fixture's header, then `n` token events 1 ms apart.
+fn long_journal(dir: &Path, n: u64) -> PathBuf {
+    use std::io::Write;
+    let header = std::fs::read_to_string(fixture("stops.jsonl")).unwrap().lines().next().unwrap().to_string();
+    let path = dir.join("long.jsonl");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(out, "{header}").unwrap();
+    for seq in 1..=n {
+        let ev = if seq % 2 == 1 {
+            format!(r#"{{"token_issued":{{"node":"lender","id":{seq},"receivers":["detector"]}}}}"#)
+        } else {
+            format!(r#"{{"token_released":{{"node":"lender","id":{},"receiver":"detector"}}}}"#, seq - 1)
+        };
+        writeln!(out, r#"{{"seq":{seq},"t":{},"ev":{ev}}}"#, seq * MS).unwrap();
+    }
+    out.flush().unwrap();
+    path
+}
+
+#[test]
+fn a_seek_past_the_index_waits_for_it_and_the_screen_stays_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 400_000;
+    let path = long_journal(dir.path(), n);
+    let mut s = ReplaySession::open(&path, &options(), Rect::new(0, 0, 160, 45)).unwrap();
+    s.command(ReplayCmd::ToEnd, 0);
+    if s.seeking() {
+        let screen = screen_text(&s);
+        assert!(screen.contains("seeking the end…"), "{screen}");
+        assert_eq!(s.now(), 0, "the screen stays where it was meanwhile");
+    } else {
+        eprintln!("the index of {n} events was built before the seek: the waiting was not exercised");
+    }
+    let start = Instant::now();
+    let mut wall = 0;
+    while s.seeking() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the seek never completed");
+        std::thread::sleep(Duration::from_millis(20));
+        wall += 20 * MS;
+        s.tick(wall);
+    }
+    assert_eq!((s.player.applied, s.now()), (n + 1, n * MS));
+    assert!(!screen_text(&s).contains("seeking"));
+}

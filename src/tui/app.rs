@@ -218,6 +218,17 @@ pub struct ReplayView {
     pub damaged: Option<String>,
     /// Stop-related moments, for the timeline.
     pub marks: Vec<Mark>,
+    /// A seek past what the index has read, waiting for it.
+    pub seeking: Option<SeekTarget>,
+}
+
+/// Where a seek goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeekTarget {
+    /// A session time (ns).
+    Time(u64),
+    /// The last event of the journal.
+    End,
 }
 
 impl ReplayView {
@@ -235,6 +246,7 @@ impl ReplayView {
             torn_tail: false,
             damaged: None,
             marks: Vec::new(),
+            seeking: None,
         }
     }
 }

@@ -9,7 +9,7 @@
 //!   ~30 times a second, and sleeps when paused and the index is built.
 
 use super::action::{Action, ReplayCmd};
-use super::app::{NOTICE_NS, Overlay, ReplayView, Ui};
+use super::app::{NOTICE_NS, Overlay, ReplayView, SeekTarget, Ui};
 use super::views::Screen;
 use super::{TuiExit, input};
 use crate::event::Signal;
@@ -63,6 +63,8 @@ pub struct ReplaySession {
     notice_until: Option<u64>,
     told_torn: bool,
     told_damaged: bool,
+    /// A seek waiting for the index to get there.
+    pending: Option<SeekTarget>,
 }
 
 impl ReplaySession {
@@ -81,6 +83,7 @@ impl ReplaySession {
             notice_until: None,
             told_torn: false,
             told_damaged: false,
+            pending: None,
         };
         s.sync_index(0);
         if let Some(at) = opts.at {
@@ -91,6 +94,11 @@ impl ReplaySession {
         }
         s.sync_view();
         Ok(s)
+    }
+
+    /// Is a seek waiting for the index?
+    pub fn seeking(&self) -> bool {
+        self.pending.is_some()
     }
 
     /// The session time on screen.
@@ -120,7 +128,7 @@ impl ReplaySession {
     /// damaged record, says so. Returns whether anything shown changed.
     pub fn sync_index(&mut self, wall: u64) -> bool {
         let Some(r) = self.ui.replay.as_mut() else { return false };
-        let (changed, torn, damaged) = {
+        let (mut changed, torn, damaged) = {
             let idx = self.player.index.read().unwrap_or_else(PoisonError::into_inner);
             let before = (r.events, r.end_t, r.complete, r.progress_permille, r.unknown_kinds, r.marks.len());
             r.events = idx.events;
@@ -142,6 +150,11 @@ impl ReplaySession {
             let after = (r.events, r.end_t, r.complete, r.progress_permille, r.unknown_kinds, r.marks.len());
             (before != after, idx.summary.torn_tail, idx.error.clone())
         };
+        if let Some(target) = self.pending {
+            let before = self.player.applied;
+            self.go(target, wall);
+            changed |= self.pending.is_none() || self.player.applied != before;
+        }
         if let Some(bytes) = torn.filter(|_| !self.told_torn) {
             self.told_torn = true;
             let text = format!("the last line is torn ({bytes} bytes, a crash?): replayed everything before it");
@@ -177,8 +190,33 @@ impl ReplaySession {
     }
 
     /// Moves to session time `t` (clamped to the journal's end when known): the state of
-    /// every event at or before it.
+    /// every event at or before it. Past what the index has read, the seek waits for the index
+    /// (shown in the header; the keys stay live) rather than fold from far behind.
     pub fn seek(&mut self, t: u64, wall: u64) {
+        self.go(SeekTarget::Time(t), wall);
+    }
+
+    fn go(&mut self, target: SeekTarget, wall: u64) {
+        let (complete, reach) = {
+            let idx = self.player.index.read().unwrap_or_else(PoisonError::into_inner);
+            (idx.complete, idx.end_t)
+        };
+        let ready = complete || matches!(target, SeekTarget::Time(t) if t <= reach);
+        self.pending = (!ready).then_some(target);
+        if let Some(r) = self.ui.replay.as_mut() {
+            r.seeking = self.pending;
+        }
+        match (ready, target) {
+            (false, _) => {}
+            (true, SeekTarget::Time(t)) => self.seek_now(t, wall),
+            (true, SeekTarget::End) => {
+                let events = self.player.index.read().unwrap_or_else(PoisonError::into_inner).events;
+                self.seek_event(events.max(1), wall);
+            }
+        }
+    }
+
+    fn seek_now(&mut self, t: u64, wall: u64) {
         let t = self.known_end().map_or(t, |end| t.min(end));
         self.player.seek_to_time(t);
         self.now = t.max(self.player.state.now);
@@ -199,6 +237,11 @@ impl ReplaySession {
 
     /// Carries out one replay command at wall time `wall`.
     pub fn command(&mut self, cmd: ReplayCmd, wall: u64) {
+        // A new command replaces a seek still waiting for the index.
+        self.pending = None;
+        if let Some(r) = self.ui.replay.as_mut() {
+            r.seeking = None;
+        }
         let was_playing = self.clock.playing();
         if was_playing {
             // Catch up with the clock first: the command acts on the moment it was given at.
@@ -251,18 +294,7 @@ impl ReplaySession {
                 }
             },
             ReplayCmd::ToStart => self.seek_event(1, wall),
-            ReplayCmd::ToEnd => {
-                let (events, complete) = {
-                    let idx = self.player.index.read().unwrap_or_else(PoisonError::into_inner);
-                    (idx.events, idx.complete)
-                };
-                if !complete {
-                    self.notify("still indexing: the last event indexed so far".into(), wall);
-                }
-                if events > 0 {
-                    self.seek_event(events, wall);
-                }
-            }
+            ReplayCmd::ToEnd => self.go(SeekTarget::End, wall),
             ReplayCmd::Seek(t) => self.seek(t, wall),
         }
         self.sync_view();
@@ -331,7 +363,7 @@ impl ReplaySession {
             self.ui.notice = None;
             changed = true;
         }
-        if self.clock.playing() {
+        if self.clock.playing() && self.pending.is_none() {
             let applied = self.player.applied;
             let before = self.now;
             self.advance(wall);
@@ -379,7 +411,9 @@ impl ReplaySession {
         if self.clock.playing() {
             consider(if self.clock.speed() == Speed::Max { FRAME } else { TICK });
         }
-        if self.ui.replay.as_ref().is_some_and(|r| !r.complete && r.damaged.is_none()) {
+        if self.pending.is_some() {
+            consider(FRAME);
+        } else if self.ui.replay.as_ref().is_some_and(|r| !r.complete && r.damaged.is_none()) {
             consider(INDEX_POLL);
         }
         if let Some(until) = self.notice_until {

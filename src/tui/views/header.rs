@@ -3,7 +3,7 @@
 //! was read (skipped records, a torn tail, indexing progress).
 
 use super::Ctx;
-use crate::tui::app::{Quitting, ReplayView};
+use crate::tui::app::{Quitting, ReplayView, SeekTarget};
 use crate::tui::format::{utc_datetime, utc_hms};
 use crate::tui::layout::WIDE;
 use ratatui::buffer::Buffer;
@@ -115,6 +115,17 @@ fn replay_tail(cx: Ctx, r: &ReplayView, wide: bool, spans: &mut Vec<Span<'static
     if r.damaged.is_some() {
         spans.push(sep.clone());
         spans.push(Span::styled(if wide { "damaged: ends early" } else { "damaged" }, t.bar.patch(t.bad)));
+    }
+    if let Some(target) = r.seeking {
+        spans.push(sep.clone());
+        let to = match target {
+            SeekTarget::Time(t) => crate::util::fmt_t(t),
+            SeekTarget::End => "the end".to_string(),
+        };
+        spans.push(Span::styled(
+            if wide { format!("seeking {to}…") } else { format!("→ {to}…") },
+            t.bar.patch(t.prompt),
+        ));
     }
     if !r.complete && r.damaged.is_none() {
         spans.push(sep);
