@@ -115,8 +115,9 @@ pub struct StopArgs {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
+    /// A journal file, or a directory of rotated journal files (read in name order).
     pub journal: PathBuf,
-    /// Playback speed (0.25 to 64).
+    /// Initial playback speed (+/- change it: 0.25x … 64x, above 64 as fast as possible).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
     /// Start at this session time (e.g. 12.5s).

@@ -3,6 +3,7 @@
 mod args;
 mod attach;
 mod ps;
+mod replay;
 mod report_cmd;
 mod stop;
 mod up;
@@ -56,6 +57,7 @@ fn run(cli: Cli) -> CliResult {
         Cmd::Ps(a) => ps::ps(&a),
         Cmd::Attach(a) => attach::attach(&a),
         Cmd::Stop(a) => stop::stop(&a),
+        Cmd::Replay(a) => replay::replay(&a),
         Cmd::Report(a) => report_cmd::report(&a),
         Cmd::Watch(a) => watch::watch(&a),
         Cmd::DemoNode { name } => crate::demo::rust_nodes::run(&name).map_err(CliError::input),

@@ -54,6 +54,9 @@ pub struct Index {
     pub complete: bool,
     /// Reading failed part-way (a damaged record in the middle).
     pub error: Option<String>,
+    /// Bytes of the journal (all its files), and bytes indexed so far: the progress to show.
+    pub bytes_total: u64,
+    pub bytes_read: u64,
 }
 
 impl Index {
@@ -83,11 +86,25 @@ fn mark_of(ev: &EventKind) -> Option<MarkKind> {
     })
 }
 
-/// Reads the whole journal, publishing checkpoints and marks as it goes.
+/// Events between two looks at whether anyone still reads the index.
+const ORPHAN_CHECK_EVERY: u64 = 4096;
+
+/// Reads the whole journal, publishing checkpoints and marks as it goes. Stops early, leaving
+/// the index incomplete, once nobody else holds it (the player was dropped).
 pub fn build(mut reader: JournalReader, index: &SharedIndex) {
     let mut state = State::new();
     let mut applied = 0u64;
     let mut marks = Vec::new();
+    // Where each file starts, counted over the whole journal, for the progress.
+    let starts: Vec<u64> = reader
+        .all_files()
+        .iter()
+        .scan(0u64, |at, f| {
+            let start = *at;
+            *at += std::fs::metadata(f).map_or(0, |m| m.len());
+            Some(start)
+        })
+        .collect();
     loop {
         match reader.next_event() {
             Ok(Some(event)) => {
@@ -97,12 +114,18 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex) {
                 state.apply(&event);
                 applied += 1;
                 if applied == 1 || applied % CHECKPOINT_EVERY == 0 {
-                    let cp = Checkpoint { applied, t: event.t, pos: reader.position(), state: Arc::new(state.clone()) };
+                    let pos = reader.position();
+                    let cp = Checkpoint { applied, t: event.t, pos, state: Arc::new(state.clone()) };
                     let mut idx = index.write().unwrap_or_else(PoisonError::into_inner);
                     idx.checkpoints.push(cp);
                     idx.marks.append(&mut marks);
                     idx.events = applied;
                     idx.end_t = event.t;
+                    idx.bytes_read = starts.get(pos.file).copied().unwrap_or(0) + pos.offset;
+                    idx.summary.clone_from(&reader.summary);
+                }
+                if applied % ORPHAN_CHECK_EVERY == 0 && Arc::strong_count(index) == 1 {
+                    return;
                 }
             }
             Ok(None) => break,
@@ -117,6 +140,7 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex) {
     idx.events = applied;
     idx.end_t = state.now;
     idx.summary = reader.summary.clone();
+    idx.bytes_read = idx.bytes_total;
     idx.complete = true;
 }
 
@@ -126,7 +150,8 @@ pub fn open(path: &std::path::Path) -> Result<(SharedIndex, Vec<PathBuf>), Journ
     // Validates the header (version, shape) before anything is shown.
     probe.next_event()?.ok_or_else(|| JournalError::Empty(path.to_path_buf()))?;
     let files = probe.all_files().to_vec();
-    let index = Arc::new(RwLock::new(Index { files: files.clone(), ..Index::default() }));
+    let bytes_total = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
+    let index = Arc::new(RwLock::new(Index { files: files.clone(), bytes_total, ..Index::default() }));
     let reader = JournalReader::open(path)?;
     let shared = index.clone();
     std::thread::Builder::new()

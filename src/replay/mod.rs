@@ -2,11 +2,15 @@
 //!
 //! - [`index`]: built on a background thread on first open: folded-state checkpoints every
 //!   [`index::CHECKPOINT_EVERY`] events, and the marks of every stop-related event.
+//! - [`clock`]: which session time is on screen as wall time passes, at a speed; the targets
+//!   of the go-to prompt.
 //! - [`player`]: the state at any moment; seeks start from the nearest checkpoint, so a seek
 //!   anywhere costs at most one checkpoint interval of folding.
 
+pub mod clock;
 pub mod index;
 pub mod player;
 
+pub use clock::{ReplayClock, Speed};
 pub use index::{Index, Mark, MarkKind};
 pub use player::Player;

@@ -14,4 +14,26 @@ pub enum Action {
     Quit,
     /// Call the reconnect function (attach after the link closed).
     Reconnect,
+    /// Move the replay (replay only).
+    Replay(ReplayCmd),
+}
+
+/// What the replay driver does with its player and clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayCmd {
+    PlayPause,
+    Faster,
+    Slower,
+    /// One event forward or back (pauses).
+    Step {
+        forward: bool,
+    },
+    /// The next or previous stop-related event.
+    Mark {
+        forward: bool,
+    },
+    ToStart,
+    ToEnd,
+    /// To this session time (ns).
+    Seek(u64),
 }

@@ -4,6 +4,7 @@
 
 use super::theme::Theme;
 use crate::control::link::LinkKind;
+use crate::replay::{Mark, Speed};
 use crate::state::{NodeState, Phase, State};
 use ratatui::layout::Rect;
 
@@ -14,6 +15,8 @@ pub enum LinkMode {
     InProcess,
     /// Over the control socket: quitting detaches.
     Attached,
+    /// Replaying a journal: nothing runs, quitting just leaves.
+    Replay,
 }
 
 impl From<&LinkKind> for LinkMode {
@@ -77,6 +80,10 @@ pub enum Overlay {
     },
     /// Typing a log search.
     Search {
+        input: String,
+    },
+    /// Typing the target of replay's `:`.
+    Goto {
         input: String,
     },
 }
@@ -185,6 +192,65 @@ pub enum Quitting {
     Forced,
 }
 
+/// What the replay screen shows besides the folded state: the journal, the replay clock's
+/// state and the index (the driver fills it in; views only read it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayView {
+    /// The journal's file (or directory) name.
+    pub file: String,
+    pub playing: bool,
+    pub speed: Speed,
+    /// Events applied to the state on screen.
+    pub applied: u64,
+    /// Events in the journal (so far, while indexing).
+    pub events: u64,
+    /// `t` of the last event (so far, while indexing).
+    pub end_t: u64,
+    /// The index has read the whole journal.
+    pub complete: bool,
+    /// While indexing: how far, in per mille of the journal's bytes.
+    pub progress_permille: u16,
+    /// Records of kinds this version does not know, skipped.
+    pub unknown_kinds: u64,
+    /// The last line was cut off (a crash); everything before it is replayed.
+    pub torn_tail: bool,
+    /// Reading stopped at a damaged record.
+    pub damaged: Option<String>,
+    /// Stop-related moments, for the timeline.
+    pub marks: Vec<Mark>,
+    /// A seek past what the index has read, waiting for it.
+    pub seeking: Option<SeekTarget>,
+}
+
+/// Where a seek goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeekTarget {
+    /// A session time (ns).
+    Time(u64),
+    /// The last event of the journal.
+    End,
+}
+
+impl ReplayView {
+    pub fn new(file: impl Into<String>, speed: Speed) -> ReplayView {
+        ReplayView {
+            file: file.into(),
+            playing: false,
+            speed,
+            applied: 0,
+            events: 0,
+            end_t: 0,
+            complete: false,
+            progress_permille: 0,
+            unknown_kinds: 0,
+            torn_tail: false,
+            damaged: None,
+            marks: Vec::new(),
+            seeking: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ui {
     pub mode: LinkMode,
@@ -216,6 +282,8 @@ pub struct Ui {
     pub quitting: Option<Quitting>,
     /// The link closed, with why.
     pub closed: Option<String>,
+    /// Replaying a journal (`mode` is [`LinkMode::Replay`]).
+    pub replay: Option<ReplayView>,
 }
 
 impl Ui {
@@ -241,7 +309,15 @@ impl Ui {
             notice: None,
             quitting: None,
             closed: None,
+            replay: None,
         }
+    }
+
+    /// The replay cockpit: `mode` [`LinkMode::Replay`] and the replay's view.
+    pub fn replay(theme: Theme, screen: Rect, view: ReplayView) -> Ui {
+        let mut ui = Ui::new(LinkMode::Replay, theme, screen);
+        ui.replay = Some(view);
+        ui
     }
 
     pub fn notify(&mut self, text: impl Into<String>) {

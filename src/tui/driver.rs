@@ -286,7 +286,10 @@ fn act(
             (Some(reason), _) => TuiExit::LinkClosed(reason.clone()),
             (None, LinkMode::Attached) => TuiExit::Detached,
             (None, LinkMode::InProcess) => TuiExit::AllStopped,
+            (None, LinkMode::Replay) => TuiExit::Quit,
         }),
+        // Replay commands come from replay's keys only; the live cockpit has no clock to move.
+        Action::Replay(_) => None,
         Action::Reconnect => {
             let reconnect = opts.reconnect.as_mut()?;
             match reconnect() {

@@ -1,7 +1,7 @@
 //! Keys and mouse to actions, purely: `(event, &mut Ui, &State) -> Option<Action>`. The
 //! `State` is the one on screen (the frozen one while paused).
 
-use super::action::Action;
+use super::action::{Action, ReplayCmd};
 use super::app::{
     Confirm, ConfirmKind, Overlay, PICKER_SIGNALS, Pane, Quitting, Ui, View, rows, scrolled_offset, selected_index,
 };
@@ -17,9 +17,12 @@ use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 /// Lines a mouse wheel notch scrolls.
 const WHEEL: usize = 3;
 
+/// What `s`, `K`, `S` and `x` say in replay.
+pub const STOP_DISABLED: &str = "replay: stop actions are disabled — this is a recording";
+
 pub fn on_key(ev: KeyEvent, ui: &mut Ui, state: &State) -> Option<Action> {
     let key = Key::from_event(ev)?;
-    if let Overlay::Search { input } = &mut ui.overlay {
+    if let Overlay::Search { input } | Overlay::Goto { input } = &mut ui.overlay {
         match key {
             Key::Char(c) => {
                 input.push(c);
@@ -273,6 +276,23 @@ fn run(cmd: Command, ctx: Context, ui: &mut Ui, state: &State) -> Option<Action>
             ui.overlay = Overlay::None;
             None
         }
+        Command::PlayPause => Some(Action::Replay(ReplayCmd::PlayPause)),
+        Command::Faster => Some(Action::Replay(ReplayCmd::Faster)),
+        Command::Slower => Some(Action::Replay(ReplayCmd::Slower)),
+        Command::StepForward => Some(Action::Replay(ReplayCmd::Step { forward: true })),
+        Command::StepBack => Some(Action::Replay(ReplayCmd::Step { forward: false })),
+        Command::NextMark => Some(Action::Replay(ReplayCmd::Mark { forward: true })),
+        Command::PrevMark => Some(Action::Replay(ReplayCmd::Mark { forward: false })),
+        Command::ToStart => Some(Action::Replay(ReplayCmd::ToStart)),
+        Command::ToEnd => Some(Action::Replay(ReplayCmd::ToEnd)),
+        Command::Goto => {
+            ui.overlay = Overlay::Goto { input: String::new() };
+            None
+        }
+        Command::StopDisabled => {
+            ui.notify(STOP_DISABLED);
+            None
+        }
         Command::Reconnect => {
             if ui.can_reconnect {
                 Some(Action::Reconnect)
@@ -290,7 +310,7 @@ fn alive(state: &State) -> usize {
 }
 
 fn quit(ui: &mut Ui, state: &State) -> Option<Action> {
-    if ui.mode == super::app::LinkMode::Attached || ui.closed.is_some() || alive(state) == 0 {
+    if ui.mode != super::app::LinkMode::InProcess || ui.closed.is_some() || alive(state) == 0 {
         return Some(Action::Quit);
     }
     match ui.quitting {
@@ -340,6 +360,16 @@ fn yes(ui: &mut Ui, state: &State) -> Option<Action> {
             ui.log.search = Some(input);
             None
         }
+        Overlay::Goto { input } => {
+            let started = state.header.as_ref().map_or(0, |h| h.started_unix_ms);
+            match crate::replay::clock::parse_target(&input, started) {
+                Ok(t) => Some(Action::Replay(ReplayCmd::Seek(t))),
+                Err(e) => {
+                    ui.notify(e);
+                    None
+                }
+            }
+        }
         other => {
             ui.overlay = other;
             None
@@ -378,7 +408,7 @@ fn step(cmd: Command, ctx: Context, ui: &mut Ui, state: &State) {
         Context::Help => {
             if let Overlay::Help { scroll } = &mut ui.overlay {
                 let page = ui.screen.height.saturating_sub(4).max(1);
-                *scroll = moved(*scroll, cmd, page, help::max_scroll(ui.screen));
+                *scroll = moved(*scroll, cmd, page, help::max_scroll(ui.screen, ui.replay.is_some()));
             }
         }
         Context::Picker => {

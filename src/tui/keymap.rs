@@ -13,6 +13,8 @@ pub enum Key {
     Esc,
     Up,
     Down,
+    Left,
+    Right,
     PageUp,
     PageDown,
     Home,
@@ -35,6 +37,8 @@ impl Key {
             KeyCode::Esc => Key::Esc,
             KeyCode::Up => Key::Up,
             KeyCode::Down => Key::Down,
+            KeyCode::Left => Key::Left,
+            KeyCode::Right => Key::Right,
             KeyCode::PageUp => Key::PageUp,
             KeyCode::PageDown => Key::PageDown,
             KeyCode::Home => Key::Home,
@@ -56,6 +60,8 @@ impl Key {
             Key::Esc => "Esc".to_string(),
             Key::Up => "↑".to_string(),
             Key::Down => "↓".to_string(),
+            Key::Left => "←".to_string(),
+            Key::Right => "→".to_string(),
             Key::PageUp => "PgUp".to_string(),
             Key::PageDown => "PgDn".to_string(),
             Key::Home => "Home".to_string(),
@@ -87,6 +93,10 @@ pub enum Context {
     Search,
     /// The link to the session closed.
     Closed,
+    /// Replaying a journal: the replay clock's keys, in force over the panes' and the global ones.
+    Replay,
+    /// Typing the target of `:` (replay).
+    Goto,
 }
 
 impl Context {
@@ -102,11 +112,14 @@ impl Context {
             Context::Picker => "Signal picker",
             Context::Search => "Log search",
             Context::Closed => "Session closed",
+            Context::Replay => "Replay",
+            Context::Goto => "Go-to prompt (replay)",
         }
     }
 
     /// Contexts in the order the help screen lists them.
-    pub const ALL: [Context; 10] = [
+    pub const ALL: [Context; 12] = [
+        Context::Replay,
         Context::Global,
         Context::Table,
         Context::Detail,
@@ -115,9 +128,19 @@ impl Context {
         Context::Confirm,
         Context::Picker,
         Context::Search,
+        Context::Goto,
         Context::Closed,
         Context::Help,
     ];
+
+    /// Does this context ever apply in the live cockpit, in replay?
+    pub fn applies(self, replay: bool) -> bool {
+        match self {
+            Context::Replay | Context::Goto => replay,
+            Context::Confirm | Context::Picker | Context::Closed => !replay,
+            _ => true,
+        }
+    }
 }
 
 /// What a binding does; its meaning can depend on the context (`↓` moves the selection in the
@@ -151,6 +174,20 @@ pub enum Command {
     Yes,
     No,
     Reconnect,
+    /// Replay: play or pause the replay clock.
+    PlayPause,
+    Faster,
+    Slower,
+    StepForward,
+    StepBack,
+    NextMark,
+    PrevMark,
+    ToStart,
+    ToEnd,
+    /// Open the go-to prompt.
+    Goto,
+    /// Replay: a stop action, refused with a notice.
+    StopDisabled,
 }
 
 pub struct Binding {
@@ -179,6 +216,44 @@ use Key as K;
 
 /// Every binding. Within a context, the order is the key bar's order.
 pub static KEYMAP: &[Binding] = &[
+    // Replay: in force over the panes' keys (so g/G move the replay, not the selection).
+    b(&[K::Char(' ')], X::Replay, C::PlayPause, "play / pause the replay", Some("play/pause")),
+    b(
+        &[K::Char('+'), K::Char('=')],
+        X::Replay,
+        C::Faster,
+        "faster: 0.25x 0.5x 1x 2x … 64x, then as fast as possible",
+        Some("faster"),
+    ),
+    b(&[K::Char('-')], X::Replay, C::Slower, "slower", Some("slower")),
+    b(&[K::Right], X::Replay, C::StepForward, "one event forward (pauses)", Some("step")),
+    b(&[K::Left], X::Replay, C::StepBack, "one event back (pauses)", None),
+    b(
+        &[K::Char(']')],
+        X::Replay,
+        C::NextMark,
+        "next stop-related event (stop requested, stage entered, kill, exit)",
+        Some("next stop"),
+    ),
+    b(&[K::Char('[')], X::Replay, C::PrevMark, "previous stop-related event", None),
+    b(&[K::Char('g')], X::Replay, C::ToStart, "the start of the session", None),
+    b(&[K::Char('G')], X::Replay, C::ToEnd, "the end of the journal", None),
+    b(
+        &[K::Char(':')],
+        X::Replay,
+        C::Goto,
+        "go to a time: 12.5s or 1m3s (session time), 14:02:33 (UTC) or an RFC 3339 time",
+        Some("go to"),
+    ),
+    b(
+        &[K::Char('s'), K::Char('K'), K::Char('S'), K::Char('x')],
+        X::Replay,
+        C::StopDisabled,
+        "stop, kill, stop all, signal: disabled, this is a recording",
+        None,
+    ),
+    b(&[K::Enter], X::Goto, C::Yes, "go there (type the time first)", Some("go")),
+    b(&[K::Esc], X::Goto, C::No, "cancel", Some("cancel")),
     // Prompts first: they own the keyboard while open.
     b(&[K::Char('y'), K::Enter], X::Confirm, C::Yes, "confirm", Some("confirm")),
     b(&[K::Char('n'), K::Esc, K::Ctrl('c')], X::Confirm, C::No, "cancel", Some("cancel")),
@@ -262,6 +337,7 @@ pub fn contexts(ui: &Ui) -> Vec<Context> {
         Overlay::Confirm(_) => return vec![Context::Confirm],
         Overlay::Picker { .. } => return vec![Context::Picker],
         Overlay::Search { .. } => return vec![Context::Search],
+        Overlay::Goto { .. } => return vec![Context::Goto],
         Overlay::None => {}
     }
     let pane = match (ui.focus, ui.view) {
@@ -271,7 +347,9 @@ pub fn contexts(ui: &Ui) -> Vec<Context> {
         (Pane::Hazards, _) => Context::Hazards,
     };
     let mut out = Vec::with_capacity(3);
-    if ui.closed.is_some() {
+    if ui.replay.is_some() {
+        out.push(Context::Replay);
+    } else if ui.closed.is_some() {
         out.push(Context::Closed);
     }
     out.push(pane);
@@ -289,14 +367,17 @@ pub fn bindings(ctx: Context) -> impl Iterator<Item = &'static Binding> {
     KEYMAP.iter().filter(move |b| b.ctx == ctx)
 }
 
-/// The key bar: (key, what) for the contexts in force, most specific first, each command once.
+/// The key bar: (key, what) for the contexts in force, most specific first, each command once,
+/// and only where the key does that here (not taken by a more specific context).
 pub fn bar(ui: &Ui) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
     let mut seen: Vec<Command> = Vec::new();
-    for ctx in contexts(ui) {
+    let ctxs = contexts(ui);
+    for ctx in ctxs.iter().copied() {
         for b in bindings(ctx) {
             if let Some(short) = b.short {
-                if !seen.contains(&b.cmd) {
+                let shadowed = lookup(b.keys[0], &ctxs).is_some_and(|won| !std::ptr::eq(won, b));
+                if !seen.contains(&b.cmd) && !shadowed {
                     seen.push(b.cmd);
                     out.push((b.keys[0].label(), short));
                 }
@@ -309,4 +390,16 @@ pub fn bar(ui: &Ui) -> Vec<(String, &'static str)> {
 /// All keys of a binding for the help screen: `↑/k`.
 pub fn keys_label(b: &Binding) -> String {
     b.keys.iter().map(|k| k.label()).collect::<Vec<_>>().join("/")
+}
+
+/// The keys of a binding that reach it: in replay, the replay context takes its keys from the
+/// panes and from the global bindings (`g`, `G`, space, the stop keys).
+pub fn live_keys(b: &Binding, replay: bool) -> Vec<Key> {
+    let under_replay =
+        matches!(b.ctx, Context::Global | Context::Table | Context::Detail | Context::Log | Context::Hazards);
+    b.keys
+        .iter()
+        .copied()
+        .filter(|k| !(replay && under_replay && bindings(Context::Replay).any(|r| r.keys.contains(k))))
+        .collect()
 }

@@ -18,6 +18,8 @@ pub struct Areas {
     pub hazards: Rect,
     /// The confirm or search line, when one is open.
     pub prompt: Option<Rect>,
+    /// Replay's timeline bar, above the prompt and the footer.
+    pub timeline: Option<Rect>,
     pub footer: Rect,
 }
 
@@ -32,9 +34,11 @@ pub fn areas(screen: Rect, ui: &Ui, state: &State) -> Areas {
     let header = Rect::new(x, y, w, h.min(1));
     let footer = Rect::new(x, (y + h).saturating_sub(1).max(y), w, u16::from(h >= 2));
     let prompt_h = if h >= 8 { prompt_lines(ui, w) } else { u16::from(h >= 4 && prompt_lines(ui, w) > 0) };
+    let timeline_h = u16::from(ui.replay.is_some() && h >= 6);
     let body_top = y + header.height;
-    let body_h = h.saturating_sub(header.height + footer.height + prompt_h);
-    let prompt = (prompt_h > 0).then(|| Rect::new(x, body_top + body_h, w, prompt_h));
+    let body_h = h.saturating_sub(header.height + footer.height + prompt_h + timeline_h);
+    let timeline = (timeline_h > 0).then(|| Rect::new(x, body_top + body_h, w, timeline_h));
+    let prompt = (prompt_h > 0).then(|| Rect::new(x, body_top + body_h + timeline_h, w, prompt_h));
     let wide = w >= WIDE;
 
     // The main area: the table as tall as its rows (bounded), the detail pane most of the body.
@@ -67,7 +71,7 @@ pub fn areas(screen: Rect, ui: &Ui, state: &State) -> Areas {
         let haz_h = feed.saturating_add(2).clamp(3, 6).min(rest_h.saturating_sub(4));
         (Rect::new(x, rest_top + haz_h, w, rest_h - haz_h), Rect::new(x, rest_top, w, haz_h))
     };
-    Areas { header, main, log, hazards, prompt, footer }
+    Areas { header, main, log, hazards, prompt, timeline, footer }
 }
 
 /// Lines the confirm or search prompt needs at `width` (a long plan wraps, up to 3 lines).
@@ -77,7 +81,7 @@ pub fn prompt_lines(ui: &Ui, width: u16) -> u16 {
             let len = c.text.chars().count() + 2;
             len.div_ceil(usize::from(width.max(1))).clamp(1, 3) as u16
         }
-        Overlay::Search { .. } => 1,
+        Overlay::Search { .. } | Overlay::Goto { .. } => 1,
         _ => 0,
     }
 }

@@ -4,7 +4,8 @@
 //!   its own driver.
 //! - Keys map to actions purely ([`input::on_key`]), through one table ([`keymap::KEYMAP`])
 //!   that also draws the key bar and the help screen.
-//! - [`driver`] is the live loop; [`terminal`] sets the terminal up and always restores it.
+//! - [`driver`] is the live loop; [`replay_driver`] the replay's (same views, a replay clock);
+//!   [`terminal`] sets the terminal up and always restores it.
 
 pub mod action;
 pub mod app;
@@ -14,6 +15,7 @@ pub mod input;
 pub mod keymap;
 pub mod layout;
 pub mod logview;
+pub mod replay_driver;
 pub mod terminal;
 pub mod theme;
 pub mod views;
@@ -53,6 +55,26 @@ pub enum TuiExit {
     Terminated(Signal),
     /// The terminal's input ended.
     InputClosed,
+    /// Replay: the operator quit.
+    Quit,
+}
+
+/// Runs a replay on the process's terminal until the operator quits; the terminal is restored
+/// however it ends (quit, error, panic, SIGTERM, SIGHUP).
+pub async fn run_replay(session: replay_driver::ReplaySession) -> anyhow::Result<TuiExit> {
+    let signals = signal_hook_tokio::Signals::new([libc::SIGTERM, libc::SIGHUP])?;
+    let handle = signals.handle();
+    let exit_signals = signals.filter_map(|n| std::future::ready(Signal::from_number(n)));
+    let result = {
+        let (guard, mut terminal) = terminal::TerminalGuard::enter()?;
+        let events = crossterm::event::EventStream::new();
+        let result = replay_driver::drive(&mut terminal, events, Box::pin(exit_signals), session).await;
+        drop(terminal);
+        drop(guard);
+        result
+    };
+    handle.close();
+    result
 }
 
 /// Runs the cockpit on the process's terminal until the operator quits.

@@ -4,6 +4,7 @@
 use super::*;
 use crate::event::*;
 use crate::manifest::{Manifest, NodeSpec};
+use crate::tui::action::ReplayCmd;
 use crate::tui::app::{LinkMode, SortKey};
 use crate::tui::theme::Theme;
 use crossterm::event::{KeyCode, KeyEventKind, KeyEventState, KeyModifiers, MouseEvent};
@@ -435,4 +436,120 @@ fn no_key_or_click_panics_at_any_size() {
             }
         }
     }
+}
+
+// ---- replay ----
+
+fn replay_ui() -> Ui {
+    use crate::replay::Speed;
+    use crate::tui::app::ReplayView;
+    Ui::replay(Theme::plain(), Rect::new(0, 0, 160, 45), ReplayView::new("j.jsonl", Speed::Times(1.0)))
+}
+
+fn typed(u: &mut Ui, s: &State, text: &str) -> Vec<Action> {
+    text.chars().filter_map(|c| on_key(ch(c), u, s)).collect()
+}
+
+#[test]
+fn replay_keys_move_the_replay() {
+    let s = state(&["a", "b"]);
+    let mut u = replay_ui();
+    let r = |c| Action::Replay(c);
+    assert_eq!(press(&mut u, &s, &[ch(' ')]), vec![r(ReplayCmd::PlayPause)]);
+    assert_eq!(
+        press(&mut u, &s, &[ch('+'), ch('='), ch('-')]),
+        vec![r(ReplayCmd::Faster), r(ReplayCmd::Faster), r(ReplayCmd::Slower)]
+    );
+    assert_eq!(
+        press(&mut u, &s, &[key(KeyCode::Right), key(KeyCode::Left)]),
+        vec![r(ReplayCmd::Step { forward: true }), r(ReplayCmd::Step { forward: false })]
+    );
+    assert_eq!(
+        press(&mut u, &s, &[ch(']'), ch('[')]),
+        vec![r(ReplayCmd::Mark { forward: true }), r(ReplayCmd::Mark { forward: false })]
+    );
+    // g/G move the replay, not the table's selection or the log, whichever pane has focus.
+    for focus in [Pane::Nodes, Pane::Log, Pane::Hazards] {
+        u.focus = focus;
+        assert_eq!(press(&mut u, &s, &[ch('g'), ch('G')]), vec![r(ReplayCmd::ToStart), r(ReplayCmd::ToEnd)]);
+    }
+    u.focus = Pane::Nodes;
+    // The panes' other keys still work.
+    press(&mut u, &s, &[ch('j')]);
+    assert_eq!(u.selected.as_deref(), Some("b"));
+    assert_eq!(press(&mut u, &s, &[ch('q')]), vec![Action::Quit], "quitting a replay stops nothing");
+}
+
+#[test]
+fn replay_go_to_prompt_reads_times_and_says_what_it_cannot_read() {
+    let s = state(&["a"]);
+    let mut u = replay_ui();
+    assert!(press(&mut u, &s, &[ch(':')]).is_empty());
+    assert_eq!(u.overlay, Overlay::Goto { input: String::new() });
+    assert_eq!(keymap::bar(&u), vec![("Enter".to_string(), "go"), ("Esc".to_string(), "cancel")]);
+    // Typed text goes to the prompt, not to the keymap (`g`, space, `s` are plain letters here).
+    assert!(typed(&mut u, &s, "1m3s").is_empty());
+    assert_eq!(press(&mut u, &s, &[key(KeyCode::Enter)]), vec![Action::Replay(ReplayCmd::Seek(63_000_000_000))]);
+    assert_eq!(u.overlay, Overlay::None);
+    // The session started at 1970-01-01 00:00:00 UTC in this state.
+    press(&mut u, &s, &[ch(':')]);
+    typed(&mut u, &s, "00:00:12.5");
+    assert_eq!(press(&mut u, &s, &[key(KeyCode::Enter)]), vec![Action::Replay(ReplayCmd::Seek(12_500_000_000))]);
+    press(&mut u, &s, &[ch(':')]);
+    typed(&mut u, &s, "soonx");
+    press(&mut u, &s, &[key(KeyCode::Backspace)]);
+    assert_eq!(u.overlay, Overlay::Goto { input: "soon".into() });
+    assert!(press(&mut u, &s, &[key(KeyCode::Enter)]).is_empty());
+    assert!(u.notice.as_ref().expect("a notice").text.starts_with("cannot read \"soon\""));
+    press(&mut u, &s, &[ch(':'), ch('9'), key(KeyCode::Esc)]);
+    assert_eq!(u.overlay, Overlay::None);
+}
+
+#[test]
+fn replay_refuses_stop_actions_and_says_so() {
+    let s = state(&["a"]);
+    for c in ['s', 'K', 'S', 'x'] {
+        let mut u = replay_ui();
+        assert!(press(&mut u, &s, &[ch(c)]).is_empty(), "{c} did something");
+        assert_eq!(u.overlay, Overlay::None, "{c} opened a prompt");
+        assert_eq!(u.notice.as_ref().map(|n| n.text.as_str()), Some(STOP_DISABLED), "{c}");
+        assert_eq!(STOP_DISABLED, "replay: stop actions are disabled — this is a recording");
+    }
+    // The key bar does not offer them; it offers the replay's keys.
+    let bar = keymap::bar(&replay_ui());
+    for (key, what) in [("s", "stop"), ("K", "kill"), ("S", "stop all"), ("x", "signal"), ("space", "pause")] {
+        assert!(!bar.contains(&(key.to_string(), what)), "{key} {what} on the replay's key bar");
+    }
+    for item in [("space", "play/pause"), ("+", "faster"), ("]", "next stop"), (":", "go to"), ("q", "quit")] {
+        assert!(bar.contains(&(item.0.to_string(), item.1)), "{item:?} missing from {bar:?}");
+    }
+    // And the live cockpit's bar is as it was: no replay keys.
+    let live = keymap::bar(&ui(LinkMode::InProcess));
+    assert!(live.contains(&("s".to_string(), "stop")) && live.contains(&("space".to_string(), "pause")));
+    assert!(!live.iter().any(|(_, what)| *what == "play/pause" || *what == "go to"));
+}
+
+#[test]
+fn replay_keys_in_the_live_cockpit_do_nothing_of_replay() {
+    let s = state(&["a", "b"]);
+    let mut u = ui(LinkMode::Attached);
+    let actions = press(&mut u, &s, &[ch(']'), ch('['), ch('+'), ch('-'), ch(':'), key(KeyCode::Right)]);
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(u.overlay, Overlay::None);
+    // g is still the table's first node, space still freezes the display.
+    press(&mut u, &s, &[ch('j'), ch('g')]);
+    assert_eq!(u.selected.as_deref(), Some("a"));
+    assert_eq!(press(&mut u, &s, &[ch(' ')]), vec![Action::Pause]);
+}
+
+#[test]
+fn help_in_replay_lists_only_keys_that_work_there() {
+    use keymap::live_keys;
+    let global_stop = keymap::bindings(Context::Global).find(|b| b.cmd == Command::Stop).expect("s");
+    assert!(live_keys(global_stop, true).is_empty());
+    assert_eq!(live_keys(global_stop, false), vec![Key::Char('s')]);
+    let table_home = keymap::bindings(Context::Table).find(|b| b.cmd == Command::Home).expect("home");
+    assert_eq!(live_keys(table_home, true), vec![Key::Home], "g belongs to the replay");
+    assert!(Context::Replay.applies(true) && !Context::Replay.applies(false));
+    assert!(!Context::Confirm.applies(true) && !Context::Picker.applies(true));
 }

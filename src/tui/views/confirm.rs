@@ -1,4 +1,4 @@
-//! The confirm line (stop, kill, stop all, quit) and the search line, and the questions they
+//! The confirm line (stop, kill, stop all, quit), the search line and replay's go-to line, and the questions they
 //! ask. A question's text is fixed when it is asked: the operator confirms what they read.
 
 use super::Ctx;
@@ -82,6 +82,11 @@ pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
             Span::styled(" search log: /", t.prompt),
             Span::styled(format!("{input}█"), t.prompt),
             Span::styled("   Enter search · Esc cancel", t.prompt),
+        ]),
+        Overlay::Goto { input } => Line::from(vec![
+            Span::styled(" go to: ", t.prompt),
+            Span::styled(format!("{input}█"), t.prompt),
+            Span::styled("   session time (12.5s, 1m3s) or UTC (14:02:33)", t.prompt),
         ]),
         _ => Line::default(),
     };

@@ -1,7 +1,9 @@
-//! The top bar: session, live or paused, the clock, node counts, hazards, dropped events.
+//! The top bar: session, live or paused, the clock, node counts, hazards, dropped events; in
+//! replay, REPLAY, the journal, play or pause and speed, the moment shown, and how the journal
+//! was read (skipped records, a torn tail, indexing progress).
 
 use super::Ctx;
-use crate::tui::app::Quitting;
+use crate::tui::app::{Quitting, ReplayView, SeekTarget};
 use crate::tui::format::{utc_datetime, utc_hms};
 use crate::tui::layout::WIDE;
 use ratatui::buffer::Buffer;
@@ -18,11 +20,12 @@ pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
     line.style(cx.theme.bar).render(area, buf);
 }
 
-/// The bar's text, long or compact.
-fn spans(cx: Ctx, wide: bool) -> Line<'static> {
+/// The live cockpit's start: session, live or paused, the clock.
+fn live_spans(cx: Ctx, wide: bool, spans: &mut Vec<Span<'static>>) {
     let (state, ui, t) = (cx.state, cx.ui, cx.theme);
     let sep = Span::styled(" │ ", t.bar);
-    let mut spans: Vec<Span> = vec![Span::styled(" gracewatch", t.bar), sep.clone()];
+    spans.push(Span::styled(" gracewatch", t.bar));
+    spans.push(sep.clone());
     let session = state.session();
     spans.push(Span::styled(
         if session.is_empty() { "(no session yet)".to_string() } else { session.to_string() },
@@ -44,9 +47,105 @@ fn spans(cx: Ctx, wide: bool) -> Line<'static> {
 
     if let Some(h) = &state.header {
         let wall = h.started_unix_ms + cx.now / 1_000_000;
-        spans.push(sep.clone());
+        spans.push(sep);
         spans.push(Span::styled(if wide { format!("{} UTC", utc_datetime(wall)) } else { utc_hms(wall) }, t.bar));
         spans.push(Span::styled(format!("  +{}", crate::util::fmt_ns(cx.now)), t.bar));
+    }
+}
+
+/// Replay's start: REPLAY, the journal, play or pause at what speed, the moment shown (its
+/// wall-clock time from the header, UTC, and its session time of the whole).
+fn replay_spans(cx: Ctx, r: &ReplayView, wide: bool, spans: &mut Vec<Span<'static>>) {
+    let (state, t) = (cx.state, cx.theme);
+    let sep = Span::styled(" │ ", t.bar);
+    if wide {
+        spans.push(Span::styled(" gracewatch", t.bar));
+        spans.push(sep.clone());
+    }
+    if !wide {
+        spans.push(Span::styled(" ", t.bar));
+    }
+    spans.push(Span::styled("REPLAY", t.bar.patch(t.prompt)));
+    spans.push(Span::styled(format!(" {}", r.file), t.bar));
+    let session = state.session();
+    if wide && !session.is_empty() {
+        spans.push(Span::styled(format!(" · {session}"), t.bar));
+    }
+    spans.push(sep.clone());
+    let play = if r.playing { "▶" } else { "❚❚" };
+    spans.push(Span::styled(format!("{play} {}", r.speed.label()), t.bar));
+    if let Some(h) = &state.header {
+        let wall = h.started_unix_ms + cx.now / 1_000_000;
+        let ms = wall % 1000;
+        spans.push(sep);
+        let text = if wide {
+            let of = if r.complete {
+                format!(" / {}", crate::util::fmt_t(r.end_t).trim_start_matches('+'))
+            } else {
+                String::new()
+            };
+            format!("{}.{ms:03} UTC  {}{of}", utc_datetime(wall), crate::util::fmt_t(cx.now))
+        } else {
+            format!("{}.{} +{}", utc_hms(wall), ms / 100, crate::util::fmt_ns(cx.now))
+        };
+        spans.push(Span::styled(text, t.bar));
+    }
+}
+
+/// What replay adds at the end: skipped records, a torn or damaged journal, indexing.
+fn replay_tail(cx: Ctx, r: &ReplayView, wide: bool, spans: &mut Vec<Span<'static>>) {
+    let t = cx.theme;
+    let sep = Span::styled(" │ ", t.bar);
+    if r.unknown_kinds > 0 {
+        spans.push(sep.clone());
+        let n = r.unknown_kinds;
+        spans.push(Span::styled(
+            if wide {
+                format!("{n} unknown event{} skipped", if n == 1 { "" } else { "s" })
+            } else {
+                format!("{n} unknown")
+            },
+            t.bar.patch(t.warn),
+        ));
+    }
+    if r.torn_tail {
+        spans.push(sep.clone());
+        spans.push(Span::styled(if wide { "torn last line" } else { "torn" }, t.bar.patch(t.warn)));
+    }
+    if r.damaged.is_some() {
+        spans.push(sep.clone());
+        spans.push(Span::styled(if wide { "damaged: ends early" } else { "damaged" }, t.bar.patch(t.bad)));
+    }
+    if let Some(target) = r.seeking {
+        spans.push(sep.clone());
+        let to = match target {
+            SeekTarget::Time(t) => crate::util::fmt_t(t),
+            SeekTarget::End => "the end".to_string(),
+        };
+        spans.push(Span::styled(
+            if wide { format!("seeking {to}…") } else { format!("→ {to}…") },
+            t.bar.patch(t.prompt),
+        ));
+    }
+    if !r.complete && r.damaged.is_none() {
+        spans.push(sep);
+        let p = r.progress_permille;
+        spans.push(Span::styled(
+            if wide { format!("indexing {}.{}%", p / 10, p % 10) } else { format!("idx {}%", p / 10) },
+            t.bar.patch(t.prompt),
+        ));
+    }
+}
+
+/// The bar's text, long or compact.
+fn spans(cx: Ctx, wide: bool) -> Line<'static> {
+    let (state, ui, t) = (cx.state, cx.ui, cx.theme);
+    let sep = Span::styled(" │ ", t.bar);
+    let mut spans: Vec<Span> = Vec::new();
+    if let Some(r) = &ui.replay {
+        replay_spans(cx, r, wide, &mut spans);
+    } else {
+        live_spans(cx, wide, &mut spans);
     }
 
     let c = state.counts();
@@ -90,6 +189,9 @@ fn spans(cx: Ctx, wide: bool) -> Line<'static> {
         spans.push(Span::styled(text, t.bar.patch(t.warn)));
     }
 
+    if let Some(r) = &ui.replay {
+        replay_tail(cx, r, wide, &mut spans);
+    }
     match ui.quitting {
         Some(Quitting::Graceful) => {
             spans.push(sep);

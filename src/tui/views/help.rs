@@ -2,6 +2,7 @@
 //! table's glyphs mean and what each hazard is.
 
 use super::Ctx;
+use super::timeline::Cell;
 use super::wrap::wrap;
 use crate::hazards::HazardId;
 use crate::tui::format::HandlerMark;
@@ -13,22 +14,29 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Padding, Paragraph, Widget};
 
-fn keys(t: &Theme, w: usize) -> Vec<Line<'static>> {
+/// Every key by context; in replay, the replay's contexts, and only the keys that reach each
+/// binding there.
+fn keys(t: &Theme, w: usize, replay: bool) -> Vec<Line<'static>> {
     let mut out = Vec::new();
-    for ctx in Context::ALL {
+    for ctx in Context::ALL.into_iter().filter(|c| c.applies(replay)) {
         out.push(Line::styled(ctx.title().to_string(), t.title));
         for b in keymap::bindings(ctx) {
-            out.extend(wrap(
-                &[Span::styled(format!("  {:<14}", keymap::keys_label(b)), t.key), Span::raw(b.desc)],
-                w,
-                16,
-            ));
+            let keys = keymap::live_keys(b, replay);
+            if keys.is_empty() {
+                continue;
+            }
+            let label = keys.iter().map(|k| k.label()).collect::<Vec<_>>().join("/");
+            out.extend(wrap(&[Span::styled(format!("  {label:<14}"), t.key), Span::raw(b.desc)], w, 16));
         }
-        if ctx == Context::Search {
+        if ctx == Context::Search || ctx == Context::Goto {
             out.extend(wrap(
                 &[
                     Span::styled(format!("  {:<14}", "other keys"), t.key),
-                    Span::raw("type the search text (Backspace deletes)"),
+                    Span::raw(if ctx == Context::Goto {
+                        "type the time (Backspace deletes)"
+                    } else {
+                        "type the search text (Backspace deletes)"
+                    }),
                 ],
                 w,
                 16,
@@ -47,8 +55,16 @@ fn keys(t: &Theme, w: usize) -> Vec<Line<'static>> {
     out
 }
 
-fn legend(t: &Theme, w: usize) -> Vec<Line<'static>> {
-    let mut out = vec![Line::styled("Handlers: I T Q H = SIGINT SIGTERM SIGQUIT SIGHUP", t.title)];
+fn legend(t: &Theme, w: usize, replay: bool) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    if replay {
+        out.push(Line::styled("Timeline", t.title));
+        for c in Cell::LEGEND {
+            out.extend(wrap(&[Span::styled(format!("  {}  ", c.glyph()), t.key), Span::raw(c.meaning())], w, 5));
+        }
+        out.push(Line::default());
+    }
+    out.push(Line::styled("Handlers: I T Q H = SIGINT SIGTERM SIGQUIT SIGHUP", t.title));
     for m in HandlerMark::ALL {
         out.extend(wrap(&[Span::styled(format!("  {}  ", m.glyph()), t.key), Span::raw(m.meaning())], w, 5));
     }
@@ -83,26 +99,29 @@ fn frame(screen: Rect) -> Rect {
     Rect::new(screen.x, screen.y + top, screen.width, screen.height.saturating_sub(2 * top))
 }
 
-fn columns(screen: Rect, t: &Theme) -> Vec<(Rect, Vec<Line<'static>>)> {
+fn columns(screen: Rect, t: &Theme, replay: bool) -> Vec<(Rect, Vec<Line<'static>>)> {
     let inner = Block::bordered().inner(frame(screen));
     if screen.width >= WIDE {
         let lw = inner.width / 2;
         let left = Rect::new(inner.x, inner.y, lw, inner.height);
         let right = Rect::new(inner.x + lw + 2, inner.y, inner.width.saturating_sub(lw + 2), inner.height);
-        vec![(left, keys(t, usize::from(left.width))), (right, legend(t, usize::from(right.width)))]
+        vec![(left, keys(t, usize::from(left.width), replay)), (right, legend(t, usize::from(right.width), replay))]
     } else {
         let w = usize::from(inner.width);
-        let mut all = keys(t, w);
+        let mut all = keys(t, w, replay);
         all.push(Line::default());
-        all.extend(legend(t, w));
+        all.extend(legend(t, w, replay));
         vec![(inner, all)]
     }
 }
 
-pub fn max_scroll(screen: Rect) -> u16 {
+pub fn max_scroll(screen: Rect, replay: bool) -> u16 {
     let t = Theme::plain();
-    columns(screen, &t).iter().map(|(r, lines)| lines.len().saturating_sub(usize::from(r.height))).max().unwrap_or(0)
-        as u16
+    columns(screen, &t, replay)
+        .iter()
+        .map(|(r, lines)| lines.len().saturating_sub(usize::from(r.height)))
+        .max()
+        .unwrap_or(0) as u16
 }
 
 pub fn render(cx: Ctx, scroll: u16, screen: Rect, buf: &mut Buffer) {
@@ -113,7 +132,7 @@ pub fn render(cx: Ctx, scroll: u16, screen: Rect, buf: &mut Buffer) {
         .border_style(t.border_focus)
         .title(Line::styled(" help · ↑↓ scroll · Esc close ", t.title))
         .render(area, buf);
-    let cols = columns(screen, t);
+    let cols = columns(screen, t, cx.ui.replay.is_some());
     let two = cols.len() == 2;
     for (i, (rect, lines)) in cols.into_iter().enumerate() {
         let max = lines.len().saturating_sub(usize::from(rect.height)) as u16;

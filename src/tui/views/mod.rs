@@ -11,6 +11,7 @@ pub mod help;
 pub mod log;
 pub mod nodes_table;
 pub mod picker;
+pub mod timeline;
 pub mod wrap;
 
 use super::app::{Overlay, Pane, Ui, View, rows, selected_index};
@@ -65,6 +66,9 @@ impl Widget for &Screen<'_> {
         if a.hazards.height > 0 {
             hazards::render(cx, a.hazards, buf);
         }
+        if let Some(tl) = a.timeline {
+            timeline::render(cx, tl, buf);
+        }
         if let Some(p) = a.prompt {
             confirm::render(cx, p, buf);
         }
@@ -89,5 +93,6 @@ pub fn pane<'t>(title: impl Into<Line<'t>>, focused: bool, theme: &Theme) -> Blo
 
 /// Is `pane` the focused one (and no prompt owns the keyboard)?
 pub fn focused(ui: &Ui, pane: Pane) -> bool {
-    ui.focus == pane && matches!(ui.overlay, Overlay::None | Overlay::Confirm(_) | Overlay::Search { .. })
+    ui.focus == pane
+        && matches!(ui.overlay, Overlay::None | Overlay::Confirm(_) | Overlay::Search { .. } | Overlay::Goto { .. })
 }
