@@ -279,14 +279,27 @@ class _Conn(object):
         q = self.q
         append = q.append
         maxlen = self.maxlen
-        is_set = self.wake.is_set
-        wake = self.wake.set
+        event = self.wake
+        wake = event.set
         drop = self._drop
+
+        if not isinstance(getattr(event, "_flag", None), bool):
+            is_set = event.is_set
+
+            def push(item):
+                if len(q) < maxlen:
+                    append(item)
+                    if not is_set():
+                        wake()
+                else:
+                    drop(item)
+
+            return push
 
         def push(item):
             if len(q) < maxlen:
                 append(item)
-                if not is_set():
+                if not event._flag:  # Event.is_set() without the method call: hot path
                     wake()
             else:
                 drop(item)
@@ -766,6 +779,8 @@ def stop_on_signals(sigs=(signal.SIGTERM, signal.SIGINT), owner=None):
 def lend(receivers):
     """A buffer was lent to `receivers` (a name or a list of names): returns its token id."""
     tid = next(_ids)
+    if _push is _noop:
+        return tid
     try:
         names = (receivers,) if receivers.__class__ is str else tuple(receivers)
     except Exception:
@@ -776,7 +791,8 @@ def lend(receivers):
 
 def returned(token_id, receiver):
     """`receiver` gave the buffer of `token_id` back."""
-    _push((_RELEASED, token_id, receiver))
+    if _push is not _noop:
+        _push((_RELEASED, token_id, receiver))
 
 
 # ---------------------------------------------------------------------------------------
