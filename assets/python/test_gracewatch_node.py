@@ -229,7 +229,7 @@ class FakeSupervisor(object):
 class Node(object):
     """The node code as a real subprocess, with its stdout readable line by line."""
 
-    def __init__(self, code, sup=None, args=None, forks=False):
+    def __init__(self, code, sup=None, args=None, forks=False, script=None):
         env = {k: v for k, v in os.environ.items() if not k.startswith("GRACEWATCH_")}
         env["PYTHONPATH"] = HERE
         if sup is not None:
@@ -242,7 +242,10 @@ class Node(object):
         if forks:
             # Python 3.12+ warns about fork() in a multi-threaded process: that is the point.
             flags += ["-W", "ignore:This process:DeprecationWarning"]
-        cmd = [sys.executable] + flags + ["-c", PRELUDE + textwrap.dedent(code)] + list(args or [])
+        if script is not None:
+            cmd = [sys.executable] + flags + [script] + list(args or [])
+        else:
+            cmd = [sys.executable] + flags + ["-c", PRELUDE + textwrap.dedent(code)] + list(args or [])
         self.p = subprocess.Popen(cmd, env=env, cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
         self.lines = queue.Queue()
@@ -267,6 +270,13 @@ class Node(object):
             self.out.append(line)
             if line.startswith(prefix):
                 return line
+
+    def expect_all(self, *prefixes):
+        """Waits until a line starting with each prefix was printed, in any order."""
+        missing = [p for p in prefixes if not any(l.startswith(p) for l in self.out)]
+        while missing:
+            line = self.expect("")
+            missing = [p for p in missing if not line.startswith(p)]
 
     def tell(self, text):
         self.p.stdin.write(text.encode() + b"\n")
@@ -761,6 +771,148 @@ class Forks(Case):
         self.assertCleanExit(n)
         fork = s.wait_type("fork")
         self.assertEqual(fork["threads"] - fork["client_threads"], 1)
+
+
+def caught_signals(pid):
+    """The signal numbers the kernel shows as caught (SigCgt) for pid."""
+    with open("/proc/%d/status" % pid) as f:
+        mask = int([l for l in f if l.startswith("SigCgt:")][0].split()[1], 16)
+    return {n for n in range(1, 65) if mask & (1 << (n - 1))}
+
+
+class Demos(Case):
+    """Each demo node against the fake supervisor, stopped the way gracewatch stops it:
+    the stop message (if it listens), the stop signal after signal_in, SIGKILL at kill_in."""
+
+    def demo(self, name, sup):
+        return self.node(None, sup, script=os.path.join(DEMO, name))
+
+    def stop_like_gracewatch(self, n, sup, signal_in, kill_in):
+        """Returns how it ended: 'exited' (before any signal), 'signal' or 'killed'."""
+        listens = bool(sup.of_type("listen_stop")) or sup.of_type("hello")[0]["listens_stop"]
+        t0 = time.monotonic()
+        if listens:
+            sup.send({"type": "stop", "reason": "operator", "signal_in_ms": int(signal_in * 1000),
+                      "kill_in_ms": int(kill_in * 1000)})
+        try:
+            n.p.wait(max(0.0, t0 + signal_in - time.monotonic()))
+            return "exited"
+        except subprocess.TimeoutExpired:
+            pass
+        n.p.send_signal(signal.SIGTERM)
+        try:
+            n.p.wait(max(0.0, t0 + kill_in - time.monotonic()))
+            return "signal"
+        except subprocess.TimeoutExpired:
+            pass
+        n.p.kill()
+        n.p.wait()
+        return "killed"
+
+    def failed_claims(self, sup):
+        return {(m["owner"], m["signal"]): m for m in sup.of_type("handler") if m["outcome"] == "failed"}
+
+    def test_well_behaved(self):
+        s = self.sup()
+        n = self.demo("well_behaved.py", s)
+        n.expect("well_behaved:")
+        s.wait_for(lambda m: m.get("type") == "token_released", what="a frame given back")
+        self.assertEqual(self.failed_claims(s), {})
+        self.assertEqual({(m["signal"], m["main_thread"]) for m in s.of_type("handler")},
+                         {("SIGTERM", True), ("SIGINT", True)})
+        self.assertTrue({signal.SIGTERM, signal.SIGINT} <= caught_signals(n.p.pid))
+        t0 = time.monotonic()
+        self.assertEqual(self.stop_like_gracewatch(n, s, 2.0, 5.0), "exited")
+        self.assertLess(time.monotonic() - t0, 1.0)
+        out = self.assertCleanExit(n)
+        self.assertIn("stop (operator)", out[-1])
+        s.wait_type("stop_ack")
+        self.assertEqual(s.pending, {})
+
+    def test_import_time_handlers(self):
+        s = self.sup()
+        n = self.demo("import_time_handlers.py", s)
+        n.expect("import_time_handlers:")
+        s.wait_type("listen_stop")
+        s.wait_for(lambda m: m.get("owner") == "app", what="the app's SIGINT claim")
+        failed = self.failed_claims(s)
+        lib = failed[("fastmetrics", "SIGTERM")]
+        self.assertEqual(lib["error"], "ValueError: " + SIGNAL_OFF_MAIN_THREAD)
+        self.assertEqual((lib["thread"], lib["main_thread"]), ("fastmetrics-init", False))
+        app = failed[("app", "SIGINT")]
+        self.assertEqual(app["error"],
+                         "RuntimeError: SIGINT is deferred by deferloop; handlers cannot be installed while it runs")
+        self.assertTrue(app["main_thread"])
+        self.assertNotIn(signal.SIGTERM, caught_signals(n.p.pid))
+        self.assertEqual(self.stop_like_gracewatch(n, s, 2.0, 5.0), "exited")
+        out = self.assertCleanExit(n)
+        self.assertTrue(any(l.startswith("app: cleanup done") for l in out), out)
+        self.assertIn("app: stop requested (operator)", out)
+        s.wait_type("stop_ack")
+
+    def test_no_signal_runtime(self):
+        s = self.sup()
+        n = self.demo("no_signal_runtime.py", s)
+        n.expect("app: no signal handler")
+        s.wait_type("listen_stop")
+        failed = self.failed_claims(s)
+        self.assertEqual(set(failed), {("app", "SIGTERM"), ("app", "SIGINT")})
+        self.assertTrue(all(m["thread"] == "host-worker-1" and not m["main_thread"] for m in failed.values()))
+        caught = caught_signals(n.p.pid)
+        self.assertNotIn(signal.SIGTERM, caught)
+        self.assertNotIn(signal.SIGINT, caught)
+        self.assertEqual(self.stop_like_gracewatch(n, s, 2.0, 5.0), "exited")  # before any signal
+        out = self.assertCleanExit(n)
+        self.assertIn("exiting before any signal", out[-1])
+        s.wait_type("stop_ack")
+
+    def test_main_thread_only_dies_on_sigterm_without_cleanup(self):
+        s = self.sup()
+        n = self.demo("main_thread_only.py", s)
+        n.expect_all("servicekit: SIGTERM handler not installed", "main_thread_only:")
+        claim = s.wait_for(lambda m: m.get("type") == "handler", what="servicekit's claim")
+        self.assertEqual((claim["owner"], claim["signal"], claim["outcome"], claim["main_thread"]),
+                         ("servicekit", "SIGTERM", "failed", False))
+        caught = caught_signals(n.p.pid)
+        self.assertNotIn(signal.SIGTERM, caught)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            self.assertIn(signal.SIGINT, caught)
+        self.assertEqual(s.of_type("listen_stop"), [])
+        self.assertFalse(s.of_type("hello")[0]["listens_stop"])
+        self.assertEqual(self.stop_like_gracewatch(n, s, 0.0, 5.0), "signal")
+        rc, err = n.finish()
+        self.assertEqual(rc, -signal.SIGTERM)
+        self.assertNotIn("cleanup done", n.out)
+
+    @unittest.skipIf(signal.getsignal(signal.SIGINT) is signal.SIG_IGN, "SIGINT is ignored here, and so in the node")
+    def test_main_thread_only_cleans_up_on_sigint(self):
+        s = self.sup()
+        n = self.demo("main_thread_only.py", s)
+        # the second is printed by the main thread once it waits
+        n.expect_all("servicekit: SIGTERM handler not installed", "main_thread_only:")
+        n.p.send_signal(signal.SIGINT)
+        out = self.assertCleanExit(n)
+        self.assertEqual(out[-1], "cleanup done")
+
+    def test_slow_receiver_stalls_until_the_kill(self):
+        s = self.sup()
+        n = self.demo("slow_receiver.py", s)
+        n.expect("slow_receiver:")
+        s.wait_for(lambda m: m.get("type") == "token_issued" and m["id"] >= 15, what="15 frames")
+        self.assertTrue(s.of_type("listen_stop") or s.of_type("hello")[0]["listens_stop"])
+        self.assertIn(signal.SIGTERM, caught_signals(n.p.pid))
+        before = len([m for m in s.of_type("token_released") if m["receiver"] == "detector"])
+        self.assertEqual(self.stop_like_gracewatch(n, s, 0.3, 2.0), "killed")
+        n.finish()
+        self.assertTrue(s.of_type("stop_ack"))
+        self.assertTrue(any("waiting for" in l for l in n.out))
+        with s.cond:
+            holders = sorted({h for hs in s.pending.values() for h in hs})
+            still = len(s.pending)
+        self.assertGreater(still, 5)
+        self.assertEqual(holders, ["detector"])
+        after = len([m for m in s.of_type("token_released") if m["receiver"] == "detector"])
+        self.assertGreaterEqual(after - before, 2, "the detector kept returning frames during the stop")
 
 
 class Source(unittest.TestCase):
