@@ -43,19 +43,28 @@ API (module-level functions):
   ``stop_reason() -> str or None`` ("operator", "SIGTERM", ...).
 - ``stop_on_signals(sigs=(SIGTERM, SIGINT), owner=None) -> bool``: installs handlers
   (through install_handler, so failures are reported) that trigger the same stop.
-  on_stop, stop_on_signals and wait_for_stop tell gracewatch the node listens for the
-  stop message (``listen_stop``).
+  on_stop, stop_on_signals, stop_requested and wait_for_stop tell gracewatch the node
+  listens for the stop message (``listen_stop``, once); the client answers each stop
+  message with ``stop_ack`` before calling back.
 - ``lend(receivers) -> int`` and ``returned(token_id, receiver)``: a buffer lent to
-  receivers (a name or a list of names) and given back by one of them.
+  receivers (a name or a list of names) and given back by one of them. Ids are unique in
+  the process. A return the supervisor would reject (a receiver that does not hold the
+  token, a second return) is not sent, and one warning line goes to stderr.
 - ``fail_fast_on_fork(enabled=True)``: a child forked without exec from a process with
-  other threads than the client's own prints one line on stderr and exits with status 70.
+  other threads than the client's own prints one line on stderr and exits with status 70
+  (under gracewatch only, like everything else).
 - ``status() -> str``: "off" (not under gracewatch), "connecting", "connected",
   "refused", "closed" or "forked" (a forked child drops its parent's connection).
 
-Under gracewatch the first call connects from a background thread; messages go through a
-bounded queue (QUEUE_MAX) drained by that thread, so calls never block; when the queue is
-full messages are dropped and their count is sent as ``dropped``. Forks are reported by
-the child, directly on the inherited socket, from an ``os.register_at_fork`` hook.
+Under gracewatch the first call (importing does nothing) starts a background thread that
+connects and says hello; messages go through a bounded queue (QUEUE_MAX) drained by that
+thread, so calls never block; when the queue is full messages are dropped and their count
+is sent as ``dropped`` (a return whose lend was dropped is dropped and counted too, so that
+the supervisor never sees a return of a token it does not know). What is still queued when
+the interpreter exits is flushed for up to FLUSH_AT_EXIT seconds. A second thread reads
+``stop`` messages. Forks are reported by the child, directly on the inherited socket, from
+an ``os.register_at_fork`` hook; the ``fork`` message carries ``client_threads`` (this
+client's own threads, included in ``threads``) besides the protocol's fields.
 """
 
 import atexit
@@ -207,6 +216,11 @@ class _Stop(object):
                 return
             try:
                 fn(self.reason)
+            except SystemExit:
+                if threading.current_thread() is threading.main_thread():
+                    raise  # from a stop_on_signals handler: exits as asked
+                _stderr("a stop callback called sys.exit() on the client's reader thread: that ends "
+                        "only that thread; set a flag or an event for the main thread instead")
             except Exception:
                 try:
                     import traceback
@@ -587,7 +601,9 @@ _conn = None
 _state = None  # None until the first call, then "off" or the connection's
 _fail_fast = False
 _fork_hooks = False
-_fork_info = None  # set by the before-fork hook: (parent pid, threads, client threads, runtime, send lock held, threads after settling)
+# Set by the before-fork hook: (parent pid, threads, client threads, runtime, send lock
+# held, threads after settling).
+_fork_info = None
 _previous = {}  # signal number -> [(previous handler, owner)]
 
 
@@ -739,6 +755,8 @@ def on_stop(fn):
 
 def stop_requested():
     """True once a stop message or a stop_on_signals signal arrived."""
+    if not _stop.listening:
+        _listen()
     return _stop.event.is_set()
 
 

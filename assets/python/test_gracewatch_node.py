@@ -557,6 +557,29 @@ class Connected(Case):
         self.assertEqual(out, ["ready", "callback operator", "stopped True operator"])
         self.assertEqual(len(s.of_type("stop_ack")), 2)
 
+    def test_a_failing_stop_callback_does_not_break_the_client(self):
+        s = self.sup()
+        n = self.node("""
+            import time, gracewatch_node as gw
+            def broken(reason):
+                raise ValueError("callback bug")
+            gw.on_stop(broken)
+            gw.on_stop(lambda reason: print("second callback", reason, flush=True))
+            print("ready", flush=True)
+            while not gw.stop_requested():
+                time.sleep(0.01)
+            gw.lend("after")
+        """, s)
+        n.expect("ready")
+        s.wait_type("listen_stop")
+        s.send({"type": "stop", "reason": "operator", "signal_in_ms": 2000, "kill_in_ms": 10000})
+        rc, err = n.finish()
+        self.assertEqual(rc, 0)
+        self.assertIn("ValueError: callback bug", err)
+        self.assertEqual(n.out, ["ready", "second callback operator"])
+        s.wait_type("stop_ack")
+        s.wait_type("token_issued")  # still connected after the callback raised
+
     def test_sigterm_through_stop_on_signals_fires_the_same_stop(self):
         s = self.sup()
         n = self.node("""
