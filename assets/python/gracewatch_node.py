@@ -277,6 +277,7 @@ class _Conn(object):
         self.sending = False
         self.warned_misuse = False
         self.names = {}  # receiver -> (name as sent, JSON-quoted)
+        self.hello_listens = False
         self.reader = None
         self.sender = threading.Thread(target=self._run_sender, name="gracewatch-sender")
         self.sender.daemon = True
@@ -399,6 +400,7 @@ class _Conn(object):
                 "protocol": PROTOCOL,
                 "listens_stop": _stop.listening,
             }
+            self.hello_listens = hello["listens_stop"]
             sock.sendall(_line(hello), _SEND_FLAGS)
             buf = b""
             while b"\n" not in buf:
@@ -459,6 +461,8 @@ class _Conn(object):
         """One message as a line (str, ASCII), or None when it must not be sent."""
         try:
             if type(item) is not tuple:
+                if self.hello_listens and item.get("type") == "listen_stop":
+                    return None  # the hello said so already
                 line = _ENCODER.encode(item) + "\n"
             else:
                 kind, tid = item[0], item[1]

@@ -217,6 +217,14 @@ class FakeSupervisor(object):
     def wait_type(self, kind, timeout=WAIT):
         return self.wait_for(lambda m: m.get("type") == kind, timeout, kind)
 
+    def wait_listening(self, timeout=WAIT):
+        """The node listens for stop: said in its hello, or by listen_stop."""
+        return self.wait_for(lambda m: m.get("type") == "listen_stop" or
+                             (m.get("type") == "hello" and m.get("listens_stop")), timeout, "listening")
+
+    def listening(self):
+        return bool(self.of_type("listen_stop")) or any(h.get("listens_stop") for h in self.of_type("hello"))
+
     def send(self, msg, idx=0):
         self.conns[idx].sendall(json.dumps(msg).encode() + b"\n")
 
@@ -549,9 +557,11 @@ class Connected(Case):
             print("stopped", got, gw.stop_reason())
         """, s)
         n.expect("ready")
-        s.wait_type("listen_stop")
+        # on_stop was the first call: the hello says it listens, and nothing repeats it
+        self.assertTrue(s.wait_type("hello")["listens_stop"])
         s.send({"type": "stop", "reason": "operator", "signal_in_ms": 2000, "kill_in_ms": 10000})
         s.wait_type("stop_ack")
+        self.assertEqual(s.of_type("listen_stop"), [])
         s.send({"type": "stop", "reason": "again", "signal_in_ms": 2000, "kill_in_ms": 10000})
         out = self.assertCleanExit(n)
         self.assertEqual(out, ["ready", "callback operator", "stopped True operator"])
@@ -571,7 +581,7 @@ class Connected(Case):
             gw.lend("after")
         """, s)
         n.expect("ready")
-        s.wait_type("listen_stop")
+        s.wait_listening()
         s.send({"type": "stop", "reason": "operator", "signal_in_ms": 2000, "kill_in_ms": 10000})
         rc, err = n.finish()
         self.assertEqual(rc, 0)
@@ -596,7 +606,7 @@ class Connected(Case):
         self.assertEqual(out, ["installed True", "callback SIGTERM", "stopped True SIGTERM"])
         self.assertEqual([(m["signal"], m["outcome"], m["main_thread"]) for m in s.of_type("handler")],
                          [("SIGTERM", "installed", True), ("SIGINT", "installed", True)])
-        self.assertTrue(s.of_type("listen_stop") or s.of_type("hello")[0]["listens_stop"])
+        self.assertTrue(s.listening())
         self.assertEqual(s.of_type("stop_ack"), [])  # no stop message, nothing to acknowledge
 
     def test_tokens(self):
@@ -812,7 +822,7 @@ class Demos(Case):
 
     def stop_like_gracewatch(self, n, sup, signal_in, kill_in):
         """Returns how it ended: 'exited' (before any signal), 'signal' or 'killed'."""
-        listens = bool(sup.of_type("listen_stop")) or sup.of_type("hello")[0]["listens_stop"]
+        listens = sup.listening()
         t0 = time.monotonic()
         if listens:
             sup.send({"type": "stop", "reason": "operator", "signal_in_ms": int(signal_in * 1000),
@@ -856,7 +866,7 @@ class Demos(Case):
         s = self.sup()
         n = self.demo("import_time_handlers.py", s)
         n.expect("import_time_handlers:")
-        s.wait_type("listen_stop")
+        s.wait_listening()
         s.wait_for(lambda m: m.get("owner") == "app", what="the app's SIGINT claim")
         failed = self.failed_claims(s)
         lib = failed[("fastmetrics", "SIGTERM")]
@@ -877,7 +887,8 @@ class Demos(Case):
         s = self.sup()
         n = self.demo("no_signal_runtime.py", s)
         n.expect("app: no signal handler")
-        s.wait_type("listen_stop")
+        s.wait_listening()
+        s.wait_for(lambda m: m.get("type") == "handler" and m["signal"] == "SIGINT", what="the SIGINT claim")
         failed = self.failed_claims(s)
         self.assertEqual(set(failed), {("app", "SIGTERM"), ("app", "SIGINT")})
         self.assertTrue(all(m["thread"] == "host-worker-1" and not m["main_thread"] for m in failed.values()))
@@ -922,7 +933,7 @@ class Demos(Case):
         n = self.demo("slow_receiver.py", s)
         n.expect("slow_receiver:")
         s.wait_for(lambda m: m.get("type") == "token_issued" and m["id"] >= 15, what="15 frames")
-        self.assertTrue(s.of_type("listen_stop") or s.of_type("hello")[0]["listens_stop"])
+        self.assertTrue(s.listening())
         self.assertIn(signal.SIGTERM, caught_signals(n.p.pid))
         before = len([m for m in s.of_type("token_released") if m["receiver"] == "detector"])
         self.assertEqual(self.stop_like_gracewatch(n, s, 0.3, 2.0), "killed")
