@@ -851,16 +851,16 @@ def _asyncio_running():
 
 
 def _own_threads(c):
-    """How many of the process's native threads are this client's."""
-    own = 0
+    """The native thread ids of this client's threads (None: one being started)."""
+    own = []
     for t in (c.sender, c.reader):
         if t is None:
             continue
         nid = getattr(t, "native_id", None)
         if nid is None:
-            own += 1  # being started right now: it exists, or is about to
+            own.append(None)  # being started right now: it exists, or is about to
         elif os.path.exists("/proc/self/task/%d" % nid):
-            own += 1
+            own.append(nid)
     return own
 
 
@@ -878,7 +878,7 @@ def _before_fork():
             # A thread joined just before the fork can still be counted by the kernel for
             # a moment: before killing the child for it, give it a few ms to be gone.
             for _ in range(5):
-                if settled - own <= 1:
+                if settled - len(own) <= 1:
                     break
                 time.sleep(0.001)
                 settled = _thread_count()
@@ -928,7 +928,10 @@ def _after_fork_child():
                 "child_pid": os.getpid(),
                 "threads": threads,
                 "runtime": runtime,
-                "client_threads": own,
+                # Not in the protocol (extra fields are ignored): which of `threads` are
+                # this client's own, which hold nothing the child could wait for.
+                "client_threads": len(own),
+                "client_tids": [t for t in own if t is not None],
             }
         )
         try:
@@ -940,7 +943,7 @@ def _after_fork_child():
             sock.close()  # this process's descriptor only: the parent's connection lives on
         except Exception:
             pass
-    if _fail_fast and settled - own > 1:
+    if _fail_fast and settled - len(own) > 1:
         _stderr(
             "refusing to run in a child forked without exec from a process with %d threads: "
             "use subprocess/multiprocessing 'spawn' or exec instead" % threads

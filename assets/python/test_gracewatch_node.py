@@ -739,6 +739,8 @@ class Forks(Case):
         self.assertEqual(fork["child_pid"], out["child"])
         self.assertGreater(fork["threads"], 1)
         self.assertEqual(fork["client_threads"], 2)
+        self.assertEqual(len(set(fork["client_tids"])), 2)
+        self.assertNotIn(n.p.pid, fork["client_tids"])  # not the main thread
         self.assertGreaterEqual(fork["threads"] - fork["client_threads"], 2)  # main + worker
         self.assertFalse(fork["runtime"])
         s.wait_for(lambda m: m.get("receivers") == ["after-fork"])
