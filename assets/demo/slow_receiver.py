@@ -62,9 +62,9 @@ def pending():
 
 
 def main():
+    gw.stop_on_signals(owner="slow_receiver")  # SIGTERM/SIGINT start the same stop
     print("slow_receiver: lends each frame to `detector` (slow, pure Python, holds the GIL) and `logger` "
           "(fast); on a stop it waits for every frame back, so the stop stalls until the kill", flush=True)
-    gw.stop_on_signals(owner="slow_receiver")  # SIGTERM/SIGINT start the same stop
     threading.Thread(target=detector, name="detector", daemon=True).start()
 
     frames = 0

@@ -23,11 +23,12 @@ FRAME_EVERY = 0.2  # seconds
 
 
 def main():
+    # First thing: until the handlers are in, SIGTERM is at its default action.
+    gw.stop_on_signals(owner="well_behaved")
+    t_stop = []
+    gw.on_stop(lambda reason: t_stop.append(time.monotonic()))
     print("well_behaved: SIGTERM/SIGINT handled on the main thread, listens for the stop message, "
           "returns every buffer at once; stops cleanly in well under a second", flush=True)
-    t_stop = []
-    gw.stop_on_signals(owner="well_behaved")
-    gw.on_stop(lambda reason: t_stop.append(time.monotonic()))
 
     inbox = queue.Queue()
     outstanding = set()
