@@ -470,6 +470,7 @@ fn a_client_reported_fork_is_resolved() {
             threads: 4,
             runtime: Some(true),
             source: ForkSource::Client,
+            client_tids: Vec::new(),
         },
     );
     h.wait_for("ForkResolved of the client's fork", |evs| {

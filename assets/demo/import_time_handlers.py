@@ -38,6 +38,11 @@ say("import_time_handlers: a library claims SIGTERM from its init thread and a f
     "defers SIGINT refuses the app's handler; both fail, the node falls back to the stop message")
 
 
+# The application listens for the stop message first thing, before it imports anything that
+# might claim signals: whatever the libraries do to the handlers, a stop reaches it.
+gw.on_stop(lambda reason: say("app: stop requested (%s)" % reason))
+
+
 # --- the library `fastmetrics`: what `import fastmetrics` does -------------------------
 
 
@@ -105,7 +110,6 @@ def main():
             say("app: SIGINT handler refused by deferloop; using the cooperative stop")
 
         # Neither handler could be installed: the stop message is the way to stop cleanly.
-        gw.on_stop(lambda reason: say("app: stop requested (%s)" % reason))
         ticks = 0
         while not loop.interrupted and not gw.wait_for_stop(0.5):
             ticks += 1  # the application's work

@@ -2,6 +2,7 @@
 
 mod args;
 mod attach;
+mod demo;
 mod ps;
 mod replay;
 mod report_cmd;
@@ -60,11 +61,12 @@ fn run(cli: Cli) -> CliResult {
         Cmd::Replay(a) => replay::replay(&a),
         Cmd::Report(a) => report_cmd::report(&a),
         Cmd::Watch(a) => watch::watch(&a),
+        Cmd::Demo(a) => demo::demo(a),
+        Cmd::PythonClient => demo::python_client(),
         Cmd::DemoNode { name } => crate::demo::rust_nodes::run(&name).map_err(CliError::input),
         Cmd::Guardian { session_id } => {
             Ok(ExitCode::from(crate::supervisor::guardian::guardian_main(&session_id) as u8))
         }
-        other => Err(CliError::failed(format!("`{}` is not built yet", other.name()))),
     }
 }
 

@@ -205,6 +205,10 @@ pub struct ForkSeen {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<bool>,
     pub source: ForkSource,
+    /// Threads of the parent that belong to gracewatch's client library (reported by it):
+    /// not counted when deciding whether the fork was threaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_tids: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

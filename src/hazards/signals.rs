@@ -34,7 +34,7 @@ impl Lint for StopSignalDefault {
     fn check(&self, node: &NodeState) -> Option<String> {
         let sig = node.stop_signal();
         let leader = node.live_leader()?;
-        if leader.disposition(sig) != Disposition::Default || node.listens_for_stop() {
+        if leader.disposition(sig) != Disposition::Default || node.stops_cooperatively() {
             return None;
         }
         if let Some(claim) = node.failed_claim_for(sig) {

@@ -135,9 +135,19 @@ fn start(stream: UnixStream, reader: BufReader<UnixStream>, stop: Stop) -> std::
     let dropped_shared = shared.clone();
     std::thread::Builder::new()
         .name("gw-client-send".into())
-        .spawn(move || sender(stream, &rx, &names, &connected, &dropped_shared.dropped))?;
-    std::thread::Builder::new().name("gw-client-recv".into()).spawn(move || reader_loop(reader, &tx, &stop))?;
+        .spawn(move || client_thread(|| sender(stream, &rx, &names, &connected, &dropped_shared.dropped)))?;
+    std::thread::Builder::new()
+        .name("gw-client-recv".into())
+        .spawn(move || client_thread(|| reader_loop(reader, &tx, &stop)))?;
     Ok(shared)
+}
+
+/// Runs `body` as one of the client's own threads (not counted against the app's forks).
+pub(super) fn client_thread<T>(body: impl FnOnce() -> T) -> T {
+    crate::sys::atfork::register_client_thread();
+    let out = body();
+    crate::sys::atfork::unregister_client_thread();
+    out
 }
 
 fn encode(msg: Msg, names: &[String], out: &mut Vec<u8>, flushes: &mut Vec<std::sync::mpsc::Sender<()>>) {

@@ -128,10 +128,12 @@ impl Client {
                 }
                 let stop = stop.clone();
                 let spawned = std::thread::Builder::new().name("gw-signals".into()).spawn(move || {
-                    if let Some(n) = it.forever().next() {
-                        let sig = Signal::from_number(n).unwrap_or(Signal::TERM);
-                        stop.trigger(StopReason::Signal(sig));
-                    }
+                    connection::client_thread(|| {
+                        if let Some(n) = it.forever().next() {
+                            let sig = Signal::from_number(n).unwrap_or(Signal::TERM);
+                            stop.trigger(StopReason::Signal(sig));
+                        }
+                    });
                 });
                 if let Err(e) = spawned {
                     for sig in signals {

@@ -47,6 +47,8 @@ pub struct PendingFork {
     pub announced: bool,
     /// The client library reported it (the supervisor emitted `Fork`).
     pub client: bool,
+    /// The client library's own threads in the parent: not counted.
+    pub client_tids: Vec<u32>,
     pub threaded: Option<bool>,
     /// The child's exec state when it is not (or no longer) in the tree.
     pub exec: ExecState,
@@ -72,6 +74,7 @@ impl PendingFork {
             check_at: now + settle_in,
             announced: false,
             client: false,
+            client_tids: Vec::new(),
             threaded: None,
             exec: ExecState::Unknown,
             resolved: None,
@@ -80,7 +83,14 @@ impl PendingFork {
 
     fn seen(&self, source: ForkSource) -> ForkSeen {
         let threads = self.at_fork.len() as u32;
-        ForkSeen { parent_pid: self.parent, child_pid: self.child, threads, runtime: None, source }
+        ForkSeen {
+            parent_pid: self.parent,
+            child_pid: self.child,
+            threads,
+            runtime: None,
+            source,
+            client_tids: Vec::new(),
+        }
     }
 
     fn wanted(&self) -> bool {
@@ -251,6 +261,15 @@ impl Worker {
     pub(super) fn client_fork(&mut self, node: &str, fork: &ForkSeen, now: Instant) {
         if let Some(f) = self.forks.get_mut(&fork.child_pid) {
             f.client = true;
+            if !fork.client_tids.is_empty() && f.client_tids != fork.client_tids {
+                // Count the parent's threads again, without the client's own.
+                f.client_tids.clone_from(&fork.client_tids);
+                f.threaded = None;
+                if f.resolved.take().is_some() {
+                    self.resolve_fork(fork.child_pid, now);
+                    return;
+                }
+            }
             if let (Some(execd), Some(threaded)) = (f.resolved, f.threaded) {
                 (self.sink)(EventKind::ForkResolved { node: f.node.clone(), child_pid: f.child, execd, threaded });
             }
@@ -283,6 +302,7 @@ impl Worker {
         let age = Duration::from_millis(self.units.ticks_to_ms(self.units.now_ticks().saturating_sub(child_start)));
         let mut f = PendingFork::new(node, fork.parent_pid, fork.child_pid, at_fork, now, SETTLE.saturating_sub(age));
         f.client = true;
+        f.client_tids.clone_from(&fork.client_tids);
         self.forks.insert(fork.child_pid, f);
         if let Some(tree) = self.nodes.get_mut(node) {
             tree.cadence.changed(now);
@@ -348,13 +368,14 @@ impl Worker {
                     let alive = f
                         .at_fork
                         .iter()
+                        .filter(|(tid, _)| !f.client_tids.contains(tid))
                         .filter(|(tid, start)| dir.task_stat(*tid, &mut self.buf).is_ok_and(|s| s.start_time == *start))
                         .count();
                     alive >= 2
                 }
                 // The parent is gone: the look at the fork is all there is (a parent that
                 // forks and exits while threaded leaves a child with the same hazard).
-                None => f.at_fork.len() >= 2,
+                None => f.at_fork.iter().filter(|(tid, _)| !f.client_tids.contains(tid)).count() >= 2,
             };
             if let Some(f) = self.forks.get_mut(&child) {
                 f.threaded = Some(threaded);

@@ -16,16 +16,19 @@ use crate::event::{ChildInfo, EventKind, ProcSample, SigSet, ThreadSample};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// A per-thread mask is reported only once two consecutive samples agree on it: masks are
-/// briefly all-blocked during reloads and bursts, and a hazard must not flicker on that.
+/// A value read from `/proc` is reported only once two consecutive samples agree on it.
+/// Per-thread masks are briefly all-blocked during reloads and bursts, and signal dispositions
+/// pass through a moment where the runtime is up but the application's handler is not yet
+/// installed (Python catches SIGINT before the script sets its SIGTERM handler): a hazard must
+/// not flicker on either.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Hysteresis {
-    confirmed: Option<SigSet>,
-    candidate: Option<SigSet>,
+pub struct Hysteresis<T = SigSet> {
+    confirmed: Option<T>,
+    candidate: Option<T>,
 }
 
-impl Hysteresis {
-    pub fn observe(&mut self, seen: SigSet) {
+impl<T: Copy + Eq> Hysteresis<T> {
+    pub fn observe(&mut self, seen: T) {
         if self.confirmed == Some(seen) {
             self.candidate = None;
         } else if self.candidate == Some(seen) {
@@ -41,8 +44,16 @@ impl Hysteresis {
         self.candidate.is_some()
     }
 
-    /// What is reported: the confirmed mask; a brand-new thread reports nothing blocked until
-    /// its mask is confirmed (so that it can never make a signal look "blocked everywhere").
+    /// The confirmed value, if any yet.
+    pub fn confirmed(&self) -> Option<T> {
+        self.confirmed
+    }
+}
+
+impl Hysteresis<SigSet> {
+    /// What is reported of a mask: the confirmed one; a brand-new thread reports nothing
+    /// blocked until its mask is confirmed (so that it can never make a signal look "blocked
+    /// everywhere").
     pub fn reported(&self) -> SigSet {
         self.confirmed.unwrap_or(SigSet::EMPTY)
     }
@@ -86,6 +97,8 @@ pub struct Proc {
     pub equal_seen: u32,
     pub stat: Stat,
     pub threads: BTreeMap<u32, ThreadTrack>,
+    /// Caught and ignored signals (`SigCgt`, `SigIgn`), confirmed over two samples.
+    pub handlers: Hysteresis<(SigSet, SigSet)>,
     pub children: Vec<u32>,
     /// Exited (zombie): `ProcGone` was emitted.
     pub exited: bool,
@@ -111,6 +124,7 @@ impl Proc {
             cpu_prev: stat.cpu_ticks,
             stat,
             threads: BTreeMap::new(),
+            handlers: Hysteresis::default(),
             children: Vec::new(),
             exited: false,
             emitted: None,
@@ -123,13 +137,20 @@ impl Proc {
         self.threads.iter().filter(|(_, t)| t.start_time <= tick).map(|(tid, t)| (*tid, t.start_time)).collect()
     }
 
-    fn sample(&self, procs: &BTreeMap<u32, Proc>) -> ProcSample {
-        ProcSample {
+    /// What is published of it; `None` while its dispositions wait for a confirmation (a
+    /// sample always shows what the latest read saw, so that a handler claimed over the wire
+    /// is never contradicted by an older read).
+    fn sample(&self, procs: &BTreeMap<u32, Proc>) -> Option<ProcSample> {
+        if self.handlers.pending() {
+            return None;
+        }
+        let (caught, ignored) = self.handlers.confirmed()?;
+        Some(ProcSample {
             pid: self.pid,
             ppid: self.stat.ppid,
             name: self.stat.comm.clone(),
-            caught: self.stat.caught,
-            ignored: self.stat.ignored,
+            caught,
+            ignored,
             threads: self
                 .threads
                 .iter()
@@ -144,7 +165,7 @@ impl Proc {
                 .filter(|c| !c.exited)
                 .filter_map(|c| Some(ChildInfo { pid: c.pid, name: c.stat.comm.clone(), execd: c.exec.decided()? }))
                 .collect(),
-        }
+        })
     }
 }
 
@@ -229,7 +250,9 @@ impl NodeTree {
 
     /// Does any thread wait for its mask to be confirmed?
     pub fn unconfirmed(&self) -> bool {
-        self.procs.values().any(|p| !p.exited && p.threads.values().any(|t| t.blocked.pending()))
+        self.procs
+            .values()
+            .any(|p| !p.exited && (p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending())))
     }
 }
 
@@ -383,7 +406,8 @@ impl Worker {
             *changed = true;
             return false;
         }
-        let mut full = stat_changed(&p.stat, &stat) || p.threads.values().any(|t| t.blocked.pending());
+        let mut full =
+            stat_changed(&p.stat, &stat) || p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending());
         observe_stat(p, stat, &mut usage.ticks);
         if !connector_up && !full {
             // Forks are not reported: look for new children.
@@ -411,6 +435,7 @@ impl Worker {
             self.exited(node, pid, Some(stat));
             return true;
         }
+        p.handlers.observe((stat.caught, stat.ignored));
         observe_stat(p, stat, &mut usage.ticks);
         let Ok(threads) = read_threads(&p.dir, &mut self.buf) else {
             return false;
@@ -599,7 +624,8 @@ impl Worker {
         let mut changed = false;
         for pid in dirty {
             let Some(p) = tree.procs.get(&pid) else { continue };
-            let sample = p.sample(&tree.procs);
+            // Not published before its dispositions are confirmed (it stays dirty till then).
+            let Some(sample) = p.sample(&tree.procs) else { continue };
             let Some(p) = tree.procs.get_mut(&pid) else { continue };
             p.dirty = false;
             if p.emitted.as_ref() != Some(&sample) {

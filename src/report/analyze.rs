@@ -205,8 +205,11 @@ fn verdict(n: &crate::state::NodeState) -> String {
         let names: Vec<String> = holders.iter().map(|h| format!("`{h}`")).collect();
         format!(", {} tokens held by {}", e.pending_tokens.len(), names.join(", "))
     };
-    let survivors =
-        if n.survivors.is_empty() { String::new() } else { format!("; {} survivors killed", n.survivors.len()) };
+    let survivors = if n.survivors.is_empty() {
+        String::new()
+    } else {
+        format!("; {} killed after it exited", crate::hazards::count(n.survivors.len(), "survivor"))
+    };
     let base = match e.cause {
         ExitCause::Stopped => {
             let ack = n
@@ -215,7 +218,16 @@ fn verdict(n: &crate::state::NodeState) -> String {
                 .and_then(crate::state::StopProgress::ack_latency)
                 .map(|a| format!(" (acknowledged in {})", fmt_ns(a)))
                 .unwrap_or_default();
-            format!("stopped cleanly in {}{ack}", fmt_ns(since.unwrap_or(0)))
+            // Killed by the stop signal's default action: it stopped, but nothing of its own ran.
+            let by_default =
+                e.signal.zip(n.leader()).filter(|(sig, l)| l.disposition(*sig) == crate::event::Disposition::Default);
+            match by_default {
+                Some((sig, _)) => format!(
+                    "stopped in {} by {sig}'s default action: no handler ran, so no cleanup{ack}",
+                    fmt_ns(since.unwrap_or(0))
+                ),
+                None => format!("stopped cleanly in {}{ack}", fmt_ns(since.unwrap_or(0))),
+            }
         }
         ExitCause::KilledAtDeadline => format!("killed at deadline after {}{held}", fmt_ns(since.unwrap_or(0))),
         ExitCause::ForceKilled => format!("force-killed after {}{held}", fmt_ns(since.unwrap_or(0))),

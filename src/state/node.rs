@@ -174,6 +174,12 @@ impl NodeState {
         self.connection.as_ref().is_some_and(|c| c.listens_stop && c.closed.is_none())
     }
 
+    /// Listens for the stop message, or did when its stop began and has closed the connection
+    /// since (it is on its way out; its stop signal's disposition no longer matters).
+    pub fn stops_cooperatively(&self) -> bool {
+        self.listens_for_stop() || (self.stop.is_some() && self.connection.as_ref().is_some_and(|c| c.listens_stop))
+    }
+
     pub fn is_connected(&self) -> bool {
         self.connection.as_ref().is_some_and(|c| c.closed.is_none())
     }

@@ -235,7 +235,14 @@ fn tokens_pending_at_a_kill_are_kept_and_raise_tokens_stuck() {
 fn fork_records_merge_and_resolve() {
     let mut f = Feed::new(&["a"]);
     f.at(1, spawned("a", 100));
-    let seen = |source| ForkSeen { parent_pid: 100, child_pid: 200, threads: 5, runtime: Some(true), source };
+    let seen = |source| ForkSeen {
+        parent_pid: 100,
+        child_pid: 200,
+        threads: 5,
+        runtime: Some(true),
+        source,
+        client_tids: Vec::new(),
+    };
     f.at(2, EventKind::Fork { node: "a".into(), fork: seen(ForkSource::Client) });
     f.at(2, EventKind::Fork { node: "a".into(), fork: seen(ForkSource::Connector) });
     assert_eq!(f.node("a").forks.len(), 1);

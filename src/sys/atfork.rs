@@ -17,6 +17,27 @@ static FAIL_FAST: AtomicBool = AtomicBool::new(false);
 /// Set in a child after fork: the client there is a no-op.
 pub static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
 static INSTALL: Once = Once::new();
+/// Thread ids of the client's own threads (0: free slot): they are not counted against a fork,
+/// since they hold nothing the child's code could wait for.
+static CLIENT_TIDS: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
+
+/// Notes the calling thread as one of the client's own. Call first thing in the thread.
+pub fn register_client_thread() {
+    let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+    for slot in &CLIENT_TIDS {
+        if slot.compare_exchange(0, tid, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            return;
+        }
+    }
+}
+
+/// Forgets the calling thread (it is about to end).
+pub fn unregister_client_thread() {
+    let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+    for slot in &CLIENT_TIDS {
+        let _ = slot.compare_exchange(tid, 0, Ordering::Relaxed, Ordering::Relaxed);
+    }
+}
 
 /// Exit status of a child refused by fail-fast.
 pub const FAIL_FAST_STATUS: i32 = 70;
@@ -98,13 +119,23 @@ extern "C" fn child() {
     let fd = SOCKET_FD.load(Ordering::Relaxed);
     let me = rustix::process::getpid().as_raw_nonzero().get() as u32;
     if fd >= 0 {
-        let mut buf = [0u8; 160];
+        let mut buf = [0u8; 256];
         let mut at = put(&mut buf, 0, b"{\"type\":\"fork\",\"parent_pid\":");
         at = put_u32(&mut buf, at, PARENT_PID.load(Ordering::Relaxed));
         at = put(&mut buf, at, b",\"child_pid\":");
         at = put_u32(&mut buf, at, me);
         at = put(&mut buf, at, b",\"threads\":");
         at = put_u32(&mut buf, at, threads);
+        at = put(&mut buf, at, b",\"client_tids\":[");
+        let mut first = true;
+        for tid in CLIENT_TIDS.iter().map(|t| t.load(Ordering::Relaxed)).filter(|t| *t != 0) {
+            if !first {
+                at = put(&mut buf, at, b",");
+            }
+            first = false;
+            at = put_u32(&mut buf, at, tid);
+        }
+        at = put(&mut buf, at, b"]");
         at = put(
             &mut buf,
             at,
@@ -115,7 +146,8 @@ extern "C" fn child() {
         let sock = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         let _ = rustix::io::write(sock, &buf[..at]);
     }
-    if FAIL_FAST.load(Ordering::Relaxed) && threads > 1 {
+    let own = CLIENT_TIDS.iter().filter(|t| t.load(Ordering::Relaxed) != 0).count() as u32;
+    if FAIL_FAST.load(Ordering::Relaxed) && threads.saturating_sub(own) > 1 {
         let mut buf = [0u8; 240];
         let mut at =
             put(&mut buf, 0, b"gracewatch: refusing to run in a child forked without exec from a process with ");

@@ -60,6 +60,10 @@ pub enum NodeMsg {
         threads: u32,
         #[serde(default)]
         runtime: bool,
+        /// Which of `threads` are the client library's own (they hold nothing the child
+        /// could wait for, so they do not make the fork a hazard).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        client_tids: Vec<u32>,
     },
     /// The node received the stop message and is stopping.
     StopAck,
@@ -173,7 +177,7 @@ mod tests {
             },
             NodeMsg::TokenIssued { id: 7, receivers: vec!["a".into()] },
             NodeMsg::TokenReleased { id: 7, receiver: "a".into() },
-            NodeMsg::Fork { parent_pid: 1, child_pid: 2, threads: 9, runtime: true },
+            NodeMsg::Fork { parent_pid: 1, child_pid: 2, threads: 9, runtime: true, client_tids: vec![3, 4] },
             NodeMsg::StopAck,
             NodeMsg::Dropped { count: 3 },
         ];

@@ -561,6 +561,7 @@ pub fn all_hazards() -> Feed {
                 threads: 9,
                 runtime: Some(true),
                 source: ForkSource::Client,
+                client_tids: Vec::new(),
             },
         },
     );

@@ -115,6 +115,8 @@ pub struct Session {
     waiters: Vec<Waiter>,
     /// (when, node) survivor sweeps due.
     sweeps: Vec<(u64, String)>,
+    /// Where the Python client was written for the nodes (on their `PYTHONPATH`).
+    python_dir: Option<PathBuf>,
     viewers: usize,
     intensity: Intensity,
     signals_seen: u32,
@@ -221,6 +223,22 @@ impl Session {
             }),
         )?;
 
+        let python_dir = if watching {
+            None
+        } else {
+            let dir = crate::control::session::python_dir(&name);
+            match super::python_client::install(&dir) {
+                Ok(()) => Some(dir),
+                Err(e) => {
+                    let message = format!(
+                        "cannot write the Python client to {} ({e}): `import gracewatch_node` will fail in nodes",
+                        dir.display()
+                    );
+                    hub.push(clock.now(), EventKind::SupervisorError { context: "python client".into(), message });
+                    None
+                }
+            }
+        };
         let node_socket = crate::control::session::node_socket(&name);
         let node_listener = super::node_server::bind(&node_socket)
             .with_context(|| format!("cannot open the node socket {}", node_socket.display()))?;
@@ -258,6 +276,7 @@ impl Session {
             probe,
             guardian,
             run_id,
+            python_dir,
             inputs_tx,
             inputs_rx,
             commands_rx,
@@ -338,6 +357,9 @@ impl Session {
             let cwd = spec.cwd.as_ref().map_or_else(|| base_dir.clone(), |c| base_dir.join(c));
             let mut env = self.cfg.extra_env.clone();
             env.extend(spec.env.clone());
+            if let Some(dir) = &self.python_dir {
+                super::python_client::prepend_path(&mut env, dir);
+            }
             env.insert(crate::wire::ENV_NODE.into(), name.clone());
             env.insert(crate::wire::ENV_SESSION.into(), self.cfg.manifest.name.clone());
             env.insert(super::survivors::ENV_SESSION_ID.into(), self.run_id.clone());
@@ -690,6 +712,9 @@ impl Session {
         self.node_task.abort();
         let _ = std::fs::remove_file(&self.control_socket);
         let _ = std::fs::remove_file(&self.node_socket);
+        if let Some(dir) = &self.python_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         let summary: Vec<(String, Option<ExitCause>)> =
             self.hub.state.nodes.values().map(|n| (n.name.clone(), n.exit.as_ref().map(|e| e.cause))).collect();
         let clean = summary.iter().all(|(_, c)| c.is_some_and(ExitCause::is_clean));

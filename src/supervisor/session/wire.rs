@@ -85,9 +85,16 @@ impl Session {
                 }
                 EventKind::TokenReleased { node, id, receiver }
             }
-            NodeMsg::Fork { parent_pid, child_pid, threads, runtime } => {
+            NodeMsg::Fork { parent_pid, child_pid, threads, runtime, client_tids } => {
                 let source = crate::event::ForkSource::Client;
-                let fork = crate::event::ForkSeen { parent_pid, child_pid, threads, runtime: Some(runtime), source };
+                let fork = crate::event::ForkSeen {
+                    parent_pid,
+                    child_pid,
+                    threads,
+                    runtime: Some(runtime),
+                    source,
+                    client_tids,
+                };
                 self.probe.fork_seen(&node, fork.clone());
                 EventKind::Fork { node, fork }
             }
