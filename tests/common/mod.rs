@@ -55,6 +55,24 @@ impl Gw {
         gw
     }
 
+    /// Starts `gracewatch demo --headless`, unpacking into this run's own temporary directory;
+    /// its output goes to `out.log` (a long run would fill a pipe nobody reads).
+    pub fn demo() -> Gw {
+        let mut gw = Gw::prepare("name = \"demo\"\n");
+        let log = std::fs::File::create(gw.path("out.log")).expect("out.log");
+        let err = log.try_clone().expect("out.log");
+        let child = gw
+            .command(&["demo", "--headless", "--journal", "journal.jsonl"])
+            .env("TMPDIR", gw.dir.path())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("spawn gracewatch demo");
+        gw.child = Some(child);
+        gw.wait_for(|gw| gw.try_ps().is_some(), "the demo's control socket to answer");
+        gw
+    }
+
     pub fn start(&mut self, args: &[&str]) {
         let child = self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn gracewatch");
         self.child = Some(child);
