@@ -277,6 +277,10 @@ fn grace_cell<'a>(cx: Ctx, n: &NodeState, width: u16, short: bool) -> Cell<'a> {
             if !short && !last_stage {
                 spans.push(Span::styled(format!(" · kill {}", countdown(kill_left)), t.dim));
             }
+            if !short && stop.extensions > 0 {
+                // The deadline moved out while tokens drained: say so, it explains the wait.
+                spans.push(Span::styled(format!(" ext ×{}", stop.extensions), t.warn));
+            }
         }
     }
     if stop.acked_at.is_some() && usize::from(width) > gauge_w + 14 {
