@@ -438,3 +438,27 @@ fn a_seek_past_the_index_waits_for_it_and_the_screen_stays_live() {
     assert_eq!((s.player.applied, s.now()), (n + 1, n * MS));
     assert!(!screen_text(&s).contains("seeking"));
 }
+
+// ---- the bundled demo, recorded (`demo.jsonl`): one node per failure of DESIGN.md ----
+
+#[test]
+fn demo_before_the_stop_every_failure_visible() {
+    // 4 s in: the slow receiver's backlog is full, every hazard raised, nothing stopped yet.
+    snap_at("demo_4s", "demo.jsonl", 4_000, |s| s.ui.selected = Some("slow_receiver".into()));
+}
+
+#[test]
+fn demo_mid_stop_slow_receiver_counts_down_with_tokens_held_by_detector() {
+    // 10 s in: the first tier is gone but for slow_receiver, in its SIGTERM stage, its grace
+    // extended while `detector` still holds its tokens; steady waits for it.
+    snap_at("demo_10s", "demo.jsonl", 10_000, |s| s.ui.selected = Some("slow_receiver".into()));
+    snap_at("demo_10s_detail", "demo.jsonl", 10_000, |s| {
+        s.ui.selected = Some("slow_receiver".into());
+        s.ui.view = View::Detail;
+    });
+}
+
+#[test]
+fn demo_the_end_of_the_session() {
+    snap_at("demo_end", "demo.jsonl", 60_000, |_| {});
+}
