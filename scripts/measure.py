@@ -8,7 +8,7 @@ Every figure is measured on real processes. Stop latencies use a pidfd on the no
 is the instant the kernel reports the exit. Nothing here is a test: machines are shared and
 noisy, so read the figures, do not assert on them.
 """
-import json, os, select, signal, statistics, subprocess, sys, tempfile, time
+import fcntl, json, os, select, signal, statistics, struct, subprocess, sys, tempfile, termios, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "gracewatch")
@@ -158,6 +158,46 @@ def fifty_idle(seconds):
         s.close()
 
 
+def hundred_attached(seconds):
+    """100 idle nodes with the cockpit attached (`gracewatch attach` in a 160x45 pseudo-terminal
+    whose output is read and thrown away): CPU of the cockpit and of the supervisor."""
+    nodes = "".join('[nodes.n{0:03}]\ncmd = "sleep 100000"\n'.format(i) for i in range(100))
+    s = Session('name = "idle100"\n' + nodes)
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 45, 160, 0, 0))
+    drained = [0]
+
+    def drain():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            drained[0] += len(data)
+
+    try:
+        s.wait_until(lambda: sum(1 for e in s.journal() if "node_spawned" in e["ev"]) == 100)
+        env = dict(s.env, TERM="xterm-256color")
+        tui = subprocess.Popen([BIN, "attach", "--session", "idle100"], cwd=s.dir, env=env, stdin=slave, stdout=slave,
+                               stderr=slave, start_new_session=True)
+        os.close(slave)
+        threading.Thread(target=drain, daemon=True).start()
+        time.sleep(3)  # first frames, first samples at the attached cadence
+        t0, s0, b0 = proc_stat(tui.pid), proc_stat(s.proc.pid), drained[0]
+        time.sleep(seconds)
+        tui_cpu = (proc_stat(tui.pid) - t0) / TICK
+        sup_cpu = (proc_stat(s.proc.pid) - s0) / TICK
+        out_kib = (drained[0] - b0) / 1024
+        tui.send_signal(signal.SIGTERM)
+        tui.wait(10)
+        return tui_cpu, sup_cpu, out_kib
+    finally:
+        os.close(master)
+        s.close()
+
+
 def survivors_after_sigkill():
     tag = str(os.getpid())
     nodes = "".join('[nodes.n{0}]\ncmd = ["sh", "-c", "sleep 7{1}1 & setsid sleep 7{1}2 & sleep 7{1}3"]\n'.format(i, tag) for i in range(50))
@@ -206,6 +246,9 @@ def main():
     print("supervisor RSS, 50 idle nodes: %.1f MB (target ≤ 10); guardian: %s" % (rss / 1024, "%.1f MB" % (grss / 1024) if grss else "-"))
     print("supervisor CPU, 50 idle nodes, %d s, nobody attached: %.3f s (target ≤ 0.02 over 30 s); guardian: %s s" % (10 if QUICK else 30, cpu, gcpu))
     print("gracewatch ps round trip: %.1f ms (target ≤ 10)" % (ps_rt * 1000))
+    secs = 10 if QUICK else 30
+    tui_cpu, sup_cpu, out_kib = hundred_attached(secs)
+    print("100 idle nodes, cockpit attached, %d s: cockpit CPU %.3f s, supervisor CPU %.3f s, %.0f KiB drawn" % (secs, tui_cpu, sup_cpu, out_kib))
     before, after = survivors_after_sigkill()
     print("survivors after SIGKILL of the supervisor: %d of %d (target 0)" % (after, before))
 

@@ -54,3 +54,30 @@ mod tests {
         assert_eq!(fmt_kib(2048), "2.0M");
     }
 }
+
+/// Serde for a map with integer keys as a list of `[key, value]` pairs. JSON object keys are
+/// strings, and serde cannot read them back as integers inside an internally tagged enum (the
+/// control protocol's `Answer` carries the whole `State` to `attach`).
+pub mod map_as_pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<'a, M, K, V, S>(map: &'a M, s: S) -> Result<S::Ok, S::Error>
+    where
+        &'a M: IntoIterator<Item = (&'a K, &'a V)>,
+        K: Serialize + 'a,
+        V: Serialize + 'a,
+        S: Serializer,
+    {
+        s.collect_seq(map)
+    }
+
+    pub fn deserialize<'de, M, K, V, D>(d: D) -> Result<M, D::Error>
+    where
+        M: FromIterator<(K, V)>,
+        K: Deserialize<'de>,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}

@@ -82,3 +82,44 @@ pub struct StoppedNode {
     /// From the stop request to the exit.
     pub took_ms: Option<u64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, EventKind, Header, ProcSample, SigSet};
+
+    /// `attach` reads the whole state inside the tagged `Answer`: maps keyed by pid or token id
+    /// must come back (they once came back as "invalid type: string, expected u32").
+    #[test]
+    fn a_state_with_processes_and_tokens_crosses_the_socket() {
+        let spec = crate::manifest::NodeSpec::with_defaults("cam", vec!["cam".into()]);
+        let mut state = State::default();
+        let evs = [
+            EventKind::SessionStarted(Box::new(Header::synthetic("s", vec![spec]))),
+            EventKind::NodeSpawned { node: "cam".into(), pid: 11097, pgid: 11097, argv: vec!["cam".into()] },
+            EventKind::ProcSampled {
+                node: "cam".into(),
+                sample: ProcSample {
+                    pid: 11097,
+                    ppid: 1,
+                    name: "cam".into(),
+                    caught: SigSet::EMPTY,
+                    ignored: SigSet::EMPTY,
+                    threads: Vec::new(),
+                    children: Vec::new(),
+                },
+            },
+            EventKind::TokenIssued { node: "cam".into(), id: 7, receivers: vec!["detector".into()] },
+        ];
+        for (seq, ev) in evs.into_iter().enumerate() {
+            state.apply(&Event { seq: seq as u64, t: seq as u64 * 1000, ev });
+        }
+        let answer = Answer::State { state: Box::new(state.clone()), dropped: 0 };
+        let line = serde_json::to_string(&answer).unwrap();
+        let back: Answer = serde_json::from_str(&line).unwrap();
+        let Answer::State { state: back, .. } = back else { panic!("{line}") };
+        assert_eq!(*back, state);
+        assert_eq!(back.node("cam").unwrap().tokens.pending(), 1);
+        assert!(back.node("cam").unwrap().procs.contains_key(&11097));
+    }
+}

@@ -40,6 +40,7 @@ pub struct NodeState {
     /// Taken under watch rather than started by gracewatch.
     pub adopted: bool,
     /// The processes of the node's tree, by pid (the leader is `pid`).
+    #[serde(with = "crate::util::map_as_pairs")]
     pub procs: BTreeMap<u32, ProcSample>,
     /// `t` of the leader's latest sample.
     pub leader_sampled_at: Option<u64>,

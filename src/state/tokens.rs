@@ -9,6 +9,7 @@ pub struct TokenLedger {
     receivers: Vec<String>,
     #[serde(skip)]
     receiver_index: HashMap<String, u16>,
+    #[serde(with = "crate::util::map_as_pairs")]
     pending: HashMap<u64, Lent>,
     /// Issue order, for the oldest pending token; entries of released tokens are dropped lazily.
     order: VecDeque<(u64, u64)>,

@@ -1,0 +1,133 @@
+//! The real `gracewatch` binary in a pseudo-terminal, read through a terminal emulator (vt100):
+//! type keys at it and look at its screen as a person would.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Generous: machines are shared and noisy. Tests wait for screens, never time them.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+pub struct Pty {
+    pub screen: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    pub child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Pty {
+    /// Runs `gracewatch ARGS` in `dir`, with its runtime, state and temporary directories
+    /// inside `dir` so that tests never see each other.
+    pub fn gracewatch(args: &[&str], dir: &Path, rows: u16, cols: u16) -> Pty {
+        std::fs::create_dir_all(dir.join("run")).unwrap();
+        let pair = native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_gracewatch"));
+        cmd.args(args);
+        cmd.cwd(dir);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("TMPDIR", dir);
+        cmd.env("XDG_RUNTIME_DIR", dir.join("run"));
+        cmd.env("XDG_STATE_HOME", dir.join("state"));
+        cmd.env_remove("GRACEWATCH_SOCKET");
+        cmd.env_remove("GRACEWATCH_NODE");
+        cmd.env_remove("NO_COLOR");
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZeroU16::new(rows).unwrap(),
+            std::num::NonZeroU16::new(cols).unwrap(),
+            0,
+        )));
+        let sink = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        // Keep the master open for the child's lifetime.
+        std::mem::forget(pair.master);
+        Pty { screen, writer, child }
+    }
+
+    pub fn contents(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&vt100::Screen) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < PATIENCE {
+            if pred(self.screen.lock().unwrap().screen()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("timed out waiting for {what}; screen:\n{}", self.contents());
+    }
+
+    pub fn keys(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// The table row of `node`.
+    pub fn row(&self, node: &str) -> String {
+        row_of(self.screen.lock().unwrap().screen(), node)
+    }
+
+    /// Moves the selection down until `node`'s row carries the selection marker.
+    pub fn select(&mut self, node: &str) {
+        for _ in 0..20 {
+            if self.row(node).contains(&format!("›{node}")) {
+                return;
+            }
+            let before = self.contents();
+            self.keys("j");
+            let start = Instant::now();
+            while self.contents() == before && start.elapsed() < Duration::from_secs(2) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("could not select {node}; screen:\n{}", self.contents());
+    }
+
+    /// Waits for the process to exit; its exit code.
+    pub fn wait_exit(&mut self) -> u32 {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.exit_code();
+            }
+            assert!(start.elapsed() < PATIENCE, "gracewatch did not exit; screen:\n{}", self.contents());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Asserts the terminal was given back: main screen, cursor shown, no mouse reporting.
+    pub fn assert_terminal_restored(&self) {
+        let parser = self.screen.lock().unwrap();
+        let screen = parser.screen();
+        assert!(!screen.alternate_screen(), "still on the alternate screen:\n{}", screen.contents());
+        assert!(!screen.hide_cursor(), "cursor still hidden");
+        assert_eq!(screen.mouse_protocol_mode(), vt100::MouseProtocolMode::None, "mouse still captured");
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// The table row of `node` on a screen (its first line).
+pub fn row_of(s: &vt100::Screen, node: &str) -> String {
+    let needle = format!("{node} ");
+    s.contents().lines().find(|l| l.contains(&needle) && l.starts_with('│')).unwrap_or_default().to_string()
+}
