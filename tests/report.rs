@@ -100,11 +100,11 @@ fn the_stops_report_as_text_and_json() {
 fn the_crash_report_as_text_and_json() {
     let journal = fixture("crash.jsonl");
     let (t, code) = text(&journal);
-    // Nothing was killed at a deadline or by force before the journal ends.
-    assert_eq!(code, Some(0), "{t}");
+    // Nothing was killed, but a stop was still running when the journal ends: not clean.
+    assert_eq!(code, Some(1), "{t}");
     assert_snapshot!("crash_text", t);
     let out = run(&journal, &["--json"]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1));
     assert_snapshot!("crash_json", stdout(&out));
 }
 
@@ -542,10 +542,11 @@ fn a_journal_left_by_a_sigkilled_supervisor_reports_and_replays() {
     let torn = summary.torn_tail.is_some();
     eprintln!("the kill left {} events and {}", events.len(), if torn { "a torn last line" } else { "whole lines" });
     let (t, code) = text(&path);
-    // Nothing was killed at a deadline or by force before the journal ends.
-    assert_eq!(code, Some(0), "{t}");
+    // Nothing was killed, but a stop was still running when the journal ends: not clean.
+    assert_eq!(code, Some(1), "{t}");
     assert!(!t.contains("\nended: "), "{t}");
     assert_eq!(t.contains("! the journal is cut off after its last whole record"), torn, "{t}");
+    assert_eq!(t.contains("! the journal ends without the session's end"), !torn, "{t}");
     assert!(t.contains("stubborn    still stopping when the journal ends (stop requested at +"), "{t}");
     assert!(t.contains("chatty      still running when the journal ends"), "{t}");
     let (r, _) = json(&path);
@@ -568,7 +569,7 @@ fn a_journal_left_by_a_sigkilled_supervisor_reports_and_replays() {
     assert_eq!(cut_summary.torn_tail, Some((cut_at - last_start) as u64));
     assert_eq!(&cut_events[..], &events[..whole_lines - 1]);
     let (t, code) = text(&cut);
-    assert_eq!(code, Some(0), "{t}");
+    assert_eq!(code, Some(1), "{t}");
     assert!(
         t.contains("! the journal is cut off after its last whole record: the supervisor did not end cleanly"),
         "{t}"

@@ -222,6 +222,17 @@ pub enum ForkSource {
     Proc,
 }
 
+impl ForkSource {
+    /// Who saw it, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ForkSource::Client => "the client library",
+            ForkSource::Connector => "the kernel connector",
+            ForkSource::Proc => "the /proc probe",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeMode {

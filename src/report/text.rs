@@ -19,8 +19,17 @@ pub fn render(r: &Report) -> String {
     if r.unknown_kinds > 0 {
         let _ = writeln!(out, "! {} records of kinds this gracewatch does not know were skipped", r.unknown_kinds);
     }
-    if let Some(reason) = &r.ended {
-        let _ = writeln!(out, "ended: {reason}");
+    match &r.ended {
+        Some(reason) => {
+            let _ = writeln!(out, "ended: {reason}");
+        }
+        None if !r.torn => {
+            let _ = writeln!(
+                out,
+                "! the journal ends without the session's end: the supervisor was killed or is still running"
+            );
+        }
+        None => {}
     }
     let width = r.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4).max(10);
 
@@ -51,7 +60,11 @@ pub fn render(r: &Report) -> String {
                 let _ = writeln!(out, "  ack        after {}", fmt_ns(a));
             }
             if s.extensions > 0 {
-                let _ = writeln!(out, "  grace      extended {} times while tokens drained", s.extensions);
+                let _ = writeln!(
+                    out,
+                    "  grace      extended {} while tokens drained",
+                    crate::hazards::count(s.extensions as usize, "time")
+                );
             }
         }
         if let Some(e) = &n.exit {
@@ -85,12 +98,12 @@ pub fn render(r: &Report) -> String {
             };
             let _ = writeln!(
                 out,
-                "  fork       {} pid {} → {}, {} threads, {execd} (seen by {:?})",
+                "  fork       {} pid {} → {}, {} threads, {execd} (seen by {})",
                 fmt_t(f.t),
                 f.parent_pid,
                 f.child_pid,
                 f.threads,
-                f.source
+                f.source.describe()
             );
         }
         if !n.survivors.is_empty() {

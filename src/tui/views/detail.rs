@@ -299,7 +299,12 @@ fn stop(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
                 9,
             ));
             if s.extensions > 0 {
-                out.extend(kv(cx, "extended", format!("{} times while tokens drained", s.extensions), w));
+                out.extend(kv(
+                    cx,
+                    "extended",
+                    format!("{} while tokens drained", crate::hazards::count(s.extensions as usize, "time")),
+                    w,
+                ));
             }
         }
         let ack = match (s.acked_at, s.message_sent_at) {

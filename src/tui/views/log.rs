@@ -40,12 +40,15 @@ pub fn render(cx: Ctx, selected: Option<&NodeState>, area: Rect, buf: &mut Buffe
     let block = pane(title, focused(ui, Pane::Log), t);
 
     let query = ui.log.search.as_deref();
-    let lines: Vec<Line> = window.iter().map(|(_, line)| render_line(cx, line, filter.is_none(), query)).collect();
+    // Times right-aligned to the widest one shown, so that +9.5s and +10.5s line up.
+    let time_w = window.iter().map(|(_, line)| fmt_t(line.t).len()).max().unwrap_or(0);
+    let lines: Vec<Line> =
+        window.iter().map(|(_, line)| render_line(cx, line, filter.is_none(), query, time_w)).collect();
     let lines = if lines.is_empty() { vec![Line::styled("nothing logged yet", t.dim)] } else { lines };
     Paragraph::new(lines).block(block).render(area, buf);
 }
 
-fn render_line<'a>(cx: Ctx, line: &'a LogLine, with_node: bool, query: Option<&str>) -> Line<'a> {
+fn render_line<'a>(cx: Ctx, line: &'a LogLine, with_node: bool, query: Option<&str>, time_w: usize) -> Line<'a> {
     let t = cx.theme;
     let (mark, style) = match line.source {
         LogSource::Stdout => ("│", t.text),
@@ -53,7 +56,7 @@ fn render_line<'a>(cx: Ctx, line: &'a LogLine, with_node: bool, query: Option<&s
         LogSource::Event => ("•", t.text),
         LogSource::Problem => ("!", t.warn),
     };
-    let mut spans = vec![Span::styled(format!("{} ", fmt_t(line.t)), t.dim)];
+    let mut spans = vec![Span::styled(format!("{:>time_w$} ", fmt_t(line.t)), t.dim)];
     if with_node {
         let node = line.node.as_deref().unwrap_or("gracewatch");
         let node_style =

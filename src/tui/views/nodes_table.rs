@@ -167,7 +167,10 @@ fn cell<'a>(cx: Ctx, n: &'a NodeState, col: Col, width: u16, short: bool, select
                 return if left == 0 {
                     Cell::from(Span::styled("0", t.dim))
                 } else {
-                    Cell::from(Span::styled(format!("{left} at exit"), t.bad))
+                    Cell::from(Span::styled(
+                        if short { format!("{left} left") } else { format!("{left} at exit") },
+                        t.bad,
+                    ))
                 };
             }
             if pending == 0 {
