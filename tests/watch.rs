@@ -185,3 +185,53 @@ fn json_snapshot_of_a_clean_process_has_no_hazard() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no process 999999999"));
 }
+
+/// Watching someone else's process works (its /proc is readable); stopping it says plainly
+/// that the kernel would refuse, whose it is and who we are. Needs root to play two users.
+#[test]
+fn a_stop_of_another_users_process_says_whose_it_is() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    if !rustix::process::geteuid().is_root() || Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and setpriv to run gracewatch as another user");
+        return;
+    }
+    let target = Target::python("import time; time.sleep(600)", &[]);
+    let gw = Gw::prepare("");
+    for d in [gw.dir.path().to_path_buf(), gw.path("run")] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", BIN]).args(args);
+        c.current_dir(gw.dir.path())
+            .env("XDG_RUNTIME_DIR", gw.path("run"))
+            .env("XDG_STATE_HOME", gw.path("state"))
+            .env("HOME", gw.dir.path());
+        c
+    };
+    let mut watch = as_nobody(&["watch", "--pid", &target.pid().to_string(), "--journal", "j.jsonl"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let session = format!("watch-{}", watch.id());
+    let start = std::time::Instant::now();
+    let node = loop {
+        let out = as_nobody(&["ps", "--json", "--session", &session]).output().unwrap();
+        let ps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if let Some(name) = ps["nodes"][0]["name"].as_str() {
+            break name.to_string();
+        }
+        assert!(start.elapsed() < PATIENCE, "the watch did not come up");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = as_nobody(&["stop", &node, "--session", &session]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("permission refused") && err.contains("belongs to root (uid 0)"), "{err}");
+    assert!(err.contains("runs as nobody (uid 65534)") || err.contains("runs as uid 65534"), "{err}");
+    assert!(alive(target.pid()), "the process was not touched");
+    let _ = watch.kill();
+    let _ = watch.wait();
+}

@@ -552,6 +552,13 @@ impl Session {
                     }
                 } else {
                     for node in &nodes {
+                        // Watching: say at once when the kernel would refuse our signals.
+                        let pid =
+                            self.hub.state.node(node).filter(|n| n.adopted && n.exit.is_none()).and_then(|n| n.pid);
+                        if let Some(pid) = pid.filter(|p| !crate::util::may_signal(*p)) {
+                            errors.push(format!("cannot stop {node}: {}", crate::util::permission_refused(pid)));
+                            continue;
+                        }
                         match self.engine.request(&self.hub.state, node, mode, by, overrides, now) {
                             Ok(more) => {
                                 effects.extend(more);
@@ -630,8 +637,10 @@ impl Session {
         } else {
             (SignalTarget::Process, rustix::process::pidfd_send_signal(&p.pidfd, sig))
         };
-        let error = result.err().map(|e| {
-            if e == rustix::io::Errno::SRCH { "no such process (already gone)".to_string() } else { e.to_string() }
+        let error = result.err().map(|e| match e {
+            rustix::io::Errno::SRCH => "no such process (already gone)".to_string(),
+            rustix::io::Errno::PERM => crate::util::permission_refused(pid),
+            e => e.to_string(),
         });
         self.emit(EventKind::SignalSent { node: node.to_string(), pid, target, signal, error });
         self.probe.sample_now(node);
