@@ -177,6 +177,18 @@ fn spans(cx: Ctx, wide: bool) -> Line<'static> {
         ));
     }
 
+    if wide && ui.replay.is_none() {
+        // How forks, execs and exits are seen: exactly (kernel connector) or by sampling.
+        if let Some((mode, _)) = &state.probe_mode {
+            spans.push(sep.clone());
+            let text = match mode {
+                crate::event::ProbeMode::Connector => "forks: exact",
+                crate::event::ProbeMode::Polling => "forks: polled",
+            };
+            spans.push(Span::styled(text, t.bar));
+        }
+    }
+
     let client: u64 = state.nodes.values().map(|n| n.client_dropped).sum();
     let dropped = ui.link_dropped + client;
     if dropped > 0 {
