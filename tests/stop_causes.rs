@@ -147,3 +147,29 @@ fn a_second_signal_to_gracewatch_forces_like_a_second_ctrl_c() {
     });
     assert_eq!(cause, Some(gracewatch::event::ExitCause::ForceKilled));
 }
+
+/// gracewatch started with signals ignored (a shell's `&` ignores SIGINT and SIGQUIT, `nohup`
+/// SIGHUP): its nodes still start with every disposition at its default, as under a service
+/// manager, so that a stop signal is never silently ignored by inheritance.
+#[test]
+fn nodes_do_not_inherit_signals_ignored_by_whoever_started_gracewatch() {
+    let mut gw = Gw::prepare("name = \"inherit\"\n[nodes.s]\ncmd = \"sleep 1000\"\n");
+    // `trap ''` ignores; `exec` keeps ignored signals ignored, as any exec does.
+    let child = std::process::Command::new("sh")
+        .args(["-c", "trap '' INT QUIT HUP TERM; exec \"$0\" up --headless --journal journal.jsonl", BIN])
+        .current_dir(gw.dir.path())
+        .env("XDG_RUNTIME_DIR", gw.path("run"))
+        .env("XDG_STATE_HOME", gw.path("state"))
+        .env_remove("GRACEWATCH_SOCKET")
+        .env_remove("GRACEWATCH_NODE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    gw.child = Some(child);
+    gw.wait_for(|gw| gw.try_ps().is_some_and(|ps| ps["nodes"][0]["handlers"]["SIGQUIT"].is_string()), "a sample");
+    let handlers = gw.node("s")["handlers"].clone();
+    for sig in ["SIGINT", "SIGQUIT", "SIGHUP", "SIGTERM"] {
+        assert_eq!(handlers[sig], "default", "{sig} in {handlers}");
+    }
+}

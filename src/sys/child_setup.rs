@@ -6,14 +6,24 @@ use std::process::Command;
 /// Makes the child die with SIGKILL when the thread that spawned it exits (gracewatch keeps
 /// that thread alive for its whole life, so in practice: when gracewatch dies, even by
 /// SIGKILL), and exits at once if gracewatch already died before the child got there.
+///
+/// Also gives the node a clean slate of signal dispositions, as a service manager does:
+/// signals ignored by whoever started gracewatch (a shell's `&` ignores SIGINT and SIGQUIT,
+/// `nohup` SIGHUP) would otherwise stay ignored across exec, and a node would never see them.
 pub fn die_with_parent(cmd: &mut Command) {
     let parent = rustix::process::getpid();
     // SAFETY: the closure runs in the child between fork and exec, where only
-    // async-signal-safe operations are allowed. It makes two raw syscalls through rustix
-    // (prctl, getppid) and, on failure, `_exit`: no allocation, no locks, no
-    // access to state another thread could hold.
+    // async-signal-safe operations are allowed. It makes raw syscalls only: prctl and getppid
+    // through rustix, `signal(…, SIG_DFL)` (async-signal-safe in POSIX) for each standard
+    // signal, and, on failure, `_exit`: no allocation, no locks, no access to state another
+    // thread could hold.
     unsafe {
         cmd.pre_exec(move || {
+            for sig in 1..32 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
             rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
             if rustix::process::getppid() != Some(parent) {
                 // The parent died between fork and prctl: nobody will reap or stop us.
