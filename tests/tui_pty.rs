@@ -9,10 +9,9 @@ mod tui_support;
 
 use gracewatch::control::link::{LinkKind, SessionLink, Update};
 use gracewatch::tui::{TuiOptions, run};
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod pty_support;
+use portable_pty::CommandBuilder;
+use pty_support::Pty;
 
 const CHILD: &str = "GRACEWATCH_TUI_PTY_CHILD";
 
@@ -43,76 +42,26 @@ fn cockpit_in_a_pty() {
     });
 }
 
-struct Pty {
-    screen: Arc<Mutex<vt100::Parser>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-}
-
 fn spawn(mode: &str, no_color: bool) -> Pty {
-    let pair = native_pty_system().openpty(PtySize { rows: 30, cols: 120, pixel_width: 0, pixel_height: 0 }).unwrap();
     let mut cmd = CommandBuilder::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", "cockpit_in_a_pty", "--nocapture", "--test-threads=1"]);
     cmd.env(CHILD, mode);
-    cmd.env("TERM", "xterm-256color");
     if no_color {
         cmd.env("NO_COLOR", "1");
     } else {
         cmd.env_remove("NO_COLOR");
     }
     cmd.env("RUST_BACKTRACE", "0");
-    let child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let writer = pair.master.take_writer().unwrap();
-    let screen = Arc::new(Mutex::new(vt100::Parser::new(
-        std::num::NonZeroU16::new(30).unwrap(),
-        std::num::NonZeroU16::new(120).unwrap(),
-        0,
-    )));
-    let sink = screen.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().process(&buf[..n]);
-        }
-    });
-    // Keep the master open for the child's lifetime.
-    std::mem::forget(pair.master);
-    Pty { screen, writer, child }
+    Pty::spawn(cmd, 30, 120)
 }
 
-impl Pty {
-    fn wait_for(&self, what: &str, pred: impl Fn(&vt100::Screen) -> bool) {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if pred(self.screen.lock().unwrap().screen()) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("timed out waiting for {what}; screen:\n{}", self.screen.lock().unwrap().screen().contents());
-    }
-
-    fn type_keys(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    fn finish(mut self) -> (String, bool) {
-        let status = self.child.wait().unwrap();
-        self.wait_for("the final line", |s| s.contents().contains("EXIT"));
-        let s = self.screen.lock().unwrap();
-        let screen = s.screen();
-        // Terminal given back: main screen, cursor shown, no mouse reporting.
-        assert!(!screen.alternate_screen(), "still on the alternate screen");
-        assert!(!screen.hide_cursor(), "cursor still hidden");
-        assert_eq!(screen.mouse_protocol_mode(), vt100::MouseProtocolMode::None, "mouse still captured");
-        (screen.contents(), status.success())
-    }
+/// Waits for the cockpit's process to end and print its outcome; checks the terminal was given
+/// back. The screen's text and whether it succeeded.
+fn finish(mut pty: Pty) -> (String, bool) {
+    let status = pty.wait_exit();
+    pty.wait_for("the final line", |s| s.contents().contains("EXIT"));
+    pty.assert_terminal_restored();
+    (pty.contents(), status == 0)
 }
 
 /// Cells with a colour other than the terminal's default.
@@ -142,12 +91,12 @@ fn q_detaches_and_gives_the_terminal_back() {
     assert!(pty.screen.lock().unwrap().screen().contents().contains("stopping"));
     assert_eq!(coloured_cells(pty.screen.lock().unwrap().screen()), 0, "NO_COLOR is set: no colour at all");
     // Select detector and stop it: the request goes out; then detach.
-    pty.type_keys("js");
+    pty.keys("js");
     pty.wait_for("the confirm line", |s| s.contents().contains("Stop detector:"));
-    pty.type_keys("y");
+    pty.keys("y");
     pty.wait_for("the prompt to close", |s| !s.contents().contains("Stop detector:"));
-    pty.type_keys("q");
-    let (text, ok) = pty.finish();
+    pty.keys("q");
+    let (text, ok) = finish(pty);
     assert!(ok, "{text}");
     assert!(text.contains("EXIT Ok(Detached)"), "{text}");
     assert!(text.contains("nodes: [\"detector\"]"), "{text}");
@@ -161,7 +110,7 @@ fn sigterm_gives_the_terminal_back() {
     let pid = pty.child.process_id().unwrap();
     rustix::process::kill_process(rustix::process::Pid::from_raw(pid as i32).unwrap(), rustix::process::Signal::TERM)
         .unwrap();
-    let (text, _) = pty.finish();
+    let (text, _) = finish(pty);
     assert!(text.contains("EXIT Ok(Terminated(Signal(15)))"), "{text}");
 }
 
@@ -169,7 +118,7 @@ fn sigterm_gives_the_terminal_back() {
 fn a_panic_gives_the_terminal_back_and_its_message_is_readable() {
     let mut pty = spawn("panic", true);
     pty.wait_for("the closed-link screen", |s| s.alternate_screen() && s.contents().contains("session closed"));
-    pty.type_keys("r");
+    pty.keys("r");
     let status = pty.child.wait().unwrap();
     assert!(!status.success());
     pty.wait_for("the panic message", |s| s.contents().contains("reconnect exploded on purpose"));

@@ -22,17 +22,22 @@ impl Pty {
     /// inside `dir` so that tests never see each other.
     pub fn gracewatch(args: &[&str], dir: &Path, rows: u16, cols: u16) -> Pty {
         std::fs::create_dir_all(dir.join("run")).unwrap();
-        let pair = native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_gracewatch"));
         cmd.args(args);
         cmd.cwd(dir);
-        cmd.env("TERM", "xterm-256color");
         cmd.env("TMPDIR", dir);
         cmd.env("XDG_RUNTIME_DIR", dir.join("run"));
         cmd.env("XDG_STATE_HOME", dir.join("state"));
         cmd.env_remove("GRACEWATCH_SOCKET");
         cmd.env_remove("GRACEWATCH_NODE");
         cmd.env_remove("NO_COLOR");
+        Pty::spawn(cmd, rows, cols)
+    }
+
+    /// Runs `cmd` (with `TERM=xterm-256color`) in a `rows`×`cols` pseudo-terminal.
+    pub fn spawn(mut cmd: CommandBuilder, rows: u16, cols: u16) -> Pty {
+        cmd.env("TERM", "xterm-256color");
+        let pair = native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
@@ -55,6 +60,12 @@ impl Pty {
         // Keep the master open for the child's lifetime.
         std::mem::forget(pair.master);
         Pty { screen, writer, child }
+    }
+
+    /// Sends `sig` to the process.
+    pub fn signal(&self, sig: rustix::process::Signal) {
+        let pid = self.child.process_id().unwrap();
+        rustix::process::kill_process(rustix::process::Pid::from_raw(pid as i32).unwrap(), sig).unwrap();
     }
 
     pub fn contents(&self) -> String {
