@@ -59,16 +59,24 @@ pub enum TuiExit {
     Quit,
 }
 
-/// Runs a replay on the process's terminal until the operator quits; the terminal is restored
-/// however it ends (quit, error, panic, SIGTERM, SIGHUP).
-pub async fn run_replay(session: replay_driver::ReplaySession) -> anyhow::Result<TuiExit> {
+/// The exit signals a cockpit watches for: SIGTERM and SIGHUP to gracewatch.
+type ExitSignals = std::pin::Pin<Box<dyn futures_util::Stream<Item = Signal> + Send>>;
+
+/// Runs `drive` on the process's terminal; the terminal is restored however it ends (quit,
+/// error, panic, SIGTERM, SIGHUP).
+async fn on_terminal(
+    drive: impl AsyncFnOnce(
+        &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
+        crossterm::event::EventStream,
+        ExitSignals,
+    ) -> anyhow::Result<TuiExit>,
+) -> anyhow::Result<TuiExit> {
     let signals = signal_hook_tokio::Signals::new([libc::SIGTERM, libc::SIGHUP])?;
     let handle = signals.handle();
-    let exit_signals = signals.filter_map(|n| std::future::ready(Signal::from_number(n)));
+    let exit_signals: ExitSignals = Box::pin(signals.filter_map(|n| std::future::ready(Signal::from_number(n))));
     let result = {
         let (guard, mut terminal) = terminal::TerminalGuard::enter()?;
-        let events = crossterm::event::EventStream::new();
-        let result = replay_driver::drive(&mut terminal, events, Box::pin(exit_signals), session).await;
+        let result = drive(&mut terminal, crossterm::event::EventStream::new(), exit_signals).await;
         drop(terminal);
         drop(guard);
         result
@@ -77,19 +85,16 @@ pub async fn run_replay(session: replay_driver::ReplaySession) -> anyhow::Result
     result
 }
 
+/// Runs a replay on the process's terminal until the operator quits.
+pub async fn run_replay(session: replay_driver::ReplaySession) -> anyhow::Result<TuiExit> {
+    on_terminal(async |terminal, events, exit_signals| {
+        replay_driver::drive(terminal, events, exit_signals, session).await
+    })
+    .await
+}
+
 /// Runs the cockpit on the process's terminal until the operator quits.
 pub async fn run(link: SessionLink, opts: TuiOptions) -> anyhow::Result<TuiExit> {
-    let signals = signal_hook_tokio::Signals::new([libc::SIGTERM, libc::SIGHUP])?;
-    let handle = signals.handle();
-    let exit_signals = signals.filter_map(|n| std::future::ready(Signal::from_number(n)));
-    let result = {
-        let (guard, mut terminal) = terminal::TerminalGuard::enter()?;
-        let events = crossterm::event::EventStream::new();
-        let result = driver::drive(&mut terminal, events, Box::pin(exit_signals), link, opts).await;
-        drop(terminal);
-        drop(guard);
-        result
-    };
-    handle.close();
-    result
+    on_terminal(async |terminal, events, exit_signals| driver::drive(terminal, events, exit_signals, link, opts).await)
+        .await
 }
