@@ -125,6 +125,27 @@ fn a_stop_from_watch_escalates_to_sigkill() {
     assert!(text.contains(&format!("{node}: killed-at-deadline")), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("SIGTERM → SIGKILL @500ms"), "{text}");
     gw.wait_for(|_| !alive(target.pid()), "the process gone");
+
+    // A signal ends the watch; its journal then reports and replays like any session's.
+    let mut gw = gw;
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(gw.pid() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let _ = gw.wait_exit();
+    let out = gw.run(&["report", "journal.jsonl"]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "killed at its deadline: {report}");
+    assert!(report.contains("killed at deadline after"), "{report}");
+    assert!(report.contains("ended: "), "{report}");
+    let events = gw.journal();
+    let mut state = gracewatch::state::State::default();
+    for e in &events {
+        state.apply(e);
+    }
+    let n = state.node(&node).expect("the watched node in the replayed state");
+    assert!(n.adopted && n.exit.as_ref().is_some_and(|e| e.cause == gracewatch::event::ExitCause::KilledAtDeadline));
 }
 
 #[test]
