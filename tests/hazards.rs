@@ -1,0 +1,837 @@
+//! Every hazard, with real processes: for each of the ten lints, one process that raises it and
+//! one clean process that does not. "Raised" is read from `ps --json` while it is live and from
+//! the folded journal's hazard feed afterwards; "clean" is asserted only once the state the
+//! lint looks at has been sampled (and, where the hazard is about a stop, after the stop).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+use gracewatch::event::{ClaimOutcome, EventKind, ExitCause, Signal, StageAction};
+use gracewatch::hazards::HazardId;
+use gracewatch::state::State;
+use std::collections::BTreeSet;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// A TOML `cmd`: the argument vector, as is.
+fn argv(args: &[&str]) -> String {
+    format!("[{}]", args.iter().map(|a| toml_str(a)).collect::<Vec<_>>().join(", "))
+}
+
+/// A TOML `cmd` running `code` with the real Python interpreter (not a shim that goes through
+/// a shell first: the shell's own dispositions would be sampled too), with `args` after it.
+fn py(code: &str, args: &[&str]) -> String {
+    let python = real_python();
+    let mut all = vec![python.as_str(), "-c", code];
+    all.extend_from_slice(args);
+    argv(&all)
+}
+
+/// A `[nodes.NAME]` table: its `cmd` (TOML), then `keys` (one `key = value` each); the grace
+/// is 1 s unless `keys` set one.
+fn node(name: &str, cmd: &str, keys: &[&str]) -> String {
+    let grace = if keys.iter().any(|k| k.starts_with("grace")) { "" } else { "grace = \"1s\"\n" };
+    format!("[nodes.{name}]\ncmd = {cmd}\n{grace}{}\n", keys.join("\n"))
+}
+
+/// A node that keeps a headless session alive (it ends once every node has exited) while a
+/// test stops another node and then reads `ps --json`.
+fn keeper() -> String {
+    node("keeper", "\"sleep 1000\"", &[])
+}
+
+/// `gracewatch up --headless` of a session with these nodes.
+fn up(session: &str, nodes: &[String]) -> Gw {
+    Gw::up(&format!("name = \"{session}\"\n{}", nodes.concat()))
+}
+
+/// The hazard ids `ps --json` shows for a node.
+fn ps_hazards(node: &serde_json::Value) -> BTreeSet<String> {
+    node["hazards"].as_array().into_iter().flatten().filter_map(|h| h.as_str().map(str::to_string)).collect()
+}
+
+fn ps_has(gw: &Gw, node: &str, id: HazardId) -> bool {
+    ps_hazards(&gw.node(node)).contains(id.as_str())
+}
+
+/// The journal so far, folded.
+fn folded(gw: &Gw) -> State {
+    let mut state = State::new();
+    for e in gw.journal() {
+        state.apply(&e);
+    }
+    state
+}
+
+/// The hazards raised for `node` over the whole session (the feed keeps every raise).
+fn raised(state: &State, node: &str) -> BTreeSet<HazardId> {
+    state.hazard_feed.iter().filter(|h| h.node == node).map(|h| h.id).collect()
+}
+
+/// The sentence of the first raise of `id` for `node`.
+fn sentence(state: &State, node: &str, id: HazardId) -> String {
+    match state.hazard_feed.iter().find(|h| h.node == node && h.id == id) {
+        Some(h) => h.sentence.clone(),
+        None => panic!("{node} never raised {id}"),
+    }
+}
+
+/// The lines `node` printed so far.
+fn lines(gw: &Gw, node: &str) -> Vec<String> {
+    gw.journal()
+        .into_iter()
+        .filter_map(|e| match e.ev {
+            EventKind::Output { node: n, line, .. } if n == node => Some(line),
+            _ => None,
+        })
+        .collect()
+}
+
+/// When the first sample of `node`'s main process that satisfies `pred` was journaled.
+fn first_sample_where(gw: &Gw, node: &str, pred: impl Fn(&gracewatch::event::ProcSample) -> bool) -> Option<u64> {
+    let mut leader = None;
+    gw.journal().iter().find_map(|e| match &e.ev {
+        EventKind::NodeSpawned { node: n, pid, .. } if n == node => {
+            leader = Some(*pid);
+            None
+        }
+        EventKind::ProcSampled { node: n, sample } if n == node && Some(sample.pid) == leader && pred(sample) => {
+            Some(e.t)
+        }
+        _ => None,
+    })
+}
+
+/// Did `node` print `line` (a whole line)?
+fn said(gw: &Gw, node: &str, line: &str) -> bool {
+    lines(gw, node).iter().any(|l| l == line)
+}
+
+fn any_event(gw: &Gw, pred: impl Fn(&EventKind) -> bool) -> bool {
+    gw.journal().iter().any(|e| pred(&e.ev))
+}
+
+fn handler(gw: &Gw, node: &str, sig: &str) -> serde_json::Value {
+    gw.node(node)["handlers"][sig].clone()
+}
+
+/// `gracewatch stop ARGS --wait`: its standard output.
+fn stop(gw: &Gw, args: &[&str]) -> String {
+    let mut all = vec!["stop"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--wait", "--session", &gw.session]);
+    let out = gw.run(&all);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Stops every node, waits for gracewatch to end, and folds the complete journal.
+fn stop_all_and_fold(gw: &mut Gw) -> (String, State) {
+    let text = stop(gw, &["--all"]);
+    let _ = gw.wait_exit();
+    let state = folded(gw);
+    assert!(state.ended.is_some(), "the session ended and its journal is complete");
+    (text, state)
+}
+
+/// Creates the file a node waits for before its next move.
+fn trigger(gw: &Gw, name: &str) {
+    std::fs::write(gw.path(name), b"go").expect("trigger file");
+}
+
+/// A `sleep` duration no other test uses (`1000.<pid><n>` seconds), to find that process.
+fn unique_sleep() -> String {
+    format!("1000.{}", unique(""))
+}
+
+// ---------------------------------------------------------------------------------------------
+// sigterm-ignored
+
+#[test]
+fn sigterm_ignored_is_raised_by_a_process_that_ignores_sigterm() {
+    let mut gw = up("ign", &[node("deaf", &py(py::IGNORES_TERM, &[]), &[])]);
+    gw.wait_for(
+        |gw| handler(gw, "deaf", "SIGTERM") == "ignored" && ps_has(gw, "deaf", HazardId::SigtermIgnored),
+        "SIGTERM ignored and sigterm-ignored in ps --json",
+    );
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("deaf: killed-at-deadline"), "only SIGKILL stopped it:\n{text}");
+    assert!(raised(&state, "deaf").contains(&HazardId::SigtermIgnored));
+    let s = sentence(&state, "deaf", HazardId::SigtermIgnored);
+    assert!(s.contains("ignores SIGTERM"), "{s}");
+}
+
+#[test]
+fn sigterm_ignored_is_not_raised_by_a_clean_process() {
+    let mut gw = up("ign", &[node("polite", &py(py::HANDLES_TERM, &[]), &[])]);
+    gw.wait_for(|gw| handler(gw, "polite", "SIGTERM") == "caught", "SIGTERM caught in ps --json");
+    assert!(!ps_has(&gw, "polite", HazardId::SigtermIgnored));
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("polite: stopped (status 0)"), "{text}");
+    assert!(!raised(&state, "polite").contains(&HazardId::SigtermIgnored), "{:?}", raised(&state, "polite"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// stop-signal-default
+
+#[test]
+fn stop_signal_default_is_raised_by_a_process_that_catches_sigint_but_not_sigterm() {
+    // A plain Python script: the interpreter catches SIGINT (KeyboardInterrupt), SIGTERM stays
+    // at its default, and nothing listens for the stop message.
+    let code = "import time\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
+    let mut gw = up("dfl", &[node("plain", &py(code, &[]), &[])]);
+    gw.wait_for(
+        |gw| {
+            handler(gw, "plain", "SIGINT") == "caught"
+                && handler(gw, "plain", "SIGTERM") == "default"
+                && ps_has(gw, "plain", HazardId::StopSignalDefault)
+        },
+        "SIGINT caught, SIGTERM default and stop-signal-default in ps --json",
+    );
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("plain: stopped (SIGTERM)"), "died on the spot:\n{text}");
+    assert!(raised(&state, "plain").contains(&HazardId::StopSignalDefault));
+    let s = sentence(&state, "plain", HazardId::StopSignalDefault);
+    assert!(s.contains("catches SIGINT"), "{s}");
+}
+
+#[test]
+fn stop_signal_default_is_not_raised_by_a_clean_process() {
+    let mut gw = up("dfl", &[node("polite", &py(py::HANDLES_TERM, &[]), &[])]);
+    gw.wait_for(
+        |gw| handler(gw, "polite", "SIGTERM") == "caught" && handler(gw, "polite", "SIGINT") == "caught",
+        "SIGTERM and SIGINT caught in ps --json",
+    );
+    assert!(!ps_has(&gw, "polite", HazardId::StopSignalDefault));
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("polite: stopped (status 0)"), "{text}");
+    // From the first sample that shows its handler on, through the stop. (Not before: on a
+    // loaded machine the probe can confirm the moment of the interpreter's start-up where
+    // SIGINT is caught and the script has not set its SIGTERM handler yet, from two reads a
+    // fraction of a millisecond apart; see the report of tests/hazards.rs.)
+    let since = first_sample_where(&gw, "polite", |s| s.caught.contains(Signal::TERM)).expect("a sample");
+    let late: Vec<_> = state.hazard_feed.iter().filter(|h| h.node == "polite" && h.t >= since).collect();
+    assert!(!late.iter().any(|h| h.id == HazardId::StopSignalDefault), "{late:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// stop-signal-blocked
+
+#[test]
+fn stop_signal_blocked_is_raised_by_a_process_that_blocks_sigterm_on_every_thread() {
+    // Blocked in the main thread before any other thread starts: the threads inherit the mask.
+    // Its SIGTERM handler would exit at once, but the signal stays pending.
+    let code = r"
+import signal, sys, threading, time
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+for _ in range(2):
+    threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()
+print('ready', flush=True)
+while True: time.sleep(1)
+";
+    let mut gw = up("blk", &[node("masked", &py(code, &[]), &[])]);
+    gw.wait_for(
+        |gw| {
+            let n = gw.node("masked");
+            n["threads"] == 3
+                && n["blocked"].as_array().is_some_and(|b| b.iter().any(|s| s == "SIGTERM"))
+                && ps_hazards(&n).contains(HazardId::StopSignalBlocked.as_str())
+        },
+        "SIGTERM blocked on all 3 threads and stop-signal-blocked in ps --json",
+    );
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("masked: killed-at-deadline"), "the handler never ran:\n{text}");
+    assert!(raised(&state, "masked").contains(&HazardId::StopSignalBlocked));
+    let s = sentence(&state, "masked", HazardId::StopSignalBlocked);
+    assert!(s.contains("blocks SIGTERM on all 3 of its threads"), "{s}");
+}
+
+#[test]
+fn stop_signal_blocked_is_not_raised_by_a_clean_process() {
+    // A healthy server whose worker thread blocks every signal while the main thread takes
+    // them (the main thread never blocks anything: SIGTERM is never blocked everywhere, not
+    // even for a moment). Once the worker has blocked, the main thread installs a SIGUSR1
+    // handler: a change the probe sees in the process's stat, so it reads the threads again.
+    let code = r"
+import signal, sys, threading, time
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+blocked = threading.Event()
+def worker():
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    blocked.set()
+    time.sleep(1000)
+threading.Thread(target=worker, name='worker', daemon=True).start()
+blocked.wait()
+signal.signal(signal.SIGUSR1, lambda *a: None)
+print('ready', flush=True)
+while True: time.sleep(1)
+";
+    let mut gw = up("blk", &[node("server", &py(code, &[]), &[])]);
+    // The worker's own mask (SIGTERM blocked) has been sampled and confirmed.
+    gw.wait_for(
+        |gw| {
+            let state = folded(gw);
+            state.node("server").and_then(|n| n.leader()).is_some_and(|l| {
+                l.caught.contains(Signal::TERM)
+                    && l.caught.contains(Signal::USR1)
+                    && l.threads.len() == 2
+                    && l.threads.iter().any(|t| t.blocked.contains(Signal::TERM))
+                    && l.threads.iter().any(|t| !t.blocked.contains(Signal::TERM))
+            })
+        },
+        "a sample with SIGTERM blocked on the worker thread only",
+    );
+    let n = gw.node("server");
+    assert!(!ps_hazards(&n).contains(HazardId::StopSignalBlocked.as_str()), "{n}");
+    assert_eq!(n["blocked"], serde_json::json!([]), "nothing is blocked on every thread");
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("server: stopped (status 0)"), "{text}");
+    assert!(!raised(&state, "server").contains(&HazardId::StopSignalBlocked), "{:?}", raised(&state, "server"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// handler-install-failed
+
+/// A library that installs its SIGTERM handler from its own loader thread, through the client.
+const FROM_WORKER: &str = r"
+import signal, sys, threading, time
+import gracewatch_node as gw
+t = threading.Thread(target=lambda: gw.install_handler(signal.SIGTERM, lambda *a: sys.exit(0), owner='worker-lib'),
+                     name='lib-loader')
+t.start()
+t.join()
+print('ready', flush=True)
+while True: time.sleep(1)
+";
+
+/// The same library, installing from the main thread.
+const FROM_MAIN: &str = r"
+import signal, sys, time
+import gracewatch_node as gw
+gw.install_handler(signal.SIGTERM, lambda *a: sys.exit(0), owner='main-lib')
+print('ready', flush=True)
+while True: time.sleep(1)
+";
+
+fn claim_reported(gw: &Gw, node: &str, owner: &str, outcome: ClaimOutcome) -> bool {
+    any_event(gw, |e| match e {
+        EventKind::HandlerClaimed { node: n, claim } => n == node && claim.owner == owner && claim.outcome == outcome,
+        _ => false,
+    })
+}
+
+#[test]
+fn handler_install_failed_is_raised_by_a_process_whose_handler_install_fails() {
+    // From a worker thread (Python refuses: ValueError), and on the main thread for a signal
+    // that cannot be caught at all (OSError).
+    let uncatchable = r"
+import signal, time
+import gracewatch_node as gw
+gw.install_handler(signal.SIGKILL, lambda *a: None, owner='overreach')
+print('ready', flush=True)
+while True: time.sleep(1)
+";
+    let mut gw =
+        up("fail", &[node("worker", &py(FROM_WORKER, &[]), &[]), node("uncatchable", &py(uncatchable, &[]), &[])]);
+    gw.wait_for(
+        |gw| {
+            ps_has(gw, "worker", HazardId::HandlerInstallFailed)
+                && ps_has(gw, "uncatchable", HazardId::HandlerInstallFailed)
+        },
+        "handler-install-failed on both nodes in ps --json",
+    );
+    // A failure on the main thread is not an off-main-thread claim.
+    assert!(!ps_has(&gw, "uncatchable", HazardId::HandlerOffMainThread));
+    let (_, state) = stop_all_and_fold(&mut gw);
+    for node in ["worker", "uncatchable"] {
+        assert!(raised(&state, node).contains(&HazardId::HandlerInstallFailed), "{node}");
+    }
+    let s = sentence(&state, "worker", HazardId::HandlerInstallFailed);
+    assert!(
+        s.contains("worker-lib failed to install its SIGTERM handler from thread 'lib-loader'")
+            && s.contains("ValueError: signal only works in main thread"),
+        "{s}"
+    );
+    let s = sentence(&state, "uncatchable", HazardId::HandlerInstallFailed);
+    assert!(s.contains("overreach failed to install its SIGKILL handler") && s.contains("OSError"), "{s}");
+}
+
+#[test]
+fn handler_install_failed_is_not_raised_by_a_clean_process() {
+    let mut gw = up("fail", &[node("main", &py(FROM_MAIN, &[]), &[])]);
+    gw.wait_for(
+        |gw| {
+            handler(gw, "main", "SIGTERM") == "caught"
+                && claim_reported(gw, "main", "main-lib", ClaimOutcome::Installed)
+        },
+        "the installed claim and SIGTERM caught",
+    );
+    assert!(!ps_has(&gw, "main", HazardId::HandlerInstallFailed));
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("main: stopped (status 0)"), "{text}");
+    assert!(!raised(&state, "main").contains(&HazardId::HandlerInstallFailed), "{:?}", raised(&state, "main"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// handler-off-main-thread
+
+#[test]
+fn handler_off_main_thread_is_raised_by_a_process_that_claims_a_handler_from_a_worker_thread() {
+    let mut gw = up("off", &[node("worker", &py(FROM_WORKER, &[]), &[])]);
+    gw.wait_for(|gw| ps_has(gw, "worker", HazardId::HandlerOffMainThread), "handler-off-main-thread in ps --json");
+    let (_, state) = stop_all_and_fold(&mut gw);
+    assert!(raised(&state, "worker").contains(&HazardId::HandlerOffMainThread));
+    let s = sentence(&state, "worker", HazardId::HandlerOffMainThread);
+    assert!(s.contains("worker-lib claimed SIGTERM from thread 'lib-loader', not the main thread"), "{s}");
+}
+
+#[test]
+fn handler_off_main_thread_is_not_raised_by_a_clean_process() {
+    let mut gw = up("off", &[node("main", &py(FROM_MAIN, &[]), &[])]);
+    gw.wait_for(
+        |gw| {
+            handler(gw, "main", "SIGTERM") == "caught"
+                && claim_reported(gw, "main", "main-lib", ClaimOutcome::Installed)
+        },
+        "the installed claim and SIGTERM caught",
+    );
+    assert!(!ps_has(&gw, "main", HazardId::HandlerOffMainThread));
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("main: stopped (status 0)"), "{text}");
+    assert!(!raised(&state, "main").contains(&HazardId::HandlerOffMainThread), "{:?}", raised(&state, "main"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// handler-lost
+
+/// Claims a SIGTERM handler through the client, waits for the file named by argv[1], then runs
+/// `then` (at the main thread's top level). The handler ends the process at once: the
+/// interpreter's own shutdown resets every handler before the process is gone, which gracewatch
+/// takes for a lost handler (see
+/// `handler_lost_is_not_raised_by_a_python_process_whose_shutdown_takes_a_moment`).
+fn claim_then(then: &str) -> String {
+    format!(
+        r"
+import os, signal, sys, time
+import gracewatch_node as gw
+gw.install_handler(signal.SIGTERM, lambda *a: os._exit(0), owner='app')
+print('claimed', flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+{then}
+print('done', flush=True)
+while True: time.sleep(1)
+"
+    )
+}
+
+/// The claim is journaled and the kernel shows SIGTERM caught (confirmed and published).
+fn wait_claimed(gw: &Gw, node: &str) {
+    gw.wait_for(
+        |gw| handler(gw, node, "SIGTERM") == "caught" && claim_reported(gw, node, "app", ClaimOutcome::Installed),
+        "the installed claim and SIGTERM caught",
+    );
+}
+
+#[test]
+fn handler_lost_is_raised_by_a_process_that_resets_a_claimed_handler() {
+    // Reset behind the client's back: the claim still says "installed".
+    let code = claim_then("signal.signal(signal.SIGTERM, signal.SIG_DFL)");
+    let mut gw = up("lost", &[node("reset", &py(&code, &["go"]), &[])]);
+    wait_claimed(&gw, "reset");
+    assert!(!ps_has(&gw, "reset", HazardId::HandlerLost), "not before it is lost");
+    trigger(&gw, "go");
+    gw.wait_for(
+        |gw| handler(gw, "reset", "SIGTERM") == "default" && ps_has(gw, "reset", HazardId::HandlerLost),
+        "SIGTERM default again and handler-lost in ps --json",
+    );
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("reset: stopped (SIGTERM)"), "died by the default action:\n{text}");
+    assert!(raised(&state, "reset").contains(&HazardId::HandlerLost));
+    let s = sentence(&state, "reset", HazardId::HandlerLost);
+    assert!(s.contains("app installed a SIGTERM handler but the kernel now shows SIGTERM as default"), "{s}");
+}
+
+#[test]
+fn handler_lost_is_not_raised_by_a_clean_process() {
+    // After its claim it changes something else (a SIGHUP handler), so that a sample taken
+    // after the claim is published: SIGTERM is still caught in it.
+    let code = claim_then("signal.signal(signal.SIGHUP, lambda *a: None)");
+    let mut gw = up("lost", &[node("kept", &py(&code, &["go"]), &[])]);
+    wait_claimed(&gw, "kept");
+    trigger(&gw, "go");
+    gw.wait_for(
+        |gw| handler(gw, "kept", "SIGHUP") == "caught" && handler(gw, "kept", "SIGTERM") == "caught",
+        "a later sample: SIGHUP caught, SIGTERM still caught",
+    );
+    gw.wait_for(
+        |gw| {
+            let state = folded(gw);
+            state.node("kept").is_some_and(|n| {
+                let claimed_at = n.claims.iter().map(|c| c.t).max();
+                claimed_at.is_some() && n.leader_sampled_at > claimed_at
+            })
+        },
+        "a sample of the process taken after its claim, in the journal",
+    );
+    assert!(!ps_has(&gw, "kept", HazardId::HandlerLost));
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("kept: stopped (status 0)"), "{text}");
+    assert!(!raised(&state, "kept").contains(&HazardId::HandlerLost), "{:?}", raised(&state, "kept"));
+}
+
+#[test]
+#[ignore = "gracewatch bug: handler-lost is raised while a Python node shuts down after a stop \
+            (Py_FinalizeEx resets every handler it installed to SIG_DFL before the process exits; \
+            HandlerLost::check in src/hazards/claims.rs does not tell that apart from a lost handler)"]
+fn handler_lost_is_not_raised_by_a_python_process_whose_shutdown_takes_a_moment() {
+    // A clean node: its SIGTERM handler exits with status 0 through the interpreter's normal
+    // shutdown, in which a resource takes a moment to close (a finalizer that runs after
+    // Python has put every signal back to its default action).
+    let code = r"
+import signal, sys, time
+import gracewatch_node as gw
+class Connection:
+    def __del__(self, sleep=time.sleep):
+        sleep(1.5)  # closing: runs after the interpreter reset its signal handlers
+conn = Connection()
+gw.install_handler(signal.SIGTERM, lambda *a: sys.exit(0), owner='app')
+print('ready', flush=True)
+while True: time.sleep(1)
+";
+    let mut gw = up("lost", &[node("closing", &py(code, &[]), &["grace = \"5s\""]), keeper()]);
+    wait_claimed(&gw, "closing");
+    let text = stop(&gw, &["closing"]);
+    assert!(text.contains("closing: stopped (status 0)"), "{text}");
+    let (_, state) = stop_all_and_fold(&mut gw);
+    assert!(!raised(&state, "closing").contains(&HazardId::HandlerLost), "{:?}", state.hazard_feed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// fork-without-exec-threaded
+
+#[test]
+fn fork_without_exec_threaded_is_raised_by_a_threaded_process_that_forks_without_exec() {
+    // A Python process with worker threads (no client library: seen from the OS alone), and
+    // the Rust demo node that forks while its tokio runtime runs.
+    let code = r"
+import os, threading, time
+for _ in range(3):
+    threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()
+pid = os.fork()
+if pid == 0:
+    while True: time.sleep(1)  # a copy of a threaded process that never exec'd
+print('forked', pid, flush=True)
+while True: time.sleep(1)
+";
+    let mut gw =
+        up("fork", &[node("threaded", &py(code, &[]), &[]), node("tokio", "\"{gracewatch} demo-node forker\"", &[])]);
+    gw.wait_for(
+        |gw| {
+            ps_has(gw, "threaded", HazardId::ForkWithoutExecThreaded)
+                && ps_has(gw, "tokio", HazardId::ForkWithoutExecThreaded)
+        },
+        "fork-without-exec-threaded on both nodes in ps --json",
+    );
+    let (_, state) = stop_all_and_fold(&mut gw);
+    let child: u32 = lines(&gw, "threaded")
+        .iter()
+        .find_map(|l| l.strip_prefix("forked ")?.parse().ok())
+        .expect("the python node said which child it forked");
+    let forks = &state.node("threaded").expect("threaded").forks;
+    let fork = forks.iter().find(|f| f.child_pid == child);
+    let fork = fork.unwrap_or_else(|| panic!("fork of {child} recorded: {forks:?}"));
+    assert_eq!((fork.execd, fork.threaded), (Some(false), Some(true)), "{fork:?}");
+    for node in ["threaded", "tokio"] {
+        assert!(raised(&state, node).contains(&HazardId::ForkWithoutExecThreaded), "{node}");
+    }
+    let s = sentence(&state, "threaded", HazardId::ForkWithoutExecThreaded);
+    assert!(s.contains(&format!("forked {child} without exec")), "{s}");
+}
+
+/// Every fork of `node` announced in the journal has been resolved.
+fn all_forks_resolved(gw: &Gw, node: &str) -> bool {
+    let events = gw.journal();
+    let resolved: BTreeSet<u32> = events
+        .iter()
+        .filter_map(|e| match &e.ev {
+            EventKind::ForkResolved { node: n, child_pid, .. } if n == node => Some(*child_pid),
+            _ => None,
+        })
+        .collect();
+    events.iter().all(|e| match &e.ev {
+        EventKind::Fork { node: n, fork } if n == node => resolved.contains(&fork.child_pid),
+        _ => true,
+    })
+}
+
+#[test]
+fn fork_without_exec_threaded_is_not_raised_by_a_clean_process() {
+    // Threaded, but starts its child with subprocess (fork + exec).
+    let spawner = r"
+import subprocess, threading, time
+for _ in range(3):
+    threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()
+child = subprocess.Popen(['sleep', '1000'])
+print('spawned', child.pid, flush=True)
+while True: time.sleep(1)
+";
+    // Forks without exec, but single-threaded: a pre-fork worker.
+    let prefork = r"
+import os, time
+pid = os.fork()
+if pid == 0:
+    while True: time.sleep(1)
+print('forked', pid, flush=True)
+while True: time.sleep(1)
+";
+    // Joins its helper thread just before forking: the kernel may still show that thread at
+    // the instant of the fork, but it does not outlive it.
+    let joined = r"
+import os, threading, time
+t = threading.Thread(target=time.sleep, args=(0.05,))
+t.start()
+t.join()
+pid = os.fork()
+if pid == 0:
+    while True: time.sleep(1)
+print('forked', pid, flush=True)
+while True: time.sleep(1)
+";
+    let mut gw = up(
+        "fork",
+        &[
+            node("spawner", &py(spawner, &[]), &[]),
+            node("prefork", &py(prefork, &[]), &[]),
+            node("joined", &py(joined, &[]), &[]),
+        ],
+    );
+    let child_seen = |gw: &Gw, node: &str, execd: bool| {
+        gw.node(node)["children"].as_array().is_some_and(|c| c.iter().any(|c| c["execd"] == execd))
+    };
+    gw.wait_for(
+        |gw| {
+            // The threaded parent's fork was announced and resolved (exec'd); the pre-fork child
+            // is listed as not exec'd.
+            child_seen(gw, "spawner", true)
+                && any_event(
+                    gw,
+                    |e| matches!(e, EventKind::ForkResolved { node, execd: true, .. } if node == "spawner"),
+                )
+                && child_seen(gw, "prefork", false)
+                && child_seen(gw, "joined", false)
+                && all_forks_resolved(gw, "joined")
+        },
+        "both children seen and judged",
+    );
+    for node in ["spawner", "prefork", "joined"] {
+        assert!(!ps_has(&gw, node, HazardId::ForkWithoutExecThreaded), "{node}: {}", gw.node(node));
+    }
+    let (_, state) = stop_all_and_fold(&mut gw);
+    for node in ["spawner", "prefork", "joined"] {
+        assert!(
+            !raised(&state, node).contains(&HazardId::ForkWithoutExecThreaded),
+            "{node}: {:?}",
+            raised(&state, node)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tokens-stuck
+
+/// Lends three buffers to `detector`; SIGTERM and SIGHUP handlers only say so (a node that
+/// drains before it goes), SIGHUP exits when `exit_on_hup`. With `give_back`, returns the
+/// three once the file named by argv[1] exists.
+fn lender(give_back: bool, exit_on_hup: bool) -> String {
+    let back = if give_back {
+        concat!(
+            "while not os.path.exists(sys.argv[1]):\n    time.sleep(0.05)\n",
+            "for t in held:\n    gw.returned(t, 'detector')\n",
+            "print('returned', flush=True)\n",
+        )
+    } else {
+        ""
+    };
+    let hup = if exit_on_hup { "sys.exit(0)" } else { "print('SIGHUP: still waiting', flush=True)" };
+    format!(
+        r"
+import os, signal, sys, time
+import gracewatch_node as gw
+def on_term(*a):
+    print('SIGTERM: draining', flush=True)
+def on_hup(*a):
+    {hup}
+signal.signal(signal.SIGTERM, on_term)
+signal.signal(signal.SIGHUP, on_hup)
+held = [gw.lend('detector') for _ in range(3)]
+print('lent', flush=True)
+{back}while True: time.sleep(1)
+"
+    )
+}
+
+/// SIGTERM, then SIGHUP 300 ms later, then SIGKILL at 2 s.
+const STOP_WITH_SIGHUP: &[&str] = &["grace = \"2s\"", "escalate = [\"SIGHUP:300ms\"]"];
+
+fn stage_entered(state: &State, node: &str, action: StageAction) -> bool {
+    state
+        .node(node)
+        .and_then(|n| n.stop.as_ref())
+        .is_some_and(|s| s.timeline.iter().any(|step| step.what == gracewatch::state::StepKind::Stage { action }))
+}
+
+#[test]
+fn tokens_stuck_is_raised_by_a_process_whose_tokens_are_held_through_a_stop() {
+    let mut gw = up("tok", &[node("lender", &py(&lender(false, false), &[]), STOP_WITH_SIGHUP), keeper()]);
+    gw.wait_for(
+        |gw| {
+            let n = gw.node("lender");
+            n["pending_tokens"] == 3 && n["token_holders"]["detector"] == 3 && n["handlers"]["SIGHUP"] == "caught"
+        },
+        "3 tokens held by detector and the handlers installed",
+    );
+    assert!(!ps_has(&gw, "lender", HazardId::TokensStuck), "tokens lent while running are no hazard");
+    let text = stop(&gw, &["lender"]);
+    assert!(text.contains("lender: killed-at-deadline"), "{text}");
+    assert!(ps_has(&gw, "lender", HazardId::TokensStuck), "killed with its tokens held: {}", gw.node("lender"));
+    let (_, state) = stop_all_and_fold(&mut gw);
+    assert!(stage_entered(&state, "lender", StageAction::Signal(Signal::HUP)));
+    // Raised while the stop waited (after its first stage), before the kill ended it.
+    let notice =
+        state.hazard_feed.iter().find(|h| h.node == "lender" && h.id == HazardId::TokensStuck).expect("raised");
+    let exit = state.node("lender").and_then(|n| n.exit.clone()).expect("exited");
+    assert!(notice.t < exit.t, "raised during the stop: {notice:?}");
+    assert!(notice.sentence.contains("3 drop tokens still held by `detector` while the stop waits"), "{notice:?}");
+    assert_eq!(exit.cause, ExitCause::KilledAtDeadline);
+    assert_eq!(exit.pending_tokens.len(), 3);
+}
+
+#[test]
+fn tokens_stuck_is_not_raised_by_a_clean_process() {
+    // Its tokens all came back; the stop goes past its first stage (SIGTERM only drains) and
+    // SIGHUP ends it.
+    let mut gw = up("tok", &[node("lender", &py(&lender(true, true), &["go"]), STOP_WITH_SIGHUP), keeper()]);
+    gw.wait_for(
+        |gw| gw.node("lender")["pending_tokens"] == 3 && handler(gw, "lender", "SIGHUP") == "caught",
+        "3 tokens lent and the handlers installed",
+    );
+    trigger(&gw, "go");
+    gw.wait_for(|gw| gw.node("lender")["pending_tokens"] == 0, "every token back");
+    let text = stop(&gw, &["lender"]);
+    assert!(text.contains("lender: stopped (status 0)"), "{text}");
+    assert!(!ps_has(&gw, "lender", HazardId::TokensStuck));
+    let (_, state) = stop_all_and_fold(&mut gw);
+    assert!(stage_entered(&state, "lender", StageAction::Signal(Signal::HUP)), "the stop went past its first stage");
+    assert!(!raised(&state, "lender").contains(&HazardId::TokensStuck), "{:?}", raised(&state, "lender"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// stop-unacknowledged
+
+/// The stop message, SIGTERM 300 ms later, SIGKILL at 2 s.
+const COOPERATIVE: &[&str] = &["grace = \"2s\"", "cooperative = \"300ms\""];
+
+#[test]
+fn stop_unacknowledged_is_raised_by_a_process_that_listens_but_never_acknowledges() {
+    // Raw protocol: says it listens, reads the stop message, never answers `stop_ack`; its
+    // SIGTERM handler ends it once the stop moves on to the signal.
+    let body = r#"
+hello()
+send({"type": "listen_stop"})
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+print("listening", flush=True)
+while True:
+    msg = recv()
+    if msg is None:
+        break
+    print("got " + str(msg.get("type")), flush=True)
+while True: time.sleep(1)
+"#;
+    let mut gw = up("ack", &[node("mute", &py(&raw_node(body), &[]), COOPERATIVE), keeper()]);
+    gw.wait_for(
+        |gw| any_event(gw, |e| matches!(e, EventKind::StopListening { node } if node == "mute")),
+        "the node to listen for the stop message",
+    );
+    assert!(!ps_has(&gw, "mute", HazardId::StopUnacknowledged));
+    let text = stop(&gw, &["mute"]);
+    assert!(text.contains("mute: stopped (status 0)"), "{text}");
+    assert!(ps_has(&gw, "mute", HazardId::StopUnacknowledged), "{}", gw.node("mute"));
+    let (_, state) = stop_all_and_fold(&mut gw);
+    assert!(said(&gw, "mute", "got stop"), "the stop message reached it");
+    assert!(raised(&state, "mute").contains(&HazardId::StopUnacknowledged));
+    let s = sentence(&state, "mute", HazardId::StopUnacknowledged);
+    assert!(s.contains("did not acknowledge the stop message within"), "{s}");
+}
+
+#[test]
+fn stop_unacknowledged_is_not_raised_by_a_clean_process() {
+    // The client library acknowledges the stop message before calling back.
+    let code = r"
+import gracewatch_node as gw
+gw.on_stop(lambda reason: print('stop: ' + reason, flush=True))
+gw.wait_for_stop()
+print('bye', flush=True)
+";
+    let mut gw = up("ack", &[node("polite", &py(code, &[]), COOPERATIVE), keeper()]);
+    gw.wait_for(
+        |gw| any_event(gw, |e| matches!(e, EventKind::StopListening { node } if node == "polite")),
+        "the node to listen for the stop message",
+    );
+    let text = stop(&gw, &["polite"]);
+    assert!(text.contains("polite: stopped (status 0)"), "{text}");
+    assert!(!ps_has(&gw, "polite", HazardId::StopUnacknowledged));
+    let (_, state) = stop_all_and_fold(&mut gw);
+    let stop = state.node("polite").and_then(|n| n.stop.clone()).expect("stopped");
+    assert!(stop.message_sent_at.is_some() && stop.acked_at.is_some(), "message sent and acknowledged: {stop:?}");
+    assert!(!raised(&state, "polite").contains(&HazardId::StopUnacknowledged), "{:?}", raised(&state, "polite"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// survivors-after-exit
+
+#[test]
+fn survivors_after_exit_is_raised_by_a_process_that_leaves_a_detached_grandchild() {
+    // The shell starts a grandchild in a session of its own (out of the node's process group,
+    // so the stop signal misses it), and dies on SIGTERM.
+    let tag = unique_sleep();
+    let mut gw =
+        up("surv", &[node("leaky", &argv(&["sh", "-c", &format!("setsid sleep {tag} & wait")]), &[]), keeper()]);
+    gw.wait_for(|_| !pids_running("sleep", &tag).is_empty(), "the detached grandchild to run");
+    let grandchild = pids_running("sleep", &tag)[0];
+    let text = stop(&gw, &["leaky"]);
+    assert!(text.contains("leaky: stopped (SIGTERM)"), "{text}");
+    gw.wait_for(|gw| ps_has(gw, "leaky", HazardId::SurvivorsAfterExit), "survivors-after-exit in ps --json");
+    gw.wait_for(|_| !alive(grandchild), "gracewatch to have killed the survivor");
+    let (_, state) = stop_all_and_fold(&mut gw);
+    assert!(raised(&state, "leaky").contains(&HazardId::SurvivorsAfterExit));
+    let survivors = &state.node("leaky").expect("leaky").survivors;
+    assert!(survivors.iter().any(|s| s.pid == grandchild && s.detached), "{survivors:?}");
+    let s = sentence(&state, "leaky", HazardId::SurvivorsAfterExit);
+    assert!(s.contains(&format!("{grandchild} (sleep)")) && s.contains("detached with setsid"), "{s}");
+}
+
+#[test]
+fn survivors_after_exit_is_not_raised_by_a_clean_process() {
+    // A plain sleep, and a shell whose child stays in its process group (the stop signal
+    // reaches both).
+    let tag = unique_sleep();
+    let mut gw = up(
+        "surv",
+        &[
+            node("plain", "\"sleep 1000\"", &[]),
+            node("family", &argv(&["sh", "-c", &format!("sleep {tag} & wait")]), &[]),
+        ],
+    );
+    gw.wait_for(|_| !pids_running("sleep", &tag).is_empty(), "the in-group child to run");
+    let child = pids_running("sleep", &tag)[0];
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("plain: stopped (SIGTERM)") && text.contains("family: stopped (SIGTERM)"), "{text}");
+    // The session's end swept every process left: nothing was found.
+    for node in ["plain", "family"] {
+        assert!(state.node(node).is_some_and(|n| n.survivors.is_empty()), "{node}");
+        assert!(!raised(&state, node).contains(&HazardId::SurvivorsAfterExit), "{node}: {:?}", raised(&state, node));
+    }
+    assert!(!alive(child));
+}
