@@ -482,9 +482,6 @@ fn handler_lost_is_not_raised_by_a_clean_process() {
 }
 
 #[test]
-#[ignore = "gracewatch bug: handler-lost is raised while a Python node shuts down after a stop \
-            (Py_FinalizeEx resets every handler it installed to SIG_DFL before the process exits; \
-            HandlerLost::check in src/hazards/claims.rs does not tell that apart from a lost handler)"]
 fn handler_lost_is_not_raised_by_a_python_process_whose_shutdown_takes_a_moment() {
     // A clean node: its SIGTERM handler exits with status 0 through the interpreter's normal
     // shutdown, in which a resource takes a moment to close (a finalizer that runs after

@@ -54,6 +54,11 @@ impl Lint for HandlerLost {
     }
     fn check(&self, node: &NodeState) -> Option<String> {
         let leader = node.live_leader()?;
+        // A stopping process resets its own handlers on the way out (Python does at exit):
+        // that is not a handler lost.
+        if node.stop.is_some() {
+            return None;
+        }
         let sampled = node.leader_sampled_at?;
         node.current_claims()
             .filter(|c| c.claim.outcome == ClaimOutcome::Installed && c.t < sampled)

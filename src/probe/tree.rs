@@ -16,26 +16,36 @@ use crate::event::{ChildInfo, EventKind, ProcSample, SigSet, ThreadSample};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// A value read from `/proc` is reported only once two consecutive samples agree on it.
-/// Per-thread masks are briefly all-blocked during reloads and bursts, and signal dispositions
-/// pass through a moment where the runtime is up but the application's handler is not yet
-/// installed (Python catches SIGINT before the script sets its SIGTERM handler): a hazard must
-/// not flicker on either.
+/// A value read from `/proc` is reported only once two consecutive samples at least
+/// [`CONFIRM_GAP`] apart agree on it. Per-thread masks are briefly all-blocked during reloads
+/// and bursts, and signal dispositions pass through a moment where the runtime is up but the
+/// application's handler is not yet installed (Python catches SIGINT before the script sets its
+/// SIGTERM handler): a hazard must not flicker on either, and two reads a few microseconds
+/// apart (a scheduled round right after an exec's re-read) would both see the same moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Hysteresis<T = SigSet> {
     confirmed: Option<T>,
-    candidate: Option<T>,
+    /// A value seen, and when it was first seen.
+    candidate: Option<(T, Instant)>,
 }
 
+/// How far apart two reads must be to confirm a value.
+pub const CONFIRM_GAP: Duration = Duration::from_millis(200);
+
 impl<T: Copy + Eq> Hysteresis<T> {
-    pub fn observe(&mut self, seen: T) {
+    pub fn observe(&mut self, seen: T, now: Instant) {
         if self.confirmed == Some(seen) {
             self.candidate = None;
-        } else if self.candidate == Some(seen) {
-            self.confirmed = Some(seen);
-            self.candidate = None;
-        } else {
-            self.candidate = Some(seen);
+            return;
+        }
+        match self.candidate {
+            Some((value, since)) if value == seen => {
+                if now.saturating_duration_since(since) >= CONFIRM_GAP {
+                    self.confirmed = Some(seen);
+                    self.candidate = None;
+                }
+            }
+            _ => self.candidate = Some((seen, now)),
         }
     }
 
@@ -435,7 +445,7 @@ impl Worker {
             self.exited(node, pid, Some(stat));
             return true;
         }
-        p.handlers.observe((stat.caught, stat.ignored));
+        p.handlers.observe((stat.caught, stat.ignored), now);
         observe_stat(p, stat, &mut usage.ticks);
         let Ok(threads) = read_threads(&p.dir, &mut self.buf) else {
             return false;
@@ -446,7 +456,7 @@ impl Worker {
                 ThreadTrack { name: String::new(), start_time: ts.start_time, blocked: Hysteresis::default() }
             });
             track.name = ts.comm;
-            track.blocked.observe(ts.blocked);
+            track.blocked.observe(ts.blocked, now);
             kept.insert(tid, track);
         }
         p.threads = kept;
@@ -669,24 +679,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_mask_is_reported_once_seen_twice_in_a_row() {
+    fn a_mask_is_reported_once_seen_twice_in_a_row_far_enough_apart() {
         let term = SigSet(1 << 14);
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut h = Hysteresis::default();
-        h.observe(term);
+        h.observe(term, at(0));
         assert_eq!(h.reported(), SigSet::EMPTY, "a new thread reports nothing blocked until confirmed");
         assert!(h.pending());
-        h.observe(term);
+        // Two reads of the same moment (microseconds apart) do not confirm it.
+        h.observe(term, at(1));
+        assert!(h.pending());
+        assert_eq!(h.reported(), SigSet::EMPTY);
+        h.observe(term, at(250));
         assert_eq!(h.reported(), term);
         assert!(!h.pending());
         // A one-sample blip (everything blocked during a reload) never shows.
-        h.observe(SigSet(u64::MAX));
+        h.observe(SigSet(u64::MAX), at(500));
         assert_eq!(h.reported(), term);
-        h.observe(term);
+        h.observe(term, at(750));
         assert_eq!(h.reported(), term);
         assert!(!h.pending());
         // A real change shows at its second sighting.
-        h.observe(SigSet::EMPTY);
-        h.observe(SigSet::EMPTY);
+        h.observe(SigSet::EMPTY, at(1000));
+        h.observe(SigSet::EMPTY, at(1250));
         assert_eq!(h.reported(), SigSet::EMPTY);
     }
 
