@@ -60,3 +60,21 @@ fn a_managed_python_node_imports_the_client_with_no_set_up() {
     // The session's copy goes with the session.
     assert!(!gw.path("run/gracewatch/pyimport.py").exists());
 }
+
+/// Python 3.8 is supported: the client and the demo nodes use no newer syntax (the grammar
+/// check Python itself offers; the interpreter here is newer).
+#[test]
+fn the_client_and_the_demo_nodes_parse_as_python_3_8() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let code =
+        "import ast, glob, sys\nfor f in sys.argv[1:]:\n    ast.parse(open(f).read(), f, feature_version=(3, 8))";
+    let mut files = vec![format!("{root}/assets/python/gracewatch_node.py")];
+    for entry in std::fs::read_dir(format!("{root}/assets/demo")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "py") {
+            files.push(path.display().to_string());
+        }
+    }
+    let out = Command::new(real_python()).arg("-c").arg(code).args(&files).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
