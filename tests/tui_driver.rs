@@ -171,19 +171,24 @@ async fn quitting_after_the_link_closed_reports_why() {
     assert!(screen.contains("The session closed: connection reset"), "{screen}");
 }
 
-#[tokio::test]
-async fn pause_freezes_the_screen_while_updates_keep_folding() {
-    let feed = running_system();
-    let seq = feed.state.last_seq.unwrap() + 1;
-    let (rig, task) = start(attached(), feed.state, options(6 * S));
-    typed(&rig, " ").await;
+/// A line of webui output, arriving at +6 s.
+fn new_line(seq: u64) -> Update {
     let ev = EventKind::Output {
         node: "webui".into(),
         stream: gracewatch::event::Stream::Stdout,
         line: "NEW LINE".into(),
         truncated_from: None,
     };
-    rig.updates.send(Update::Event(Box::new(Event { seq, t: 6 * S, ev }))).await.unwrap();
+    Update::Event(Box::new(Event { seq, t: 6 * S, ev }))
+}
+
+#[tokio::test]
+async fn pause_freezes_the_screen_while_updates_keep_folding() {
+    let feed = running_system();
+    let seq = feed.state.last_seq.unwrap() + 1;
+    let (rig, task) = start(attached(), feed.state, options(6 * S));
+    typed(&rig, " ").await;
+    rig.updates.send(new_line(seq)).await.unwrap();
     settle().await;
     typed(&rig, "q").await;
     let (exit, screen) = task.await.unwrap();
@@ -195,13 +200,7 @@ async fn pause_freezes_the_screen_while_updates_keep_folding() {
     let feed = running_system();
     let (rig, task) = start(attached(), feed.state, options(6 * S));
     typed(&rig, " ").await;
-    let ev = EventKind::Output {
-        node: "webui".into(),
-        stream: gracewatch::event::Stream::Stdout,
-        line: "NEW LINE".into(),
-        truncated_from: None,
-    };
-    rig.updates.send(Update::Event(Box::new(Event { seq, t: 6 * S, ev }))).await.unwrap();
+    rig.updates.send(new_line(seq)).await.unwrap();
     typed(&rig, " ").await;
     typed(&rig, "q").await;
     let (_, screen) = task.await.unwrap();

@@ -70,6 +70,20 @@ fn run(cli: Cli) -> CliResult {
     }
 }
 
+/// A journal that cannot be opened: the reader's error, and where journals are when the
+/// file is not there.
+pub(crate) fn journal_error(path: &std::path::Path, error: impl std::fmt::Display) -> CliError {
+    let hint = if path.exists() {
+        String::new()
+    } else {
+        format!(
+            " (sessions keep their journals in {} unless --journal said otherwise)",
+            crate::journal::journals_dir().display()
+        )
+    };
+    CliError::input(format!("{error}{hint}"))
+}
+
 /// A current-thread tokio runtime: the supervisor is one loop plus a few helper threads.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()

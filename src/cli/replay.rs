@@ -15,8 +15,8 @@ pub fn replay(args: &ReplayArgs) -> CliResult {
     let at = args.at.map(|ms| ms.saturating_mul(1_000_000));
     let opts = ReplayOptions { speed, at, play: true, ..ReplayOptions::default() };
     let (w, h) = crossterm::terminal::size().unwrap_or((80, 24));
-    let session =
-        ReplaySession::open(&args.journal, &opts, Rect::new(0, 0, w, h)).map_err(|e| CliError::input(e.to_string()))?;
+    let session = ReplaySession::open(&args.journal, &opts, Rect::new(0, 0, w, h))
+        .map_err(|e| super::journal_error(&args.journal, e))?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(CliError::input(format!(
             "replay needs a terminal; for a text post-mortem of {} use `gracewatch report`",

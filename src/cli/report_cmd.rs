@@ -5,7 +5,8 @@ use super::{CliError, CliResult};
 use std::process::ExitCode;
 
 pub fn report(args: &ReportArgs) -> CliResult {
-    let (events, summary) = crate::journal::read_all(&args.journal).map_err(|e| CliError::input(e.to_string()))?;
+    let (events, summary) =
+        crate::journal::read_all(&args.journal).map_err(|e| super::journal_error(&args.journal, e))?;
     let report = crate::report::analyze(&events, summary.torn_tail.is_some(), summary.unknown_kinds);
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::failed(e.to_string()))?;

@@ -75,8 +75,7 @@ pub fn run_session(
 /// gracewatch's own diagnostics go to a file, never to the terminal the cockpit draws on.
 /// `GRACEWATCH_LOG` sets the filter (default `warn`).
 pub(super) fn init_logging() {
-    let dir = crate::journal::default_journal_path("x", 0).parent().and_then(|p| p.parent()).map(PathBuf::from);
-    let Some(dir) = dir else { return };
+    let dir = crate::journal::state_dir();
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }

@@ -7,6 +7,6 @@ mod paths;
 mod reader;
 mod writer;
 
-pub use paths::default_journal_path;
+pub use paths::{default_journal_path, journals_dir, state_dir};
 pub use reader::{JournalError, JournalReader, Position, ReadSummary, read_all};
 pub use writer::JournalWriter;

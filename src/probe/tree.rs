@@ -69,6 +69,15 @@ impl Hysteresis<SigSet> {
     }
 }
 
+/// What reading a tracked process's `stat` found.
+enum StatRead {
+    Live(Stat),
+    /// It is gone or exited, and that was recorded.
+    Ended,
+    /// Nothing to go on (already ended, or a read error that says nothing about it).
+    Nothing,
+}
+
 #[derive(Debug, Clone)]
 pub struct ThreadTrack {
     pub name: String,
@@ -393,29 +402,41 @@ impl Worker {
         changed
     }
 
+    /// Reads the `stat` of a tracked, still running process; records its end if it is gone
+    /// (reaped) or has exited (a zombie).
+    fn read_stat(&mut self, node: &str, pid: u32) -> StatRead {
+        let Some(p) = self.nodes.get(node).and_then(|t| t.procs.get(&pid)) else { return StatRead::Nothing };
+        // Read even an exited one: it leaves the tree once its entry is gone (reaped).
+        let already_exited = p.exited;
+        match p.dir.stat(&mut self.buf) {
+            Ok(_) if already_exited => StatRead::Nothing,
+            Ok(stat) if stat.exited() && stat.num_threads <= 1 => {
+                self.exited(node, pid, Some(stat));
+                StatRead::Ended
+            }
+            Ok(stat) => StatRead::Live(stat),
+            Err(e) if read::is_gone(&e) => {
+                self.vanished(node, pid);
+                StatRead::Ended
+            }
+            // Anything else (out of descriptors…) says nothing about the process: next time.
+            Err(_) => StatRead::Nothing,
+        }
+    }
+
     /// Reads one process's `stat`. Returns whether it needs a full sample.
     fn cheap_read(&mut self, node: &str, pid: u32, changed: &mut bool, now: Instant) -> bool {
         let connector_up = self.connector_up;
-        let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
-        let Some(p) = procs.get_mut(&pid) else { return false };
-        let stat = match p.dir.stat(&mut self.buf) {
-            Ok(s) => s,
-            Err(e) if read::is_gone(&e) => {
-                self.vanished(node, pid);
+        let stat = match self.read_stat(node, pid) {
+            StatRead::Live(stat) => stat,
+            StatRead::Ended => {
                 *changed = true;
                 return false;
             }
-            // Anything else (out of descriptors…) says nothing about the process: next time.
-            Err(_) => return false,
+            StatRead::Nothing => return false,
         };
-        if p.exited {
-            return false;
-        }
-        if stat.exited() && stat.num_threads <= 1 {
-            self.exited(node, pid, Some(stat));
-            *changed = true;
-            return false;
-        }
+        let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
+        let Some(p) = procs.get_mut(&pid) else { return false };
         let mut full =
             stat_changed(&p.stat, &stat) || p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending());
         observe_stat(p, stat, &mut usage.ticks);
@@ -428,23 +449,13 @@ impl Worker {
 
     /// Reads everything of one process; queues children it finds. Returns whether it changed.
     fn full_sample(&mut self, node: &str, pid: u32, queue: &mut Vec<u32>, now: Instant) -> bool {
+        let stat = match self.read_stat(node, pid) {
+            StatRead::Live(stat) => stat,
+            StatRead::Ended => return true,
+            StatRead::Nothing => return false,
+        };
         let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
         let Some(p) = procs.get_mut(&pid) else { return false };
-        let stat = match p.dir.stat(&mut self.buf) {
-            Ok(s) => s,
-            Err(e) if read::is_gone(&e) => {
-                self.vanished(node, pid);
-                return true;
-            }
-            Err(_) => return false,
-        };
-        if p.exited {
-            return false;
-        }
-        if stat.exited() && stat.num_threads <= 1 {
-            self.exited(node, pid, Some(stat));
-            return true;
-        }
         p.handlers.observe((stat.caught, stat.ignored), now);
         observe_stat(p, stat, &mut usage.ticks);
         let Ok(threads) = read_threads(&p.dir, &mut self.buf) else {

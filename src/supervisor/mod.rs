@@ -16,6 +16,7 @@ pub mod hub;
 pub mod link;
 pub mod node_server;
 pub mod output;
+pub mod permission;
 pub mod python_client;
 pub mod reaper;
 pub mod registry;

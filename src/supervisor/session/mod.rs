@@ -555,8 +555,8 @@ impl Session {
                         // Watching: say at once when the kernel would refuse our signals.
                         let pid =
                             self.hub.state.node(node).filter(|n| n.adopted && n.exit.is_none()).and_then(|n| n.pid);
-                        if let Some(pid) = pid.filter(|p| !crate::util::may_signal(*p)) {
-                            errors.push(format!("cannot stop {node}: {}", crate::util::permission_refused(pid)));
+                        if let Some(pid) = pid.filter(|p| !super::permission::may_signal(*p)) {
+                            errors.push(format!("cannot stop {node}: {}", super::permission::permission_refused(pid)));
                             continue;
                         }
                         match self.engine.request(&self.hub.state, node, mode, by, overrides, now) {
@@ -639,7 +639,7 @@ impl Session {
         };
         let error = result.err().map(|e| match e {
             rustix::io::Errno::SRCH => "no such process (already gone)".to_string(),
-            rustix::io::Errno::PERM => crate::util::permission_refused(pid),
+            rustix::io::Errno::PERM => super::permission::permission_refused(pid),
             e => e.to_string(),
         });
         self.emit(EventKind::SignalSent { node: node.to_string(), pid, target, signal, error });
