@@ -70,6 +70,15 @@ fn run(cli: Cli) -> CliResult {
     }
 }
 
+/// The last line of a session: where its journal is and what to do with it.
+pub(crate) fn say_journal(journal: &std::path::Path) {
+    let quoted = crate::state::shell_join(&[journal.display().to_string()]);
+    eprintln!(
+        "gracewatch: journal {}\n  see it again: gracewatch replay {quoted}\n  why it went so: gracewatch report {quoted}",
+        journal.display()
+    );
+}
+
 /// A journal that cannot be opened: the reader's error, and where journals are when the
 /// file is not there.
 pub(crate) fn journal_error(path: &std::path::Path, error: impl std::fmt::Display) -> CliError {

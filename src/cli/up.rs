@@ -66,7 +66,7 @@ pub fn run_session(
             outcome
         };
         if let Some(j) = &outcome.journal {
-            eprintln!("gracewatch: journal {}", j.display());
+            super::say_journal(j);
         }
         Ok(if outcome.clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })

@@ -107,7 +107,7 @@ async fn cockpit(handle: &crate::supervisor::SessionHandle) -> CliResult {
         crate::supervisor::link::in_process_link(handle.commands.clone(), kind).await.map_err(CliError::failed)?;
     crate::tui::run(link, crate::tui::TuiOptions::default()).await?;
     if let Some(j) = &handle.journal {
-        eprintln!("gracewatch: journal {}", j.display());
+        super::say_journal(j);
     }
     Ok(ExitCode::SUCCESS)
 }
