@@ -71,7 +71,13 @@ fn every_failure_shows_as_its_hazard_and_the_well_behaved_nodes_raise_none() {
         "well_behaved: stopped (status 0)",
         "steady: stopped (status 0)",
     ] {
-        assert!(text.contains(line), "no {line:?} in:\n{text}");
+        assert!(
+            text.contains(line),
+            "no {line:?} in:\n{text}\n{}\n{}\nsupervisor log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(gw.path("out.log")).unwrap_or_default()
+        );
     }
     let _ = gw.wait_exit();
 

@@ -256,3 +256,33 @@ fn a_stop_of_another_users_process_says_whose_it_is() {
     let _ = watch.kill();
     let _ = watch.wait();
 }
+
+/// A `stop --wait` still waiting when the session ends hears how far the stop got, instead of
+/// a broken connection.
+#[test]
+fn a_waiting_stop_hears_the_session_end() {
+    let target =
+        Target::python("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)", &[]);
+    let mut gw = Gw::watch(&["--pid", &target.pid().to_string()]);
+    gw.wait_for(|gw| node_of(gw, target.pid())["handlers"]["SIGTERM"] == "ignored", "SIGTERM seen ignored");
+    let name = node_of(&gw, target.pid())["name"].as_str().unwrap().to_string();
+    let stop = gw
+        .command(&["stop", &name, "--grace", "60s", "--wait", "--session", &gw.session])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    gw.wait_for(|gw| node_of(gw, target.pid())["stop"].is_object(), "the stop under way");
+    let pid = rustix::process::Pid::from_raw(gw.pid() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let out = stop.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("{name}: still running when the session ended")),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "a stop that did not end is not clean");
+    let _ = gw.wait_exit();
+    assert!(alive(target.pid()), "ending a watch leaves the process alone");
+}

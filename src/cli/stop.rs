@@ -28,9 +28,14 @@ pub fn stop(args: &StopArgs) -> CliResult {
         }
         Answer::Stopped { nodes } => {
             for n in nodes {
-                clean &= n.cause.is_clean();
+                let Some(cause) = n.cause else {
+                    clean = false;
+                    println!("{}: still running when the session ended", n.node);
+                    continue;
+                };
+                clean &= cause.is_clean();
                 let took = n.took_ms.map_or_else(String::new, |ms| format!(" in {}", crate::util::fmt_ms(ms)));
-                println!("{}: {} ({}){took}", n.node, n.cause.as_str(), n.status);
+                println!("{}: {} ({}){took}", n.node, cause.as_str(), n.status);
             }
             false
         }

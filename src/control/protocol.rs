@@ -77,7 +77,9 @@ pub enum Answer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoppedNode {
     pub node: String,
-    pub cause: crate::event::ExitCause,
+    /// How it ended; none when the session ended with the node still running.
+    #[serde(default)]
+    pub cause: Option<crate::event::ExitCause>,
     pub status: String,
     /// From the stop request to the exit.
     pub took_ms: Option<u64>,

@@ -30,12 +30,32 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-pub async fn serve(listener: UnixListener, path: PathBuf, commands: mpsc::Sender<Command>) {
+/// Counts the connections still being served, so the session can let their last answers go
+/// out before the process exits (a `stop --wait` must hear how its stop ended).
+#[derive(Debug, Clone, Default)]
+pub struct Connections(std::sync::Arc<()>);
+
+impl Connections {
+    fn open(&self) -> std::sync::Arc<()> {
+        self.0.clone()
+    }
+
+    /// Waits until every connection has closed, at most `limit`.
+    pub async fn drained(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while std::sync::Arc::strong_count(&self.0) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+}
+
+pub async fn serve(listener: UnixListener, path: PathBuf, commands: mpsc::Sender<Command>, open: Connections) {
     let me = rustix::process::getuid().as_raw();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        let (path, commands) = (path.clone(), commands.clone());
         match stream.peer_cred() {
             Ok(cred) if cred.uid() == me => {}
             other => {
@@ -43,7 +63,11 @@ pub async fn serve(listener: UnixListener, path: PathBuf, commands: mpsc::Sender
                 continue;
             }
         }
-        tokio::spawn(handle(stream, path.clone(), commands.clone()));
+        let held = open.open();
+        tokio::spawn(async move {
+            handle(stream, path, commands).await;
+            drop(held);
+        });
     }
 }
 

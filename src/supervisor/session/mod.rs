@@ -33,6 +33,8 @@ pub use watch::Targets;
 /// How long survivors of a node's tree get after its main process ended before they are
 /// killed (group members stopping in step with their leader finish in this time).
 const SURVIVOR_GRACE_NS: u64 = 250_000_000;
+/// How long the end of a session waits for its last control answers to be written.
+const CONTROL_DRAIN: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What a session is asked to do.
 pub struct SessionConfig {
@@ -107,6 +109,7 @@ pub struct Session {
     inputs_rx: mpsc::Receiver<Input>,
     commands_rx: mpsc::Receiver<Command>,
     control_task: tokio::task::JoinHandle<()>,
+    control_connections: super::control_server::Connections,
     control_socket: PathBuf,
     node_task: tokio::task::JoinHandle<()>,
     node_socket: PathBuf,
@@ -257,8 +260,13 @@ impl Session {
         }
 
         let (commands_tx, commands_rx) = mpsc::channel::<Command>(256);
-        let control_task =
-            tokio::spawn(super::control_server::serve(listener, control_socket.clone(), commands_tx.clone()));
+        let control_connections = super::control_server::Connections::default();
+        let control_task = tokio::spawn(super::control_server::serve(
+            listener,
+            control_socket.clone(),
+            commands_tx.clone(),
+            control_connections.clone(),
+        ));
         let handle = SessionHandle {
             session: name,
             commands: commands_tx,
@@ -281,6 +289,7 @@ impl Session {
             inputs_rx,
             commands_rx,
             control_task,
+            control_connections,
             control_socket,
             node_task,
             node_socket,
@@ -328,7 +337,12 @@ impl Session {
             }
         }
         signals.handle().close();
-        Ok(self.finish())
+        let connections = self.control_connections.clone();
+        let outcome = self.finish();
+        // The answers finish() gave (`stop --wait`, attached cockpits told the session ended)
+        // are written by the connection tasks: let them go out before the runtime is dropped.
+        connections.drained(CONTROL_DRAIN).await;
+        Ok(outcome)
     }
 
     fn now(&self) -> u64 {
@@ -652,14 +666,25 @@ impl Session {
             .into_iter()
             .partition(|w| w.nodes.iter().all(|n| state.node(n).is_none_or(|n| n.phase == Phase::Exited)));
         self.waiters = pending;
-        for w in done {
+        self.answer(done);
+    }
+
+    /// The session is ending: every waiter gets its answer now.
+    fn answer_waiters_finally(&mut self) {
+        let all = std::mem::take(&mut self.waiters);
+        self.answer(all);
+    }
+
+    fn answer(&self, waiters: Vec<Waiter>) {
+        let state = &self.hub.state;
+        for w in waiters {
             let nodes = w
                 .nodes
                 .iter()
                 .filter_map(|n| state.node(n))
                 .map(|n| StoppedNode {
                     node: n.name.clone(),
-                    cause: n.exit.as_ref().map_or(ExitCause::Stopped, |e| e.cause),
+                    cause: n.exit.as_ref().map(|e| e.cause),
                     status: n.exit.as_ref().map_or_else(|| "-".into(), crate::state::ExitRecord::status),
                     took_ms: n
                         .stop
@@ -714,6 +739,8 @@ impl Session {
             "every node exited"
         };
         self.emit(EventKind::SessionEnded { reason: reason.into() });
+        // Whoever still waits for a stop hears how it ended, whether or not every node did.
+        self.answer_waiters_finally();
         if let Some(g) = &mut self.guardian {
             g.bye();
         }
