@@ -32,15 +32,27 @@ pub struct Hysteresis<T = SigSet> {
 /// How far apart two reads must be to confirm a value.
 pub const CONFIRM_GAP: Duration = Duration::from_millis(200);
 
+/// A process younger than this may still be setting itself up: an interpreter catches SIGINT
+/// before the script installs its SIGTERM handler, and on a loaded machine a slow import holds
+/// that moment for a second or more. Its signal dispositions are confirmed only once it is
+/// this old, so that a hazard about them is never raised by the start-up of a healthy process.
+pub const STARTUP_SETTLE: Duration = Duration::from_secs(2);
+
 impl<T: Copy + Eq> Hysteresis<T> {
     pub fn observe(&mut self, seen: T, now: Instant) {
+        self.observe_settling(seen, now, true);
+    }
+
+    /// Like [`observe`](Self::observe), but nothing is confirmed until `settled` (the value
+    /// waits, pending, for the process to finish starting).
+    pub fn observe_settling(&mut self, seen: T, now: Instant, settled: bool) {
         if self.confirmed == Some(seen) {
             self.candidate = None;
             return;
         }
         match self.candidate {
             Some((value, since)) if value == seen => {
-                if now.saturating_duration_since(since) >= CONFIRM_GAP {
+                if settled && now.saturating_duration_since(since) >= CONFIRM_GAP {
                     self.confirmed = Some(seen);
                     self.candidate = None;
                 }
@@ -456,7 +468,9 @@ impl Worker {
         };
         let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
         let Some(p) = procs.get_mut(&pid) else { return false };
-        p.handlers.observe((stat.caught, stat.ignored), now);
+        let age_ms = self.units.ticks_to_ms(self.units.now_ticks().saturating_sub(stat.start_time));
+        let settled = u128::from(age_ms) >= STARTUP_SETTLE.as_millis();
+        p.handlers.observe_settling((stat.caught, stat.ignored), now, settled);
         observe_stat(p, stat, &mut usage.ticks);
         let Ok(threads) = read_threads(&p.dir, &mut self.buf) else {
             return false;
@@ -715,6 +729,32 @@ mod tests {
         h.observe(SigSet::EMPTY, at(1000));
         h.observe(SigSet::EMPTY, at(1250));
         assert_eq!(h.reported(), SigSet::EMPTY);
+    }
+
+    #[test]
+    fn dispositions_of_a_starting_process_wait_until_it_has_settled() {
+        let caught_int = SigSet(1 << 1);
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut h: Hysteresis = Hysteresis::default();
+        // Python's own SIGINT handler, the script's SIGTERM handler not installed yet: seen
+        // for a long second while the process is young, never confirmed.
+        for ms in [0, 250, 500, 750, 1000, 1250] {
+            h.observe_settling(caught_int, at(ms), false);
+            assert!(h.pending());
+            assert_eq!(h.confirmed(), None);
+        }
+        // The script got there: the value that counts is the one the settled process shows.
+        let caught_both = SigSet((1 << 1) | (1 << 14));
+        h.observe_settling(caught_both, at(1500), false);
+        h.observe_settling(caught_both, at(1750), true);
+        assert_eq!(h.confirmed(), Some(caught_both));
+        // A value held since youth is confirmed at the first settled read.
+        let mut h: Hysteresis = Hysteresis::default();
+        h.observe_settling(caught_int, at(0), false);
+        h.observe_settling(caught_int, at(1900), false);
+        h.observe_settling(caught_int, at(2100), true);
+        assert_eq!(h.confirmed(), Some(caught_int));
     }
 
     #[test]

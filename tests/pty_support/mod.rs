@@ -15,6 +15,8 @@ pub struct Pty {
     pub screen: Arc<Mutex<vt100::Parser>>,
     writer: Box<dyn Write + Send>,
     pub child: Box<dyn portable_pty::Child + Send + Sync>,
+    /// The reader thread saw the end of the output.
+    reader_done: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Pty {
@@ -48,18 +50,21 @@ impl Pty {
             0,
         )));
         let sink = screen.clone();
+        let reader_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = reader_done.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().process(&buf[..n]);
+                sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner).process(&buf[..n]);
             }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         // Keep the master open for the child's lifetime.
         std::mem::forget(pair.master);
-        Pty { screen, writer, child }
+        Pty { screen, writer, child, reader_done }
     }
 
     /// Sends `sig` to the process.
@@ -122,7 +127,22 @@ impl Pty {
     }
 
     /// Asserts the terminal was given back: main screen, cursor shown, no mouse reporting.
+    /// The process may have exited before the reader thread got its last bytes: wait for them.
     pub fn assert_terminal_restored(&self) {
+        let start = Instant::now();
+        while start.elapsed() < PATIENCE {
+            let restored = {
+                let parser = self.screen.lock().unwrap();
+                let screen = parser.screen();
+                !screen.alternate_screen()
+                    && !screen.hide_cursor()
+                    && screen.mouse_protocol_mode() == vt100::MouseProtocolMode::None
+            };
+            if restored || self.reader_done.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let parser = self.screen.lock().unwrap();
         let screen = parser.screen();
         assert!(!screen.alternate_screen(), "still on the alternate screen:\n{}", screen.contents());
