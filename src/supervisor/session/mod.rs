@@ -82,6 +82,11 @@ pub enum Input {
     },
     /// An exit status from the kernel connector.
     ProcExit(crate::probe::ProcExit),
+    /// A survivor sweep (run off the session loop) is done.
+    Swept {
+        node: String,
+        survivors: Vec<crate::event::Survivor>,
+    },
 }
 struct NodeProc {
     pid: u32,
@@ -118,6 +123,8 @@ pub struct Session {
     waiters: Vec<Waiter>,
     /// (when, node) survivor sweeps due.
     sweeps: Vec<(u64, String)>,
+    /// Sweeps under way on a blocking thread.
+    sweeps_running: usize,
     /// Where the Python client was written for the nodes (on their `PYTHONPATH`).
     python_dir: Option<PathBuf>,
     viewers: usize,
@@ -297,6 +304,7 @@ impl Session {
             conns: HashMap::new(),
             waiters: Vec::new(),
             sweeps: Vec::new(),
+            sweeps_running: 0,
             viewers: 0,
             intensity: Intensity::default(),
             signals_seen: 0,
@@ -417,7 +425,7 @@ impl Session {
     }
 
     fn should_end(&self) -> bool {
-        if !self.sweeps.is_empty() {
+        if !self.sweeps.is_empty() || self.sweeps_running > 0 {
             return false;
         }
         let all_exited = self.hub.state.nodes.values().all(|n| n.phase == Phase::Exited);
@@ -439,6 +447,12 @@ impl Session {
             Input::Wire(w) => self.on_wire(w),
             Input::PidfdExited { node, pid, t } => self.on_pidfd_exit(node, pid, t),
             Input::ProcExit(e) => self.on_proc_exit(e),
+            Input::Swept { node, survivors } => {
+                self.sweeps_running = self.sweeps_running.saturating_sub(1);
+                if !survivors.is_empty() {
+                    self.emit(EventKind::Survivors { node, survivors });
+                }
+            }
         }
     }
 
@@ -482,12 +496,17 @@ impl Session {
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.sweeps).into_iter().partition(|(t, _)| *t <= now);
         self.sweeps = later;
         for (_, node) in due {
+            // Off the loop: a sweep reads /proc and waits for what it killed to die, and the
+            // loop must keep every other node's deadlines meanwhile.
             let known = self.probe.known(&node);
             let spare = self.spared_children();
-            let survivors = super::survivors::sweep(&node, &self.run_id, &known, &spare);
-            if !survivors.is_empty() {
-                self.emit(EventKind::Survivors { node, survivors });
-            }
+            let run_id = self.run_id.clone();
+            let tx = self.inputs_tx.clone();
+            self.sweeps_running += 1;
+            tokio::task::spawn_blocking(move || {
+                let survivors = super::survivors::sweep(&node, &run_id, &known, &spare);
+                let _ = tx.blocking_send(Input::Swept { node, survivors });
+            });
         }
     }
 
