@@ -128,7 +128,9 @@ fn bench(c: &mut Criterion) {
     let size = std::fs::metadata(&path).unwrap().len();
     eprintln!("replay bench: generated {n} events, {:.0} MB, in {:.1?}", size as f64 / 1e6, t0.elapsed());
 
-    let opts = ReplayOptions { theme: Some(Theme::plain()), ..ReplayOptions::default() };
+    let cache = dir.path().join("cache");
+    let opts =
+        ReplayOptions { theme: Some(Theme::plain()), index_cache: Some(cache.clone()), ..ReplayOptions::default() };
     let screen = Rect::new(0, 0, 160, 45);
     let open = || ReplaySession::open(&path, &opts, screen).unwrap();
     let frame = |terminal: &mut Terminal<TestBackend>, s: &ReplaySession| {
@@ -188,7 +190,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("seek_anywhere_and_frame", |b| {
         b.iter(|| {
             // A pseudo-random walk over the whole session, backwards and forwards.
-            k = (k * 6_364_136_223_846_793_005 + 1_442_695_040_888_963_407) % 1_000_003;
+            k = k.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) % 1_000_003;
             let t = end_t / 1_000_003 * k;
             let t0 = Instant::now();
             s.command(ReplayCmd::Seek(t), 0);
@@ -198,6 +200,52 @@ fn bench(c: &mut Criterion) {
         });
     });
     eprintln!("replay bench: slowest seek + frame seen: {worst:.2?}");
+    drop(s);
+
+    // The same journal opened again: the index comes from the on-disk cache the first open
+    // wrote, so a seek anywhere is answered at once; each reads one stored state.
+    let t0 = Instant::now();
+    let written = loop {
+        let found = std::fs::read_dir(&cache)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .find(|e| e.path().extension().is_some_and(|x| x == "idx"));
+        if let Some(f) = found {
+            break f.path();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(300), "no index cache written");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let cached_bytes = std::fs::metadata(&written).unwrap().len();
+    let t0 = Instant::now();
+    let mut s = open();
+    frame(&mut terminal, &s);
+    let first = t0.elapsed();
+    let t0 = Instant::now();
+    s.command(ReplayCmd::Seek(middle), 0);
+    frame(&mut terminal, &s);
+    eprintln!(
+        "replay bench: cache {:.0} MB with {} checkpoints; reopened: first frame {first:.2?}, seek to the middle \
+         {:.2?} (still seeking: {})",
+        cached_bytes as f64 / 1e6,
+        s.player.index.read().unwrap().checkpoints.len(),
+        t0.elapsed(),
+        s.seeking()
+    );
+    let mut worst = Duration::ZERO;
+    g.bench_function("reopened_seek_anywhere_and_frame", |b| {
+        b.iter(|| {
+            k = k.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) % 1_000_003;
+            let t = end_t / 1_000_003 * k;
+            let t0 = Instant::now();
+            s.command(ReplayCmd::Seek(t), 0);
+            frame(&mut terminal, &s);
+            worst = worst.max(t0.elapsed());
+            std::hint::black_box(s.player.applied)
+        });
+    });
+    eprintln!("replay bench: reopened, slowest seek + frame seen: {worst:.2?}");
     g.finish();
 }
 

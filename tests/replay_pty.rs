@@ -7,13 +7,20 @@ mod pty_support;
 use portable_pty::CommandBuilder;
 use pty_support::Pty;
 
-fn spawn(args: &[&str]) -> Pty {
+/// `gracewatch replay ARGS` in the fixtures directory; its index cache goes to `cache`.
+fn spawn_cached(args: &[&str], cache: &std::path::Path) -> Pty {
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_gracewatch"));
     cmd.arg("replay");
     cmd.args(args);
     cmd.cwd(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/replay"));
     cmd.env("NO_COLOR", "1");
+    cmd.env("XDG_CACHE_HOME", cache);
     Pty::spawn(cmd, 30, 120)
+}
+
+fn spawn(args: &[&str]) -> Pty {
+    let cache = tempfile::tempdir().unwrap();
+    spawn_cached(args, cache.path())
 }
 
 /// Waits for the exit; checks the terminal was given back.
@@ -50,5 +57,35 @@ fn sigterm_and_sighup_give_the_terminal_back() {
         pty.wait_for("the replay", on_replay);
         pty.signal(sig);
         assert!(finish(pty), "{sig:?}");
+    }
+}
+
+/// The index is cached (in `$XDG_CACHE_HOME/gracewatch/replay`), and a second open of the same
+/// journal reads it and shows the same screens.
+#[test]
+fn a_second_replay_of_a_journal_uses_the_cached_index() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("gracewatch/replay");
+    let files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&dir).into_iter().flatten().filter_map(Result::ok).map(|e| e.path()).collect()
+    };
+    let mut written = None;
+    for round in 0..2 {
+        let mut pty = spawn_cached(&["stops.jsonl"], cache.path());
+        pty.wait_for("the replay", on_replay);
+        if round == 0 {
+            let start = std::time::Instant::now();
+            while files().is_empty() && start.elapsed() < pty_support::PATIENCE {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        assert_eq!(files().len(), 1, "one cache file, round {round}: {:?}", files());
+        pty.keys("G");
+        pty.wait_for("the end", |s| s.contents().contains(" +8.764s ├"));
+        pty.keys("q");
+        assert!(finish(pty));
+        let modified = std::fs::metadata(&files()[0]).unwrap().modified().unwrap();
+        // Read, not rebuilt: the second open leaves the file as the first wrote it.
+        assert_eq!(*written.get_or_insert(modified), modified, "round {round} rewrote the cache");
     }
 }

@@ -13,7 +13,13 @@ pub fn replay(args: &ReplayArgs) -> CliResult {
     // Opened before the terminal changes mode, so a bad journal is reported plainly: not a
     // journal, unreadable, or written by a newer format version (naming both versions).
     let at = args.at.map(|ms| ms.saturating_mul(1_000_000));
-    let opts = ReplayOptions { speed, at, play: true, ..ReplayOptions::default() };
+    let opts = ReplayOptions {
+        speed,
+        at,
+        play: true,
+        index_cache: crate::replay::cache::default_dir(),
+        ..ReplayOptions::default()
+    };
     let (w, h) = crossterm::terminal::size().unwrap_or((80, 24));
     let session = ReplaySession::open(&args.journal, &opts, Rect::new(0, 0, w, h))
         .map_err(|e| super::journal_error(&args.journal, e))?;

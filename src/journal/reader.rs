@@ -52,7 +52,7 @@ impl std::fmt::Display for JournalError {
 impl std::error::Error for JournalError {}
 
 /// A place in a journal: the file (of a rotated set) and the byte offset of a line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Position {
     pub file: usize,
     pub offset: u64,

@@ -18,11 +18,29 @@ pub struct Checkpoint {
     pub t: u64,
     /// Where the next event starts.
     pub pos: Position,
-    pub state: Arc<State>,
+    pub state: Snapshot,
+}
+
+/// A checkpoint's folded state: in memory, or in the on-disk cache until a seek needs it.
+#[derive(Debug, Clone)]
+pub enum Snapshot {
+    Ready(Arc<State>),
+    OnDisk { file: Arc<PathBuf>, at: u64, len: u64 },
+}
+
+impl Snapshot {
+    /// The state (read from the cache file if that is where it is); `None` if it cannot be
+    /// read back, and the seek then folds from an earlier point.
+    pub fn get(&self) -> Option<Arc<State>> {
+        match self {
+            Snapshot::Ready(s) => Some(s.clone()),
+            Snapshot::OnDisk { file, at, len } => super::cache::read_state(file, *at, *len).map(Arc::new),
+        }
+    }
 }
 
 /// A stop-related moment, for `]`/`[` and the timeline bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mark {
     /// Index of the event (0 = header).
     pub n: u64,
@@ -30,7 +48,7 @@ pub struct Mark {
     pub kind: MarkKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MarkKind {
     StopRequested,
     Stage,
@@ -57,6 +75,8 @@ pub struct Index {
     /// Bytes of the journal (all its files), and bytes indexed so far: the progress to show.
     pub bytes_total: u64,
     pub bytes_read: u64,
+    /// Read from the on-disk cache rather than built by this open.
+    pub from_cache: bool,
 }
 
 impl Index {
@@ -90,8 +110,9 @@ fn mark_of(ev: &EventKind) -> Option<MarkKind> {
 const ORPHAN_CHECK_EVERY: u64 = 4096;
 
 /// Reads the whole journal, publishing checkpoints and marks as it goes. Stops early, leaving
-/// the index incomplete, once nobody else holds it (the player was dropped).
-pub fn build(mut reader: JournalReader, index: &SharedIndex) {
+/// the index incomplete, once nobody else holds it (the player was dropped). A complete index
+/// is then written to `cache` (a directory), if given.
+pub fn build(mut reader: JournalReader, index: &SharedIndex, cache: Option<&std::path::Path>) {
     let mut state = State::new();
     let mut applied = 0u64;
     let mut marks = Vec::new();
@@ -115,7 +136,7 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex) {
                 applied += 1;
                 if applied == 1 || applied % CHECKPOINT_EVERY == 0 {
                     let pos = reader.position();
-                    let cp = Checkpoint { applied, t: event.t, pos, state: Arc::new(state.clone()) };
+                    let cp = Checkpoint { applied, t: event.t, pos, state: Snapshot::Ready(Arc::new(state.clone())) };
                     let mut idx = index.write().unwrap_or_else(PoisonError::into_inner);
                     idx.checkpoints.push(cp);
                     idx.marks.append(&mut marks);
@@ -142,21 +163,45 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex) {
     idx.summary = reader.summary.clone();
     idx.bytes_read = idx.bytes_total;
     idx.complete = true;
+    if let Some(dir) = cache.filter(|_| idx.error.is_none()) {
+        // Written from a copy, so the player is not held up meanwhile.
+        let copy = Index {
+            files: idx.files.clone(),
+            checkpoints: idx.checkpoints.clone(),
+            marks: idx.marks.clone(),
+            events: idx.events,
+            end_t: idx.end_t,
+            summary: idx.summary.clone(),
+            complete: true,
+            error: None,
+            bytes_total: idx.bytes_total,
+            bytes_read: idx.bytes_read,
+            from_cache: false,
+        };
+        drop(idx);
+        if let Err(e) = super::cache::save(dir, &copy) {
+            tracing::debug!("replay index not cached: {e}");
+        }
+    }
 }
 
-/// Opens a journal: checks its header and starts indexing in the background.
-pub fn open(path: &std::path::Path) -> Result<(SharedIndex, Vec<PathBuf>), JournalError> {
+/// Opens a journal: checks its header, then takes its index from the cache directory `cache`
+/// when it holds a valid one, else starts indexing in the background (and caches the result).
+pub fn open(path: &std::path::Path, cache: Option<PathBuf>) -> Result<(SharedIndex, Vec<PathBuf>), JournalError> {
     let mut probe = JournalReader::open(path)?;
     // Validates the header (version, shape) before anything is shown.
     probe.next_event()?.ok_or_else(|| JournalError::Empty(path.to_path_buf()))?;
     let files = probe.all_files().to_vec();
+    if let Some(cached) = cache.as_deref().and_then(|dir| super::cache::load(dir, &files)) {
+        return Ok((Arc::new(RwLock::new(cached)), files));
+    }
     let bytes_total = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
     let index = Arc::new(RwLock::new(Index { files: files.clone(), bytes_total, ..Index::default() }));
     let reader = JournalReader::open(path)?;
     let shared = index.clone();
     std::thread::Builder::new()
         .name("gw-replay-index".into())
-        .spawn(move || build(reader, &shared))
+        .spawn(move || build(reader, &shared, cache.as_deref()))
         .map_err(|e| JournalError::Io(path.to_path_buf(), e))?;
     Ok((index, files))
 }

@@ -2,11 +2,13 @@
 //!
 //! - [`index`]: built on a background thread on first open: folded-state checkpoints every
 //!   [`index::CHECKPOINT_EVERY`] events, and the marks of every stop-related event.
+//! - [`cache`]: the index kept on disk, so that a journal opened again is seekable at once.
 //! - [`clock`]: which session time is on screen as wall time passes, at a speed; the targets
 //!   of the go-to prompt.
 //! - [`player`]: the state at any moment; seeks start from the nearest checkpoint, so a seek
 //!   anywhere costs at most one checkpoint interval of folding.
 
+pub mod cache;
 pub mod clock;
 pub mod index;
 pub mod player;

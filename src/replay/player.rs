@@ -23,8 +23,9 @@ pub struct Player {
 
 impl Player {
     /// Opens a journal at its start (the header applied): the first frame needs nothing more.
-    pub fn open(path: &Path) -> Result<Player, JournalError> {
-        let (index, files) = index::open(path)?;
+    /// `cache`: the directory of the on-disk index cache, if one is to be used.
+    pub fn open(path: &Path, cache: Option<PathBuf>) -> Result<Player, JournalError> {
+        let (index, files) = index::open(path, cache)?;
         let mut p = Player { index, files, state: State::new(), applied: 0, reader: None, ahead: None, at_end: false };
         p.reader = Some(JournalReader::open(path)?);
         p.step();
@@ -67,7 +68,7 @@ impl Player {
     pub fn seek_to_event(&mut self, n: u64) {
         let n = n.max(1);
         if n < self.applied || n - self.applied > index::CHECKPOINT_EVERY {
-            self.restart_from(|idx| idx.checkpoint_before(n).map(|c| (c.applied, c.pos, c.state.clone())));
+            self.restart_from(|idx| idx.checkpoint_before(n).cloned());
         }
         while self.applied < n && self.step() {}
     }
@@ -80,7 +81,7 @@ impl Player {
                 idx.checkpoint_at_time(t).is_some_and(|c| c.applied > self.applied + index::CHECKPOINT_EVERY / 2)
             };
             if t < self.state.now || far {
-                self.restart_from(|idx| idx.checkpoint_at_time(t).map(|c| (c.applied, c.pos, c.state.clone())));
+                self.restart_from(|idx| idx.checkpoint_at_time(t).cloned());
             }
         }
         self.advance_to_time(t);
@@ -96,11 +97,14 @@ impl Player {
         }
     }
 
-    fn restart_from(&mut self, pick: impl FnOnce(&index::Index) -> Option<(u64, Position, std::sync::Arc<State>)>) {
-        let found = {
+    fn restart_from(&mut self, pick: impl FnOnce(&index::Index) -> Option<index::Checkpoint>) {
+        let picked = {
             let idx = self.index.read().unwrap_or_else(PoisonError::into_inner);
             pick(&idx)
         };
+        // A cached state that cannot be read back: fold from the start instead.
+        let found: Option<(u64, Position, std::sync::Arc<State>)> =
+            picked.and_then(|c| c.state.get().map(|s| (c.applied, c.pos, s)));
         self.ahead = None;
         self.at_end = false;
         match found {

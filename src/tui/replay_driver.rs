@@ -35,7 +35,7 @@ const INDEX_POLL: Duration = Duration::from_millis(250);
 const ADVANCE_BUDGET: Duration = Duration::from_millis(25);
 
 /// How a replay starts.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ReplayOptions {
     pub speed: Speed,
     /// Session time to start at (ns); default the start.
@@ -44,11 +44,14 @@ pub struct ReplayOptions {
     pub play: bool,
     /// Default: colour unless `NO_COLOR` is set.
     pub theme: Option<super::theme::Theme>,
+    /// Where the replay index is cached on disk (`replay::cache::default_dir()` for the CLI);
+    /// none: indexed in memory on every open.
+    pub index_cache: Option<std::path::PathBuf>,
 }
 
 impl Default for ReplayOptions {
     fn default() -> Self {
-        ReplayOptions { speed: Speed::Times(1.0), at: None, play: false, theme: None }
+        ReplayOptions { speed: Speed::Times(1.0), at: None, play: false, theme: None, index_cache: None }
     }
 }
 
@@ -71,7 +74,7 @@ impl ReplaySession {
     /// Opens a journal (file or directory of rotated files) at the start or at `opts.at`.
     /// Errors are the journal's: unreadable, not a journal, a newer format version.
     pub fn open(path: &Path, opts: &ReplayOptions, screen: Rect) -> Result<ReplaySession, JournalError> {
-        let player = Player::open(path)?;
+        let player = Player::open(path, opts.index_cache.clone())?;
         let file = path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
         let theme = opts.theme.unwrap_or_else(super::theme::Theme::from_env);
         let ui = Ui::replay(theme, screen, ReplayView::new(file, opts.speed));

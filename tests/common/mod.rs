@@ -90,6 +90,7 @@ impl Gw {
             .current_dir(self.dir.path())
             .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
             .env_remove("GRACEWATCH_SOCKET")
             .env_remove("GRACEWATCH_NODE");
         c

@@ -30,6 +30,7 @@ impl Pty {
         cmd.env("TMPDIR", dir);
         cmd.env("XDG_RUNTIME_DIR", dir.join("run"));
         cmd.env("XDG_STATE_HOME", dir.join("state"));
+        cmd.env("XDG_CACHE_HOME", dir.join("cache"));
         cmd.env_remove("GRACEWATCH_SOCKET");
         cmd.env_remove("GRACEWATCH_NODE");
         cmd.env_remove("NO_COLOR");

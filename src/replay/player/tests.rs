@@ -43,7 +43,7 @@ fn seeking_anywhere_equals_playing_there() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.jsonl");
     write_journal(&path, 250_003);
-    let mut p = Player::open(&path).unwrap();
+    let mut p = Player::open(&path, None).unwrap();
     // Wait for the index.
     while !p.index.read().unwrap().complete {
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -61,4 +61,107 @@ fn seeking_anywhere_equals_playing_there() {
     assert_eq!(m.n, 1000);
     p.jump_to_mark(m);
     assert_eq!(p.mark(false).map(|m| m.n), None, "no stop mark before the first");
+}
+
+fn indexed(path: &Path, cache: &Path) -> Player {
+    let p = Player::open(path, Some(cache.to_path_buf())).unwrap();
+    while !p.index.read().unwrap().complete {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    p
+}
+
+/// The cache file, once the indexer has written it.
+fn cached_file(cache: &Path) -> std::path::PathBuf {
+    for _ in 0..1000 {
+        if let Some(f) = std::fs::read_dir(cache)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "idx"))
+        {
+            return f;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("no cache file written in {}", cache.display());
+}
+
+/// Seeks back and forth; each state equals the one playing from the start reaches (one pass).
+fn seeks_are_right(p: &mut Player, path: &Path) {
+    let wanted = [240_000, 5, 150_001, 100_000, 2, 250_003];
+    let (events, _) = crate::journal::read_all(path).unwrap();
+    let mut s = State::new();
+    let mut played = std::collections::BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        s.apply(e);
+        if wanted.contains(&(i as u64 + 1)) {
+            played.insert(i as u64 + 1, s.clone());
+        }
+    }
+    for n in wanted {
+        p.seek_to_event(n);
+        assert_eq!(p.applied, n);
+        assert!(p.state == played[&n], "at event {n}");
+    }
+}
+
+#[test]
+fn a_journal_opened_again_seeks_from_its_cached_index_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, cache) = (dir.path().join("j.jsonl"), dir.path().join("cache"));
+    write_journal(&path, 250_003);
+    let first = indexed(&path, &cache);
+    assert!(!first.index.read().unwrap().from_cache);
+    let (marks, events) = (first.index.read().unwrap().marks.clone(), first.index.read().unwrap().events);
+    cached_file(&cache);
+    drop(first);
+
+    let mut again = Player::open(&path, Some(cache.clone())).unwrap();
+    {
+        let idx = again.index.read().unwrap();
+        assert!(idx.from_cache && idx.complete, "complete as soon as it is open");
+        assert_eq!((idx.marks.clone(), idx.events), (marks, events));
+        assert!(idx.checkpoints.iter().all(|c| matches!(c.state, crate::replay::index::Snapshot::OnDisk { .. })));
+    }
+    seeks_are_right(&mut again, &path);
+}
+
+#[test]
+fn a_journal_that_changed_since_is_indexed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, cache) = (dir.path().join("j.jsonl"), dir.path().join("cache"));
+    write_journal(&path, 120_000);
+    drop(indexed(&path, &cache));
+    cached_file(&cache);
+    // The session went on: the journal is longer now.
+    std::fs::remove_file(&path).unwrap();
+    write_journal(&path, 250_003);
+    let mut again = indexed(&path, &cache);
+    assert!(!again.index.read().unwrap().from_cache, "a stale cache is not used");
+    assert_eq!(again.index.read().unwrap().events, 250_003);
+    seeks_are_right(&mut again, &path);
+}
+
+#[test]
+fn a_damaged_cache_costs_time_never_a_wrong_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, cache) = (dir.path().join("j.jsonl"), dir.path().join("cache"));
+    write_journal(&path, 250_003);
+    drop(indexed(&path, &cache));
+    let file = cached_file(&cache);
+    // The stored states garbled, the header intact: seeks fold from the start instead.
+    let mut bytes = std::fs::read(&file).unwrap();
+    for b in bytes.iter_mut().take(64) {
+        *b = b'#';
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    let mut p = Player::open(&path, Some(cache.clone())).unwrap();
+    assert!(p.index.read().unwrap().from_cache);
+    seeks_are_right(&mut p, &path);
+    // Cut short (the header gone): ignored, indexed again.
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let p = indexed(&path, &cache);
+    assert!(!p.index.read().unwrap().from_cache);
 }

@@ -1,0 +1,213 @@
+//! The replay index, kept on disk: a journal opened again is seekable at once.
+//!
+//! One file per journal in the cache directory (`$XDG_CACHE_HOME/gracewatch/replay`), named by
+//! a hash of the journal's path. It holds the folded-state checkpoints one after the other,
+//! then a header (the marks, what each checkpoint is and where its bytes are, and the
+//! fingerprint of the journal it was built from: every file's path, size and modification
+//! time), then the header's offset in a fixed-size trailer. A checkpoint's state is read only
+//! when a seek needs it.
+//!
+//! A cache that does not match (the journal grew or was rewritten, another gracewatch version,
+//! a damaged file) is ignored and rebuilt. Writing one is best effort: a read-only cache
+//! directory only means the next open indexes again.
+
+use super::index::{Checkpoint, Index, Mark, Snapshot};
+use crate::journal::{Position, ReadSummary};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Bumped whenever the layout or the meaning of what is stored changes.
+const CACHE_VERSION: u32 = 1;
+
+/// Checkpoints stored at most take about this many bytes; beyond it, every second one is
+/// dropped (a seek then folds two intervals instead of one) until they fit.
+pub const MAX_BYTES: u64 = 96 * 1024 * 1024;
+
+/// `\n` + 20 digits (the header's offset) + `\n`.
+const TRAILER_LEN: u64 = 22;
+
+/// The default cache directory: `$XDG_CACHE_HOME/gracewatch/replay`, else
+/// `~/.cache/gracewatch/replay`.
+pub fn default_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("gracewatch").join("replay"))
+}
+
+/// What a journal was when its index was built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    pub path: PathBuf,
+    pub len: u64,
+    pub modified_ns: u128,
+}
+
+pub fn fingerprint(files: &[PathBuf]) -> Option<Vec<FileStamp>> {
+    files
+        .iter()
+        .map(|f| {
+            let meta = std::fs::metadata(f).ok()?;
+            let modified_ns = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+            Some(FileStamp { path: std::fs::canonicalize(f).ok()?, len: meta.len(), modified_ns })
+        })
+        .collect()
+}
+
+/// The cache file of a journal: FNV-1a of its first file's canonical path.
+fn file_for(dir: &Path, stamps: &[FileStamp]) -> Option<PathBuf> {
+    let first = stamps.first()?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in first.path.as_os_str().as_encoded_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    Some(dir.join(format!("{h:016x}.idx")))
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    cache_version: u32,
+    gracewatch: String,
+    journal: Vec<FileStamp>,
+    events: u64,
+    end_t: u64,
+    events_read: u64,
+    unknown_kinds: u64,
+    torn_tail: Option<u64>,
+    marks: Vec<Mark>,
+    checkpoints: Vec<Stored>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    applied: u64,
+    t: u64,
+    pos: Position,
+    at: u64,
+    len: u64,
+}
+
+/// Writes a complete index to `dir`. Returns where, or why not.
+pub fn save(dir: &Path, index: &Index) -> Result<PathBuf, String> {
+    if !index.complete || index.error.is_some() {
+        return Err("the index is not complete".into());
+    }
+    let journal = fingerprint(&index.files).ok_or("the journal's files cannot be read")?;
+    let path = file_for(dir, &journal).ok_or("no journal file")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let result = write_file(&tmp, index, journal);
+    match result.and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| e.to_string())) {
+        Ok(()) => Ok(path),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(format!("{}: {e}", path.display()))
+        }
+    }
+}
+
+fn write_file(tmp: &Path, index: &Index, journal: Vec<FileStamp>) -> Result<(), String> {
+    let file = std::fs::File::create(tmp).map_err(|e| e.to_string())?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut stored: Vec<Stored> = Vec::new();
+    let mut at = 0u64;
+    let mut blobs: Vec<(&Checkpoint, Vec<u8>)> = Vec::new();
+    for cp in &index.checkpoints {
+        let Some(state) = cp.state.get() else { continue };
+        let bytes = serde_json::to_vec(&*state).map_err(|e| e.to_string())?;
+        blobs.push((cp, bytes));
+    }
+    // Keep the first and the last; thin the rest until they fit.
+    while blobs.len() > 2 && blobs.iter().map(|(_, b)| b.len() as u64).sum::<u64>() > MAX_BYTES {
+        let last = blobs.len() - 1;
+        blobs = blobs.into_iter().enumerate().filter(|(i, _)| i % 2 == 0 || *i == last).map(|(_, b)| b).collect();
+    }
+    for (cp, bytes) in &blobs {
+        out.write_all(bytes).map_err(|e| e.to_string())?;
+        stored.push(Stored { applied: cp.applied, t: cp.t, pos: cp.pos, at, len: bytes.len() as u64 });
+        at += bytes.len() as u64;
+    }
+    let header = Header {
+        cache_version: CACHE_VERSION,
+        gracewatch: env!("CARGO_PKG_VERSION").to_string(),
+        journal,
+        events: index.events,
+        end_t: index.end_t,
+        events_read: index.summary.events,
+        unknown_kinds: index.summary.unknown_kinds,
+        torn_tail: index.summary.torn_tail,
+        marks: index.marks.clone(),
+        checkpoints: stored,
+    };
+    serde_json::to_writer(&mut out, &header).map_err(|e| e.to_string())?;
+    write!(out, "\n{at:020}\n").map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())?;
+    out.get_ref().sync_all().map_err(|e| e.to_string())
+}
+
+/// The index of `files` from the cache, if there is a valid one.
+pub fn load(dir: &Path, files: &[PathBuf]) -> Option<Index> {
+    let journal = fingerprint(files)?;
+    let path = file_for(dir, &journal)?;
+    let mut f = std::fs::File::open(&path).ok()?;
+    let size = f.metadata().ok()?.len();
+    if size < TRAILER_LEN {
+        return None;
+    }
+    f.seek(SeekFrom::Start(size - TRAILER_LEN)).ok()?;
+    let mut trailer = [0u8; TRAILER_LEN as usize];
+    f.read_exact(&mut trailer).ok()?;
+    let header_at: u64 = std::str::from_utf8(&trailer).ok()?.trim().parse().ok()?;
+    let header_len = (size - TRAILER_LEN).checked_sub(header_at)?;
+    f.seek(SeekFrom::Start(header_at)).ok()?;
+    let mut bytes = vec![0u8; usize::try_from(header_len).ok()?];
+    f.read_exact(&mut bytes).ok()?;
+    let header: Header = serde_json::from_slice(&bytes).ok()?;
+    if header.cache_version != CACHE_VERSION
+        || header.gracewatch != env!("CARGO_PKG_VERSION")
+        || header.journal != journal
+        || header.checkpoints.iter().any(|c| c.at.checked_add(c.len).is_none_or(|end| end > header_at))
+    {
+        return None;
+    }
+    let file = Arc::new(path);
+    let bytes_total = journal.iter().map(|s| s.len).sum();
+    Some(Index {
+        files: files.to_vec(),
+        checkpoints: header
+            .checkpoints
+            .into_iter()
+            .map(|c| Checkpoint {
+                applied: c.applied,
+                t: c.t,
+                pos: c.pos,
+                state: Snapshot::OnDisk { file: file.clone(), at: c.at, len: c.len },
+            })
+            .collect(),
+        marks: header.marks,
+        events: header.events,
+        end_t: header.end_t,
+        summary: ReadSummary {
+            events: header.events_read,
+            unknown_kinds: header.unknown_kinds,
+            torn_tail: header.torn_tail,
+        },
+        complete: true,
+        error: None,
+        bytes_total,
+        bytes_read: bytes_total,
+        from_cache: true,
+    })
+}
+
+/// Reads one stored state.
+pub fn read_state(file: &Path, at: u64, len: u64) -> Option<crate::state::State> {
+    let mut f = std::fs::File::open(file).ok()?;
+    f.seek(SeekFrom::Start(at)).ok()?;
+    let mut bytes = vec![0u8; usize::try_from(len).ok()?];
+    f.read_exact(&mut bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
