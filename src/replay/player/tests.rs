@@ -107,6 +107,17 @@ fn seeks_are_right(p: &mut Player, path: &Path) {
     }
 }
 
+/// A journal of `events` events in a new directory, opened once so that its index is cached;
+/// (directory, journal, cache directory, cache file).
+fn journal_cached_once(events: u64) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, cache) = (dir.path().join("j.jsonl"), dir.path().join("cache"));
+    write_journal(&path, events);
+    drop(indexed(&path, &cache));
+    let file = cached_file(&cache);
+    (dir, path, cache, file)
+}
+
 #[test]
 fn a_journal_opened_again_seeks_from_its_cached_index_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -130,11 +141,7 @@ fn a_journal_opened_again_seeks_from_its_cached_index_at_once() {
 
 #[test]
 fn a_journal_that_changed_since_is_indexed_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, cache) = (dir.path().join("j.jsonl"), dir.path().join("cache"));
-    write_journal(&path, 120_000);
-    drop(indexed(&path, &cache));
-    cached_file(&cache);
+    let (_dir, path, cache, _) = journal_cached_once(120_000);
     // The session went on: the journal is longer now.
     std::fs::remove_file(&path).unwrap();
     write_journal(&path, 250_003);
@@ -146,11 +153,7 @@ fn a_journal_that_changed_since_is_indexed_again() {
 
 #[test]
 fn a_damaged_cache_costs_time_never_a_wrong_screen() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, cache) = (dir.path().join("j.jsonl"), dir.path().join("cache"));
-    write_journal(&path, 250_003);
-    drop(indexed(&path, &cache));
-    let file = cached_file(&cache);
+    let (_dir, path, cache, file) = journal_cached_once(250_003);
     // The stored states garbled, the header intact: seeks fold from the start instead.
     let mut bytes = std::fs::read(&file).unwrap();
     for b in bytes.iter_mut().take(64) {
