@@ -192,7 +192,6 @@ fn json_snapshot_of_a_clean_process_has_no_hazard() {
         "import signal,sys,time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\ntime.sleep(600)",
         &[],
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
     let gw = Gw::prepare("");
     let out = gw.run(&["watch", "--pid", &target.pid().to_string(), "--json", "--journal", "j.jsonl"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

@@ -82,7 +82,9 @@ async fn snapshot(handle: &crate::supervisor::SessionHandle) -> CliResult {
         handle.commands.send(Command::Ps(tx)).await.ok()?;
         rx.await.ok()
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    // A process younger than the probe's start-up allowance is reported once it has settled
+    // (about 2 s); a loaded machine may take longer still.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut snap = ask().await;
     while tokio::time::Instant::now() < deadline {
         let sampled = snap.as_ref().is_some_and(|s| {
