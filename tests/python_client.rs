@@ -44,9 +44,17 @@ fn python_client_prints_the_carried_client_and_it_imports_as_a_no_op_outside_gra
 
 #[test]
 fn a_managed_python_node_imports_the_client_with_no_set_up() {
-    let mut gw = Gw::up(
+    let mut gw = Gw::prepare(
         "name = \"pyimport\"\n[nodes.py]\ncmd = [\"python3\", \"-c\", \"import gracewatch_node as g; print('from', g.__file__, flush=True)\"]\n",
     );
+    // The session ends as soon as its one node has printed: not waited for through `ps`.
+    let child = gw
+        .command(&["up", "--headless", "--journal", "journal.jsonl"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    gw.child = Some(child);
     let _ = gw.wait_exit();
     let line = gw
         .journal()
