@@ -21,9 +21,13 @@ use std::sync::Arc;
 /// Bumped whenever the layout or the meaning of what is stored changes.
 const CACHE_VERSION: u32 = 1;
 
-/// Checkpoints stored at most take about this many bytes; beyond it, every second one is
-/// dropped (a seek then folds two intervals instead of one) until they fit.
-pub const MAX_BYTES: u64 = 96 * 1024 * 1024;
+/// The stored checkpoints of one journal take at most a quarter of the journal's size, or this
+/// much if that is more; beyond it, every second one is dropped (a seek then folds two
+/// intervals instead of one) until they fit.
+pub const MIN_BUDGET: u64 = 64 * 1024 * 1024;
+
+/// All cache files together stay under this; the least recently written go first.
+pub const DIR_BUDGET: u64 = 2 * 1024 * 1024 * 1024;
 
 /// `\n` + 20 digits (the header's offset) + `\n`.
 const TRAILER_LEN: u64 = 22;
@@ -101,7 +105,10 @@ pub fn save(dir: &Path, index: &Index) -> Result<PathBuf, String> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let result = write_file(&tmp, index, journal);
     match result.and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| e.to_string())) {
-        Ok(()) => Ok(path),
+        Ok(()) => {
+            evict(dir, &path, DIR_BUDGET);
+            Ok(path)
+        }
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
             Err(format!("{}: {e}", path.display()))
@@ -121,7 +128,8 @@ fn write_file(tmp: &Path, index: &Index, journal: Vec<FileStamp>) -> Result<(), 
         blobs.push((cp, bytes));
     }
     // Keep the first and the last; thin the rest until they fit.
-    while blobs.len() > 2 && blobs.iter().map(|(_, b)| b.len() as u64).sum::<u64>() > MAX_BYTES {
+    let budget = (index.bytes_total / 4).max(MIN_BUDGET);
+    while blobs.len() > 2 && blobs.iter().map(|(_, b)| b.len() as u64).sum::<u64>() > budget {
         let last = blobs.len() - 1;
         blobs = blobs.into_iter().enumerate().filter(|(i, _)| i % 2 == 0 || *i == last).map(|(_, b)| b).collect();
     }
@@ -146,6 +154,30 @@ fn write_file(tmp: &Path, index: &Index, journal: Vec<FileStamp>) -> Result<(), 
     write!(out, "\n{at:020}\n").map_err(|e| e.to_string())?;
     out.flush().map_err(|e| e.to_string())?;
     out.get_ref().sync_all().map_err(|e| e.to_string())
+}
+
+/// Deletes the least recently written cache files (never `keep`) until the directory holds at
+/// most `budget` bytes.
+fn evict(dir: &Path, keep: &Path, budget: u64) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "idx"))
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            Some((meta.modified().ok()?, meta.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    files.sort();
+    for (_, len, path) in files {
+        if total <= budget {
+            break;
+        }
+        if path != keep && std::fs::remove_file(&path).is_ok() {
+            total -= len;
+        }
+    }
 }
 
 /// The index of `files` from the cache, if there is a valid one.
@@ -210,4 +242,27 @@ pub fn read_state(file: &Path, at: u64, len: u64) -> Option<crate::state::State>
     let mut bytes = vec![0u8; usize::try_from(len).ok()?];
     f.read_exact(&mut bytes).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eviction_deletes_the_oldest_first_and_never_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str, age_s: u64| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, vec![0u8; 100]).unwrap();
+            let when = std::time::SystemTime::now() - std::time::Duration::from_secs(age_s);
+            std::fs::File::options().write(true).open(&p).unwrap().set_modified(when).unwrap();
+            p
+        };
+        let (old, mid, new) = (at("a.idx", 300), at("b.idx", 200), at("c.idx", 0));
+        let other = at("notes.txt", 400);
+        evict(dir.path(), &new, 250);
+        assert!(!old.exists() && mid.exists() && new.exists() && other.exists());
+        evict(dir.path(), &new, 0);
+        assert!(!mid.exists() && new.exists(), "the file just written stays");
+    }
 }
