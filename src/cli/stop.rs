@@ -4,7 +4,10 @@ use super::args::StopArgs;
 use super::{CliError, CliResult};
 use crate::control::protocol::{Answer, Request};
 use crate::event::Requester;
+use crate::state::PsSnapshot;
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub fn stop(args: &StopArgs) -> CliResult {
     let session = crate::control::session::resolve(args.session.session.as_deref()).map_err(CliError::failed)?;
@@ -19,14 +22,17 @@ pub fn stop(args: &StopArgs) -> CliResult {
     };
     let mut failure: Option<CliError> = None;
     let mut clean = true;
-    crate::control::client::converse(&session.socket, &request, |answer| match answer {
+    let mut accepted: Vec<String> = Vec::new();
+    let talked = crate::control::client::converse(&session.socket, &request, |answer| match answer {
         Answer::Accepted { nodes, plan } => {
             for (n, p) in nodes.iter().zip(plan) {
                 println!("stopping {n}: {p}");
             }
+            accepted = nodes;
             args.wait
         }
         Answer::Stopped { nodes } => {
+            accepted.clear();
             for n in nodes {
                 let Some(cause) = n.cause else {
                     clean = false;
@@ -47,10 +53,97 @@ pub fn stop(args: &StopArgs) -> CliResult {
             failure = Some(CliError::failed(format!("unexpected answer: {other:?}")));
             false
         }
-    })
-    .map_err(CliError::failed)?;
+    });
     if let Some(e) = failure {
         return Err(e);
     }
+    match talked {
+        Ok(()) => {}
+        // The stop was accepted and is under way: a broken connection does not end it. Follow
+        // it through `ps` for as long as the session answers.
+        Err(e) if args.wait && !accepted.is_empty() => {
+            eprintln!("gracewatch: {e}; following the stop through ps");
+            clean = follow(&session.socket, &accepted)?;
+        }
+        Err(e) => return Err(CliError::failed(e)),
+    }
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Polls `ps` until every node in `nodes` has exited; prints how each ended. Whether all ended
+/// cleanly.
+fn follow(socket: &Path, nodes: &[String]) -> Result<bool, CliError> {
+    loop {
+        let snapshot = match crate::control::client::ask(socket, &Request::Ps) {
+            Ok(Answer::Ps { snapshot }) => snapshot,
+            Ok(other) => return Err(CliError::failed(format!("unexpected answer: {other:?}"))),
+            Err(e) => return Err(CliError::failed(format!("the session ended before the stop did: {e}"))),
+        };
+        if let Some(lines) = outcomes(&snapshot, nodes) {
+            let mut clean = true;
+            for (line, ok) in lines {
+                clean &= ok;
+                println!("{line}");
+            }
+            return Ok(clean);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How each of `nodes` ended, as `stop --wait` says it, once all have exited (a node the
+/// snapshot does not list counts as gone); `None` while any still runs.
+fn outcomes(snapshot: &PsSnapshot, nodes: &[String]) -> Option<Vec<(String, bool)>> {
+    let mut lines = Vec::new();
+    for name in nodes {
+        let Some(node) = snapshot.nodes.iter().find(|n| &n.name == name) else { continue };
+        let exit = node.exit.as_ref()?;
+        let status = match (exit.code, exit.signal) {
+            (_, Some(sig)) => sig.name(),
+            (Some(code), None) => format!("status {code}"),
+            (None, None) => "-".to_string(),
+        };
+        lines.push((format!("{name}: {} ({status})", exit.cause.as_str()), exit.cause.is_clean()));
+    }
+    Some(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventKind, ExitCause, Header, Signal};
+    use crate::manifest::NodeSpec;
+
+    #[test]
+    fn outcomes_wait_for_every_node_and_read_like_the_stopped_answer() {
+        let mut state = crate::state::State::new();
+        let specs =
+            vec![NodeSpec::with_defaults("a", vec!["x".into()]), NodeSpec::with_defaults("b", vec!["y".into()])];
+        let mut seq = 0;
+        let mut push = |state: &mut crate::state::State, ev: EventKind| {
+            state.apply(&crate::event::Event { seq, t: seq * 1_000_000, ev });
+            seq += 1;
+        };
+        push(&mut state, EventKind::SessionStarted(Box::new(Header::synthetic("s", specs))));
+        for (node, pid) in [("a", 10), ("b", 11)] {
+            push(&mut state, EventKind::NodeSpawned { node: node.into(), pid, pgid: pid, argv: vec![] });
+        }
+        let exited = |node: &str, pid, code, signal, cause| EventKind::NodeExited {
+            node: node.into(),
+            pid,
+            code,
+            signal,
+            cause,
+            pending_tokens: vec![],
+        };
+        push(&mut state, exited("a", 10, Some(0), None, ExitCause::Stopped));
+        let names = ["a".to_string(), "b".to_string()];
+        assert_eq!(outcomes(&PsSnapshot::from_state(&state, 5_000_000), &names), None, "b still runs");
+        push(&mut state, exited("b", 11, None, Some(Signal::KILL), ExitCause::KilledAtDeadline));
+        let lines = outcomes(&PsSnapshot::from_state(&state, 6_000_000), &names).unwrap();
+        assert_eq!(
+            lines,
+            vec![("a: stopped (status 0)".to_string(), true), ("b: killed-at-deadline (SIGKILL)".to_string(), false),]
+        );
+    }
 }
