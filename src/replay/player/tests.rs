@@ -73,7 +73,8 @@ fn indexed(path: &Path, cache: &Path) -> Player {
 
 /// The cache file, once the indexer has written it.
 fn cached_file(cache: &Path) -> std::path::PathBuf {
-    for _ in 0..1000 {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(60) {
         if let Some(f) = std::fs::read_dir(cache)
             .into_iter()
             .flatten()
