@@ -18,9 +18,10 @@ fn spawn_cached(args: &[&str], cache: &std::path::Path) -> Pty {
     Pty::spawn(cmd, 30, 120)
 }
 
-fn spawn(args: &[&str]) -> Pty {
+/// `gracewatch replay ARGS` with a cache directory of its own, kept as long as the test holds it.
+fn spawn(args: &[&str]) -> (Pty, tempfile::TempDir) {
     let cache = tempfile::tempdir().unwrap();
-    spawn_cached(args, cache.path())
+    (spawn_cached(args, cache.path()), cache)
 }
 
 /// Waits for the exit; checks the terminal was given back.
@@ -37,7 +38,7 @@ fn on_replay(s: &vt100::Screen) -> bool {
 
 #[test]
 fn replay_draws_answers_keys_and_q_gives_the_terminal_back() {
-    let mut pty = spawn(&["stops.jsonl", "--at", "2.6s", "--speed", "0.25"]);
+    let (mut pty, _cache) = spawn(&["stops.jsonl", "--at", "2.6s", "--speed", "0.25"]);
     pty.wait_for("the replay", on_replay);
     pty.wait_for("playing at 0.25x from 2.6s", |s| s.contents().contains("▶ 0.25x") && s.contents().contains("+2.6"));
     pty.keys(" ");
@@ -53,7 +54,7 @@ fn replay_draws_answers_keys_and_q_gives_the_terminal_back() {
 #[test]
 fn sigterm_and_sighup_give_the_terminal_back() {
     for sig in [rustix::process::Signal::TERM, rustix::process::Signal::HUP] {
-        let pty = spawn(&["stops.jsonl"]);
+        let (pty, _cache) = spawn(&["stops.jsonl"]);
         pty.wait_for("the replay", on_replay);
         pty.signal(sig);
         assert!(finish(pty), "{sig:?}");
