@@ -63,9 +63,11 @@ fn seeking_anywhere_equals_playing_there() {
     assert_eq!(p.mark(false).map(|m| m.n), None, "no stop mark before the first");
 }
 
+/// Opens with the cache and waits until the indexer thread is done, its cache written (it lets
+/// go of the index last), so that nothing writes into the test's directory after it is gone.
 fn indexed(path: &Path, cache: &Path) -> Player {
     let p = Player::open(path, Some(cache.to_path_buf())).unwrap();
-    while !p.index.read().unwrap().complete {
+    while !p.index.read().unwrap().complete || std::sync::Arc::strong_count(&p.index) > 1 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     p
