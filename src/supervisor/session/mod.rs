@@ -504,8 +504,9 @@ impl Session {
             let tx = self.inputs_tx.clone();
             self.sweeps_running += 1;
             tokio::task::spawn_blocking(move || {
-                let survivors = super::survivors::sweep(&node, &run_id, &known, &spare);
-                let _ = tx.blocking_send(Input::Swept { node, survivors });
+                // Whatever happens in it, the sweep reports back: the session waits for it.
+                let swept = std::panic::catch_unwind(|| super::survivors::sweep(&node, &run_id, &known, &spare));
+                let _ = tx.blocking_send(Input::Swept { node, survivors: swept.unwrap_or_default() });
             });
         }
     }
