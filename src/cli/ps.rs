@@ -48,14 +48,7 @@ pub fn table(s: &PsSnapshot) -> String {
     for n in &s.nodes {
         let pid = n.pid.map_or_else(|| "-".into(), |p| p.to_string());
         let stop = match (&n.stop, &n.exit) {
-            (_, Some(e)) => {
-                let status = match (e.code, e.signal) {
-                    (_, Some(sig)) => sig.name(),
-                    (Some(c), None) => format!("status {c}"),
-                    _ => "-".into(),
-                };
-                format!("{} ({status})", e.cause.as_str())
-            }
+            (_, Some(e)) => format!("{} ({})", e.cause.as_str(), e.status()),
             (Some(st), None) => format!(
                 "{} {}",
                 st.stage.as_deref().unwrap_or("requested"),

@@ -98,12 +98,7 @@ fn outcomes(snapshot: &PsSnapshot, nodes: &[String]) -> Option<Vec<(String, bool
     for name in nodes {
         let Some(node) = snapshot.nodes.iter().find(|n| &n.name == name) else { continue };
         let exit = node.exit.as_ref()?;
-        let status = match (exit.code, exit.signal) {
-            (_, Some(sig)) => sig.name(),
-            (Some(code), None) => format!("status {code}"),
-            (None, None) => "-".to_string(),
-        };
-        lines.push((format!("{name}: {} ({status})", exit.cause.as_str()), exit.cause.is_clean()));
+        lines.push((format!("{name}: {} ({})", exit.cause.as_str(), exit.status()), exit.cause.is_clean()));
     }
     Some(lines)
 }

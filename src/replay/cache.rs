@@ -118,26 +118,29 @@ pub fn save(dir: &Path, index: &Index) -> Result<PathBuf, String> {
 
 fn write_file(tmp: &Path, index: &Index, journal: Vec<FileStamp>) -> Result<(), String> {
     let file = std::fs::File::create(tmp).map_err(|e| e.to_string())?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut stored: Vec<Stored> = Vec::new();
-    let mut at = 0u64;
-    let mut blobs: Vec<(&Checkpoint, Vec<u8>)> = Vec::new();
+    let mut out = Counted { inner: std::io::BufWriter::with_capacity(1 << 20, file), n: 0 };
+    // Sizes first (serialized into a counter, not into memory), so the checkpoints can be
+    // thinned to the budget before any is written.
+    let mut kept: Vec<(&Checkpoint, std::sync::Arc<crate::state::State>, u64)> = Vec::new();
     for cp in &index.checkpoints {
         let Some(state) = cp.state.get() else { continue };
-        let bytes = serde_json::to_vec(&*state).map_err(|e| e.to_string())?;
-        blobs.push((cp, bytes));
+        let mut counter = Counted { inner: std::io::sink(), n: 0 };
+        serde_json::to_writer(&mut counter, &*state).map_err(|e| e.to_string())?;
+        kept.push((cp, state, counter.n));
     }
     // Keep the first and the last; thin the rest until they fit.
     let budget = (index.bytes_total / 4).max(MIN_BUDGET);
-    while blobs.len() > 2 && blobs.iter().map(|(_, b)| b.len() as u64).sum::<u64>() > budget {
-        let last = blobs.len() - 1;
-        blobs = blobs.into_iter().enumerate().filter(|(i, _)| i % 2 == 0 || *i == last).map(|(_, b)| b).collect();
+    while kept.len() > 2 && kept.iter().map(|k| k.2).sum::<u64>() > budget {
+        let last = kept.len() - 1;
+        kept = kept.into_iter().enumerate().filter(|(i, _)| i % 2 == 0 || *i == last).map(|(_, k)| k).collect();
     }
-    for (cp, bytes) in &blobs {
-        out.write_all(bytes).map_err(|e| e.to_string())?;
-        stored.push(Stored { applied: cp.applied, t: cp.t, pos: cp.pos, at, len: bytes.len() as u64 });
-        at += bytes.len() as u64;
+    let mut stored: Vec<Stored> = Vec::new();
+    for (cp, state, _) in kept {
+        let at = out.n;
+        serde_json::to_writer(&mut out, &*state).map_err(|e| e.to_string())?;
+        stored.push(Stored { applied: cp.applied, t: cp.t, pos: cp.pos, at, len: out.n - at });
     }
+    let at = out.n;
     let header = Header {
         cache_version: CACHE_VERSION,
         gracewatch: env!("CARGO_PKG_VERSION").to_string(),
@@ -153,7 +156,7 @@ fn write_file(tmp: &Path, index: &Index, journal: Vec<FileStamp>) -> Result<(), 
     serde_json::to_writer(&mut out, &header).map_err(|e| e.to_string())?;
     write!(out, "\n{at:020}\n").map_err(|e| e.to_string())?;
     out.flush().map_err(|e| e.to_string())?;
-    out.get_ref().sync_all().map_err(|e| e.to_string())
+    out.inner.get_ref().sync_all().map_err(|e| e.to_string())
 }
 
 /// Deletes the least recently written cache files (never `keep`) until the directory holds at
@@ -177,6 +180,23 @@ fn evict(dir: &Path, keep: &Path, budget: u64) {
         if path != keep && std::fs::remove_file(&path).is_ok() {
             total -= len;
         }
+    }
+}
+
+/// Counts the bytes written through it.
+struct Counted<W> {
+    inner: W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -285,11 +285,7 @@ fn describe(ev: &EventKind, state: &State) -> String {
             )
         }
         EventKind::NodeExited { cause, code, signal, pending_tokens, .. } => {
-            let status = match (code, signal) {
-                (_, Some(s)) => s.name(),
-                (Some(c), None) => format!("status {c}"),
-                _ => "-".into(),
-            };
+            let status = crate::state::status_text(*code, *signal);
             let tokens = if pending_tokens.is_empty() {
                 String::new()
             } else {

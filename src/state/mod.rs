@@ -12,6 +12,7 @@ mod tokens;
 pub use log::{LOG_CAPACITY, Log, LogLine, LogSource};
 pub use node::{
     ActiveHazard, CLAIMS_KEPT, ClaimRecord, Connection, ExitRecord, FORKS_KEPT, ForkRecord, NodeState, Phase,
+    status_text,
 };
 pub use ps::{PsChild, PsExit, PsNode, PsSnapshot, PsStop};
 pub use stop::{StepKind, StopProgress, StopStep};

@@ -105,11 +105,16 @@ pub struct ExitRecord {
 impl ExitRecord {
     /// `status 0`, `SIGKILL`, `status 1`.
     pub fn status(&self) -> String {
-        match (self.code, self.signal) {
-            (_, Some(sig)) => sig.name(),
-            (Some(code), None) => format!("status {code}"),
-            (None, None) => "-".to_string(),
-        }
+        status_text(self.code, self.signal)
+    }
+}
+
+/// How a process ended, in a word or two: `SIGTERM`, `status 0`, or `-` when unknown.
+pub fn status_text(code: Option<i32>, signal: Option<Signal>) -> String {
+    match (code, signal) {
+        (_, Some(sig)) => sig.name(),
+        (Some(code), None) => format!("status {code}"),
+        (None, None) => "-".to_string(),
     }
 }
 

@@ -67,6 +67,13 @@ pub struct PsExit {
     pub cause: ExitCause,
 }
 
+impl PsExit {
+    /// `SIGTERM`, `status 0`, or `-`, as everywhere else.
+    pub fn status(&self) -> String {
+        super::node::status_text(self.code, self.signal)
+    }
+}
+
 impl PsSnapshot {
     pub fn from_state(state: &State, now: u64) -> PsSnapshot {
         let header = state.header.as_ref();

@@ -30,32 +30,37 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Counts the connections still being served, so the session can let their last answers go
+/// Held by the accept loop and by every connection task while it serves.
+#[derive(Debug, Clone)]
+pub struct Open {
+    /// Never sent on: held for its drop.
+    _alive: mpsc::Sender<()>,
+}
+
+/// Completes once every [`Open`] is gone: the session lets the connections' last answers go
 /// out before the process exits (a `stop --wait` must hear how its stop ended).
-#[derive(Debug, Clone, Default)]
-pub struct Connections(std::sync::Arc<()>);
+#[derive(Debug)]
+pub struct Drain(mpsc::Receiver<()>);
 
-impl Connections {
-    fn open(&self) -> std::sync::Arc<()> {
-        self.0.clone()
-    }
+pub fn tracking() -> (Open, Drain) {
+    let (tx, rx) = mpsc::channel(1);
+    (Open { _alive: tx }, Drain(rx))
+}
 
+impl Drain {
     /// Waits until every connection has closed, at most `limit`.
-    pub async fn drained(&self, limit: std::time::Duration) {
-        let deadline = tokio::time::Instant::now() + limit;
-        while std::sync::Arc::strong_count(&self.0) > 1 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+    pub async fn wait(mut self, limit: std::time::Duration) {
+        // Nothing is ever sent: `recv` ends when the last sender is dropped.
+        let _ = tokio::time::timeout(limit, self.0.recv()).await;
     }
 }
 
-pub async fn serve(listener: UnixListener, path: PathBuf, commands: mpsc::Sender<Command>, open: Connections) {
+pub async fn serve(listener: UnixListener, path: PathBuf, commands: mpsc::Sender<Command>, open: Open) {
     let me = rustix::process::getuid().as_raw();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (path, commands) = (path.clone(), commands.clone());
         match stream.peer_cred() {
             Ok(cred) if cred.uid() == me => {}
             other => {
@@ -63,7 +68,7 @@ pub async fn serve(listener: UnixListener, path: PathBuf, commands: mpsc::Sender
                 continue;
             }
         }
-        let held = open.open();
+        let (path, commands, held) = (path.clone(), commands.clone(), open.clone());
         tokio::spawn(async move {
             handle(stream, path, commands).await;
             drop(held);

@@ -114,7 +114,8 @@ pub struct Session {
     inputs_rx: mpsc::Receiver<Input>,
     commands_rx: mpsc::Receiver<Command>,
     control_task: tokio::task::JoinHandle<()>,
-    control_connections: super::control_server::Connections,
+    /// Taken when the session ends, to wait for the control connections' last answers.
+    control_drain: Option<super::control_server::Drain>,
     control_socket: PathBuf,
     node_task: tokio::task::JoinHandle<()>,
     node_socket: PathBuf,
@@ -267,12 +268,12 @@ impl Session {
         }
 
         let (commands_tx, commands_rx) = mpsc::channel::<Command>(256);
-        let control_connections = super::control_server::Connections::default();
+        let (control_open, control_drain) = super::control_server::tracking();
         let control_task = tokio::spawn(super::control_server::serve(
             listener,
             control_socket.clone(),
             commands_tx.clone(),
-            control_connections.clone(),
+            control_open,
         ));
         let handle = SessionHandle {
             session: name,
@@ -296,7 +297,7 @@ impl Session {
             inputs_rx,
             commands_rx,
             control_task,
-            control_connections,
+            control_drain: Some(control_drain),
             control_socket,
             node_task,
             node_socket,
@@ -345,11 +346,13 @@ impl Session {
             }
         }
         signals.handle().close();
-        let connections = self.control_connections.clone();
+        let drain = self.control_drain.take();
         let outcome = self.finish();
         // The answers finish() gave (`stop --wait`, attached cockpits told the session ended)
         // are written by the connection tasks: let them go out before the runtime is dropped.
-        connections.drained(CONTROL_DRAIN).await;
+        if let Some(drain) = drain {
+            drain.wait(CONTROL_DRAIN).await;
+        }
         Ok(outcome)
     }
 
