@@ -110,7 +110,7 @@ fn bench(c: &mut Criterion) {
             for e in &evs {
                 w.append(e).unwrap();
             }
-            w.finish();
+            w.finish().unwrap();
         });
     });
     g.finish();

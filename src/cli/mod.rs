@@ -79,6 +79,13 @@ pub(crate) fn say_journal(journal: &std::path::Path) {
     );
 }
 
+/// A journal that could not be written to its end says so, once the terminal is ours again.
+pub(crate) fn say_journal_problem(outcome: &crate::supervisor::SessionOutcome) {
+    if let Some(problem) = &outcome.journal_problem {
+        eprintln!("gracewatch: the journal is incomplete: {problem}");
+    }
+}
+
 /// A journal that cannot be opened: the reader's error, and where journals are when the
 /// file is not there.
 pub(crate) fn journal_error(path: &std::path::Path, error: impl std::fmt::Display) -> CliError {

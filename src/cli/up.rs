@@ -68,6 +68,7 @@ pub fn run_session(
         if let Some(j) = &outcome.journal {
             super::say_journal(j);
         }
+        super::say_journal_problem(&outcome);
         Ok(if outcome.clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
 }
@@ -79,14 +80,13 @@ pub(super) fn init_logging() {
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("gracewatch.log")) else {
+    // Blocking appends (warnings are rare): every line is in the file when gracewatch exits.
+    let Ok(file) =
+        tracing_appender::rolling::RollingFileAppender::builder().filename_prefix("gracewatch.log").build(&dir)
+    else {
         return;
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GRACEWATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file))
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(file).try_init();
 }

@@ -42,13 +42,16 @@ pub fn watch(args: &WatchArgs) -> CliResult {
                 handle.session,
                 handle.control_socket.display()
             );
-            session.run().await?;
+            let outcome = session.run().await?;
+            super::say_journal_problem(&outcome);
             return Ok(ExitCode::SUCCESS);
         }
         let running = tokio::spawn(session.run());
         let result = if args.json { snapshot(&handle).await } else { cockpit(&handle).await };
         let _ = handle.commands.send(Command::End).await;
-        let _ = running.await;
+        if let Ok(Ok(outcome)) = running.await {
+            super::say_journal_problem(&outcome);
+        }
         result
     })
 }

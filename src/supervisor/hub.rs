@@ -76,10 +76,15 @@ impl Hub {
         self.journal.as_ref().map(JournalWriter::path)
     }
 
-    /// Flushes and closes the journal.
-    pub fn close_journal(&mut self) {
-        if let Some(mut j) = self.journal.take() {
-            j.finish();
+    /// Writes out and closes the journal; says what went wrong with it, if anything did.
+    pub fn close_journal(&mut self) -> Option<String> {
+        let mut journal = self.journal.take()?;
+        match journal.finish() {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!("journal: {e}");
+                Some(e)
+            }
         }
     }
 }

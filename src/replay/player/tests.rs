@@ -26,7 +26,7 @@ fn write_journal(path: &Path, events: u64) {
         let _ = Signal::TERM;
         w.append(&Event { seq: i, t: i * 1_000_000, ev }).unwrap();
     }
-    w.finish();
+    w.finish().unwrap();
 }
 
 fn played_to(path: &Path, n: u64) -> State {

@@ -58,6 +58,8 @@ pub struct SessionOutcome {
     /// Every node ended cleanly (exited 0 or stopped before its deadline).
     pub clean: bool,
     pub summary: Vec<(String, Option<ExitCause>)>,
+    /// The journal could not be written to the end (the first write error).
+    pub journal_problem: Option<String>,
 }
 
 /// The handle others use to reach the session.
@@ -778,7 +780,7 @@ impl Session {
             self.hub.state.nodes.values().map(|n| (n.name.clone(), n.exit.as_ref().map(|e| e.cause))).collect();
         let clean = summary.iter().all(|(_, c)| c.is_some_and(ExitCause::is_clean));
         let journal = self.hub.journal_path().map(PathBuf::from);
-        self.hub.close_journal();
-        SessionOutcome { journal, clean, summary }
+        let journal_problem = self.hub.close_journal();
+        SessionOutcome { journal, clean, summary, journal_problem }
     }
 }
