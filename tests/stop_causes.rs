@@ -173,3 +173,40 @@ fn nodes_do_not_inherit_signals_ignored_by_whoever_started_gracewatch() {
         assert_eq!(handlers[sig], "default", "{sig} in {handlers}");
     }
 }
+
+/// Started by a parent that ignores SIGCHLD (inherited across exec: the kernel would then reap
+/// gracewatch's children itself and no exit status would ever reach it), gracewatch still sees
+/// how each node ended and the session ends.
+#[test]
+fn an_inherited_sigchld_ignore_does_not_hide_exit_statuses() {
+    let mut gw = Gw::prepare(
+        "name = \"ign-chld\"\n[nodes.three]\ncmd = [\"sh\", \"-c\", \"sleep 0.5; exit 3\"]\n[nodes.zero]\ncmd = [\"sh\", \"-c\", \"sleep 0.5\"]\n",
+    );
+    let exec_ignoring =
+        "import os, signal, sys\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)\nos.execv(sys.argv[1], sys.argv[1:])";
+    let env = gw.command(&[]);
+    let child = std::process::Command::new(real_python())
+        .args(["-c", exec_ignoring, BIN, "up", "--headless", "--journal", "journal.jsonl"])
+        .current_dir(gw.dir.path())
+        .envs(env.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn gracewatch through python");
+    gw.child = Some(child);
+    let exit = gw.wait_exit();
+    let exits: Vec<(String, Option<i32>, gracewatch::event::ExitCause)> = gw
+        .journal()
+        .into_iter()
+        .filter_map(|e| match e.ev {
+            gracewatch::event::EventKind::NodeExited { node, code, cause, .. } => Some((node, code, cause)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        exits.contains(&("three".into(), Some(3), gracewatch::event::ExitCause::Crashed))
+            && exits.contains(&("zero".into(), Some(0), gracewatch::event::ExitCause::Exited)),
+        "{exits:?}\n{}",
+        gw.post_mortem(Some(&exit))
+    );
+}

@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use tokio::sync::{mpsc, oneshot};
 pub use watch::Targets;
 
@@ -203,6 +204,11 @@ impl Session {
             // Orphaned descendants of nodes become our children, so we can reap and sweep them.
             rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
                 .context("cannot become a child subreaper")?;
+            // A SIGCHLD ignored by whoever started us is inherited, and then the kernel reaps our
+            // children itself: no exit status would ever reach the reaper. A handler (that does
+            // nothing) restores reaping; exec gives each node its own default back.
+            signal_hook::flag::register(signal_hook::consts::SIGCHLD, Arc::new(AtomicBool::new(false)))
+                .context("cannot take SIGCHLD back from an inherited ignore")?;
         }
         let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(8192);
         let registry = Arc::new(Registry::default());
