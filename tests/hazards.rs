@@ -127,10 +127,19 @@ fn stop(gw: &Gw, args: &[&str]) -> String {
 
 /// Stops every node, waits for gracewatch to end, and folds the complete journal.
 fn stop_all_and_fold(gw: &mut Gw) -> (String, State) {
-    let text = stop(gw, &["--all"]);
-    let _ = gw.wait_exit();
+    let mut all = vec!["stop", "--all", "--wait", "--session"];
+    all.push(&gw.session);
+    let stopped = gw.run(&all);
+    let text = String::from_utf8_lossy(&stopped.stdout).into_owned();
+    let exit = gw.wait_exit();
     let state = folded(gw);
-    assert!(state.ended.is_some(), "the session ended and its journal is complete");
+    assert!(
+        state.ended.is_some(),
+        "the session ended and its journal is complete\n--- stop --all --wait: {} ---\n{text}\n{}\n{}",
+        stopped.status,
+        String::from_utf8_lossy(&stopped.stderr),
+        gw.post_mortem(Some(&exit))
+    );
     (text, state)
 }
 

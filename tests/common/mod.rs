@@ -142,7 +142,12 @@ impl Gw {
             if !Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid) {
                 break;
             }
-            assert!(start.elapsed() < PATIENCE, "gracewatch did not exit");
+            if start.elapsed() >= PATIENCE {
+                let mut child = child;
+                let _ = child.kill();
+                let out = child.wait_with_output();
+                panic!("gracewatch did not exit\n{}", self.post_mortem(out.as_ref().ok()));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
         child.wait_with_output().expect("wait")
@@ -160,6 +165,45 @@ impl Gw {
             Err(gracewatch::journal::JournalError::Empty(_)) => Vec::new(),
             Err(e) => panic!("journal: {e}"),
         }
+    }
+}
+
+impl Gw {
+    /// Everything that tells why a session ended the way it did, for a failing assertion: how
+    /// gracewatch exited and what it printed, what the journal holds (its last records, a torn
+    /// tail), and gracewatch's own log.
+    pub fn post_mortem(&self, exit: Option<&Output>) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        if let Some(exit) = exit {
+            let _ = write!(
+                out,
+                "gracewatch exited: {}\n--- its stdout ---\n{}\n--- its stderr ---\n{}\n",
+                exit.status,
+                String::from_utf8_lossy(&exit.stdout),
+                String::from_utf8_lossy(&exit.stderr)
+            );
+        }
+        let path = self.path("journal.jsonl");
+        let _ = writeln!(out, "--- journal: {} bytes ---", std::fs::metadata(&path).map_or(0, |m| m.len()));
+        match gracewatch::journal::read_all(&path) {
+            Ok((events, summary)) => {
+                let _ = writeln!(out, "{} events read, {summary:?}; the last ones:", events.len());
+                for e in events.iter().rev().take(25).rev() {
+                    let _ = writeln!(out, "  {} {:>12} {:?}", e.seq, e.t, e.ev);
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "unreadable: {e}");
+            }
+        }
+        if let Ok(raw) = std::fs::read(&path) {
+            let tail = &raw[raw.len().saturating_sub(600)..];
+            let _ = writeln!(out, "--- the journal's last bytes ---\n{}", String::from_utf8_lossy(tail));
+        }
+        let log = std::fs::read_to_string(self.path("state/gracewatch/gracewatch.log")).unwrap_or_default();
+        let _ = write!(out, "--- gracewatch.log ---\n{log}");
+        out
     }
 }
 
