@@ -139,6 +139,19 @@ pub fn sweep(node: &str, session_id: &str, known: &[Known], spare: &[u32]) -> Ve
     .collect()
 }
 
+/// Runs a sweep so that a panic in it (a bug) becomes a message instead of ending gracewatch
+/// before it has recorded how the session ended.
+pub fn guarded<T>(sweep: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
+    std::panic::catch_unwind(sweep).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        format!("the survivor sweep failed ({what}); leftover processes may not have been killed")
+    })
+}
+
 /// Kills every remaining descendant of gracewatch (the end of a session), whoever's it is.
 pub fn sweep_all(spare: &[u32]) -> Vec<(Option<String>, Survivor)> {
     sweep_where(spare, |_, _, _| true)
@@ -161,4 +174,16 @@ pub fn scan_marked(session_id: &str, groups: &[u32]) -> Vec<(u32, u64)> {
             (in_group || marker(pid).is_some_and(|(_, s)| s == session_id)).then_some((pid, stat.starttime))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_that_panics_becomes_a_message() {
+        assert_eq!(guarded(|| 7), Ok(7));
+        let err = guarded(|| -> u32 { panic!("boom at {}", 3) }).unwrap_err();
+        assert!(err.contains("boom at 3") && err.contains("may not have been killed"), "{err}");
+    }
 }

@@ -88,7 +88,8 @@ pub enum Input {
     /// A survivor sweep (run off the session loop) is done.
     Swept {
         node: String,
-        survivors: Vec<crate::event::Survivor>,
+        /// The survivors killed, or why the sweep failed.
+        survivors: Result<Vec<crate::event::Survivor>, String>,
     },
 }
 struct NodeProc {
@@ -460,8 +461,10 @@ impl Session {
             Input::ProcExit(e) => self.on_proc_exit(e),
             Input::Swept { node, survivors } => {
                 self.sweeps_running = self.sweeps_running.saturating_sub(1);
-                if !survivors.is_empty() {
-                    self.emit(EventKind::Survivors { node, survivors });
+                match survivors {
+                    Ok(survivors) if survivors.is_empty() => {}
+                    Ok(survivors) => self.emit(EventKind::Survivors { node, survivors }),
+                    Err(message) => self.emit(EventKind::SupervisorError { context: node, message }),
                 }
             }
         }
@@ -516,8 +519,8 @@ impl Session {
             self.sweeps_running += 1;
             tokio::task::spawn_blocking(move || {
                 // Whatever happens in it, the sweep reports back: the session waits for it.
-                let swept = std::panic::catch_unwind(|| super::survivors::sweep(&node, &run_id, &known, &spare));
-                let _ = tx.blocking_send(Input::Swept { node, survivors: swept.unwrap_or_default() });
+                let swept = super::survivors::guarded(|| super::survivors::sweep(&node, &run_id, &known, &spare));
+                let _ = tx.blocking_send(Input::Swept { node, survivors: swept });
             });
         }
     }
@@ -746,7 +749,11 @@ impl Session {
     /// Sweeps what is left, records the end, says bye to the guardian, closes the journal.
     fn finish(mut self) -> SessionOutcome {
         let spare = self.spared_children();
-        let left = super::survivors::sweep_all(&spare);
+        // The session's end is recorded whatever the last sweep does.
+        let left = super::survivors::guarded(|| super::survivors::sweep_all(&spare)).unwrap_or_else(|message| {
+            self.emit(EventKind::SupervisorError { context: "survivors".into(), message });
+            Vec::new()
+        });
         let mut by_node: BTreeMap<String, Vec<crate::event::Survivor>> = BTreeMap::new();
         let mut strays = Vec::new();
         for (node, s) in left {
