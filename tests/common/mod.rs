@@ -185,7 +185,15 @@ impl Gw {
             );
         }
         let path = self.path("journal.jsonl");
-        let _ = writeln!(out, "--- journal: {} bytes ---", std::fs::metadata(&path).map_or(0, |m| m.len()));
+        let free = rustix::fs::statvfs(self.dir.path()).map_or_else(
+            |e| format!("unknown ({e})"),
+            |s| format!("{} MB", s.f_bavail.saturating_mul(s.f_frsize) / 1_000_000),
+        );
+        let _ = writeln!(
+            out,
+            "--- journal: {} bytes; free space there: {free} ---",
+            std::fs::metadata(&path).map_or(0, |m| m.len())
+        );
         match gracewatch::journal::read_all(&path) {
             Ok((events, summary)) => {
                 let _ = writeln!(out, "{} events read, {summary:?}; the last ones:", events.len());
