@@ -495,16 +495,8 @@ fn a_journal_left_by_a_sigkilled_supervisor_reports_and_replays() {
         toml_str(py::IGNORES_TERM)
     );
     let mut gw = Gw::prepare(&manifest);
-    // The node output goes to a file: a pipe nobody reads would fill up and block gracewatch.
-    let log = std::fs::File::create(gw.path("out.log")).unwrap();
-    let child = gw
-        .command(&["up", "--headless", "--journal", "journal.jsonl"])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    gw.child = Some(child);
-    gw.wait_for(|gw| gw.try_ps().is_some(), "the control socket to answer");
+    // The node output goes to a file (Gw::start): a pipe nobody reads would block gracewatch.
+    gw.start(&["up", "--headless", "--journal", "journal.jsonl"]);
     gw.wait_for(|gw| gw.node("stubborn")["handlers"]["SIGTERM"] == "ignored", "stubborn to ignore SIGTERM");
     let out = gw.run(&["stop", "stubborn", "--session", &tag]);
     assert!(out.status.success(), "{out:?}");

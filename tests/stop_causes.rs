@@ -109,7 +109,7 @@ fn a_signal_to_gracewatch_stops_everything_in_dependency_order() {
     rustix::process::kill_process(rustix::process::Pid::from_raw(pid as i32).unwrap(), rustix::process::Signal::TERM)
         .unwrap();
     let out = gw.wait_exit();
-    assert_eq!(out.status.code(), Some(0), "all stopped cleanly: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(0), "all stopped cleanly: {}", gw.printed());
     let exits: Vec<String> = gw
         .journal()
         .iter()

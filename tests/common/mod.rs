@@ -47,8 +47,8 @@ impl Gw {
         let mut all: Vec<&str> = vec!["watch"];
         all.extend_from_slice(args);
         all.extend_from_slice(&["--journal", "journal.jsonl"]);
-        let child =
-            gw.command(&all).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn gracewatch watch");
+        let (out, err) = gw.output_log();
+        let child = gw.command(&all).stdout(out).stderr(err).spawn().expect("spawn gracewatch watch");
         gw.session = format!("watch-{}", child.id());
         gw.child = Some(child);
         gw.wait_for(|gw| gw.try_ps().is_some(), "the watch's control socket to answer");
@@ -59,8 +59,7 @@ impl Gw {
     /// its output goes to `out.log` (a long run would fill a pipe nobody reads).
     pub fn demo() -> Gw {
         let mut gw = Gw::prepare("name = \"demo\"\n");
-        let log = std::fs::File::create(gw.path("out.log")).expect("out.log");
-        let err = log.try_clone().expect("out.log");
+        let (log, err) = gw.output_log();
         let child = gw
             .command(&["demo", "--headless", "--journal", "journal.jsonl"])
             .env("TMPDIR", gw.dir.path())
@@ -73,8 +72,22 @@ impl Gw {
         gw
     }
 
+    /// gracewatch's standard output and error, both to `out.log`: a file, because a pipe that
+    /// nobody reads until the end would stop a chatty supervisor once it is full.
+    pub fn output_log(&self) -> (std::fs::File, std::fs::File) {
+        let log = std::fs::File::create(self.path("out.log")).expect("out.log");
+        let err = log.try_clone().expect("out.log");
+        (log, err)
+    }
+
+    /// What gracewatch printed so far (standard output and error).
+    pub fn printed(&self) -> String {
+        std::fs::read_to_string(self.path("out.log")).unwrap_or_default()
+    }
+
     pub fn start(&mut self, args: &[&str]) {
-        let child = self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn gracewatch");
+        let (out, err) = self.output_log();
+        let child = self.command(args).stdout(out).stderr(err).spawn().expect("spawn gracewatch");
         self.child = Some(child);
         self.wait_for(|gw| gw.try_ps().is_some(), "the control socket to answer");
     }
@@ -176,14 +189,9 @@ impl Gw {
         use std::fmt::Write as _;
         let mut out = String::new();
         if let Some(exit) = exit {
-            let _ = write!(
-                out,
-                "gracewatch exited: {}\n--- its stdout ---\n{}\n--- its stderr ---\n{}\n",
-                exit.status,
-                String::from_utf8_lossy(&exit.stdout),
-                String::from_utf8_lossy(&exit.stderr)
-            );
+            let _ = writeln!(out, "gracewatch exited: {}", exit.status);
         }
+        let _ = writeln!(out, "--- what gracewatch printed ---\n{}", self.printed());
         let path = self.path("journal.jsonl");
         let free = rustix::fs::statvfs(self.dir.path()).map_or_else(
             |e| format!("unknown ({e})"),
