@@ -10,7 +10,7 @@ use crate::event::Event;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Lines queued for the worker before `append` waits for it (lossless: it waits, never drops).
@@ -25,7 +25,7 @@ pub struct JournalWriter {
     /// Says the worker has written and flushed everything and is gone.
     done: Option<Receiver<()>>,
     /// The first write error, as text.
-    failure: Arc<Mutex<Option<String>>>,
+    failure: Arc<OnceLock<String>>,
     line: Vec<u8>,
     written: u64,
 }
@@ -43,7 +43,7 @@ impl JournalWriter {
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create journal {}: {e}", path.display())))?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUE_LINES);
         let (done_tx, done) = std::sync::mpsc::sync_channel::<()>(1);
-        let failure = Arc::new(Mutex::new(None));
+        let failure = Arc::new(OnceLock::new());
         let worker_failure = Arc::clone(&failure);
         std::thread::Builder::new().name("gw-journal".into()).spawn(move || {
             write_lines(&rx, BufWriter::with_capacity(256 * 1024, file), &worker_failure);
@@ -69,7 +69,7 @@ impl JournalWriter {
     }
 
     pub fn append(&mut self, event: &Event) -> std::io::Result<()> {
-        if let Some(e) = self.failure.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+        if let Some(e) = self.failure.get() {
             return Err(std::io::Error::other(e.clone()));
         }
         let Some(tx) = &self.tx else {
@@ -107,8 +107,8 @@ impl JournalWriter {
                 }
             }
         }
-        match self.failure.lock().unwrap_or_else(PoisonError::into_inner).clone() {
-            Some(e) => Err(e),
+        match self.failure.get() {
+            Some(e) => Err(e.clone()),
             None => Ok(()),
         }
     }
@@ -122,11 +122,11 @@ impl Drop for JournalWriter {
 
 /// The worker: writes each batch of lines and flushes it, until every sender is gone. After a
 /// write error it keeps receiving (so no sender waits on it) and writes nothing more.
-fn write_lines(rx: &Receiver<Vec<u8>>, mut out: impl Write, failure: &Mutex<Option<String>>) {
+fn write_lines(rx: &Receiver<Vec<u8>>, mut out: impl Write, failure: &OnceLock<String>) {
     let mut failed = false;
     let fail = |e: std::io::Error, failed: &mut bool| {
         *failed = true;
-        failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_with(|| e.to_string());
+        let _ = failure.set(e.to_string());
     };
     while let Ok(first) = rx.recv() {
         if failed {
@@ -154,6 +154,7 @@ fn write_lines(rx: &Receiver<Vec<u8>>, mut out: impl Write, failure: &Mutex<Opti
 mod tests {
     use super::*;
     use crate::event::{EventKind, Stream};
+    use std::sync::Mutex;
 
     fn output(seq: u64) -> Event {
         Event {
@@ -199,7 +200,7 @@ mod tests {
     fn a_slow_disk_delays_the_end_but_loses_nothing() {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let sink = Arc::new(Mutex::new(Vec::new()));
-        let failure = Mutex::new(None);
+        let failure = OnceLock::new();
         let writer = {
             let sink = Arc::clone(&sink);
             std::thread::spawn(move || write_lines(&rx, Slow(sink), &failure))
@@ -227,7 +228,7 @@ mod tests {
     #[test]
     fn a_write_error_is_kept_and_the_senders_never_wait_on_a_dead_worker() {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let failure = Arc::new(Mutex::new(None));
+        let failure = Arc::new(OnceLock::new());
         let worker = {
             let failure = Arc::clone(&failure);
             std::thread::spawn(move || write_lines(&rx, Full, &failure))
@@ -237,6 +238,6 @@ mod tests {
         }
         drop(tx);
         worker.join().unwrap();
-        assert_eq!(failure.lock().unwrap().as_deref(), Some("no space left on device"));
+        assert_eq!(failure.get().map(String::as_str), Some("no space left on device"));
     }
 }
