@@ -1,5 +1,6 @@
 //! How stops end, with real processes: killed at the deadline, stopped by a handler, stopped
 //! by the default action; what `ps --json` shows before; what the journal keeps.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 use common::*;
@@ -174,6 +175,33 @@ fn nodes_do_not_inherit_signals_ignored_by_whoever_started_gracewatch() {
     }
 }
 
+/// Starts `gracewatch up --headless` through a Python that first runs `prelude` and then execs
+/// it: a parent that leaves something behind in what exec inherits.
+fn up_through_python(gw: &mut Gw, prelude: &str) {
+    let code = format!("import os, signal, sys\n{prelude}\nos.execv(sys.argv[1], sys.argv[1:])");
+    let env = gw.command(&[]);
+    let (out, err) = gw.output_log();
+    let child = std::process::Command::new(real_python())
+        .args(["-c", &code, BIN, "up", "--headless", "--journal", "journal.jsonl"])
+        .current_dir(gw.dir.path())
+        .envs(env.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))))
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn gracewatch through python");
+    gw.child = Some(child);
+}
+
+fn exits(gw: &Gw) -> Vec<(String, Option<i32>, gracewatch::event::ExitCause)> {
+    gw.journal()
+        .into_iter()
+        .filter_map(|e| match e.ev {
+            gracewatch::event::EventKind::NodeExited { node, code, cause, .. } => Some((node, code, cause)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Started by a parent that ignores SIGCHLD (inherited across exec: the kernel would then reap
 /// gracewatch's children itself and no exit status would ever reach it), gracewatch still sees
 /// how each node ended and the session ends.
@@ -182,31 +210,44 @@ fn an_inherited_sigchld_ignore_does_not_hide_exit_statuses() {
     let mut gw = Gw::prepare(
         "name = \"ign-chld\"\n[nodes.three]\ncmd = [\"sh\", \"-c\", \"sleep 0.5; exit 3\"]\n[nodes.zero]\ncmd = [\"sh\", \"-c\", \"sleep 0.5\"]\n",
     );
-    let exec_ignoring =
-        "import os, signal, sys\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)\nos.execv(sys.argv[1], sys.argv[1:])";
-    let env = gw.command(&[]);
-    let child = std::process::Command::new(real_python())
-        .args(["-c", exec_ignoring, BIN, "up", "--headless", "--journal", "journal.jsonl"])
-        .current_dir(gw.dir.path())
-        .envs(env.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn gracewatch through python");
-    gw.child = Some(child);
+    up_through_python(&mut gw, "signal.signal(signal.SIGCHLD, signal.SIG_IGN)");
     let exit = gw.wait_exit();
-    let exits: Vec<(String, Option<i32>, gracewatch::event::ExitCause)> = gw
-        .journal()
-        .into_iter()
-        .filter_map(|e| match e.ev {
-            gracewatch::event::EventKind::NodeExited { node, code, cause, .. } => Some((node, code, cause)),
-            _ => None,
-        })
-        .collect();
+    let exits = exits(&gw);
     assert!(
         exits.contains(&("three".into(), Some(3), gracewatch::event::ExitCause::Crashed))
             && exits.contains(&("zero".into(), Some(0), gracewatch::event::ExitCause::Exited)),
         "{exits:?}\n{}",
+        gw.post_mortem(Some(&exit))
+    );
+}
+
+/// Started by a parent that blocked SIGTERM and SIGINT (a mask is inherited across exec),
+/// gracewatch still hears the SIGTERM sent to it, and its node the SIGTERM it handles: the
+/// stop is graceful, not a kill at the deadline.
+#[test]
+fn an_inherited_signal_mask_reaches_neither_gracewatch_nor_its_nodes() {
+    let mut gw = Gw::prepare(&format!(
+        "name = \"masked\"\n[nodes.polite]\ncmd = [{}, \"-c\", {}]\ngrace = \"30s\"\n",
+        toml_str(&real_python()),
+        toml_str(py::HANDLES_TERM)
+    ));
+    up_through_python(
+        &mut gw,
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD})",
+    );
+    gw.wait_for(|gw| gw.try_ps().is_some(), "the control socket to answer");
+    gw.wait_for(|gw| gw.node("polite")["handlers"]["SIGTERM"] == "caught", "polite's handler");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(gw.pid() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let exit = gw.wait_exit();
+    let exits = exits(&gw);
+    assert_eq!(
+        exits,
+        vec![("polite".to_string(), Some(0), gracewatch::event::ExitCause::Stopped)],
+        "{}",
         gw.post_mortem(Some(&exit))
     );
 }

@@ -41,6 +41,8 @@ impl From<anyhow::Error> for CliError {
 pub type CliResult = Result<ExitCode, CliError>;
 
 pub fn main() -> ExitCode {
+    // Before any thread exists: every thread, and every node, starts with nothing blocked.
+    crate::sys::signal_mask::unblock_all();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

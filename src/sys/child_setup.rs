@@ -7,22 +7,27 @@ use std::process::Command;
 /// that thread alive for its whole life, so in practice: when gracewatch dies, even by
 /// SIGKILL), and exits at once if gracewatch already died before the child got there.
 ///
-/// Also gives the node a clean slate of signal dispositions, as a service manager does:
-/// signals ignored by whoever started gracewatch (a shell's `&` ignores SIGINT and SIGQUIT,
-/// `nohup` SIGHUP) would otherwise stay ignored across exec, and a node would never see them.
+/// Also gives the node a clean slate of signal dispositions and an empty signal mask, as a
+/// service manager does: signals ignored by whoever started gracewatch (a shell's `&` ignores
+/// SIGINT and SIGQUIT, `nohup` SIGHUP) or blocked by it would otherwise stay so across exec,
+/// and a node would never see them.
 pub fn die_with_parent(cmd: &mut Command) {
     let parent = rustix::process::getpid();
     // SAFETY: the closure runs in the child between fork and exec, where only
     // async-signal-safe operations are allowed. It makes raw syscalls only: prctl and getppid
-    // through rustix, `signal(…, SIG_DFL)` (async-signal-safe in POSIX) for each standard
-    // signal, and, on failure, `_exit`: no allocation, no locks, no access to state another
-    // thread could hold.
+    // through rustix, `signal(…, SIG_DFL)` for each standard signal, `sigemptyset` and
+    // `sigprocmask` on a set on this stack frame (all async-signal-safe in POSIX), and, on
+    // failure, `_exit`: no allocation, no locks, no access to state another thread could hold.
     unsafe {
         cmd.pre_exec(move || {
             for sig in 1..32 {
                 if sig != libc::SIGKILL && sig != libc::SIGSTOP {
                     libc::signal(sig, libc::SIG_DFL);
                 }
+            }
+            let mut empty = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+            if libc::sigemptyset(empty.as_mut_ptr()) == 0 {
+                libc::sigprocmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut());
             }
             rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
             if rustix::process::getppid() != Some(parent) {

@@ -8,3 +8,4 @@ pub mod atfork;
 pub mod child_setup;
 #[cfg(feature = "supervisor")]
 pub mod demo_fork;
+pub mod signal_mask;
