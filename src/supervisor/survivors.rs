@@ -84,8 +84,12 @@ pub fn wait_dead(fds: &[OwnedFd], timeout: std::time::Duration) {
         }
         let mut polls: Vec<PollFd> = pending.iter().map(|fd| PollFd::new(*fd, PollFlags::IN)).collect();
         let ts = rustix::time::Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
-        if poll(&mut polls, Some(&ts)).is_err() {
-            return;
+        match poll(&mut polls, Some(&ts)) {
+            Ok(_) => {}
+            // A signal handler ran on this thread (SIGCHLD, from the very deaths we wait for):
+            // poll is not restarted; go round with the time that is left.
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return,
         }
         let done: Vec<bool> = polls.iter().map(|p| !p.revents().is_empty()).collect();
         pending = pending.into_iter().zip(done).filter(|(_, d)| !d).map(|(fd, _)| fd).collect();
