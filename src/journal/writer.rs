@@ -3,29 +3,39 @@
 //!
 //! A normal end loses nothing: [`JournalWriter::finish`] waits until the worker has written
 //! and flushed every line it was given (a slow or throttled disk makes the end slower, never
-//! the journal shorter). A write error is kept and returned by the next [`JournalWriter::append`],
-//! so the session can say that the journal stopped.
+//! the journal shorter). While the session runs, a disk that falls behind is waited for, up to
+//! a point: the supervisor must keep its deadlines, so a disk that takes nothing for
+//! [`STALL_PATIENCE`] ends the journal with a failure instead of freezing the session. Every
+//! failure is kept and returned by the next [`JournalWriter::append`] and by `finish`, so the
+//! session can say that the journal stopped and why.
 
 use crate::event::Event;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Lines queued for the worker before `append` waits for it (lossless: it waits, never drops).
-const QUEUE_LINES: usize = 16 * 1024;
+/// Bytes queued for the worker before `append` waits for it.
+const QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// How long `append` waits for a disk that takes nothing before it gives the journal up.
+pub const STALL_PATIENCE: Duration = Duration::from_secs(10);
 
 /// How long `finish` waits for a disk that does not take the last lines.
 const CLOSE_PATIENCE: Duration = Duration::from_secs(60);
 
 pub struct JournalWriter {
     path: PathBuf,
-    tx: Option<SyncSender<Vec<u8>>>,
+    tx: Option<Sender<Vec<u8>>>,
+    /// Bytes sent to the worker and not written yet.
+    queued: Arc<AtomicUsize>,
     /// Says the worker has written and flushed everything and is gone.
     done: Option<Receiver<()>>,
-    /// The first write error, as text.
+    /// The first failure, as text: from then on nothing more is written.
     failure: Arc<OnceLock<String>>,
+    stall_patience: Duration,
     line: Vec<u8>,
     written: u64,
 }
@@ -41,19 +51,31 @@ impl JournalWriter {
             .create_new(true)
             .open(path)
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create journal {}: {e}", path.display())))?;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUE_LINES);
+        JournalWriter::start(path, BufWriter::with_capacity(256 * 1024, file), STALL_PATIENCE)
+    }
+
+    /// A writer whose worker writes to `out`.
+    fn start(
+        path: &Path,
+        out: impl Write + Send + 'static,
+        stall_patience: Duration,
+    ) -> std::io::Result<JournalWriter> {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
         let (done_tx, done) = std::sync::mpsc::sync_channel::<()>(1);
         let failure = Arc::new(OnceLock::new());
-        let worker_failure = Arc::clone(&failure);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (worker_failure, worker_queued) = (Arc::clone(&failure), Arc::clone(&queued));
         std::thread::Builder::new().name("gw-journal".into()).spawn(move || {
-            write_lines(&rx, BufWriter::with_capacity(256 * 1024, file), &worker_failure);
+            write_lines(&rx, out, &worker_failure, &worker_queued);
             let _ = done_tx.send(());
         })?;
         Ok(JournalWriter {
             path: path.to_path_buf(),
             tx: Some(tx),
+            queued,
             done: Some(done),
             failure,
+            stall_patience,
             line: Vec::with_capacity(512),
             written: 0,
         })
@@ -72,35 +94,63 @@ impl JournalWriter {
         if let Some(e) = self.failure.get() {
             return Err(std::io::Error::other(e.clone()));
         }
-        let Some(tx) = &self.tx else {
-            return Err(std::io::Error::other("the journal is closed"));
-        };
         self.line.clear();
-        serde_json::to_writer(&mut self.line, event).map_err(std::io::Error::other)?;
+        if let Err(e) = serde_json::to_writer(&mut self.line, event) {
+            return Err(self.fail(format!("an event could not be written as JSON: {e}")));
+        }
         self.line.push(b'\n');
-        let mut line = Vec::with_capacity(self.line.len());
-        line.extend_from_slice(&self.line);
-        match tx.try_send(line) {
-            Ok(()) => {}
-            // The disk is behind: wait for it rather than lose the event.
-            Err(TrySendError::Full(line)) => {
-                tx.send(line).map_err(|_| std::io::Error::other("the journal writer is gone"))?;
-            }
-            Err(TrySendError::Disconnected(_)) => return Err(std::io::Error::other("the journal writer is gone")),
+        if self.queued.load(Ordering::Acquire) > QUEUE_BYTES && !self.wait_for_room() {
+            return Err(self.fail(format!(
+                "the disk took nothing for {:.1}s; events from then on are not kept",
+                self.stall_patience.as_secs_f64()
+            )));
+        }
+        let line = self.line.clone();
+        let len = line.len();
+        self.queued.fetch_add(len, Ordering::AcqRel);
+        if self.tx.as_ref().is_none_or(|tx| tx.send(line).is_err()) {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            return Err(self.fail("the journal writer stopped".into()));
         }
         self.written += 1;
         Ok(())
     }
 
+    /// Waits while the disk takes lines; false once it has taken nothing for [`STALL_PATIENCE`].
+    fn wait_for_room(&self) -> bool {
+        let mut last = self.queued.load(Ordering::Acquire);
+        let mut progress = Instant::now();
+        while last > QUEUE_BYTES {
+            std::thread::sleep(Duration::from_millis(1));
+            let now = self.queued.load(Ordering::Acquire);
+            if now < last {
+                progress = Instant::now();
+            } else if progress.elapsed() >= self.stall_patience || self.failure.get().is_some() {
+                return false;
+            }
+            last = now;
+        }
+        true
+    }
+
+    /// Records the first failure (a later one keeps the first) and returns it as an error.
+    fn fail(&self, why: String) -> std::io::Error {
+        let _ = self.failure.set(why);
+        std::io::Error::other(self.failure.get().cloned().unwrap_or_default())
+    }
+
     /// Waits until everything appended is written and flushed (also done on drop). Returns
-    /// the first write error, if there was one, or says the disk did not take the last lines.
+    /// the first failure, if there was one, or says the disk did not take the last lines.
     pub fn finish(&mut self) -> Result<(), String> {
         self.tx.take();
         if let Some(done) = self.done.take() {
             match done.recv_timeout(CLOSE_PATIENCE) {
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => {}
+                Ok(()) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.failure.set("the journal writer stopped before writing everything".into());
+                }
                 Err(RecvTimeoutError::Timeout) => {
-                    return Err(format!(
+                    let _ = self.failure.set(format!(
                         "the disk did not take the journal's last events within {}s",
                         CLOSE_PATIENCE.as_secs()
                     ));
@@ -122,22 +172,25 @@ impl Drop for JournalWriter {
 
 /// The worker: writes each batch of lines and flushes it, until every sender is gone. After a
 /// write error it keeps receiving (so no sender waits on it) and writes nothing more.
-fn write_lines(rx: &Receiver<Vec<u8>>, mut out: impl Write, failure: &OnceLock<String>) {
+fn write_lines(rx: &Receiver<Vec<u8>>, mut out: impl Write, failure: &OnceLock<String>, queued: &AtomicUsize) {
     let mut failed = false;
     let fail = |e: std::io::Error, failed: &mut bool| {
         *failed = true;
         let _ = failure.set(e.to_string());
     };
+    let take = |line: &[u8], out: &mut dyn Write, failed: bool| {
+        let result = if failed { Ok(()) } else { out.write_all(line) };
+        queued.fetch_sub(line.len(), Ordering::AcqRel);
+        result
+    };
     while let Ok(first) = rx.recv() {
+        let mut result = take(&first, &mut out, failed);
+        while let Ok(line) = rx.try_recv() {
+            let next = take(&line, &mut out, failed || result.is_err());
+            result = result.and(next);
+        }
         if failed {
             continue;
-        }
-        let mut result = out.write_all(&first);
-        while result.is_ok() {
-            match rx.try_recv() {
-                Ok(line) => result = out.write_all(&line),
-                Err(_) => break,
-            }
         }
         if let Err(e) = result.and_then(|()| out.flush()) {
             fail(e, &mut failed);
@@ -198,21 +251,48 @@ mod tests {
 
     #[test]
     fn a_slow_disk_delays_the_end_but_loses_nothing() {
-        let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let sink = Arc::new(Mutex::new(Vec::new()));
-        let failure = OnceLock::new();
-        let writer = {
-            let sink = Arc::clone(&sink);
-            std::thread::spawn(move || write_lines(&rx, Slow(sink), &failure))
-        };
-        for i in 0..300 {
-            tx.send(format!("{i}\n").into_bytes()).unwrap();
+        let mut w = JournalWriter::start(Path::new("slow"), Slow(Arc::clone(&sink)), STALL_PATIENCE).unwrap();
+        for seq in 0..300 {
+            w.append(&output(seq)).unwrap();
         }
-        drop(tx);
-        writer.join().unwrap();
+        w.finish().unwrap();
         let text = String::from_utf8(sink.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 300);
-        assert!(text.ends_with("299\n"));
+        assert!(text.ends_with("\"line 299\"}}}\n"));
+        assert_eq!(w.queued.load(Ordering::Acquire), 0);
+    }
+
+    /// A disk that takes nothing until `release` is dropped.
+    struct Stuck(std::sync::mpsc::Receiver<()>);
+    impl Write for Stuck {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.recv();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_disk_that_takes_nothing_ends_the_journal_instead_of_freezing_the_session() {
+        let (release, stuck) = std::sync::mpsc::channel::<()>();
+        let mut w = JournalWriter::start(Path::new("stuck"), Stuck(stuck), Duration::from_millis(300)).unwrap();
+        let started = Instant::now();
+        let mut kept = 0u64;
+        let err = loop {
+            match w.append(&output(kept)) {
+                Ok(()) => kept += 1,
+                Err(e) => break e,
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "append never gave up");
+        };
+        assert!(err.to_string().contains("the disk took nothing for 0.3s"), "{err}");
+        assert!(w.written() > 0 && w.written() == kept);
+        assert!(w.append(&output(0)).is_err(), "a failed journal stays failed");
+        drop(release);
+        assert!(w.finish().unwrap_err().contains("took nothing"));
     }
 
     struct Full;
@@ -227,17 +307,21 @@ mod tests {
 
     #[test]
     fn a_write_error_is_kept_and_the_senders_never_wait_on_a_dead_worker() {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (tx, rx) = std::sync::mpsc::channel();
         let failure = Arc::new(OnceLock::new());
-        let worker = {
-            let failure = Arc::clone(&failure);
-            std::thread::spawn(move || write_lines(&rx, Full, &failure))
-        };
+        let queued = Arc::new(AtomicUsize::new(0));
         for i in 0..100 {
-            tx.send(format!("{i}\n").into_bytes()).unwrap();
+            let line = format!("{i}\n").into_bytes();
+            queued.fetch_add(line.len(), Ordering::AcqRel);
+            tx.send(line).unwrap();
         }
+        let worker = {
+            let (failure, queued) = (Arc::clone(&failure), Arc::clone(&queued));
+            std::thread::spawn(move || write_lines(&rx, Full, &failure, &queued))
+        };
         drop(tx);
         worker.join().unwrap();
         assert_eq!(failure.get().map(String::as_str), Some("no space left on device"));
+        assert_eq!(queued.load(Ordering::Acquire), 0, "every line is accounted for, written or not");
     }
 }
