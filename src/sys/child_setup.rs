@@ -15,9 +15,10 @@ pub fn die_with_parent(cmd: &mut Command) {
     let parent = rustix::process::getpid();
     // SAFETY: the closure runs in the child between fork and exec, where only
     // async-signal-safe operations are allowed. It makes raw syscalls only: prctl and getppid
-    // through rustix, `signal(…, SIG_DFL)` for each standard signal, `sigemptyset` and
-    // `sigprocmask` on a set on this stack frame (all async-signal-safe in POSIX), and, on
-    // failure, `_exit`: no allocation, no locks, no access to state another thread could hold.
+    // through rustix, `signal(…, SIG_DFL)` for each standard signal, `unblock_all` (only
+    // `sigemptyset` and `sigprocmask` on a set on its stack frame; all of these are
+    // async-signal-safe in POSIX), and, on failure, `_exit`: no allocation, no locks, no access
+    // to state another thread could hold.
     unsafe {
         cmd.pre_exec(move || {
             for sig in 1..32 {
@@ -25,10 +26,7 @@ pub fn die_with_parent(cmd: &mut Command) {
                     libc::signal(sig, libc::SIG_DFL);
                 }
             }
-            let mut empty = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-            if libc::sigemptyset(empty.as_mut_ptr()) == 0 {
-                libc::sigprocmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut());
-            }
+            super::signal_mask::unblock_all();
             rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
             if rustix::process::getppid() != Some(parent) {
                 // The parent died between fork and prctl: nobody will reap or stop us.
