@@ -116,20 +116,22 @@ fn handler(gw: &Gw, node: &str, sig: &str) -> serde_json::Value {
     gw.node(node)["handlers"][sig].clone()
 }
 
-/// `gracewatch stop ARGS --wait`: its standard output.
-fn stop(gw: &Gw, args: &[&str]) -> String {
+/// `gracewatch stop ARGS --wait`: how it ended.
+fn stop_run(gw: &Gw, args: &[&str]) -> std::process::Output {
     let mut all = vec!["stop"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--wait", "--session", &gw.session]);
-    let out = gw.run(&all);
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    gw.run(&all)
+}
+
+/// `gracewatch stop ARGS --wait`: its standard output.
+fn stop(gw: &Gw, args: &[&str]) -> String {
+    String::from_utf8_lossy(&stop_run(gw, args).stdout).into_owned()
 }
 
 /// Stops every node, waits for gracewatch to end, and folds the complete journal.
 fn stop_all_and_fold(gw: &mut Gw) -> (String, State) {
-    let mut all = vec!["stop", "--all", "--wait", "--session"];
-    all.push(&gw.session);
-    let stopped = gw.run(&all);
+    let stopped = stop_run(gw, &["--all"]);
     let text = String::from_utf8_lossy(&stopped.stdout).into_owned();
     let exit = gw.wait_exit();
     let state = folded(gw);

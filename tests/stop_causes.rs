@@ -53,13 +53,8 @@ fn ps_shows_dispositions_then_stop_ends_each_node_with_its_cause() {
     let done = gw.wait_exit();
     assert_eq!(done.status.code(), Some(1));
     let events = gw.journal();
-    let causes: Vec<(String, gracewatch::event::ExitCause)> = events
-        .iter()
-        .filter_map(|e| match &e.ev {
-            gracewatch::event::EventKind::NodeExited { node, cause, .. } => Some((node.clone(), *cause)),
-            _ => None,
-        })
-        .collect();
+    let causes: Vec<(String, gracewatch::event::ExitCause)> =
+        exits(&gw).into_iter().map(|(node, _, cause)| (node, cause)).collect();
     use gracewatch::event::ExitCause::*;
     for (node, cause) in [("stubborn", KilledAtDeadline), ("polite", Stopped), ("sleeper", Stopped)] {
         assert!(causes.contains(&(node.to_string(), cause)), "{node}: {causes:?}");
@@ -111,15 +106,8 @@ fn a_signal_to_gracewatch_stops_everything_in_dependency_order() {
         .unwrap();
     let out = gw.wait_exit();
     assert_eq!(out.status.code(), Some(0), "all stopped cleanly: {}", gw.printed());
-    let exits: Vec<String> = gw
-        .journal()
-        .iter()
-        .filter_map(|e| match &e.ev {
-            gracewatch::event::EventKind::NodeExited { node, .. } => Some(node.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(exits, vec!["web", "app", "db"]);
+    let order: Vec<String> = exits(&gw).into_iter().map(|(node, ..)| node).collect();
+    assert_eq!(order, vec!["web", "app", "db"]);
 }
 
 #[test]
@@ -142,11 +130,8 @@ fn a_second_signal_to_gracewatch_forces_like_a_second_ctrl_c() {
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
     let out = gw.wait_exit();
     assert_eq!(out.status.code(), Some(1));
-    let cause = gw.journal().iter().find_map(|e| match &e.ev {
-        gracewatch::event::EventKind::NodeExited { cause, .. } => Some(*cause),
-        _ => None,
-    });
-    assert_eq!(cause, Some(gracewatch::event::ExitCause::ForceKilled));
+    let causes: Vec<_> = exits(&gw).into_iter().map(|(.., cause)| cause).collect();
+    assert_eq!(causes, vec![gracewatch::event::ExitCause::ForceKilled]);
 }
 
 /// gracewatch started with signals ignored (a shell's `&` ignores SIGINT and SIGQUIT, `nohup`
@@ -179,17 +164,8 @@ fn nodes_do_not_inherit_signals_ignored_by_whoever_started_gracewatch() {
 /// it: a parent that leaves something behind in what exec inherits.
 fn up_through_python(gw: &mut Gw, prelude: &str) {
     let code = format!("import os, signal, sys\n{prelude}\nos.execv(sys.argv[1], sys.argv[1:])");
-    let env = gw.command(&[]);
-    let (out, err) = gw.output_log();
-    let child = std::process::Command::new(real_python())
-        .args(["-c", &code, BIN, "up", "--headless", "--journal", "journal.jsonl"])
-        .current_dir(gw.dir.path())
-        .envs(env.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))))
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("spawn gracewatch through python");
-    gw.child = Some(child);
+    let cmd = gw.command_for(&real_python(), &["-c", &code, BIN, "up", "--headless", "--journal", "journal.jsonl"]);
+    gw.spawn(cmd);
 }
 
 fn exits(gw: &Gw) -> Vec<(String, Option<i32>, gracewatch::event::ExitCause)> {

@@ -85,11 +85,16 @@ impl Gw {
         std::fs::read_to_string(self.path("out.log")).unwrap_or_default()
     }
 
+    /// Starts `gracewatch ARGS` and waits until its control socket answers.
     pub fn start(&mut self, args: &[&str]) {
-        let (out, err) = self.output_log();
-        let child = self.command(args).stdout(out).stderr(err).spawn().expect("spawn gracewatch");
-        self.child = Some(child);
+        self.spawn(self.command(args));
         self.wait_for(|gw| gw.try_ps().is_some(), "the control socket to answer");
+    }
+
+    /// Spawns `cmd` as this run's gracewatch (or whatever execs it), its output to `out.log`.
+    pub fn spawn(&mut self, mut cmd: Command) {
+        let (out, err) = self.output_log();
+        self.child = Some(cmd.stdout(out).stderr(err).spawn().expect("spawn gracewatch"));
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -98,7 +103,12 @@ impl Gw {
 
     /// A `gracewatch` command with this run's environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
+        self.command_for(BIN, args)
+    }
+
+    /// `program ARGS` with this run's environment (for a program that execs gracewatch).
+    pub fn command_for(&self, program: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
         c.args(args)
             .current_dir(self.dir.path())
             .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
