@@ -12,6 +12,7 @@ use gracewatch::event::{
     ThreadSample,
 };
 use gracewatch::manifest::NodeSpec;
+use gracewatch::replay::recorder::{RECORD_FROM_EVENTS, Recorder};
 use gracewatch::tui::action::ReplayCmd;
 use gracewatch::tui::replay_driver::{ReplayOptions, ReplaySession};
 use gracewatch::tui::theme::Theme;
@@ -28,8 +29,11 @@ fn events_wanted() -> u64 {
 /// A journal shaped like a busy session: 50 nodes lending drop tokens (every token goes back to
 /// the node that lent it, except node00's: its receiver is stuck, so its pending tokens pile up,
 /// about 80,000 by the end), output, samples, and a stop of everything at the end.
-fn generate(path: &std::path::Path, n: u64) {
+/// With a `recorder`, each event is shown to it as a session's hub does while it writes.
+fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>) {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    let mut bytes = 0u64;
+    let mut line = Vec::with_capacity(512);
     let nodes: Vec<NodeSpec> = (0..50)
         .map(|i| NodeSpec::with_defaults(&format!("node{i:02}"), vec!["python3".into(), "worker.py".into()]))
         .collect();
@@ -41,8 +45,14 @@ fn generate(path: &std::path::Path, n: u64) {
         ..Header::synthetic("big", nodes)
     };
     let mut write = |e: &Event| {
-        serde_json::to_writer(&mut out, e).unwrap();
-        out.write_all(b"\n").unwrap();
+        line.clear();
+        serde_json::to_writer(&mut line, e).unwrap();
+        line.push(b'\n');
+        out.write_all(&line).unwrap();
+        bytes += line.len() as u64;
+        if let Some(r) = recorder {
+            r.observe(std::sync::Arc::new(e.clone()), bytes);
+        }
     };
     write(&Event { seq: 0, t: 0, ev: EventKind::SessionStarted(Box::new(header)) });
     let mut seq = 1;
@@ -124,7 +134,7 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.jsonl");
     let t0 = Instant::now();
-    generate(&path, n);
+    generate(&path, n, None);
     let size = std::fs::metadata(&path).unwrap().len();
     eprintln!("replay bench: generated {n} events, {:.0} MB, in {:.1?}", size as f64 / 1e6, t0.elapsed());
 
@@ -222,6 +232,33 @@ fn bench(c: &mut Criterion) {
     );
     let worst = seek_anywhere(&mut g, "reopened_seek_anywhere_and_frame", &mut s, &mut terminal, end_t);
     eprintln!("replay bench: reopened, slowest seek + frame seen: {worst:.2?}");
+    drop(s);
+
+    // A journal recorded by a session, which left its index in the cache as it closed the
+    // journal: its very first open seeks at once.
+    let recorded = dir.path().join("recorded.jsonl");
+    let recorder = Recorder::start().unwrap();
+    generate(&recorded, n, Some(&recorder));
+    let recorded_cache = dir.path().join("recorded-cache");
+    let t0 = Instant::now();
+    recorder.finish(&recorded, &recorded_cache, RECORD_FROM_EVENTS).unwrap();
+    let closing = t0.elapsed();
+    let opts = ReplayOptions { index_cache: Some(recorded_cache), ..opts.clone() };
+    let t0 = Instant::now();
+    let mut s = ReplaySession::open(&recorded, &opts, screen).unwrap();
+    frame(&mut terminal, &s);
+    let first = t0.elapsed();
+    let t0 = Instant::now();
+    s.command(ReplayCmd::Seek(middle), 0);
+    frame(&mut terminal, &s);
+    eprintln!(
+        "replay bench: recorded with its index (left in {closing:.2?} at the session's end); first open: first frame \
+         {first:.2?}, seek to the middle {:.2?} (still seeking: {})",
+        t0.elapsed(),
+        s.seeking()
+    );
+    let worst = seek_anywhere(&mut g, "recorded_first_open_seek_anywhere_and_frame", &mut s, &mut terminal, end_t);
+    eprintln!("replay bench: recorded, first open, slowest seek + frame seen: {worst:.2?}");
     g.finish();
 }
 

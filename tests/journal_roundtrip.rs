@@ -67,3 +67,33 @@ fn newer_versions_are_refused_and_unknown_kinds_skipped() {
     assert_eq!(events.len(), 2);
     assert_eq!(summary.unknown_kinds, 1);
 }
+
+/// A session that wrote a large journal leaves its replay index in the cache: the first replay
+/// of it has every checkpoint at once, and they are right (the same as reading the journal).
+#[test]
+fn a_large_journal_is_indexed_as_it_is_written() {
+    let lines = gracewatch::replay::recorder::RECORD_FROM_EVENTS + 10_000;
+    let mut gw = Gw::prepare(&format!(
+        "name = \"big\"\n[nodes.chatty]\ncmd = [{}, \"-c\", \"import sys\\nfor i in range({lines}): sys.stdout.write('%d\\\\n' % i)\"]\n",
+        toml_str(&real_python())
+    ));
+    // The node prints and exits; the headless session ends when it has (maybe before its
+    // control socket was ever asked anything: not waited for).
+    gw.spawn(gw.command(&["up", "--headless", "--journal", "journal.jsonl"]));
+    let exit = gw.wait_exit();
+    let cache = gw.path("cache/gracewatch/replay");
+    let journal = gw.path("journal.jsonl");
+    let recorded = gracewatch::replay::index::open(&journal, Some(cache)).unwrap().0;
+    let recorded = recorded.read().unwrap();
+    assert!(recorded.from_cache && recorded.complete, "no index left by the session\n{}", gw.post_mortem(Some(&exit)));
+    let read = gracewatch::replay::index::open(&journal, None).unwrap().0;
+    while !read.read().unwrap().complete {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let read = read.read().unwrap();
+    let shape = |i: &gracewatch::replay::Index| {
+        (i.events, i.marks.clone(), i.checkpoints.iter().map(|c| (c.applied, c.t, c.pos)).collect::<Vec<_>>())
+    };
+    assert!(recorded.events > lines);
+    assert_eq!(shape(&recorded), shape(&read));
+}

@@ -38,6 +38,7 @@ pub struct JournalWriter {
     stall_patience: Duration,
     line: Vec<u8>,
     written: u64,
+    bytes: u64,
 }
 
 impl JournalWriter {
@@ -78,6 +79,7 @@ impl JournalWriter {
             stall_patience,
             line: Vec::with_capacity(512),
             written: 0,
+            bytes: 0,
         })
     }
 
@@ -88,6 +90,11 @@ impl JournalWriter {
     /// Events written so far.
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// Bytes of the journal so far: where the next event's line will start.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     pub fn append(&mut self, event: &Event) -> std::io::Result<()> {
@@ -113,6 +120,7 @@ impl JournalWriter {
             return Err(self.fail("the journal writer stopped".into()));
         }
         self.written += 1;
+        self.bytes += len as u64;
         Ok(())
     }
 

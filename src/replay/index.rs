@@ -1,7 +1,7 @@
 //! The replay index: checkpoints of the folded state and marks of stop-related events,
 //! built once per open on a background thread, readable while it grows.
 
-use crate::event::{EventKind, ExitCause, StageAction};
+use crate::event::{Event, EventKind, ExitCause, StageAction};
 use crate::journal::{JournalError, JournalReader, Position, ReadSummary};
 use crate::state::State;
 use std::path::PathBuf;
@@ -109,13 +109,47 @@ fn mark_of(ev: &EventKind) -> Option<MarkKind> {
 /// Events between two looks at whether anyone still reads the index.
 const ORPHAN_CHECK_EVERY: u64 = 4096;
 
+/// The fold behind an index: applies events one by one, notes their marks, and takes a
+/// checkpoint after the header and then every `every` events. Shared by the indexer that reads
+/// a journal and by the recorder that watches one being written.
+#[derive(Debug)]
+pub struct IndexBuilder {
+    pub state: State,
+    pub applied: u64,
+    /// Marks not yet handed over.
+    pub marks: Vec<Mark>,
+    pub every: u64,
+}
+
+impl Default for IndexBuilder {
+    fn default() -> Self {
+        IndexBuilder { state: State::new(), applied: 0, marks: Vec::new(), every: CHECKPOINT_EVERY }
+    }
+}
+
+impl IndexBuilder {
+    /// Applies `event`, whose line ends where `next` (the following event) starts; returns the
+    /// checkpoint taken after it, if one is due.
+    pub fn step(&mut self, event: &Event, next: Position) -> Option<Checkpoint> {
+        if let Some(kind) = mark_of(&event.ev) {
+            self.marks.push(Mark { n: self.applied, t: event.t, kind });
+        }
+        self.state.apply(event);
+        self.applied += 1;
+        (self.applied == 1 || self.applied % self.every == 0).then(|| Checkpoint {
+            applied: self.applied,
+            t: event.t,
+            pos: next,
+            state: Snapshot::Ready(Arc::new(self.state.clone())),
+        })
+    }
+}
+
 /// Reads the whole journal, publishing checkpoints and marks as it goes. Stops early, leaving
 /// the index incomplete, once nobody else holds it (the player was dropped). A complete index
 /// is then written to `cache` (a directory), if given.
 pub fn build(mut reader: JournalReader, index: &SharedIndex, cache: Option<&std::path::Path>) {
-    let mut state = State::new();
-    let mut applied = 0u64;
-    let mut marks = Vec::new();
+    let mut builder = IndexBuilder::default();
     // Where each file starts, counted over the whole journal, for the progress.
     let starts: Vec<u64> = reader
         .all_files()
@@ -129,23 +163,17 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex, cache: Option<&std:
     loop {
         match reader.next_event() {
             Ok(Some(event)) => {
-                if let Some(kind) = mark_of(&event.ev) {
-                    marks.push(Mark { n: applied, t: event.t, kind });
-                }
-                state.apply(&event);
-                applied += 1;
-                if applied == 1 || applied % CHECKPOINT_EVERY == 0 {
-                    let pos = reader.position();
-                    let cp = Checkpoint { applied, t: event.t, pos, state: Snapshot::Ready(Arc::new(state.clone())) };
+                let pos = reader.position();
+                if let Some(cp) = builder.step(&event, pos) {
                     let mut idx = index.write().unwrap_or_else(PoisonError::into_inner);
                     idx.checkpoints.push(cp);
-                    idx.marks.append(&mut marks);
-                    idx.events = applied;
+                    idx.marks.append(&mut builder.marks);
+                    idx.events = builder.applied;
                     idx.end_t = event.t;
                     idx.bytes_read = starts.get(pos.file).copied().unwrap_or(0) + pos.offset;
                     idx.summary.clone_from(&reader.summary);
                 }
-                if applied % ORPHAN_CHECK_EVERY == 0 && Arc::strong_count(index) == 1 {
+                if builder.applied % ORPHAN_CHECK_EVERY == 0 && Arc::strong_count(index) == 1 {
                     return;
                 }
             }
@@ -157,9 +185,9 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex, cache: Option<&std:
         }
     }
     let mut idx = index.write().unwrap_or_else(PoisonError::into_inner);
-    idx.marks.append(&mut marks);
-    idx.events = applied;
-    idx.end_t = state.now;
+    idx.marks.append(&mut builder.marks);
+    idx.events = builder.applied;
+    idx.end_t = builder.state.now;
     idx.summary = reader.summary.clone();
     idx.bytes_read = idx.bytes_total;
     idx.complete = true;

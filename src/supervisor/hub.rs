@@ -3,6 +3,7 @@
 
 use crate::event::{Event, EventKind};
 use crate::journal::JournalWriter;
+use crate::replay::recorder::{RECORD_FROM_EVENTS, Recorder};
 use crate::state::State;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -14,6 +15,8 @@ pub struct Hub {
     seq: u64,
     last_t: u64,
     journal: Option<JournalWriter>,
+    /// Builds the journal's replay index as it is written (see [`crate::replay::recorder`]).
+    recorder: Option<Recorder>,
     journal_failed: bool,
     /// A journal failure not yet reported as an event.
     journal_failure: Option<String>,
@@ -25,10 +28,12 @@ pub struct Hub {
 impl Hub {
     pub fn new(journal: Option<JournalWriter>, printer: Option<super::headless::Printer>) -> Hub {
         let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let recorder = journal.as_ref().and_then(|_| Recorder::start().ok());
         Hub {
             seq: 0,
             last_t: 0,
             journal,
+            recorder,
             journal_failed: false,
             journal_failure: None,
             state: State::new(),
@@ -41,25 +46,34 @@ impl Hub {
     pub fn push(&mut self, t: u64, ev: EventKind) -> Arc<Event> {
         let t = t.max(self.last_t);
         self.last_t = t;
-        let event = Event { seq: self.seq, t, ev };
+        let event = Arc::new(Event { seq: self.seq, t, ev });
         self.seq += 1;
         if let Some(journal) = &mut self.journal {
-            if let Err(e) = journal.append(&event) {
-                if !self.journal_failed {
-                    self.journal_failed = true;
-                    tracing::error!("journal write failed: {e}");
-                    self.journal_failure =
-                        Some(format!("writing the journal failed, events from here on are not kept: {e}"));
+            match journal.append(&event) {
+                Ok(()) => {
+                    if let Some(recorder) = &self.recorder {
+                        recorder.observe(event.clone(), journal.bytes());
+                    }
                 }
+                Err(e) => self.journal_failed(&e),
             }
         }
         self.state.apply(&event);
         if let Some(printer) = &mut self.printer {
             printer.print(&self.state, &event);
         }
-        let event = Arc::new(event);
         let _ = self.tx.send(event.clone());
         event
+    }
+
+    fn journal_failed(&mut self, e: &std::io::Error) {
+        // An index of a journal with a hole in it would be wrong: none is kept.
+        self.recorder = None;
+        if !self.journal_failed {
+            self.journal_failed = true;
+            tracing::error!("journal write failed: {e}");
+            self.journal_failure = Some(format!("writing the journal failed, events from here on are not kept: {e}"));
+        }
     }
 
     /// The first journal failure, once, for the session to report as an event.
@@ -76,15 +90,22 @@ impl Hub {
         self.journal.as_ref().map(JournalWriter::path)
     }
 
-    /// Writes out and closes the journal; says what went wrong with it, if anything did.
+    /// Writes out and closes the journal, then leaves its replay index in the cache if it is
+    /// large; says what went wrong with the journal, if anything did.
     pub fn close_journal(&mut self) -> Option<String> {
         let mut journal = self.journal.take()?;
-        match journal.finish() {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::error!("journal: {e}");
-                Some(e)
+        let recorder = self.recorder.take();
+        if let Err(e) = journal.finish() {
+            tracing::error!("journal: {e}");
+            return Some(e);
+        }
+        if let (Some(recorder), Some(dir)) = (recorder, crate::replay::cache::default_dir()) {
+            match recorder.finish(journal.path(), &dir, RECORD_FROM_EVENTS) {
+                Ok(Some(file)) => tracing::debug!("replay index left in {}", file.display()),
+                Ok(None) => {}
+                Err(e) => tracing::debug!("replay index not cached: {e}"),
             }
         }
+        None
     }
 }

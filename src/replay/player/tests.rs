@@ -5,11 +5,24 @@ use crate::event::{EventKind, Header, Requester, Signal, StopMode};
 use crate::manifest::NodeSpec;
 
 fn write_journal(path: &Path, events: u64) {
+    write_journal_recorded(path, events, None);
+}
+
+/// Writes a journal, showing each event to `recorder` as a session does.
+fn write_journal_recorded(path: &Path, events: u64, recorder: Option<&crate::replay::recorder::Recorder>) {
     let mut w = crate::journal::JournalWriter::create(path).unwrap();
+    let append = |w: &mut crate::journal::JournalWriter, e: Event| {
+        w.append(&e).unwrap();
+        if let Some(r) = recorder {
+            r.observe(std::sync::Arc::new(e), w.bytes());
+        }
+    };
     let header = Header::synthetic("s", vec![NodeSpec::with_defaults("a", vec!["x".into()])]);
-    w.append(&Event { seq: 0, t: 0, ev: EventKind::SessionStarted(Box::new(header)) }).unwrap();
-    w.append(&Event { seq: 1, t: 1, ev: EventKind::NodeSpawned { node: "a".into(), pid: 9, pgid: 9, argv: vec![] } })
-        .unwrap();
+    append(&mut w, Event { seq: 0, t: 0, ev: EventKind::SessionStarted(Box::new(header)) });
+    append(
+        &mut w,
+        Event { seq: 1, t: 1, ev: EventKind::NodeSpawned { node: "a".into(), pid: 9, pgid: 9, argv: vec![] } },
+    );
     for i in 2..events {
         let ev = if i % 1000 == 0 {
             let plan = crate::stop_engine::plan::graceful(
@@ -24,7 +37,7 @@ fn write_journal(path: &Path, events: u64) {
             EventKind::TokenReleased { node: "a".into(), id: i - 1, receiver: "r".into() }
         };
         let _ = Signal::TERM;
-        w.append(&Event { seq: i, t: i * 1_000_000, ev }).unwrap();
+        append(&mut w, Event { seq: i, t: i * 1_000_000, ev });
     }
     w.finish().unwrap();
 }
@@ -170,4 +183,43 @@ fn a_damaged_cache_costs_time_never_a_wrong_screen() {
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
     let p = indexed(&path, &cache);
     assert!(!p.index.read().unwrap().from_cache);
+}
+
+#[test]
+fn a_journal_recorded_with_its_index_seeks_at_once_on_its_first_open() {
+    use crate::replay::recorder::{RECORD_FROM_EVENTS, Recorder};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, cache) = (dir.path().join("j.jsonl"), dir.path().join("cache"));
+    let recorder = Recorder::start().unwrap();
+    write_journal_recorded(&path, 250_003, Some(&recorder));
+    let file = recorder.finish(&path, &cache, RECORD_FROM_EVENTS).unwrap().expect("a large journal leaves its index");
+    assert!(file.exists());
+
+    let mut first = Player::open(&path, Some(cache.clone())).unwrap();
+    let recorded = {
+        let idx = first.index.read().unwrap();
+        assert!(idx.from_cache && idx.complete, "the first open already has the whole index");
+        (idx.events, idx.marks.clone(), idx.checkpoints.iter().map(|c| (c.applied, c.t, c.pos)).collect::<Vec<_>>())
+    };
+    seeks_are_right(&mut first, &path);
+    // Exactly what the indexer finds reading the journal: the same checkpoints at the same
+    // byte positions, the same marks.
+    let read = Player::open(&path, None).unwrap();
+    while !read.index.read().unwrap().complete {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let idx = read.index.read().unwrap();
+    let indexed = (idx.events, idx.marks.clone(), idx.checkpoints.iter().map(|c| (c.applied, c.t, c.pos)).collect());
+    assert_eq!(recorded, indexed);
+}
+
+#[test]
+fn a_small_journal_leaves_no_index_behind() {
+    use crate::replay::recorder::{RECORD_FROM_EVENTS, Recorder};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, cache) = (dir.path().join("j.jsonl"), dir.path().join("cache"));
+    let recorder = Recorder::start().unwrap();
+    write_journal_recorded(&path, 5_000, Some(&recorder));
+    assert_eq!(recorder.finish(&path, &cache, RECORD_FROM_EVENTS).unwrap(), None);
+    assert!(!cache.exists());
 }
