@@ -221,9 +221,13 @@ fn a_stop_of_another_users_process_says_whose_it_is() {
     for d in [gw.dir.path().to_path_buf(), gw.path("run")] {
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
     }
+    // A copy nobody can run, wherever the checkout is (under /root, say, nobody cannot).
+    let bin = gw.path("gracewatch");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let as_nobody = |args: &[&str]| {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", BIN]).args(args);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(&bin).args(args);
         c.current_dir(gw.dir.path())
             .env("XDG_RUNTIME_DIR", gw.path("run"))
             .env("XDG_STATE_HOME", gw.path("state"))
