@@ -215,19 +215,12 @@ fn bench(c: &mut Criterion) {
         std::thread::sleep(Duration::from_millis(20));
     };
     let cached_bytes = std::fs::metadata(&written).unwrap().len();
-    let t0 = Instant::now();
-    let mut s = open();
-    frame(&mut terminal, &s);
-    let first = t0.elapsed();
-    let t0 = Instant::now();
-    s.command(ReplayCmd::Seek(middle), 0);
-    frame(&mut terminal, &s);
+    let (mut s, first, seek) = open_and_seek(open, &mut terminal, middle);
     eprintln!(
         "replay bench: cache {:.0} MB with {} checkpoints; reopened: first frame {first:.2?}, seek to the middle \
-         {:.2?} (still seeking: {})",
+         {seek:.2?} (still seeking: {})",
         cached_bytes as f64 / 1e6,
         s.player.index.read().unwrap().checkpoints.len(),
-        t0.elapsed(),
         s.seeking()
     );
     let worst = seek_anywhere(&mut g, "reopened_seek_anywhere_and_frame", &mut s, &mut terminal, end_t);
@@ -244,22 +237,33 @@ fn bench(c: &mut Criterion) {
     recorder.finish(&recorded, &recorded_cache, RECORD_FROM_EVENTS).unwrap();
     let closing = t0.elapsed();
     let opts = ReplayOptions { index_cache: Some(recorded_cache), ..opts.clone() };
-    let t0 = Instant::now();
-    let mut s = ReplaySession::open(&recorded, &opts, screen).unwrap();
-    frame(&mut terminal, &s);
-    let first = t0.elapsed();
-    let t0 = Instant::now();
-    s.command(ReplayCmd::Seek(middle), 0);
-    frame(&mut terminal, &s);
+    let (mut s, first, seek) =
+        open_and_seek(|| ReplaySession::open(&recorded, &opts, screen).unwrap(), &mut terminal, middle);
     eprintln!(
         "replay bench: recorded with its index (left in {closing:.2?} at the session's end); first open: first frame \
-         {first:.2?}, seek to the middle {:.2?} (still seeking: {})",
-        t0.elapsed(),
+         {first:.2?}, seek to the middle {seek:.2?} (still seeking: {})",
         s.seeking()
     );
     let worst = seek_anywhere(&mut g, "recorded_first_open_seek_anywhere_and_frame", &mut s, &mut terminal, end_t);
     eprintln!("replay bench: recorded, first open, slowest seek + frame seen: {worst:.2?}");
     g.finish();
+}
+
+/// Opens a replay and draws its first frame, then seeks to `t` and draws that: the session,
+/// the time to the first frame, the time to the seek's frame.
+fn open_and_seek(
+    open: impl Fn() -> ReplaySession,
+    terminal: &mut Terminal<TestBackend>,
+    t: u64,
+) -> (ReplaySession, Duration, Duration) {
+    let t0 = Instant::now();
+    let mut s = open();
+    terminal.draw(|f| f.render_widget(&s.screen(), f.area())).unwrap();
+    let first = t0.elapsed();
+    let t0 = Instant::now();
+    s.command(ReplayCmd::Seek(t), 0);
+    terminal.draw(|f| f.render_widget(&s.screen(), f.area())).unwrap();
+    (s, first, t0.elapsed())
 }
 
 /// Benchmarks seeks along a pseudo-random walk over the whole session, backwards and forwards,
