@@ -78,9 +78,12 @@ fn a_threaded_fork_that_execs_is_not_flagged() {
 
 #[test]
 fn the_rust_tokio_forker_is_flagged() {
+    use std::os::unix::process::CommandExt as _;
+    // Its own process group: the Target's drop kills the group, and with it the copy it forks.
     let child = std::process::Command::new(BIN)
         .args(["demo-node", "forker"])
         .stdout(std::process::Stdio::null())
+        .process_group(0)
         .spawn()
         .unwrap();
     let target = Target(child);
