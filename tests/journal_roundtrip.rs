@@ -80,7 +80,8 @@ fn a_large_journal_is_indexed_as_it_is_written() {
     // The node prints and exits; the headless session ends when it has (maybe before its
     // control socket was ever asked anything: not waited for).
     gw.spawn(gw.command(&["up", "--headless", "--journal", "journal.jsonl"]));
-    let exit = gw.wait_exit();
+    // 210,000 lines through a debug build: a few seconds here, more on a loaded machine.
+    let exit = gw.wait_exit_within(std::time::Duration::from_secs(120));
     let cache = gw.path("cache/gracewatch/replay");
     let journal = gw.path("journal.jsonl");
     let recorded = gracewatch::replay::index::open(&journal, Some(cache)).unwrap().0;

@@ -158,6 +158,12 @@ impl Gw {
 
     /// Waits for gracewatch to exit and returns its output.
     pub fn wait_exit(&mut self) -> Output {
+        self.wait_exit_within(PATIENCE)
+    }
+
+    /// Waits for gracewatch to exit, for at most `patience` (then kills it and panics with a
+    /// post-mortem).
+    pub fn wait_exit_within(&mut self, patience: Duration) -> Output {
         let child = self.child.take().expect("running");
         let start = Instant::now();
         let pid = child.id();
@@ -165,7 +171,7 @@ impl Gw {
             if !Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid) {
                 break;
             }
-            if start.elapsed() >= PATIENCE {
+            if start.elapsed() >= patience {
                 let mut child = child;
                 let _ = child.kill();
                 let out = child.wait_with_output();
