@@ -67,22 +67,25 @@ impl Player {
     /// Moves to the state after `n` events (`n >= 1`: the header is always applied).
     pub fn seek_to_event(&mut self, n: u64) {
         let n = n.max(1);
-        if n < self.applied || n - self.applied > index::CHECKPOINT_EVERY {
+        if n < self.applied || self.leaps_ahead(|idx| idx.checkpoint_before(n)) {
             self.restart_from(|idx| idx.checkpoint_before(n).cloned());
         }
         while self.applied < n && self.step() {}
     }
 
+    /// Does the checkpoint `pick` chooses lie far enough ahead (half an interval) that starting
+    /// from it beats folding on from here? Checkpoints may be sparser than
+    /// [`index::CHECKPOINT_EVERY`] (a cache thinned to its budget, a long recording), so the
+    /// question is asked of the checkpoint itself.
+    fn leaps_ahead(&self, pick: impl FnOnce(&index::Index) -> Option<&index::Checkpoint>) -> bool {
+        let idx = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        pick(&idx).is_some_and(|c| c.applied > self.applied + index::CHECKPOINT_EVERY / 2)
+    }
+
     /// Moves to the last event at or before session time `t`.
     pub fn seek_to_time(&mut self, t: u64) {
-        if t < self.state.now || self.next_t().is_some_and(|nt| t.saturating_sub(nt) > 0) {
-            let far = {
-                let idx = self.index.read().unwrap_or_else(PoisonError::into_inner);
-                idx.checkpoint_at_time(t).is_some_and(|c| c.applied > self.applied + index::CHECKPOINT_EVERY / 2)
-            };
-            if t < self.state.now || far {
-                self.restart_from(|idx| idx.checkpoint_at_time(t).cloned());
-            }
+        if t < self.state.now || self.leaps_ahead(|idx| idx.checkpoint_at_time(t)) {
+            self.restart_from(|idx| idx.checkpoint_at_time(t).cloned());
         }
         self.advance_to_time(t);
     }
