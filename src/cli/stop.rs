@@ -40,8 +40,7 @@ pub fn stop(args: &StopArgs) -> CliResult {
                     continue;
                 };
                 clean &= cause.is_clean();
-                let took = n.took_ms.map_or_else(String::new, |ms| format!(" in {}", crate::util::fmt_ms(ms)));
-                println!("{}: {} ({}){took}", n.node, cause.as_str(), n.status);
+                println!("{}", ended_line(&n.node, cause, &n.status, n.took_ms));
             }
             false
         }
@@ -68,6 +67,12 @@ pub fn stop(args: &StopArgs) -> CliResult {
         Err(e) => return Err(CliError::failed(e)),
     }
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// How a node's stop ended, one line: `web: stopped (status 0) in 1.2s`.
+fn ended_line(node: &str, cause: crate::event::ExitCause, status: &str, took_ms: Option<u64>) -> String {
+    let took = took_ms.map_or_else(String::new, |ms| format!(" in {}", crate::util::fmt_ms(ms)));
+    format!("{node}: {} ({status}){took}", cause.as_str())
 }
 
 /// Polls `ps` until every node in `nodes` has exited; prints how each ended. Whether all ended
@@ -98,7 +103,7 @@ fn outcomes(snapshot: &PsSnapshot, nodes: &[String]) -> Option<Vec<(String, bool
     for name in nodes {
         let Some(node) = snapshot.nodes.iter().find(|n| &n.name == name) else { continue };
         let exit = node.exit.as_ref()?;
-        lines.push((format!("{name}: {} ({})", exit.cause.as_str(), exit.status()), exit.cause.is_clean()));
+        lines.push((ended_line(name, exit.cause, &exit.status(), None), exit.cause.is_clean()));
     }
     Some(lines)
 }
