@@ -145,6 +145,27 @@ fn stop_all_and_fold(gw: &mut Gw) -> (String, State) {
     (text, state)
 }
 
+/// Waits until the `FROM_MAIN` node's claim is reported and its SIGTERM sampled caught.
+fn wait_main_claimed(gw: &Gw) {
+    gw.wait_for(
+        |gw| {
+            handler(gw, "main", "SIGTERM") == "caught"
+                && claim_reported(gw, "main", "main-lib", ClaimOutcome::Installed)
+        },
+        "the installed claim and SIGTERM caught",
+    );
+}
+
+/// The end of a clean-process test: `id` is not in `ps --json` for `node`, a stop of everything
+/// stops it with status 0, and the complete journal never raised `id` for it.
+fn stops_cleanly_without(gw: &mut Gw, node: &str, id: HazardId) -> State {
+    assert!(!ps_has(gw, node, id), "{}", gw.node(node));
+    let (text, state) = stop_all_and_fold(gw);
+    assert!(text.contains(&format!("{node}: stopped (status 0)")), "{text}");
+    assert!(!raised(&state, node).contains(&id), "{:?}", raised(&state, node));
+    state
+}
+
 /// Creates the file a node waits for before its next move.
 fn trigger(gw: &Gw, name: &str) {
     std::fs::write(gw.path(name), b"go").expect("trigger file");
@@ -176,10 +197,7 @@ fn sigterm_ignored_is_raised_by_a_process_that_ignores_sigterm() {
 fn sigterm_ignored_is_not_raised_by_a_clean_process() {
     let mut gw = up("ign", &[node("polite", &py(py::HANDLES_TERM, &[]), &[])]);
     gw.wait_for(|gw| handler(gw, "polite", "SIGTERM") == "caught", "SIGTERM caught in ps --json");
-    assert!(!ps_has(&gw, "polite", HazardId::SigtermIgnored));
-    let (text, state) = stop_all_and_fold(&mut gw);
-    assert!(text.contains("polite: stopped (status 0)"), "{text}");
-    assert!(!raised(&state, "polite").contains(&HazardId::SigtermIgnored), "{:?}", raised(&state, "polite"));
+    stops_cleanly_without(&mut gw, "polite", HazardId::SigtermIgnored);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,17 +389,8 @@ while True: time.sleep(1)
 #[test]
 fn handler_install_failed_is_not_raised_by_a_clean_process() {
     let mut gw = up("fail", &[node("main", &py(FROM_MAIN, &[]), &[])]);
-    gw.wait_for(
-        |gw| {
-            handler(gw, "main", "SIGTERM") == "caught"
-                && claim_reported(gw, "main", "main-lib", ClaimOutcome::Installed)
-        },
-        "the installed claim and SIGTERM caught",
-    );
-    assert!(!ps_has(&gw, "main", HazardId::HandlerInstallFailed));
-    let (text, state) = stop_all_and_fold(&mut gw);
-    assert!(text.contains("main: stopped (status 0)"), "{text}");
-    assert!(!raised(&state, "main").contains(&HazardId::HandlerInstallFailed), "{:?}", raised(&state, "main"));
+    wait_main_claimed(&gw);
+    stops_cleanly_without(&mut gw, "main", HazardId::HandlerInstallFailed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,17 +409,8 @@ fn handler_off_main_thread_is_raised_by_a_process_that_claims_a_handler_from_a_w
 #[test]
 fn handler_off_main_thread_is_not_raised_by_a_clean_process() {
     let mut gw = up("off", &[node("main", &py(FROM_MAIN, &[]), &[])]);
-    gw.wait_for(
-        |gw| {
-            handler(gw, "main", "SIGTERM") == "caught"
-                && claim_reported(gw, "main", "main-lib", ClaimOutcome::Installed)
-        },
-        "the installed claim and SIGTERM caught",
-    );
-    assert!(!ps_has(&gw, "main", HazardId::HandlerOffMainThread));
-    let (text, state) = stop_all_and_fold(&mut gw);
-    assert!(text.contains("main: stopped (status 0)"), "{text}");
-    assert!(!raised(&state, "main").contains(&HazardId::HandlerOffMainThread), "{:?}", raised(&state, "main"));
+    wait_main_claimed(&gw);
+    stops_cleanly_without(&mut gw, "main", HazardId::HandlerOffMainThread);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,10 +486,7 @@ fn handler_lost_is_not_raised_by_a_clean_process() {
         },
         "a sample of the process taken after its claim, in the journal",
     );
-    assert!(!ps_has(&gw, "kept", HazardId::HandlerLost));
-    let (text, state) = stop_all_and_fold(&mut gw);
-    assert!(text.contains("kept: stopped (status 0)"), "{text}");
-    assert!(!raised(&state, "kept").contains(&HazardId::HandlerLost), "{:?}", raised(&state, "kept"));
+    stops_cleanly_without(&mut gw, "kept", HazardId::HandlerLost);
 }
 
 #[test]
