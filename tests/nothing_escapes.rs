@@ -12,8 +12,9 @@ fn tree_manifest(tag: &str) -> String {
 }
 
 fn tag() -> String {
-    // Digits only: it ends up in sleep's argument.
-    format!("{}{}", std::process::id(), rustix::time::clock_gettime(rustix::time::ClockId::Monotonic).tv_nsec % 100_000)
+    // Digits only (it ends up in sleep's argument), of a fixed width (no tag is a prefix of
+    // another test's).
+    unique("")
 }
 
 #[test]

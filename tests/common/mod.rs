@@ -153,7 +153,7 @@ impl Gw {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("timed out waiting for {what}");
+        panic!("timed out waiting for {what}\n{}", self.post_mortem(None));
     }
 
     /// Waits for gracewatch to exit and returns its output.
@@ -334,9 +334,13 @@ impl Drop for Target {
 }
 
 /// A unique token to put in command lines, so a test can find its own processes.
+///
+/// Digits of a fixed width follow `tag`, so one token is never a prefix of another: tests
+/// find their processes by an argument's prefix (`pids_running`), and "1000.28351" must not
+/// find the "1000.283512" of a test running beside it.
 pub fn unique(tag: &str) -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    format!("{tag}{}{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    format!("{tag}{:07}{:05}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Python one-liners used as nodes.
