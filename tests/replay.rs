@@ -239,6 +239,28 @@ fn a_journal_cut_mid_line_by_a_crash_replays_up_to_the_cut() {
 }
 
 #[test]
+fn a_long_session_name_gives_way_before_the_header_goes_compact() {
+    // The same torn journal under a session name as long as a generated one.
+    let whole = std::fs::read_to_string(fixture("crash.jsonl")).unwrap();
+    let long = "replay-crash-of-a-session-with-a-long-generated-name-000012345600042";
+    let renamed = whole.replacen("\"session\":\"replay-crash\"", &format!("\"session\":\"{long}\""), 1);
+    assert_ne!(renamed, whole);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.jsonl");
+    std::fs::write(&path, &renamed[..renamed.len() - 10]).unwrap();
+    let mut s = open(&path, 160, 45);
+    s.command(ReplayCmd::ToEnd, 0);
+    let screen = screen_text(&s);
+    let header = screen.lines().next().unwrap();
+    assert!(header.contains("torn last line") && header.contains(" UTC "), "{header}");
+    assert!(!header.contains(long), "{header}");
+    // Where it fits, the name is there.
+    let mut s = open(&fixture("crash.jsonl"), 160, 45);
+    s.command(ReplayCmd::ToEnd, 0);
+    assert!(screen_text(&s).lines().next().unwrap().contains("· replay-crash"));
+}
+
+#[test]
 fn a_journal_of_a_newer_format_version_is_refused_naming_both_versions() {
     let text = std::fs::read_to_string(fixture("stops.jsonl")).unwrap();
     let newer = text.replacen("\"format\":1,", "\"format\":99,", 1);

@@ -13,9 +13,15 @@ use ratatui::widgets::Widget;
 
 pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
     buf.set_style(area, cx.theme.bar);
-    let mut line = spans(cx, area.width >= WIDE);
-    if line.width() > usize::from(area.width) {
-        line = spans(cx, false);
+    // The long form; without replay's session name (a long one must not cost the rest its
+    // words); the compact form.
+    let fits = |line: &Line| line.width() <= usize::from(area.width);
+    let mut line = spans(cx, area.width >= WIDE, true);
+    if !fits(&line) && cx.ui.replay.is_some() {
+        line = spans(cx, area.width >= WIDE, false);
+    }
+    if !fits(&line) {
+        line = spans(cx, false, false);
     }
     line.style(cx.theme.bar).render(area, buf);
 }
@@ -55,7 +61,7 @@ fn live_spans(cx: Ctx, wide: bool, spans: &mut Vec<Span<'static>>) {
 
 /// Replay's start: REPLAY, the journal, play or pause at what speed, the moment shown (its
 /// wall-clock time from the header, UTC, and its session time of the whole).
-fn replay_spans(cx: Ctx, r: &ReplayView, wide: bool, spans: &mut Vec<Span<'static>>) {
+fn replay_spans(cx: Ctx, r: &ReplayView, wide: bool, session: bool, spans: &mut Vec<Span<'static>>) {
     let (state, t) = (cx.state, cx.theme);
     let sep = Span::styled(" │ ", t.bar);
     if wide {
@@ -67,9 +73,9 @@ fn replay_spans(cx: Ctx, r: &ReplayView, wide: bool, spans: &mut Vec<Span<'stati
     }
     spans.push(Span::styled("REPLAY", t.bar.patch(t.prompt)));
     spans.push(Span::styled(format!(" {}", r.file), t.bar));
-    let session = state.session();
-    if wide && !session.is_empty() {
-        spans.push(Span::styled(format!(" · {session}"), t.bar));
+    let name = state.session();
+    if wide && session && !name.is_empty() {
+        spans.push(Span::styled(format!(" · {name}"), t.bar));
     }
     spans.push(sep.clone());
     let play = if r.playing { "▶" } else { "❚❚" };
@@ -137,13 +143,13 @@ fn replay_tail(cx: Ctx, r: &ReplayView, wide: bool, spans: &mut Vec<Span<'static
     }
 }
 
-/// The bar's text, long or compact.
-fn spans(cx: Ctx, wide: bool) -> Line<'static> {
+/// The bar's text, long or compact; `session`: replay names the session too.
+fn spans(cx: Ctx, wide: bool, session: bool) -> Line<'static> {
     let (state, ui, t) = (cx.state, cx.ui, cx.theme);
     let sep = Span::styled(" │ ", t.bar);
     let mut spans: Vec<Span> = Vec::new();
     if let Some(r) = &ui.replay {
-        replay_spans(cx, r, wide, &mut spans);
+        replay_spans(cx, r, wide, session, &mut spans);
     } else {
         live_spans(cx, wide, &mut spans);
     }
