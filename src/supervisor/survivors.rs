@@ -96,6 +96,23 @@ pub fn wait_dead(fds: &[OwnedFd], timeout: std::time::Duration) {
     }
 }
 
+/// Is the process already dying? A fatal signal it does not catch (the stop signal that
+/// reached the rest of its group, say) marks every thread with a pending SIGKILL the moment it
+/// is sent; the process ends as soon as it is next scheduled. On a loaded machine that can be
+/// after the sweep looks: such a process did not outlive its node, and is not a survivor.
+fn dying(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| kill_pending(&status))
+}
+
+/// Whether a `/proc/PID/status` text shows SIGKILL pending (for the thread or the process).
+fn kill_pending(status: &str) -> bool {
+    const SIGKILL_BIT: u64 = 1 << (9 - 1);
+    status.lines().any(|line| {
+        let Some((key, mask)) = line.split_once(':') else { return false };
+        matches!(key, "SigPnd" | "ShdPnd") && u64::from_str_radix(mask.trim(), 16).is_ok_and(|m| m & SIGKILL_BIT != 0)
+    })
+}
+
 fn my_sid() -> i32 {
     rustix::process::getsid(None).map_or(0, |p| p.as_raw_nonzero().get())
 }
@@ -120,8 +137,11 @@ fn sweep_where(
             let Some((start, sid, name)) = stat_of(pid) else { continue };
             let node = marker(pid).and_then(|(n, _)| n);
             if belongs(pid, start, node.as_deref()) {
+                let dying = dying(pid);
                 if let Some(fd) = kill_verified(pid, Some(start)) {
-                    found.push((node, Survivor { pid, name, detached: sid != my_sid }));
+                    if !dying {
+                        found.push((node, Survivor { pid, name, detached: sid != my_sid }));
+                    }
                     fds.push(fd);
                 }
             }
@@ -183,6 +203,19 @@ pub fn scan_marked(session_id: &str, groups: &[u32]) -> Vec<(u32, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pending_sigkill_means_dying() {
+        let status =
+            |pnd: &str, shd: &str| format!("Name:\tsleep\nSigPnd:\t{pnd}\nShdPnd:\t{shd}\nSigBlk:\t0000000000000100\n");
+        assert!(!kill_pending(&status("0000000000000000", "0000000000000000")));
+        assert!(kill_pending(&status("0000000000000100", "0000000000000000")));
+        assert!(kill_pending(&status("0000000000000000", "0000000000004100")));
+        // SIGTERM pending (caught or blocked) is not dying; nor is SIGKILL blocked (it cannot be).
+        assert!(!kill_pending(&status("0000000000004000", "0000000000000000")));
+        // A live process of ours is not dying.
+        assert!(!dying(std::process::id()));
+    }
 
     #[test]
     fn a_sweep_that_panics_becomes_a_message() {
