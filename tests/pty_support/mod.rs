@@ -99,18 +99,27 @@ impl Pty {
         row_of(self.screen.lock().unwrap().screen(), node)
     }
 
-    /// Moves the selection down until `node`'s row carries the selection marker.
+    /// The name in the row that carries the selection marker.
+    pub fn selected(&self) -> Option<String> {
+        selected_in(self.screen.lock().unwrap().screen())
+    }
+
+    /// Moves the selection down until `node`'s row carries the selection marker. One press at
+    /// a time, each seen to move the marker before the next: the screen redraws on its own
+    /// all the time, so "the screen changed" does not mean "the key was read".
     pub fn select(&mut self, node: &str) {
         for _ in 0..20 {
-            if self.row(node).contains(&format!("›{node}")) {
+            let Some(before) = self.selected() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            if before == node {
                 return;
             }
-            let before = self.contents();
             self.keys("j");
-            let start = Instant::now();
-            while self.contents() == before && start.elapsed() < Duration::from_secs(2) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            self.wait_for(&format!("the selection to move down from {before}"), |s| {
+                selected_in(s).is_some_and(|n| n != before)
+            });
         }
         panic!("could not select {node}; screen:\n{}", self.contents());
     }
@@ -162,4 +171,11 @@ impl Drop for Pty {
 pub fn row_of(s: &vt100::Screen, node: &str) -> String {
     let needle = format!("{node} ");
     s.contents().lines().find(|l| l.contains(&needle) && l.starts_with('│')).unwrap_or_default().to_string()
+}
+
+/// The name in the row that carries the selection marker (the node table comes first on the
+/// screen).
+pub fn selected_in(screen: &vt100::Screen) -> Option<String> {
+    let contents = screen.contents();
+    contents.split('›').nth(1)?.split_whitespace().next().map(str::to_string)
 }
