@@ -29,11 +29,15 @@ fn py(code: &str, args: &[&str]) -> String {
 }
 
 /// A `[nodes.NAME]` table: its `cmd` (TOML), then `keys` (one `key = value` each); the grace
-/// is 1 s unless `keys` set one.
+/// is 5 s unless `keys` set one: time enough for a clean node to exit with its own status on
+/// a loaded machine. A node meant to be killed at its deadline sets [`SHORT_GRACE`].
 fn node(name: &str, cmd: &str, keys: &[&str]) -> String {
-    let grace = if keys.iter().any(|k| k.starts_with("grace")) { "" } else { "grace = \"1s\"\n" };
+    let grace = if keys.iter().any(|k| k.starts_with("grace")) { "" } else { "grace = \"5s\"\n" };
     format!("[nodes.{name}]\ncmd = {cmd}\n{grace}{}\n", keys.join("\n"))
 }
+
+/// For a node that only SIGKILL stops: its stop ends at this deadline.
+const SHORT_GRACE: &[&str] = &["grace = \"1s\""];
 
 /// A node that keeps a headless session alive (it ends once every node has exited) while a
 /// test stops another node and then reads `ps --json`.
@@ -181,7 +185,7 @@ fn unique_sleep() -> String {
 
 #[test]
 fn sigterm_ignored_is_raised_by_a_process_that_ignores_sigterm() {
-    let mut gw = up("ign", &[node("deaf", &py(py::IGNORES_TERM, &[]), &[])]);
+    let mut gw = up("ign", &[node("deaf", &py(py::IGNORES_TERM, &[]), SHORT_GRACE)]);
     gw.wait_for(
         |gw| handler(gw, "deaf", "SIGTERM") == "ignored" && ps_has(gw, "deaf", HazardId::SigtermIgnored),
         "SIGTERM ignored and sigterm-ignored in ps --json",
@@ -259,7 +263,7 @@ for _ in range(2):
 print('ready', flush=True)
 while True: time.sleep(1)
 ";
-    let mut gw = up("blk", &[node("masked", &py(code, &[]), &[])]);
+    let mut gw = up("blk", &[node("masked", &py(code, &[]), SHORT_GRACE)]);
     gw.wait_for(
         |gw| {
             let n = gw.node("masked");
@@ -738,6 +742,9 @@ fn tokens_stuck_is_not_raised_by_a_clean_process() {
 /// The stop message, SIGTERM 300 ms later, SIGKILL at 2 s.
 const COOPERATIVE: &[&str] = &["grace = \"2s\"", "cooperative = \"300ms\""];
 
+/// The stop message, SIGTERM 5 s later: a clean node's acknowledgement is never late for it.
+const COOPERATIVE_CLEAN: &[&str] = &["grace = \"10s\"", "cooperative = \"5s\""];
+
 #[test]
 fn stop_unacknowledged_is_raised_by_a_process_that_listens_but_never_acknowledges() {
     // Raw protocol: says it listens, reads the stop message, never answers `stop_ack`; its
@@ -779,7 +786,7 @@ gw.on_stop(lambda reason: print('stop: ' + reason, flush=True))
 gw.wait_for_stop()
 print('bye', flush=True)
 ";
-    let mut gw = up("ack", &[node("polite", &py(code, &[]), COOPERATIVE), keeper()]);
+    let mut gw = up("ack", &[node("polite", &py(code, &[]), COOPERATIVE_CLEAN), keeper()]);
     gw.wait_for(
         |gw| any_event(gw, |e| matches!(e, EventKind::StopListening { node } if node == "polite")),
         "the node to listen for the stop message",

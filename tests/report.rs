@@ -458,19 +458,6 @@ fn replay_screen(s: &ReplaySession) -> String {
     t.backend().to_string()
 }
 
-/// Children of `pid` whose command line contains `needle`.
-fn children_with_arg(pid: u32, needle: &str) -> Vec<u32> {
-    pids_with_arg(needle)
-        .into_iter()
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .ok()
-                .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse::<u32>().ok())
-                == Some(pid)
-        })
-        .collect()
-}
-
 /// Replays `path` to its end and reports what it read: (events, torn).
 fn replays_to_the_end(path: &Path, events: usize) -> bool {
     let mut s = replay_open(path);

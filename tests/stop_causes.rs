@@ -85,6 +85,9 @@ fn a_single_node_stop_with_overrides_and_a_forced_kill() {
     let out = gw.run(&["stop", "a", "--session", "single"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("a has already exited"));
+    // A node that does not exist (asked while the session still runs: it ends once b exits).
+    let out = gw.run(&["stop", "ghost", "--session", "single"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no node named \"ghost\""), "{out:?}");
     // --force kills at once.
     let out = gw.run(&["stop", "b", "--force", "--wait", "--session", "single"]);
     assert!(
@@ -92,8 +95,6 @@ fn a_single_node_stop_with_overrides_and_a_forced_kill() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let out = gw.run(&["stop", "ghost", "--session", "single"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no node named \"ghost\""));
 }
 
 #[test]

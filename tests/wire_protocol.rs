@@ -31,9 +31,14 @@ fn protocol_case(bad_body: &str, expected_error: &str) {
         toml_str(&raw_node(bad_body))
     );
     let gw = Gw::up(&manifest);
+    // Two records (the error, then the cut connection), which may reach the journal in two
+    // writes: wait for both.
     gw.wait_for(
-        |gw| has(gw, |e| matches!(e, EventKind::ProtocolError { node, .. } if node == "bad")),
-        "a protocol error from `bad`",
+        |gw| {
+            has(gw, |e| matches!(e, EventKind::ProtocolError { node, .. } if node == "bad"))
+                && has(gw, |e| matches!(e, EventKind::NodeDisconnected { node, .. } if node == "bad"))
+        },
+        "a protocol error from `bad` and its connection cut",
     );
     let evs = events(&gw);
     let error = evs.iter().find_map(|e| match e {
@@ -182,9 +187,19 @@ while True:
     let state = replay_state(&gw);
     let n = state.node("slow").unwrap();
     assert!(n.has_hazard(gracewatch::hazards::HazardId::TokensStuck));
-    // Bounded: the kill came at most grace + drain_extension after the request.
+    // Bounded: no extension moved the deadline past grace + drain_extension after the request
+    // (when the kill then lands is the engine's precision, measured in the benches, not here).
     let stop = n.stop.as_ref().unwrap();
-    assert!(n.exit.as_ref().unwrap().t - stop.requested_at < 2_600_000_000, "bounded by grace + drain_extension");
+    let bound = stop.requested_at + 2_500_000_000;
+    let deadlines: Vec<u64> = evs
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::GraceExtended { deadline, .. } => Some(*deadline),
+            _ => None,
+        })
+        .collect();
+    assert!(deadlines.iter().all(|d| *d <= bound), "bounded by grace + drain_extension: {deadlines:?} vs {bound}");
+    assert!(n.exit.as_ref().unwrap().t >= *deadlines.last().unwrap(), "killed at the last deadline, not before");
 }
 
 /// The folded state of a finished session's journal.

@@ -46,7 +46,9 @@ REQUIRED = {
     "dropped": {"count": int},
 }
 
-WAIT = 5.0
+# How long to wait for something that should happen (a wait returns as soon as it does): long,
+# because CI machines are shared and slow at times.
+WAIT = 20.0
 
 
 def _off_main_thread_error():
@@ -651,15 +653,14 @@ class Connected(Case):
         n = self.node("""
             import sys, time, gracewatch_node as gw
             gw.QUEUE_MAX = 10
-            t0 = time.monotonic()
             ids = [gw.lend("r") for _ in range(100)]   # the supervisor has not answered yet
-            print("lent", time.monotonic() - t0 < 1.0, flush=True)
+            print("lent", flush=True)
             sys.stdin.readline()
             for i in ids:
                 gw.returned(i, "r")
             print("returned", flush=True)
         """, s)
-        n.expect("lent True")
+        n.expect("lent")  # while the welcome is still withheld: lending never waits for it
         s.welcome_gate.set()
         s.wait_for(lambda m: m.get("type") == "token_issued" and m["id"] == 10)
         n.tell("go")
@@ -856,9 +857,8 @@ class Demos(Case):
         self.assertEqual({(m["signal"], m["main_thread"]) for m in s.of_type("handler")},
                          {("SIGTERM", True), ("SIGINT", True)})
         self.assertTrue({signal.SIGTERM, signal.SIGINT} <= caught_signals(n.p.pid))
-        t0 = time.monotonic()
+        # "exited": it was gone before the signal would have been due.
         self.assertEqual(self.stop_like_gracewatch(n, s, 2.0, 5.0), "exited")
-        self.assertLess(time.monotonic() - t0, 1.0)
         out = self.assertCleanExit(n)
         self.assertIn("stop (operator)", out[-1])
         s.wait_type("stop_ack")

@@ -273,6 +273,19 @@ pub fn pids_with_arg(needle: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Children of `pid` whose command line contains `needle`.
+pub fn children_with_arg(pid: u32, needle: &str) -> Vec<u32> {
+    pids_with_arg(needle)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse::<u32>().ok())
+                == Some(pid)
+        })
+        .collect()
+}
+
 /// Pids of live processes running `program` (argv[0]) with `arg_prefix` at the start of argv[1].
 pub fn pids_running(program: &str, arg_prefix: &str) -> Vec<u32> {
     std::fs::read_dir("/proc")
