@@ -247,6 +247,20 @@ fn stop_signal_default_is_not_raised_by_a_clean_process() {
     assert!(!late.iter().any(|h| h.id == HazardId::StopSignalDefault), "{late:?}");
 }
 
+#[test]
+fn stop_signal_default_is_not_raised_by_a_process_whose_start_up_is_long() {
+    // An import that computes for 3 s (as a starved or heavy one does) before the script sets
+    // its SIGTERM handler: the interpreter's SIGINT handler alone is on show past the 2 s a
+    // start-up normally gets, but the process is still running, so it is not judged yet.
+    let code = "import signal,sys,time\nend = time.monotonic() + 3\nwhile time.monotonic() < end: pass\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
+    let mut gw = up("dfl", &[node("slow", &py(code, &[]), &[])]);
+    gw.wait_for(
+        |gw| handler(gw, "slow", "SIGTERM") == "caught" && handler(gw, "slow", "SIGINT") == "caught",
+        "SIGTERM and SIGINT caught in ps --json",
+    );
+    stops_cleanly_without(&mut gw, "slow", HazardId::StopSignalDefault);
+}
+
 // ---------------------------------------------------------------------------------------------
 // stop-signal-blocked
 

@@ -38,6 +38,18 @@ pub const CONFIRM_GAP: Duration = Duration::from_millis(200);
 /// this old, so that a hazard about them is never raised by the start-up of a healthy process.
 pub const STARTUP_SETTLE: Duration = Duration::from_secs(2);
 
+/// ... unless it is still running then (state `R` or `D`: executing or waiting for the CPU or
+/// the disk, as an import on a starved machine does): its start-up counts as over once it
+/// first waits for something (`S`), or at this age whatever it does.
+pub const STARTUP_SETTLE_BUSY: Duration = Duration::from_secs(10);
+
+/// Has a process of this age (ms) and state finished starting, as far as judging its signal
+/// dispositions goes?
+pub fn start_up_over(age_ms: u64, state: u8) -> bool {
+    let age = u128::from(age_ms);
+    age >= STARTUP_SETTLE_BUSY.as_millis() || (age >= STARTUP_SETTLE.as_millis() && !matches!(state, b'R' | b'D'))
+}
+
 impl<T: Copy + Eq> Hysteresis<T> {
     pub fn observe(&mut self, seen: T, now: Instant) {
         self.observe_settling(seen, now, true);
@@ -469,7 +481,7 @@ impl Worker {
         let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
         let Some(p) = procs.get_mut(&pid) else { return false };
         let age_ms = self.units.ticks_to_ms(self.units.now_ticks().saturating_sub(stat.start_time));
-        let settled = u128::from(age_ms) >= STARTUP_SETTLE.as_millis();
+        let settled = start_up_over(age_ms, stat.state) || p.handlers.confirmed().is_some();
         p.handlers.observe_settling((stat.caught, stat.ignored), now, settled);
         observe_stat(p, stat, &mut usage.ticks);
         let Ok(threads) = read_threads(&p.dir, &mut self.buf) else {
@@ -755,6 +767,18 @@ mod tests {
         h.observe_settling(caught_int, at(1900), false);
         h.observe_settling(caught_int, at(2100), true);
         assert_eq!(h.confirmed(), Some(caught_int));
+    }
+
+    #[test]
+    fn start_up_is_over_once_the_process_first_waits_or_at_ten_seconds() {
+        // Young: never.
+        assert!(!start_up_over(1999, b'S'));
+        // Old enough and waiting for something (sleeping, stopped): yes.
+        assert!(start_up_over(2000, b'S') && start_up_over(2000, b'T'));
+        // Old enough but still running or in the disk (a starved import): not yet ...
+        assert!(!start_up_over(5000, b'R') && !start_up_over(5000, b'D'));
+        // ... unless it has been at it for ten seconds (a node that computes from the start).
+        assert!(start_up_over(10_000, b'R'));
     }
 
     #[test]
