@@ -10,7 +10,7 @@ use crate::event::Survivor;
 use crate::probe::Known;
 use crate::probe::children::ChildIndex;
 use std::collections::HashSet;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 /// Environment variable every process of a session inherits: the session's random id.
 pub const ENV_SESSION_ID: &str = "GRACEWATCH_SESSION_ID";
@@ -49,11 +49,28 @@ pub fn marker(pid: u32) -> Option<(Option<String>, String)> {
     Some((node, session?))
 }
 
-/// (start time, session id, comm) of a live process. Zombies are already dead: a killed
-/// process stays a zombie until the reaper gets to it and must not be counted twice.
-fn stat_of(pid: u32) -> Option<(u64, i32, String)> {
+/// What the sweep reads of a live process.
+struct Seen {
+    start: u64,
+    sid: i32,
+    name: String,
+    /// Its main thread is running its exit (`PF_EXITING`).
+    exiting: bool,
+}
+
+/// A live process. Zombies are already dead: a killed process stays a zombie until the reaper
+/// gets to it and must not be counted twice. (A process whose main thread has exited while
+/// other threads run shows `Z` too, and is alive.)
+fn stat_of(pid: u32) -> Option<Seen> {
+    const PF_EXITING: u32 = 0x4;
     let stat = procfs::process::Process::new(pid as i32).ok()?.stat().ok()?;
-    (stat.state != 'Z').then_some((stat.starttime, stat.session, stat.comm))
+    let zombie = stat.state == 'Z';
+    (!zombie || stat.num_threads > 1).then_some(Seen {
+        start: stat.starttime,
+        sid: stat.session,
+        name: stat.comm,
+        exiting: !zombie && stat.flags & PF_EXITING != 0,
+    })
 }
 
 /// Sends SIGKILL through a pidfd, checking the start time when one is given. Returns the
@@ -63,7 +80,7 @@ pub fn kill_verified(pid: u32, start_time: Option<u64>) -> Option<OwnedFd> {
     let fd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()).ok()?;
     if let Some(expected) = start_time {
         // The pidfd pins the process: if the start time matches now, it is the one we saw.
-        if stat_of(pid).map(|s| s.0) != Some(expected) {
+        if stat_of(pid).map(|s| s.start) != Some(expected) {
             return None;
         }
     }
@@ -73,10 +90,10 @@ pub fn kill_verified(pid: u32, start_time: Option<u64>) -> Option<OwnedFd> {
 
 /// Waits (at most `timeout`) until every process behind these pidfds has died, so a later
 /// sweep never sees a process it already killed.
-pub fn wait_dead(fds: &[OwnedFd], timeout: std::time::Duration) {
+pub fn wait_dead<F: AsFd>(fds: &[F], timeout: std::time::Duration) {
     use rustix::event::{PollFd, PollFlags, poll};
     let deadline = std::time::Instant::now() + timeout;
-    let mut pending: Vec<&OwnedFd> = fds.iter().collect();
+    let mut pending: Vec<&F> = fds.iter().collect();
     while !pending.is_empty() {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
@@ -96,12 +113,22 @@ pub fn wait_dead(fds: &[OwnedFd], timeout: std::time::Duration) {
     }
 }
 
-/// Is the process already dying? A fatal signal it does not catch (the stop signal that
-/// reached the rest of its group, say) marks every thread with a pending SIGKILL the moment it
-/// is sent; the process ends as soon as it is next scheduled. On a loaded machine that can be
-/// after the sweep looks: such a process did not outlive its node, and is not a survivor.
-fn dying(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| kill_pending(&status))
+/// Is the process already dying? It is when it runs its exit already, or when SIGKILL is
+/// pending: a fatal signal with its default action (the stop signal that reached the rest of
+/// the group, say; not a core-dumping one, not to a traced process) marks every thread so when
+/// it is sent, and a direct SIGKILL is pending until taken. The process then ends when it is
+/// next scheduled, which on a loaded machine can be after the sweep looks. (One that stays
+/// dying, stuck in the kernel, is told apart after the sweep's wait.)
+fn dying(pid: u32, seen: &Seen) -> bool {
+    seen.exiting || std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| kill_pending(&status))
+}
+
+/// Has the process behind this pidfd died (without waiting)?
+fn is_dead(fd: &OwnedFd) -> bool {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let mut polls = [PollFd::new(fd, PollFlags::IN)];
+    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+    poll(&mut polls, Some(&zero)).is_ok_and(|n| n > 0)
 }
 
 /// Whether a `/proc/PID/status` text shows SIGKILL pending (for the thread or the process).
@@ -125,8 +152,8 @@ fn sweep_where(
 ) -> Vec<(Option<String>, Survivor)> {
     let me = std::process::id();
     let my_sid = my_sid();
-    let mut found = Vec::new();
-    let mut fds = Vec::new();
+    // Each process killed: its pidfd, who it was, and whether it was dying already.
+    let mut killed: Vec<(OwnedFd, (Option<String>, Survivor), bool)> = Vec::new();
     let mut index = ChildIndex::default();
     let now = std::time::Instant::now();
     for child in index.children(me, now) {
@@ -134,21 +161,22 @@ fn sweep_where(
             continue;
         }
         for pid in subtree_in(&mut index, now, child) {
-            let Some((start, sid, name)) = stat_of(pid) else { continue };
+            let Some(seen) = stat_of(pid) else { continue };
             let node = marker(pid).and_then(|(n, _)| n);
-            if belongs(pid, start, node.as_deref()) {
-                let dying = dying(pid);
-                if let Some(fd) = kill_verified(pid, Some(start)) {
-                    if !dying {
-                        found.push((node, Survivor { pid, name, detached: sid != my_sid }));
-                    }
-                    fds.push(fd);
+            if belongs(pid, seen.start, node.as_deref()) {
+                let dying = dying(pid, &seen);
+                if let Some(fd) = kill_verified(pid, Some(seen.start)) {
+                    let survivor = Survivor { pid, name: seen.name, detached: seen.sid != my_sid };
+                    killed.push((fd, (node, survivor), dying));
                 }
             }
         }
     }
+    let fds: Vec<&OwnedFd> = killed.iter().map(|(fd, _, _)| fd).collect();
     wait_dead(&fds, std::time::Duration::from_millis(500));
-    found
+    // A process that was dying and is dead by now did not outlive its node; one still there
+    // (stuck in the kernel, a hung mount) did.
+    killed.into_iter().filter(|(fd, _, dying)| !dying || !is_dead(fd)).map(|(_, who, _)| who).collect()
 }
 
 /// Kills what is left of `node`'s tree and says who it was.
@@ -214,7 +242,36 @@ mod tests {
         // SIGTERM pending (caught or blocked) is not dying; nor is SIGKILL blocked (it cannot be).
         assert!(!kill_pending(&status("0000000000004000", "0000000000000000")));
         // A live process of ours is not dying.
-        assert!(!dying(std::process::id()));
+        let me = std::process::id();
+        assert!(!dying(me, &stat_of(me).expect("our own stat")));
+    }
+
+    #[test]
+    fn a_process_whose_main_thread_exited_is_alive_while_its_threads_run() {
+        // The main thread ends with pthread_exit; a second thread runs on. /proc shows the
+        // process as `Z` (its main thread's state).
+        let code = "import threading,time,ctypes\nthreading.Thread(target=time.sleep,args=(60,)).start()\nprint('go', flush=True)\nctypes.CDLL(None).pthread_exit(None)";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", code])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        // python3 may be a launcher that execs the interpreter: the pid stays the same.
+        let pid = child.id();
+        let start = std::time::Instant::now();
+        let zombie_main = || {
+            procfs::process::Process::new(pid as i32).unwrap().stat().is_ok_and(|s| s.state == 'Z' && s.num_threads > 1)
+        };
+        while !zombie_main() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(30), "the main thread never exited");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let seen = stat_of(pid).expect("alive: a thread still runs");
+        assert!(!seen.exiting && !dying(pid, &seen));
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     #[test]
