@@ -198,8 +198,12 @@ while True:
             _ => None,
         })
         .collect();
+    assert!(!deadlines.is_empty(), "the deadline was extended");
     assert!(deadlines.iter().all(|d| *d <= bound), "bounded by grace + drain_extension: {deadlines:?} vs {bound}");
-    assert!(n.exit.as_ref().unwrap().t >= *deadlines.last().unwrap(), "killed at the last deadline, not before");
+    let exit_t = n.exit.as_ref().unwrap().t;
+    assert!(exit_t >= *deadlines.last().unwrap(), "killed at the last deadline, not before");
+    // A sanity bound only (deadline precision is measured, not asserted): not seconds late.
+    assert!(exit_t < bound + 5_000_000_000, "killed near the bound: {exit_t} vs {bound}");
 }
 
 /// The folded state of a finished session's journal.

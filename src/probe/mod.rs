@@ -191,7 +191,8 @@ impl Probe {
         self.send(Cmd::Intensity(intensity));
     }
 
-    /// Sample this node's tree now (a stop was requested, a signal sent).
+    /// Sample this node's tree now (a stop was requested, a signal sent). From then on, its
+    /// processes' start-up no longer defers judging their signal dispositions.
     pub fn sample_now(&self, node: &str) {
         self.send(Cmd::SampleNow { node: node.to_string() });
     }

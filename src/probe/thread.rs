@@ -186,7 +186,8 @@ impl Worker {
                 }
             }
             Cmd::SampleNow { node } => {
-                if self.nodes.contains_key(&node) {
+                if let Some(tree) = self.nodes.get_mut(&node) {
+                    tree.signalled = true;
                     self.round(&node, RoundKind::Full, now);
                     if let Some(tree) = self.nodes.get_mut(&node) {
                         tree.cadence.full_done(now);

@@ -39,9 +39,11 @@ pub const CONFIRM_GAP: Duration = Duration::from_millis(200);
 pub const STARTUP_SETTLE: Duration = Duration::from_secs(2);
 
 /// ... unless it is still running then (state `R` or `D`: executing or waiting for the CPU or
-/// the disk, as an import on a starved machine does): its start-up counts as over once it
-/// first waits for something (`S`), or at this age whatever it does.
-pub const STARTUP_SETTLE_BUSY: Duration = Duration::from_secs(10);
+/// the disk, as an import on a starved machine does): its start-up then counts as over at the
+/// first read that finds it in any other state (sleeping, stopped), at this age whatever it
+/// does, or as soon as its node is signalled (a stop judges what is there). Until then it
+/// publishes no sample, and is read in full every fast round.
+pub const STARTUP_SETTLE_BUSY: Duration = Duration::from_secs(5);
 
 /// Has a process of this age (ms) and state finished starting, as far as judging its signal
 /// dispositions goes?
@@ -280,6 +282,8 @@ pub struct NodeTree {
     pub procs: BTreeMap<u32, Proc>,
     pub cadence: Cadence,
     pub usage: UsageMeter,
+    /// The node has been signalled: its processes' start-up no longer defers judging them.
+    pub signalled: bool,
 }
 
 impl NodeTree {
@@ -324,6 +328,7 @@ impl Worker {
             procs: BTreeMap::new(),
             cadence: Cadence::new(now, self.fast(), self.idle()),
             usage: UsageMeter::new(now),
+            signalled: false,
         };
         // Track first, read after: a fork reported by the connector in between is then kept.
         self.track(node, pid);
@@ -478,10 +483,10 @@ impl Worker {
             StatRead::Ended => return true,
             StatRead::Nothing => return false,
         };
-        let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
+        let Some(NodeTree { procs, usage, signalled, .. }) = self.nodes.get_mut(node) else { return false };
         let Some(p) = procs.get_mut(&pid) else { return false };
         let age_ms = self.units.ticks_to_ms(self.units.now_ticks().saturating_sub(stat.start_time));
-        let settled = start_up_over(age_ms, stat.state) || p.handlers.confirmed().is_some();
+        let settled = start_up_over(age_ms, stat.state) || p.handlers.confirmed().is_some() || *signalled;
         p.handlers.observe_settling((stat.caught, stat.ignored), now, settled);
         observe_stat(p, stat, &mut usage.ticks);
         let Ok(threads) = read_threads(&p.dir, &mut self.buf) else {
@@ -770,15 +775,15 @@ mod tests {
     }
 
     #[test]
-    fn start_up_is_over_once_the_process_first_waits_or_at_ten_seconds() {
+    fn start_up_is_over_once_the_process_first_waits_or_at_five_seconds() {
         // Young: never.
         assert!(!start_up_over(1999, b'S'));
         // Old enough and waiting for something (sleeping, stopped): yes.
         assert!(start_up_over(2000, b'S') && start_up_over(2000, b'T'));
         // Old enough but still running or in the disk (a starved import): not yet ...
-        assert!(!start_up_over(5000, b'R') && !start_up_over(5000, b'D'));
-        // ... unless it has been at it for ten seconds (a node that computes from the start).
-        assert!(start_up_over(10_000, b'R'));
+        assert!(!start_up_over(4999, b'R') && !start_up_over(4999, b'D'));
+        // ... unless it has been at it for five seconds (a node that computes from the start).
+        assert!(start_up_over(5000, b'R'));
     }
 
     #[test]

@@ -108,18 +108,23 @@ impl Pty {
     /// a time, each seen to move the marker before the next: the screen redraws on its own
     /// all the time, so "the screen changed" does not mean "the key was read".
     pub fn select(&mut self, node: &str) {
+        self.wait_for(&format!("a row of {node} and a selected row"), |s| {
+            !row_of(s, node).is_empty() && selected_in(s).is_some()
+        });
         for _ in 0..20 {
-            let Some(before) = self.selected() else {
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            };
+            let Some(before) = self.selected() else { break };
             if before == node {
                 return;
             }
             self.keys("j");
-            self.wait_for(&format!("the selection to move down from {before}"), |s| {
-                selected_in(s).is_some_and(|n| n != before)
-            });
+            let start = Instant::now();
+            // The last row does not move on: then `node` is above it and this gives up.
+            while self.selected().as_ref() == Some(&before) && start.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if self.selected().as_ref() == Some(&before) {
+                break;
+            }
         }
         panic!("could not select {node}; screen:\n{}", self.contents());
     }
@@ -173,9 +178,12 @@ pub fn row_of(s: &vt100::Screen, node: &str) -> String {
     s.contents().lines().find(|l| l.contains(&needle) && l.starts_with('│')).unwrap_or_default().to_string()
 }
 
-/// The name in the row that carries the selection marker (the node table comes first on the
-/// screen).
+/// The name in the table row that carries the selection marker (`│›name`).
 pub fn selected_in(screen: &vt100::Screen) -> Option<String> {
-    let contents = screen.contents();
-    contents.split('›').nth(1)?.split_whitespace().next().map(str::to_string)
+    screen
+        .contents()
+        .lines()
+        .find_map(|l| l.strip_prefix("│›"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_string)
 }
