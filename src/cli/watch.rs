@@ -85,8 +85,9 @@ async fn snapshot(handle: &crate::supervisor::SessionHandle) -> CliResult {
         handle.commands.send(Command::Ps(tx)).await.ok()?;
         rx.await.ok()
     };
-    // A process younger than the probe's start-up allowance is reported once it has settled
-    // (about 2 s); a loaded machine may take longer still.
+    // A process still starting is reported once its start-up is over (from 2 s of age, at most
+    // 5 s while it stays busy: `probe::tree::STARTUP_SETTLE_BUSY`); a loaded machine may take
+    // longer still.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut snap = ask().await;
     while tokio::time::Instant::now() < deadline {

@@ -89,27 +89,29 @@ pub fn kill_verified(pid: u32, start_time: Option<u64>) -> Option<OwnedFd> {
 }
 
 /// Waits (at most `timeout`) until every process behind these pidfds has died, so a later
-/// sweep never sees a process it already killed.
-pub fn wait_dead<F: AsFd>(fds: &[F], timeout: std::time::Duration) {
+/// sweep never sees a process it already killed. Says, for each, whether it died.
+pub fn wait_dead<F: AsFd>(fds: &[F], timeout: std::time::Duration) -> Vec<bool> {
     use rustix::event::{PollFd, PollFlags, poll};
     let deadline = std::time::Instant::now() + timeout;
-    let mut pending: Vec<&F> = fds.iter().collect();
-    while !pending.is_empty() {
+    let mut dead = vec![false; fds.len()];
+    loop {
+        let pending: Vec<usize> = (0..fds.len()).filter(|i| !dead[*i]).collect();
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return;
+        if pending.is_empty() || left.is_zero() {
+            return dead;
         }
-        let mut polls: Vec<PollFd> = pending.iter().map(|fd| PollFd::new(*fd, PollFlags::IN)).collect();
+        let mut polls: Vec<PollFd> = pending.iter().map(|i| PollFd::new(&fds[*i], PollFlags::IN)).collect();
         let ts = rustix::time::Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
         match poll(&mut polls, Some(&ts)) {
             Ok(_) => {}
             // A signal handler ran on this thread (SIGCHLD, from the very deaths we wait for):
             // poll is not restarted; go round with the time that is left.
             Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => return,
+            Err(_) => return dead,
         }
-        let done: Vec<bool> = polls.iter().map(|p| !p.revents().is_empty()).collect();
-        pending = pending.into_iter().zip(done).filter(|(_, d)| !d).map(|(fd, _)| fd).collect();
+        for (i, p) in pending.iter().zip(&polls) {
+            dead[*i] = !p.revents().is_empty();
+        }
     }
 }
 
@@ -121,14 +123,6 @@ pub fn wait_dead<F: AsFd>(fds: &[F], timeout: std::time::Duration) {
 /// dying, stuck in the kernel, is told apart after the sweep's wait.)
 fn dying(pid: u32, seen: &Seen) -> bool {
     seen.exiting || std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| kill_pending(&status))
-}
-
-/// Has the process behind this pidfd died (without waiting)?
-fn is_dead(fd: &OwnedFd) -> bool {
-    use rustix::event::{PollFd, PollFlags, poll};
-    let mut polls = [PollFd::new(fd, PollFlags::IN)];
-    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
-    poll(&mut polls, Some(&zero)).is_ok_and(|n| n > 0)
 }
 
 /// Whether a `/proc/PID/status` text shows SIGKILL pending (for the thread or the process).
@@ -173,10 +167,10 @@ fn sweep_where(
         }
     }
     let fds: Vec<&OwnedFd> = killed.iter().map(|(fd, _, _)| fd).collect();
-    wait_dead(&fds, std::time::Duration::from_millis(500));
+    let dead = wait_dead(&fds, std::time::Duration::from_millis(500));
     // A process that was dying and is dead by now did not outlive its node; one still there
     // (stuck in the kernel, a hung mount) did.
-    killed.into_iter().filter(|(fd, _, dying)| !dying || !is_dead(fd)).map(|(_, who, _)| who).collect()
+    killed.into_iter().zip(dead).filter(|((_, _, dying), dead)| !dying || !dead).map(|((_, who, _), _)| who).collect()
 }
 
 /// Kills what is left of `node`'s tree and says who it was.
@@ -231,6 +225,23 @@ pub fn scan_marked(session_id: &str, groups: &[u32]) -> Vec<(u32, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wait_dead_says_which_died() {
+        let mut killed = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let mut alive = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let fd = kill_verified(killed.id(), None).expect("killed");
+        let alive_fd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(alive.id() as i32).unwrap(),
+            rustix::process::PidfdFlags::empty(),
+        )
+        .unwrap();
+        let dead = wait_dead(&[fd, alive_fd], std::time::Duration::from_millis(300));
+        assert_eq!(dead, vec![true, false]);
+        alive.kill().unwrap();
+        alive.wait().unwrap();
+        killed.wait().unwrap();
+    }
 
     #[test]
     fn a_pending_sigkill_means_dying() {

@@ -185,14 +185,24 @@ fn a_damaged_cache_costs_time_never_a_wrong_screen() {
     assert!(!p.index.read().unwrap().from_cache);
 }
 
-#[test]
-fn a_journal_recorded_with_its_index_seeks_at_once_on_its_first_open() {
+/// A journal of `events` written as a session writes it, its index recorded on the way:
+/// (its directory, the journal, the cache, the index file the recording left there).
+fn journal_recorded(
+    events: u64,
+) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf, Option<std::path::PathBuf>) {
     use crate::replay::recorder::{RECORD_FROM_EVENTS, Recorder};
     let dir = tempfile::tempdir().unwrap();
     let (path, cache) = (dir.path().join("j.jsonl"), dir.path().join("cache"));
     let recorder = Recorder::start().unwrap();
-    write_journal_recorded(&path, 250_003, Some(&recorder));
-    let file = recorder.finish(&path, &cache, RECORD_FROM_EVENTS).unwrap().expect("a large journal leaves its index");
+    write_journal_recorded(&path, events, Some(&recorder));
+    let file = recorder.finish(&path, &cache, RECORD_FROM_EVENTS).unwrap();
+    (dir, path, cache, file)
+}
+
+#[test]
+fn a_journal_recorded_with_its_index_seeks_at_once_on_its_first_open() {
+    let (_dir, path, cache, file) = journal_recorded(250_003);
+    let file = file.expect("a large journal leaves its index");
     assert!(file.exists());
 
     let mut first = Player::open(&path, Some(cache.clone())).unwrap();
@@ -215,11 +225,7 @@ fn a_journal_recorded_with_its_index_seeks_at_once_on_its_first_open() {
 
 #[test]
 fn a_small_journal_leaves_no_index_behind() {
-    use crate::replay::recorder::{RECORD_FROM_EVENTS, Recorder};
-    let dir = tempfile::tempdir().unwrap();
-    let (path, cache) = (dir.path().join("j.jsonl"), dir.path().join("cache"));
-    let recorder = Recorder::start().unwrap();
-    write_journal_recorded(&path, 5_000, Some(&recorder));
-    assert_eq!(recorder.finish(&path, &cache, RECORD_FROM_EVENTS).unwrap(), None);
+    let (_dir, _path, cache, file) = journal_recorded(5_000);
+    assert_eq!(file, None);
     assert!(!cache.exists());
 }
