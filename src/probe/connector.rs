@@ -2,9 +2,13 @@
 //!
 //! A `NETLINK_CONNECTOR` socket bound to the `CN_IDX_PROC` group receives a `proc_event` for
 //! every fork, exec and exit on the machine once it has sent `PROC_CN_MCAST_LISTEN`. That needs
-//! `CAP_NET_ADMIN` (bind fails with `EPERM` without it) and the initial user and pid namespaces
-//! (elsewhere the kernel silently sends nothing): the listener therefore waits for the kernel's
-//! acknowledgement (or any event) before it calls itself up, and reports why not otherwise.
+//! `CAP_NET_ADMIN` (bind fails with `EPERM` without it) and the initial user and pid namespaces.
+//! Elsewhere (a container, a CI runner in a pid namespace) the kernel ignores the subscription
+//! but still delivers, to every bound socket, the events other listeners on the machine asked
+//! for, with pids of the initial namespace that mean other processes here. So the listener
+//! calls itself up only on the kernel's acknowledgement of *its own* subscription (the ack is
+//! broadcast too: it is matched by the sequence numbers we sent), and reports why not
+//! otherwise, and the probe polls `/proc`.
 //!
 //! The listener runs on its own thread ("gw-connector"), blocked in `poll` on the socket and on
 //! a stop pipe, so it costs nothing while nothing forks. Events about processes nobody watches
@@ -40,6 +44,8 @@ const PROC_EVENT_FORK: u32 = 1;
 const PROC_EVENT_EXEC: u32 = 2;
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 
+const PROC_CN_MCAST_IGNORE: u32 = 2;
+
 /// How long to wait for the kernel to acknowledge the subscription.
 const ACK_WAIT: Duration = Duration::from_secs(1);
 /// How long the listener lets events queue up after draining them.
@@ -48,9 +54,12 @@ const COALESCE: Duration = Duration::from_millis(20);
 /// One event as the kernel reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcEvent {
-    /// The kernel's answer to our subscription: 0, or an errno.
+    /// The kernel's answer to a subscription: 0, or an errno. `reply_to` is the answered
+    /// message's `(seq, ack + 1)` for the connector's broadcast answer (possibly to another
+    /// listener), `None` for a netlink error, which is addressed to us alone.
     Ack {
         err: u32,
+        reply_to: Option<(u32, u32)>,
     },
     /// A new task. A thread has `child_tgid == parent_tgid`.
     Fork {
@@ -127,13 +136,14 @@ pub fn parse(datagram: &[u8], out: &mut Vec<ProcEvent>) {
         let msg = &datagram[at..at + len];
         if kind == NLMSG_ERROR && msg.len() >= NLMSG_HDRLEN + 4 {
             let err = i32::from_ne_bytes([msg[16], msg[17], msg[18], msg[19]]);
-            out.push(ProcEvent::Ack { err: err.unsigned_abs() });
+            out.push(ProcEvent::Ack { err: err.unsigned_abs(), reply_to: None });
         } else if kind == NLMSG_DONE
             && msg.len() >= EVENT_AT + DATA_AT
             && u32_at(msg, NLMSG_HDRLEN) == CN_IDX_PROC
             && u32_at(msg, NLMSG_HDRLEN + 4) == CN_VAL_PROC
         {
-            if let Some(ev) = parse_event(&msg[EVENT_AT..]) {
+            let reply_to = (u32_at(msg, NLMSG_HDRLEN + 8), u32_at(msg, NLMSG_HDRLEN + 12));
+            if let Some(ev) = parse_event(&msg[EVENT_AT..], reply_to) {
                 out.push(ev);
             }
         }
@@ -141,12 +151,12 @@ pub fn parse(datagram: &[u8], out: &mut Vec<ProcEvent>) {
     }
 }
 
-fn parse_event(ev: &[u8]) -> Option<ProcEvent> {
+fn parse_event(ev: &[u8], reply_to: (u32, u32)) -> Option<ProcEvent> {
     let what = u32_at_checked(ev, 0)?;
     let timestamp_ns = u64::from(u32_at_checked(ev, 8)?) | (u64::from(u32_at_checked(ev, 12)?) << 32);
     let d = |i: usize| u32_at_checked(ev, DATA_AT + 4 * i);
     Some(match what {
-        PROC_EVENT_NONE => ProcEvent::Ack { err: d(0)? },
+        PROC_EVENT_NONE => ProcEvent::Ack { err: d(0)?, reply_to: Some(reply_to) },
         PROC_EVENT_FORK => {
             ProcEvent::Fork { parent_pid: d(0)?, parent_tgid: d(1)?, child_pid: d(2)?, child_tgid: d(3)?, timestamp_ns }
         }
@@ -165,28 +175,58 @@ fn u32_at_checked(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(bytes))
 }
 
-/// The subscription message: `nlmsghdr` + `cn_msg` + `PROC_CN_MCAST_LISTEN`.
-fn listen_message() -> Vec<u8> {
+/// Our subscription's sequence numbers, which the kernel's answer repeats (`ack` plus one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Subscription {
+    seq: u32,
+    ack: u32,
+}
+
+impl Subscription {
+    /// Numbers no other listener on the machine is likely to have sent.
+    fn new() -> Subscription {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        Subscription { seq: std::process::id(), ack: nanos | 1 }
+    }
+
+    /// Is this the kernel's answer to this subscription? `Some(Ok)` subscribed, `Some(Err)`
+    /// refused with that errno, `None` not an answer to us (another listener's, or an event).
+    fn answer(self, ev: &ProcEvent) -> Option<Result<(), u32>> {
+        match *ev {
+            ProcEvent::Ack { err, reply_to } if reply_to.is_none_or(|r| r == (self.seq, self.ack.wrapping_add(1))) => {
+                Some(if err == 0 { Ok(()) } else { Err(err) })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A control message: `nlmsghdr` + `cn_msg` + `op` (`PROC_CN_MCAST_LISTEN` or `_IGNORE`).
+fn control_message(op: u32, sub: Subscription) -> Vec<u8> {
     let total = (NLMSG_HDRLEN + CN_MSG_LEN + 4) as u32;
     let mut m = Vec::with_capacity(total as usize);
     m.extend_from_slice(&total.to_ne_bytes());
     m.extend_from_slice(&NLMSG_DONE.to_ne_bytes());
     m.extend_from_slice(&0u16.to_ne_bytes()); // flags
-    m.extend_from_slice(&0u32.to_ne_bytes()); // seq
-    m.extend_from_slice(&std::process::id().to_ne_bytes()); // port id
+    m.extend_from_slice(&sub.seq.to_ne_bytes()); // seq
+    m.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it in
     m.extend_from_slice(&CN_IDX_PROC.to_ne_bytes());
     m.extend_from_slice(&CN_VAL_PROC.to_ne_bytes());
-    m.extend_from_slice(&0u32.to_ne_bytes()); // seq
-    m.extend_from_slice(&0u32.to_ne_bytes()); // ack
+    m.extend_from_slice(&sub.seq.to_ne_bytes()); // seq
+    m.extend_from_slice(&sub.ack.to_ne_bytes()); // ack
     m.extend_from_slice(&4u16.to_ne_bytes()); // len
     m.extend_from_slice(&0u16.to_ne_bytes()); // flags
-    m.extend_from_slice(&PROC_CN_MCAST_LISTEN.to_ne_bytes());
+    m.extend_from_slice(&op.to_ne_bytes());
     m
 }
 
 /// A subscribed connector socket.
 pub struct Connector {
     sock: OwnedFd,
+    sub: Subscription,
+    /// The kernel counts listeners and does the work of every event while any is left; a
+    /// subscription it acknowledged is withdrawn on drop.
+    subscribed: bool,
 }
 
 impl Connector {
@@ -203,8 +243,9 @@ impl Connector {
         if rustix::net::sockopt::set_socket_recv_buffer_size_force(&sock, 4 << 20).is_err() {
             let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&sock, 4 << 20);
         }
-        rustix::net::send(&sock, &listen_message(), SendFlags::empty())?;
-        Ok(Connector { sock })
+        let sub = Subscription::new();
+        rustix::net::send(&sock, &control_message(PROC_CN_MCAST_LISTEN, sub), SendFlags::empty())?;
+        Ok(Connector { sock, sub, subscribed: false })
     }
 
     /// Receives one datagram into `buf`, parsed into `out`.
@@ -212,6 +253,14 @@ impl Connector {
         let (len, _) = rustix::io::retry_on_intr(|| rustix::net::recv(&self.sock, &mut *buf, RecvFlags::DONTWAIT))?;
         parse(&buf[..len], out);
         Ok(())
+    }
+}
+
+impl Drop for Connector {
+    fn drop(&mut self) {
+        if self.subscribed {
+            let _ = rustix::net::send(&self.sock, &control_message(PROC_CN_MCAST_IGNORE, self.sub), SendFlags::empty());
+        }
     }
 }
 
@@ -227,7 +276,7 @@ fn is_would_block(err: &io::Error) -> bool {
 /// Runs the listener until `stop` is closed (its write end dropped) or `forward` returns
 /// `false`. `tracked` holds the pids whose events matter.
 pub fn run(stop: &OwnedFd, tracked: &Arc<Mutex<HashSet<u32>>>, forward: &mut dyn FnMut(ConnectorMsg) -> bool) {
-    let conn = match Connector::open() {
+    let mut conn = match Connector::open() {
         Ok(c) => c,
         Err(e) => {
             forward(ConnectorMsg::Down(format!("connector refused: {e}")));
@@ -242,7 +291,7 @@ pub fn run(stop: &OwnedFd, tracked: &Arc<Mutex<HashSet<u32>>>, forward: &mut dyn
         let timeout = if up { None } else { Some(ACK_WAIT.saturating_sub(started.elapsed())) };
         if !up && timeout == Some(Duration::ZERO) {
             forward(ConnectorMsg::Down(
-                "connector refused: no acknowledgement from the kernel (it needs CAP_NET_ADMIN in the initial user and pid namespaces)".to_string(),
+                "connector refused: the kernel did not acknowledge the subscription (it answers only in the initial user and pid namespaces, so not inside a container)".to_string(),
             ));
             return;
         }
@@ -285,14 +334,18 @@ pub fn run(stop: &OwnedFd, tracked: &Arc<Mutex<HashSet<u32>>>, forward: &mut dyn
             }
             for ev in &events {
                 if !up {
-                    match *ev {
-                        ProcEvent::Ack { err } if err != 0 => {
+                    // Until the kernel has answered us, an event may be one another listener
+                    // asked for, seen from a namespace where its pids mean something else.
+                    match conn.sub.answer(ev) {
+                        None => continue,
+                        Some(Err(err)) => {
                             let e = io::Error::from_raw_os_error(err as i32);
                             forward(ConnectorMsg::Down(format!("connector refused: {e}")));
                             return;
                         }
-                        _ => {
+                        Some(Ok(())) => {
                             up = true;
+                            conn.subscribed = true;
                             if !forward(ConnectorMsg::Up) {
                                 return;
                             }
@@ -396,13 +449,48 @@ mod tests {
                 },
                 ProcEvent::Exec { pid: 11, tgid: 11 },
                 ProcEvent::Exit { pid: 11, tgid: 11, exit_code: 9 },
-                ProcEvent::Ack { err: 1 },
+                ProcEvent::Ack { err: 1, reply_to: Some((0, 0)) },
             ]
         );
         // Truncated input yields what is whole and nothing else.
         let mut out = Vec::new();
         parse(&dgram[..dgram.len() - 3], &mut out);
         assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn only_the_answer_to_our_own_subscription_counts() {
+        let sub = Subscription { seq: 4242, ack: 77 };
+        let ack = |err, reply_to| ProcEvent::Ack { err, reply_to };
+        assert_eq!(sub.answer(&ack(0, Some((4242, 78)))), Some(Ok(())));
+        assert_eq!(sub.answer(&ack(1, Some((4242, 78)))), Some(Err(1)));
+        // A netlink error is addressed to us alone.
+        assert_eq!(sub.answer(&ack(1, None)), Some(Err(1)));
+        // The kernel broadcasts its answer to every listener: another's is not ours.
+        assert_eq!(sub.answer(&ack(0, Some((0, 1)))), None);
+        assert_eq!(sub.answer(&ack(0, Some((4242, 77)))), None);
+        // Nor is an event: inside a pid namespace the kernel ignores our subscription but
+        // still delivers what others asked for.
+        let exec = ProcEvent::Exec { pid: 5, tgid: 5 };
+        assert_eq!(sub.answer(&exec), None);
+    }
+
+    #[test]
+    fn the_kernels_answer_is_parsed_with_the_numbers_it_repeats() {
+        // What `cn_proc_ack` sends back for our listen message: seq as sent, ack plus one.
+        let sub = Subscription { seq: 9, ack: 41 };
+        let mut answer = message(PROC_EVENT_NONE, &[0]);
+        answer[NLMSG_HDRLEN + 8..NLMSG_HDRLEN + 12].copy_from_slice(&9u32.to_ne_bytes());
+        answer[NLMSG_HDRLEN + 12..NLMSG_HDRLEN + 16].copy_from_slice(&42u32.to_ne_bytes());
+        let mut out = Vec::new();
+        parse(&answer, &mut out);
+        assert_eq!(out, [ProcEvent::Ack { err: 0, reply_to: Some((9, 42)) }]);
+        assert_eq!(sub.answer(&out[0]), Some(Ok(())));
+        // Our own listen message carries those numbers where the kernel reads them.
+        let listen = control_message(PROC_CN_MCAST_LISTEN, sub);
+        assert_eq!(u32_at(&listen, NLMSG_HDRLEN + 8), 9);
+        assert_eq!(u32_at(&listen, NLMSG_HDRLEN + 12), 41);
+        assert_eq!(u32_at(&listen, EVENT_AT), PROC_CN_MCAST_LISTEN);
     }
 
     #[test]

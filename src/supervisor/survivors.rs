@@ -134,8 +134,12 @@ fn kill_pending(status: &str) -> bool {
     })
 }
 
-fn my_sid() -> i32 {
-    rustix::process::getsid(None).map_or(0, |p| p.as_raw_nonzero().get())
+/// Our session id as `/proc` shows it, the same source as every process we compare it with.
+/// Not `getsid(2)`: inside a PID namespace whose session leader lives outside (a container, a CI
+/// runner), the kernel answers 0, which is a real answer there, and rustix's `getsid` asserts a
+/// non-zero pid and panics on it.
+fn my_sid() -> Option<i32> {
+    procfs::process::Process::myself().ok()?.stat().ok().map(|s| s.session)
 }
 
 /// Kills every leftover below our children (but `spare`: live leaders, the guardian) that
@@ -160,7 +164,8 @@ fn sweep_where(
             if belongs(pid, seen.start, node.as_deref()) {
                 let dying = dying(pid, &seen);
                 if let Some(fd) = kill_verified(pid, Some(seen.start)) {
-                    let survivor = Survivor { pid, name: seen.name, detached: seen.sid != my_sid };
+                    let survivor =
+                        Survivor { pid, name: seen.name, detached: my_sid.is_some_and(|sid| seen.sid != sid) };
                     killed.push((fd, (node, survivor), dying));
                 }
             }
