@@ -547,3 +547,48 @@ time.sleep(60)
         "{evs:#?}"
     );
 }
+
+/// Asks the kernel itself, from Python, whether it answers a process-events subscription
+/// here: "acked", "silent" (inside a pid namespace the kernel ignores the request, though the
+/// events other listeners asked for still arrive) or "refused: ERR".
+const KERNEL_ANSWERS: &str = r#"
+import os, select, socket, struct, time
+try:
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 11)
+    s.bind((0, 1))
+except OSError as e:
+    print("refused:", e); raise SystemExit
+nonce = (os.getpid() << 8) | 1
+cn = struct.pack("=IIIIHH", 1, 1, 0, nonce, 4, 0) + struct.pack("=I", 1)
+s.send(struct.pack("=IHHII", 16 + len(cn), 3, 0, 0, 0) + cn)
+deadline = time.time() + 2
+while time.time() < deadline:
+    if not select.select([s], [], [], 0.1)[0]:
+        continue
+    d = s.recv(65536)
+    ack, = struct.unpack_from("=I", d, 28)
+    what, = struct.unpack_from("=I", d, 36)
+    if what == 0 and ack == nonce + 1:
+        print("acked"); raise SystemExit
+print("silent")
+"#;
+
+/// The probe uses the connector exactly where the kernel answers it: a probe that silently
+/// polled on a machine that has the connector would pass every test above (they accept
+/// polling where it is refused), and one that trusted a silent kernel would watch the wrong
+/// pids.
+#[test]
+fn the_probe_uses_the_connector_exactly_where_the_kernel_answers() {
+    let out = Command::new(python3()).args(["-c", KERNEL_ANSWERS]).output().unwrap();
+    let kernel = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(out.status.success(), "{out:?}");
+    let (mode, detail) = Harness::start(true).mode();
+    eprintln!("kernel: {kernel}; probe: {mode:?} ({detail})");
+    if kernel == "acked" {
+        assert_eq!(mode, ProbeMode::Connector, "{detail}");
+    } else {
+        assert_eq!(mode, ProbeMode::Polling, "kernel said {kernel}; probe: {detail}");
+        let why = if kernel == "silent" { "did not acknowledge" } else { "refused" };
+        assert!(detail.contains(why), "kernel said {kernel}; probe: {detail}");
+    }
+}

@@ -7,7 +7,7 @@
 //! but still delivers, to every bound socket, the events other listeners on the machine asked
 //! for, with pids of the initial namespace that mean other processes here. So the listener
 //! calls itself up only on the kernel's acknowledgement of *its own* subscription (the ack is
-//! broadcast too: it is matched by the sequence numbers we sent), and reports why not
+//! broadcast too: it is matched by the number it repeats from our request), and reports why not
 //! otherwise, and the probe polls `/proc`.
 //!
 //! The listener runs on its own thread ("gw-connector"), blocked in `poll` on the socket and on
@@ -55,11 +55,12 @@ const COALESCE: Duration = Duration::from_millis(20);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcEvent {
     /// The kernel's answer to a subscription: 0, or an errno. `reply_to` is the answered
-    /// message's `(seq, ack + 1)` for the connector's broadcast answer (possibly to another
-    /// listener), `None` for a netlink error, which is addressed to us alone.
+    /// request's `ack` plus one, for the connector's broadcast answer (possibly to another
+    /// listener); `None` for a netlink error, which is addressed to us alone. (The kernel
+    /// overwrites `seq` with its own event counter, so only `ack` identifies the request.)
     Ack {
         err: u32,
-        reply_to: Option<(u32, u32)>,
+        reply_to: Option<u32>,
     },
     /// A new task. A thread has `child_tgid == parent_tgid`.
     Fork {
@@ -142,7 +143,7 @@ pub fn parse(datagram: &[u8], out: &mut Vec<ProcEvent>) {
             && u32_at(msg, NLMSG_HDRLEN) == CN_IDX_PROC
             && u32_at(msg, NLMSG_HDRLEN + 4) == CN_VAL_PROC
         {
-            let reply_to = (u32_at(msg, NLMSG_HDRLEN + 8), u32_at(msg, NLMSG_HDRLEN + 12));
+            let reply_to = u32_at(msg, NLMSG_HDRLEN + 12);
             if let Some(ev) = parse_event(&msg[EVENT_AT..], reply_to) {
                 out.push(ev);
             }
@@ -151,7 +152,7 @@ pub fn parse(datagram: &[u8], out: &mut Vec<ProcEvent>) {
     }
 }
 
-fn parse_event(ev: &[u8], reply_to: (u32, u32)) -> Option<ProcEvent> {
+fn parse_event(ev: &[u8], reply_to: u32) -> Option<ProcEvent> {
     let what = u32_at_checked(ev, 0)?;
     let timestamp_ns = u64::from(u32_at_checked(ev, 8)?) | (u64::from(u32_at_checked(ev, 12)?) << 32);
     let d = |i: usize| u32_at_checked(ev, DATA_AT + 4 * i);
@@ -175,25 +176,25 @@ fn u32_at_checked(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(bytes))
 }
 
-/// Our subscription's sequence numbers, which the kernel's answer repeats (`ack` plus one).
+/// Our subscription's `ack` number, which the kernel's answer repeats plus one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Subscription {
-    seq: u32,
     ack: u32,
 }
 
 impl Subscription {
-    /// Numbers no other listener on the machine is likely to have sent.
+    /// A number no other listener on the machine is likely to have sent (the usual ones send
+    /// 0): our pid in the high half, the clock's nanoseconds in the low.
     fn new() -> Subscription {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        Subscription { seq: std::process::id(), ack: nanos | 1 }
+        Subscription { ack: (std::process::id() << 16) ^ nanos | 1 }
     }
 
     /// Is this the kernel's answer to this subscription? `Some(Ok)` subscribed, `Some(Err)`
     /// refused with that errno, `None` not an answer to us (another listener's, or an event).
     fn answer(self, ev: &ProcEvent) -> Option<Result<(), u32>> {
         match *ev {
-            ProcEvent::Ack { err, reply_to } if reply_to.is_none_or(|r| r == (self.seq, self.ack.wrapping_add(1))) => {
+            ProcEvent::Ack { err, reply_to } if reply_to.is_none_or(|r| r == self.ack.wrapping_add(1)) => {
                 Some(if err == 0 { Ok(()) } else { Err(err) })
             }
             _ => None,
@@ -208,11 +209,11 @@ fn control_message(op: u32, sub: Subscription) -> Vec<u8> {
     m.extend_from_slice(&total.to_ne_bytes());
     m.extend_from_slice(&NLMSG_DONE.to_ne_bytes());
     m.extend_from_slice(&0u16.to_ne_bytes()); // flags
-    m.extend_from_slice(&sub.seq.to_ne_bytes()); // seq
+    m.extend_from_slice(&0u32.to_ne_bytes()); // seq
     m.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it in
     m.extend_from_slice(&CN_IDX_PROC.to_ne_bytes());
     m.extend_from_slice(&CN_VAL_PROC.to_ne_bytes());
-    m.extend_from_slice(&sub.seq.to_ne_bytes()); // seq
+    m.extend_from_slice(&0u32.to_ne_bytes()); // seq
     m.extend_from_slice(&sub.ack.to_ne_bytes()); // ack
     m.extend_from_slice(&4u16.to_ne_bytes()); // len
     m.extend_from_slice(&0u16.to_ne_bytes()); // flags
@@ -449,7 +450,7 @@ mod tests {
                 },
                 ProcEvent::Exec { pid: 11, tgid: 11 },
                 ProcEvent::Exit { pid: 11, tgid: 11, exit_code: 9 },
-                ProcEvent::Ack { err: 1, reply_to: Some((0, 0)) },
+                ProcEvent::Ack { err: 1, reply_to: Some(0) },
             ]
         );
         // Truncated input yields what is whole and nothing else.
@@ -460,15 +461,15 @@ mod tests {
 
     #[test]
     fn only_the_answer_to_our_own_subscription_counts() {
-        let sub = Subscription { seq: 4242, ack: 77 };
+        let sub = Subscription { ack: 77 };
         let ack = |err, reply_to| ProcEvent::Ack { err, reply_to };
-        assert_eq!(sub.answer(&ack(0, Some((4242, 78)))), Some(Ok(())));
-        assert_eq!(sub.answer(&ack(1, Some((4242, 78)))), Some(Err(1)));
+        assert_eq!(sub.answer(&ack(0, Some(78))), Some(Ok(())));
+        assert_eq!(sub.answer(&ack(1, Some(78))), Some(Err(1)));
         // A netlink error is addressed to us alone.
         assert_eq!(sub.answer(&ack(1, None)), Some(Err(1)));
         // The kernel broadcasts its answer to every listener: another's is not ours.
-        assert_eq!(sub.answer(&ack(0, Some((0, 1)))), None);
-        assert_eq!(sub.answer(&ack(0, Some((4242, 77)))), None);
+        assert_eq!(sub.answer(&ack(0, Some(1))), None);
+        assert_eq!(sub.answer(&ack(0, Some(77))), None);
         // Nor is an event: inside a pid namespace the kernel ignores our subscription but
         // still delivers what others asked for.
         let exec = ProcEvent::Exec { pid: 5, tgid: 5 };
@@ -477,18 +478,18 @@ mod tests {
 
     #[test]
     fn the_kernels_answer_is_parsed_with_the_numbers_it_repeats() {
-        // What `cn_proc_ack` sends back for our listen message: seq as sent, ack plus one.
-        let sub = Subscription { seq: 9, ack: 41 };
+        // What `cn_proc_ack` sends back for our listen message: ack plus one, and a seq of
+        // the kernel's own.
+        let sub = Subscription { ack: 41 };
         let mut answer = message(PROC_EVENT_NONE, &[0]);
-        answer[NLMSG_HDRLEN + 8..NLMSG_HDRLEN + 12].copy_from_slice(&9u32.to_ne_bytes());
+        answer[NLMSG_HDRLEN + 8..NLMSG_HDRLEN + 12].copy_from_slice(&2_307_320u32.to_ne_bytes());
         answer[NLMSG_HDRLEN + 12..NLMSG_HDRLEN + 16].copy_from_slice(&42u32.to_ne_bytes());
         let mut out = Vec::new();
         parse(&answer, &mut out);
-        assert_eq!(out, [ProcEvent::Ack { err: 0, reply_to: Some((9, 42)) }]);
+        assert_eq!(out, [ProcEvent::Ack { err: 0, reply_to: Some(42) }]);
         assert_eq!(sub.answer(&out[0]), Some(Ok(())));
-        // Our own listen message carries those numbers where the kernel reads them.
+        // Our own listen message carries the number where the kernel reads it.
         let listen = control_message(PROC_CN_MCAST_LISTEN, sub);
-        assert_eq!(u32_at(&listen, NLMSG_HDRLEN + 8), 9);
         assert_eq!(u32_at(&listen, NLMSG_HDRLEN + 12), 41);
         assert_eq!(u32_at(&listen, EVENT_AT), PROC_CN_MCAST_LISTEN);
     }
