@@ -261,6 +261,50 @@ fn stop_signal_default_is_not_raised_by_a_process_whose_start_up_is_long() {
     stops_cleanly_without(&mut gw, "slow", HazardId::StopSignalDefault);
 }
 
+/// A launcher that sets itself up for 2.5 s, then execs `python -c CODE`: the interpreter
+/// starts when a start-up counted from the process start would be over already. (The launcher
+/// is Python with SIGINT back at its default, so that it raises nothing itself; a shell
+/// waiting for a command catches SIGINT and not SIGTERM, which is the hazard.)
+fn late_exec_py(code: &str) -> String {
+    let launcher = "import os,signal,sys,time\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\ntime.sleep(2.5)\nos.execv(sys.executable, [sys.executable, '-c', sys.argv[1]])";
+    py(launcher, &[code])
+}
+
+#[test]
+fn stop_signal_default_is_not_raised_by_an_interpreter_exec_d_late_that_waits_before_its_handler() {
+    // Python waits a second (a connection, a lock) before the script sets its SIGTERM handler,
+    // as a freshly started one may; it was exec'd by a shell that had run for 2.5 s. Its
+    // start-up counts from the exec: judged from the process start, the SIGINT-only moment
+    // would be taken for how it stays.
+    let code = "import signal,sys,time\ntime.sleep(1)\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
+    let mut gw = up("dfl", &[node("late", &late_exec_py(code), &[])]);
+    gw.wait_for(|gw| said(gw, "late", "ready"), "the exec'd interpreter to be ready");
+    gw.wait_for(
+        |gw| handler(gw, "late", "SIGTERM") == "caught" && handler(gw, "late", "SIGINT") == "caught",
+        "SIGTERM and SIGINT caught in ps --json",
+    );
+    stops_cleanly_without(&mut gw, "late", HazardId::StopSignalDefault);
+}
+
+#[test]
+fn stop_signal_default_is_raised_by_an_interpreter_exec_d_late_that_never_sets_a_handler() {
+    // The same late exec, and the script never handles SIGTERM: the exec restarts the clock,
+    // it does not hide the hazard.
+    let code = "import time\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
+    let mut gw = up("dfl", &[node("late", &late_exec_py(code), &[])]);
+    gw.wait_for(
+        |gw| {
+            handler(gw, "late", "SIGINT") == "caught"
+                && handler(gw, "late", "SIGTERM") == "default"
+                && ps_has(gw, "late", HazardId::StopSignalDefault)
+        },
+        "SIGINT caught, SIGTERM default and stop-signal-default in ps --json",
+    );
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("late: stopped (SIGTERM)"), "died on the spot:\n{text}");
+    assert!(raised(&state, "late").contains(&HazardId::StopSignalDefault));
+}
+
 // ---------------------------------------------------------------------------------------------
 // stop-signal-blocked
 

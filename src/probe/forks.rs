@@ -193,6 +193,9 @@ impl Worker {
             return;
         };
         (self.sink)(EventKind::Exec { node: node.clone(), pid });
+        if let Some(p) = self.nodes.get_mut(&node).and_then(|t| t.procs.get_mut(&pid)) {
+            p.new_image(now);
+        }
         self.set_exec(&node, pid, ExecState::Execd);
         self.resample(&node, &[pid], now);
     }

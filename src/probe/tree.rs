@@ -46,7 +46,8 @@ pub const STARTUP_SETTLE: Duration = Duration::from_secs(2);
 pub const STARTUP_SETTLE_BUSY: Duration = Duration::from_secs(5);
 
 /// Has a process of this age (ms) and state finished starting, as far as judging its signal
-/// dispositions goes?
+/// dispositions goes? The age is that of its program: an exec starts it again (`sh -c 'setup;
+/// exec python app.py'` starts Python only when the setup is done).
 pub fn start_up_over(age_ms: u64, state: u8) -> bool {
     let age = u128::from(age_ms);
     age >= STARTUP_SETTLE_BUSY.as_millis() || (age >= STARTUP_SETTLE.as_millis() && !matches!(state, b'R' | b'D'))
@@ -152,6 +153,9 @@ pub struct Proc {
     pub cpu_prev: u64,
     /// Its sample must be rebuilt (and emitted if it changed).
     pub dirty: bool,
+    /// When it was seen to exec, if it did while tracked: its program's start-up runs from
+    /// there.
+    pub image_since: Option<Instant>,
 }
 
 impl Proc {
@@ -174,7 +178,25 @@ impl Proc {
             exited: false,
             emitted: None,
             dirty: true,
+            image_since: None,
         }
+    }
+
+    /// It exec'd (the kernel said so, or its address space is a new one): the new program
+    /// starts up from here, and the dispositions confirmed for the old one are gone (an exec
+    /// resets every caught signal to its default).
+    pub fn new_image(&mut self, now: Instant) {
+        self.image_since = Some(now);
+        self.handlers = Hysteresis::default();
+        self.dirty = true;
+    }
+
+    /// How long its program has been running (ms): since its exec if one was seen, else since
+    /// the process started (`age_ms`).
+    fn program_age_ms(&self, age_ms: u64, now: Instant) -> u64 {
+        self.image_since.map_or(age_ms, |t| {
+            age_ms.min(u64::try_from(now.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX))
+        })
     }
 
     /// Threads of this process that existed at `tick` (clock ticks since boot).
@@ -468,7 +490,7 @@ impl Worker {
         let Some(p) = procs.get_mut(&pid) else { return false };
         let mut full =
             stat_changed(&p.stat, &stat) || p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending());
-        observe_stat(p, stat, &mut usage.ticks);
+        observe_stat(p, stat, &mut usage.ticks, now);
         if !connector_up && !full {
             // Forks are not reported: look for new children.
             full |= self.child_index.children(pid, now) != p.children;
@@ -485,10 +507,10 @@ impl Worker {
         };
         let Some(NodeTree { procs, usage, signalled, .. }) = self.nodes.get_mut(node) else { return false };
         let Some(p) = procs.get_mut(&pid) else { return false };
-        let age_ms = self.units.ticks_to_ms(self.units.now_ticks().saturating_sub(stat.start_time));
-        let settled = start_up_over(age_ms, stat.state) || p.handlers.confirmed().is_some() || *signalled;
-        p.handlers.observe_settling((stat.caught, stat.ignored), now, settled);
-        observe_stat(p, stat, &mut usage.ticks);
+        observe_stat(p, stat, &mut usage.ticks, now);
+        let age_ms = p.program_age_ms(self.units.ticks_to_ms(self.units.now_ticks().saturating_sub(p.start_time)), now);
+        let settled = start_up_over(age_ms, p.stat.state) || p.handlers.confirmed().is_some() || *signalled;
+        p.handlers.observe_settling((p.stat.caught, p.stat.ignored), now, settled);
         let Ok(threads) = read_threads(&p.dir, &mut self.buf) else {
             return false;
         };
@@ -700,7 +722,11 @@ impl Worker {
 }
 
 /// Takes a fresh `stat` of a process: CPU for the tree's usage, exec evidence.
-fn observe_stat(p: &mut Proc, stat: Stat, usage_ticks: &mut u64) {
+fn observe_stat(p: &mut Proc, stat: Stat, usage_ticks: &mut u64, now: Instant) {
+    // Start and stack of an address space are fixed for its life: new ones mean an exec.
+    if p.stat.layout.is_known() && stat.layout.is_known() && !p.stat.layout.same_origin(stat.layout) {
+        p.new_image(now);
+    }
     *usage_ticks += stat.cpu_ticks.saturating_sub(p.cpu_prev);
     p.cpu_prev = stat.cpu_ticks;
     if p.parent_layout.is_known() && stat.layout.same_origin(p.parent_layout) {
