@@ -261,13 +261,48 @@ fn stop_signal_default_is_not_raised_by_a_process_whose_start_up_is_long() {
     stops_cleanly_without(&mut gw, "slow", HazardId::StopSignalDefault);
 }
 
-/// A launcher that sets itself up for 2.5 s, then execs `python -c CODE`: the interpreter
-/// starts when a start-up counted from the process start would be over already. (The launcher
-/// is Python with SIGINT back at its default, so that it raises nothing itself; a shell
-/// waiting for a command catches SIGINT and not SIGTERM, which is the hazard.)
+#[test]
+fn stop_signal_default_is_raised_by_a_shell_s_command_that_catches_sigint_but_not_sigterm() {
+    // `sh -c 'python3 -c CODE; echo done'`: the shell waits for Python, and the group's SIGTERM
+    // reaches Python, which catches SIGINT and will die without its cleanup.
+    let code = "import time\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
+    let python = real_python();
+    let cmd = argv(&["sh", "-c", "\"$0\" -c \"$1\"; echo done", &python, code]);
+    let mut gw = up("dfl", &[node("wrapped", &cmd, &[])]);
+    gw.wait_for(|gw| ps_has(gw, "wrapped", HazardId::StopSignalDefault), "stop-signal-default in ps --json");
+    let (_, state) = stop_all_and_fold(&mut gw);
+    let s = sentence(&state, "wrapped", HazardId::StopSignalDefault);
+    assert!(s.contains("its command python") && s.contains("run by sh") && s.contains("catches SIGINT"), "{s}");
+}
+
+#[test]
+fn stop_signal_default_is_not_raised_by_a_shell_waiting_for_a_clean_command() {
+    // `sh -c 'sleep N; true'`: the shell catches SIGINT (to hand Ctrl-C on to its command) and
+    // not SIGTERM, but its sleep gets the group's SIGTERM too and has nothing to clean up.
+    let tag = unique_sleep();
+    let cmd = argv(&["sh", "-c", &format!("sleep {tag}; true")]);
+    let mut gw = up("dfl", &[node("wrapper", &cmd, &[])]);
+    gw.wait_for(
+        |gw| {
+            let state = folded(gw);
+            let Some(n) = state.node("wrapper") else { return false };
+            let shell_sampled = n.leader().is_some_and(|l| l.caught.contains(Signal::INT) && l.children.len() == 1);
+            let command_sampled = n.procs.values().any(|p| p.name == "sleep");
+            shell_sampled && command_sampled
+        },
+        "the shell (catching SIGINT) and its sleep to be sampled",
+    );
+    assert!(!ps_has(&gw, "wrapper", HazardId::StopSignalDefault), "{}", gw.node("wrapper"));
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("wrapper: stopped"), "{text}");
+    assert!(!raised(&state, "wrapper").contains(&HazardId::StopSignalDefault), "{:?}", state.hazard_feed);
+}
+
+/// `sh -c 'sleep 2.5; exec PYTHON -c CODE'`: the interpreter starts 2.5 s into the process's
+/// life, when a start-up counted from the process start would be over already.
 fn late_exec_py(code: &str) -> String {
-    let launcher = "import os,signal,sys,time\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\ntime.sleep(2.5)\nos.execv(sys.executable, [sys.executable, '-c', sys.argv[1]])";
-    py(launcher, &[code])
+    let python = real_python();
+    argv(&["sh", "-c", "sleep 2.5; exec \"$0\" -c \"$1\"", &python, code])
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use super::{HazardId, Lint};
 use crate::event::{Disposition, Signal};
-use crate::state::NodeState;
+use crate::state::{NodeState, is_shell};
 
 pub struct SigtermIgnored;
 
@@ -15,9 +15,12 @@ impl Lint for SigtermIgnored {
     }
     fn check(&self, node: &NodeState) -> Option<String> {
         let sig = node.stop_signal();
-        let leader = node.live_leader()?;
-        (leader.disposition(sig) == Disposition::Ignored).then(|| {
-            format!("ignores {sig} (its stop signal): only SIGKILL at the end of its grace period will stop it")
+        let target = node.stop_target()?;
+        (target.disposition(sig) == Disposition::Ignored).then(|| {
+            format!(
+                "{}ignores {sig} (its stop signal): only SIGKILL at the end of its grace period will stop it",
+                node.stop_target_prefix(target)
+            )
         })
     }
 }
@@ -33,8 +36,8 @@ impl Lint for StopSignalDefault {
     }
     fn check(&self, node: &NodeState) -> Option<String> {
         let sig = node.stop_signal();
-        let leader = node.live_leader()?;
-        if leader.disposition(sig) != Disposition::Default || node.stops_cooperatively() {
+        let target = node.stop_target()?;
+        if target.disposition(sig) != Disposition::Default || node.stops_cooperatively() {
             return None;
         }
         if let Some(claim) = node.failed_claim_for(sig) {
@@ -43,13 +46,23 @@ impl Lint for StopSignalDefault {
                 claim.claim.owner
             ));
         }
-        let others: Vec<String> =
-            Signal::SHOWN.iter().filter(|s| **s != sig && leader.caught.contains(**s)).map(|s| s.name()).collect();
-        (!others.is_empty()).then(|| {
-            format!(
+        // A shell catches SIGINT for job control, waiting for a command or between two, and
+        // a `trap ... INT` looks the same from here: a shell's SIGINT says nothing.
+        let shell = is_shell(&target.name);
+        let others: Vec<String> = Signal::SHOWN
+            .iter()
+            .filter(|s| **s != sig && target.caught.contains(**s) && !(shell && **s == Signal::INT))
+            .map(|s| s.name())
+            .collect();
+        (!others.is_empty()).then(|| match node.stop_target_prefix(target) {
+            prefix if prefix.is_empty() => format!(
                 "{sig} is at its default action though it catches {}: it will die without cleanup",
                 others.join(" and ")
-            )
+            ),
+            prefix => format!(
+                "{prefix}has {sig} at its default action though it catches {}: it will die without cleanup",
+                others.join(" and ")
+            ),
         })
     }
 }
@@ -65,13 +78,14 @@ impl Lint for StopSignalBlocked {
     }
     fn check(&self, node: &NodeState) -> Option<String> {
         let sig = node.stop_signal();
-        let leader = node.live_leader()?;
-        if leader.disposition(sig) == Disposition::Ignored || !leader.blocked_everywhere().contains(sig) {
+        let target = node.stop_target()?;
+        if target.disposition(sig) == Disposition::Ignored || !target.blocked_everywhere().contains(sig) {
             return None;
         }
         Some(format!(
-            "blocks {sig} on all {} of its threads: the signal stays pending and the stop will end in SIGKILL",
-            leader.threads.len()
+            "{}blocks {sig} on all {} of its threads: the signal stays pending and the stop will end in SIGKILL",
+            node.stop_target_prefix(target),
+            target.threads.len()
         ))
     }
 }

@@ -11,7 +11,7 @@ mod tokens;
 
 pub use log::{LOG_CAPACITY, Log, LogLine, LogSource};
 pub use node::{
-    ActiveHazard, CLAIMS_KEPT, ClaimRecord, Connection, ExitRecord, FORKS_KEPT, ForkRecord, NodeState, Phase,
+    ActiveHazard, CLAIMS_KEPT, ClaimRecord, Connection, ExitRecord, FORKS_KEPT, ForkRecord, NodeState, Phase, is_shell,
     status_text,
 };
 pub use ps::{PsChild, PsExit, PsNode, PsSnapshot, PsStop};
@@ -306,8 +306,9 @@ impl State {
             }
             EventKind::ProcGone { node, pid } => {
                 let n = self.node_mut(node);
-                if n.pid != Some(*pid) {
-                    n.procs.remove(pid);
+                // A shell's command may be what its hazards were about.
+                if n.pid != Some(*pid) && n.procs.remove(pid).is_some() {
+                    recheck = Some(node);
                 }
             }
             EventKind::Usage { node, cpu_permille, rss_kib } => {

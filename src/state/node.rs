@@ -175,6 +175,38 @@ impl NodeState {
         if self.exit.is_some() { None } else { self.leader() }
     }
 
+    /// The process whose signal dispositions decide how its stop signal lands: the live
+    /// leader, unless the leader is a shell waiting for its one command and the signal goes to
+    /// the whole group. Such a shell catches SIGINT (to hand Ctrl-C on to its command) and dies
+    /// on SIGTERM, which says nothing about the node; its command gets the signal too and is
+    /// the one that matters (followed down through shells: `sh -c 'bash -c "..."'`). `None`
+    /// while that command has no sample yet.
+    pub fn stop_target(&self) -> Option<&ProcSample> {
+        let mut target = self.live_leader()?;
+        if !self.spec.group {
+            return Some(target);
+        }
+        while is_shell(&target.name) {
+            let [command] = target.children.as_slice() else { break };
+            if !command.execd {
+                break; // a subshell: still the shell
+            }
+            target = self.procs.get(&command.pid)?;
+        }
+        Some(target)
+    }
+
+    /// How hazard sentences name the stop target: nothing for the leader, "its command NAME
+    /// (pid N, run by SHELL): " for a shell's command.
+    pub fn stop_target_prefix(&self, target: &ProcSample) -> String {
+        match self.leader() {
+            Some(leader) if leader.pid != target.pid => {
+                format!("its command {} (pid {}, run by {}) ", target.name, target.pid, leader.name)
+            }
+            _ => String::new(),
+        }
+    }
+
     /// Is the node connected and listeningfor the cooperative stop message?
     pub fn listens_for_stop(&self) -> bool {
         self.connection.as_ref().is_some_and(|c| c.listens_stop && c.closed.is_none())
@@ -222,4 +254,10 @@ impl NodeState {
         let leader = self.pid;
         self.procs.values().filter(move |p| Some(p.pid) != leader)
     }
+}
+
+/// Shells, which catch SIGINT to hand Ctrl-C on to the command they wait for (dash, bash and
+/// the rest do; dash keeps it caught between commands too); `comm` as the kernel shows it.
+pub fn is_shell(name: &str) -> bool {
+    matches!(name, "sh" | "dash" | "bash" | "ash" | "busybox" | "zsh" | "ksh" | "mksh" | "yash")
 }

@@ -159,6 +159,66 @@ fn kernel_masks_raise_signal_hazards_and_a_clean_process_raises_none() {
     assert_eq!(ids(&f, "blk"), vec![]);
 }
 
+/// A shell waiting for one command: SIGINT and SIGCHLD caught, the command its only child.
+fn waiting_shell(pid: u32, command: u32, command_name: &str) -> ProcSample {
+    let mut shell = sample(pid, &[Signal::INT, Signal::CHLD], &[], &[&[]]);
+    shell.name = "sh".into();
+    shell.children = vec![ChildInfo { pid: command, name: command_name.into(), execd: true }];
+    shell
+}
+
+#[test]
+fn a_shell_waiting_for_its_command_is_judged_by_that_command() {
+    let names = ["wrapped_clean", "wrapped_py", "pipeline", "own_group", "between"];
+    let mut f = Feed::new(&names);
+    for (i, n) in names.iter().enumerate() {
+        f.at(1, spawned(n, 100 + 10 * i as u32));
+    }
+    let sampled = |node: &str, sample: ProcSample| EventKind::ProcSampled { node: node.into(), sample };
+    // A shell with a `trap ... HUP` (as a shell's own SIGINT says nothing, a trap on SIGHUP
+    // shows whether the shell itself is what is judged).
+    let trapping_hup = |pid: u32, command: u32| {
+        let mut shell = waiting_shell(pid, command, "a");
+        shell.caught.insert(Signal::HUP);
+        shell
+    };
+    // `sh -c 'sleep 1000; true'`: the shell's SIGINT is job control, its sleep is clean.
+    f.at(2, sampled("wrapped_clean", waiting_shell(100, 101, "sleep")));
+    f.at(2, sampled("wrapped_clean", sample(101, &[], &[], &[&[]])));
+    // `sh -c 'python app.py; echo done'`: Python catches SIGINT and not SIGTERM.
+    f.at(2, sampled("wrapped_py", waiting_shell(110, 111, "python3")));
+    let mut py = sample(111, &[Signal::INT], &[], &[&[]]);
+    py.name = "python3".into();
+    f.at(2, sampled("wrapped_py", py));
+    // Two commands (a pipeline): the shell is what there is to judge.
+    let mut pipeline = trapping_hup(120, 121);
+    pipeline.children.push(ChildInfo { pid: 122, name: "b".into(), execd: true });
+    f.at(2, sampled("pipeline", pipeline));
+    // Only the shell gets the stop signal (`group = false`): the shell is judged.
+    f.state.nodes.get_mut("own_group").unwrap().spec.group = false;
+    f.at(2, sampled("own_group", trapping_hup(130, 131)));
+    f.at(2, sampled("own_group", sample(131, &[], &[], &[&[]])));
+    // Between two commands (dash keeps SIGINT caught): nothing to say.
+    let mut between = waiting_shell(140, 141, "x");
+    between.children.clear();
+    f.at(2, sampled("between", between));
+    let ids = |f: &Feed, n: &str| f.node(n).hazards.iter().map(|h| h.id).collect::<Vec<_>>();
+    assert_eq!(ids(&f, "wrapped_clean"), vec![]);
+    assert_eq!(ids(&f, "wrapped_py"), vec![HazardId::StopSignalDefault]);
+    let s = &f.node("wrapped_py").hazards[0].sentence;
+    assert!(s.contains("its command python3 (pid 111, run by sh) has SIGTERM at its default action"), "{s}");
+    assert!(s.contains("catches SIGINT"), "{s}");
+    for shell_judged in ["pipeline", "own_group"] {
+        assert_eq!(ids(&f, shell_judged), vec![HazardId::StopSignalDefault], "{shell_judged}");
+        let s = &f.node(shell_judged).hazards[0].sentence;
+        assert!(s.starts_with("SIGTERM is at its default action though it catches SIGHUP:"), "{s}");
+    }
+    assert_eq!(ids(&f, "between"), vec![]);
+    // Once the command is gone from the samples, the shell waits for nothing to judge.
+    f.at(3, EventKind::ProcGone { node: "wrapped_py".into(), pid: 111 });
+    assert_eq!(ids(&f, "wrapped_py"), vec![]);
+}
+
 #[test]
 fn claims_raise_install_failed_off_main_and_lost() {
     let mut f = Feed::new(&["a"]);
