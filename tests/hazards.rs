@@ -170,6 +170,34 @@ fn stops_cleanly_without(gw: &mut Gw, node: &str, id: HazardId) -> State {
     state
 }
 
+/// Waits until `ps --json` shows `node` catching both SIGTERM and SIGINT.
+fn wait_term_and_int_caught(gw: &Gw, node: &str) {
+    gw.wait_for(
+        |gw| handler(gw, node, "SIGTERM") == "caught" && handler(gw, node, "SIGINT") == "caught",
+        "SIGTERM and SIGINT caught in ps --json",
+    );
+}
+
+/// A Python script with the interpreter's own SIGINT handler and SIGTERM at its default.
+const PLAIN_PY: &str = "import time\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
+
+/// Waits for `node` to show SIGINT caught, SIGTERM at its default and `stop-signal-default`,
+/// stops everything and checks that SIGTERM killed it on the spot; returns the folded journal.
+fn dies_of_stop_signal_default(gw: &mut Gw, node: &str) -> State {
+    gw.wait_for(
+        |gw| {
+            handler(gw, node, "SIGINT") == "caught"
+                && handler(gw, node, "SIGTERM") == "default"
+                && ps_has(gw, node, HazardId::StopSignalDefault)
+        },
+        "SIGINT caught, SIGTERM default and stop-signal-default in ps --json",
+    );
+    let (text, state) = stop_all_and_fold(gw);
+    assert!(text.contains(&format!("{node}: stopped (SIGTERM)")), "died on the spot:\n{text}");
+    assert!(raised(&state, node).contains(&HazardId::StopSignalDefault));
+    state
+}
+
 /// Creates the file a node waits for before its next move.
 fn trigger(gw: &Gw, name: &str) {
     std::fs::write(gw.path(name), b"go").expect("trigger file");
@@ -211,19 +239,8 @@ fn sigterm_ignored_is_not_raised_by_a_clean_process() {
 fn stop_signal_default_is_raised_by_a_process_that_catches_sigint_but_not_sigterm() {
     // A plain Python script: the interpreter catches SIGINT (KeyboardInterrupt), SIGTERM stays
     // at its default, and nothing listens for the stop message.
-    let code = "import time\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
-    let mut gw = up("dfl", &[node("plain", &py(code, &[]), &[])]);
-    gw.wait_for(
-        |gw| {
-            handler(gw, "plain", "SIGINT") == "caught"
-                && handler(gw, "plain", "SIGTERM") == "default"
-                && ps_has(gw, "plain", HazardId::StopSignalDefault)
-        },
-        "SIGINT caught, SIGTERM default and stop-signal-default in ps --json",
-    );
-    let (text, state) = stop_all_and_fold(&mut gw);
-    assert!(text.contains("plain: stopped (SIGTERM)"), "died on the spot:\n{text}");
-    assert!(raised(&state, "plain").contains(&HazardId::StopSignalDefault));
+    let mut gw = up("dfl", &[node("plain", &py(PLAIN_PY, &[]), &[])]);
+    let state = dies_of_stop_signal_default(&mut gw, "plain");
     let s = sentence(&state, "plain", HazardId::StopSignalDefault);
     assert!(s.contains("catches SIGINT"), "{s}");
 }
@@ -231,10 +248,7 @@ fn stop_signal_default_is_raised_by_a_process_that_catches_sigint_but_not_sigter
 #[test]
 fn stop_signal_default_is_not_raised_by_a_clean_process() {
     let mut gw = up("dfl", &[node("polite", &py(py::HANDLES_TERM, &[]), &[])]);
-    gw.wait_for(
-        |gw| handler(gw, "polite", "SIGTERM") == "caught" && handler(gw, "polite", "SIGINT") == "caught",
-        "SIGTERM and SIGINT caught in ps --json",
-    );
+    wait_term_and_int_caught(&gw, "polite");
     assert!(!ps_has(&gw, "polite", HazardId::StopSignalDefault));
     let (text, state) = stop_all_and_fold(&mut gw);
     assert!(text.contains("polite: stopped (status 0)"), "{text}");
@@ -254,10 +268,7 @@ fn stop_signal_default_is_not_raised_by_a_process_whose_start_up_is_long() {
     // start-up normally gets, but the process is still running, so it is not judged yet.
     let code = "import signal,sys,time\nend = time.monotonic() + 3\nwhile time.monotonic() < end: pass\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
     let mut gw = up("dfl", &[node("slow", &py(code, &[]), &[])]);
-    gw.wait_for(
-        |gw| handler(gw, "slow", "SIGTERM") == "caught" && handler(gw, "slow", "SIGINT") == "caught",
-        "SIGTERM and SIGINT caught in ps --json",
-    );
+    wait_term_and_int_caught(&gw, "slow");
     stops_cleanly_without(&mut gw, "slow", HazardId::StopSignalDefault);
 }
 
@@ -265,9 +276,8 @@ fn stop_signal_default_is_not_raised_by_a_process_whose_start_up_is_long() {
 fn stop_signal_default_is_raised_by_a_shell_s_command_that_catches_sigint_but_not_sigterm() {
     // `sh -c 'python3 -c CODE; echo done'`: the shell waits for Python, and the group's SIGTERM
     // reaches Python, which catches SIGINT and will die without its cleanup.
-    let code = "import time\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
     let python = real_python();
-    let cmd = argv(&["sh", "-c", "\"$0\" -c \"$1\"; echo done", &python, code]);
+    let cmd = argv(&["sh", "-c", "\"$0\" -c \"$1\"; echo done", &python, PLAIN_PY]);
     let mut gw = up("dfl", &[node("wrapped", &cmd, &[])]);
     gw.wait_for(|gw| ps_has(gw, "wrapped", HazardId::StopSignalDefault), "stop-signal-default in ps --json");
     let (_, state) = stop_all_and_fold(&mut gw);
@@ -314,10 +324,7 @@ fn stop_signal_default_is_not_raised_by_an_interpreter_exec_d_late_that_waits_be
     let code = "import signal,sys,time\ntime.sleep(1)\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
     let mut gw = up("dfl", &[node("late", &late_exec_py(code), &[])]);
     gw.wait_for(|gw| said(gw, "late", "ready"), "the exec'd interpreter to be ready");
-    gw.wait_for(
-        |gw| handler(gw, "late", "SIGTERM") == "caught" && handler(gw, "late", "SIGINT") == "caught",
-        "SIGTERM and SIGINT caught in ps --json",
-    );
+    wait_term_and_int_caught(&gw, "late");
     stops_cleanly_without(&mut gw, "late", HazardId::StopSignalDefault);
 }
 
@@ -325,19 +332,8 @@ fn stop_signal_default_is_not_raised_by_an_interpreter_exec_d_late_that_waits_be
 fn stop_signal_default_is_raised_by_an_interpreter_exec_d_late_that_never_sets_a_handler() {
     // The same late exec, and the script never handles SIGTERM: the exec restarts the clock,
     // it does not hide the hazard.
-    let code = "import time\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
-    let mut gw = up("dfl", &[node("late", &late_exec_py(code), &[])]);
-    gw.wait_for(
-        |gw| {
-            handler(gw, "late", "SIGINT") == "caught"
-                && handler(gw, "late", "SIGTERM") == "default"
-                && ps_has(gw, "late", HazardId::StopSignalDefault)
-        },
-        "SIGINT caught, SIGTERM default and stop-signal-default in ps --json",
-    );
-    let (text, state) = stop_all_and_fold(&mut gw);
-    assert!(text.contains("late: stopped (SIGTERM)"), "died on the spot:\n{text}");
-    assert!(raised(&state, "late").contains(&HazardId::StopSignalDefault));
+    let mut gw = up("dfl", &[node("late", &late_exec_py(PLAIN_PY), &[])]);
+    dies_of_stop_signal_default(&mut gw, "late");
 }
 
 // ---------------------------------------------------------------------------------------------
