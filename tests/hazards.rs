@@ -280,6 +280,9 @@ fn stop_signal_default_is_raised_by_a_shell_s_command_that_catches_sigint_but_no
     let cmd = argv(&["sh", "-c", "\"$0\" -c \"$1\"; echo done", &python, PLAIN_PY]);
     let mut gw = up("dfl", &[node("wrapped", &cmd, &[])]);
     gw.wait_for(|gw| ps_has(gw, "wrapped", HazardId::StopSignalDefault), "stop-signal-default in ps --json");
+    // `ps --json` carries the sentence too.
+    let said = gw.node("wrapped")["hazard_sentences"]["stop-signal-default"].as_str().unwrap_or_default().to_string();
+    assert!(said.contains("its command python") && said.contains("run by sh"), "{said}");
     let (_, state) = stop_all_and_fold(&mut gw);
     let s = sentence(&state, "wrapped", HazardId::StopSignalDefault);
     assert!(s.contains("its command python") && s.contains("run by sh") && s.contains("catches SIGINT"), "{s}");

@@ -98,3 +98,40 @@ fn a_large_journal_is_indexed_as_it_is_written() {
     assert!(recorded.events > lines);
     assert_eq!(shape(&recorded), shape(&read));
 }
+
+#[test]
+fn sessions_of_one_name_started_in_the_same_second_each_get_a_journal() {
+    // Default journal names go down to the second: a quick restart must not be refused.
+    let gw = Gw::prepare("name = \"quick\"\n[nodes.once]\ncmd = \"true\"\n");
+    let runs: Vec<std::process::Output> = (0..3).map(|_| gw.run(&["up", "--headless"])).collect();
+    for out in &runs {
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    }
+    let dir = gw.path("state/gracewatch/journals");
+    let mut journals: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+        .filter(|n| n.starts_with("quick-"))
+        .collect();
+    journals.sort();
+    assert_eq!(journals.len(), 3, "{journals:?}\n{runs:?}");
+}
+
+#[test]
+fn a_session_that_cannot_start_leaves_no_socket_behind() {
+    let gw = Gw::prepare("name = \"nostart\"\n[nodes.a]\ncmd = \"sleep 1000\"\n");
+    // An explicit journal is never overwritten: the session refuses to start.
+    std::fs::write(gw.path("taken.jsonl"), b"precious\n").unwrap();
+    let out = gw.run(&["up", "--headless", "--journal", "taken.jsonl"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(err.contains("cannot create journal"), "{err}");
+    assert_eq!(std::fs::read(gw.path("taken.jsonl")).unwrap(), b"precious\n");
+    // `ps` finds no session, rather than a dead socket that refuses connections.
+    let ps = gw.run(&["ps", "--session", "nostart"]);
+    let said = String::from_utf8_lossy(&ps.stderr);
+    assert!(said.contains("no session") && !said.contains("refused"), "{said}");
+    assert!(!gw.path("run/gracewatch/nostart.sock").exists());
+}

@@ -292,3 +292,18 @@ fn a_waiting_stop_hears_the_session_end() {
     let _ = gw.wait_exit();
     assert!(alive(target.pid()), "ending a watch leaves the process alone");
 }
+
+#[test]
+fn watch_by_name_leaves_out_the_processes_that_started_gracewatch() {
+    // A shell that runs `gracewatch watch --name TAG` has TAG in its own command line; so may
+    // `sudo` or `timeout` in front of it. Only the real match is watched.
+    let tag = unique("gwself");
+    let target = Target::python("import sys,time\ntime.sleep(600)", &[&tag]);
+    let gw = Gw::prepare("");
+    let script = format!("{BIN} watch --name {tag} --json --journal j.jsonl; true");
+    let out = gw.command_for("sh", &["-c", &script]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let snap: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pids: Vec<u64> = snap["nodes"].as_array().unwrap().iter().filter_map(|n| n["pid"].as_u64()).collect();
+    assert_eq!(pids, vec![u64::from(target.pid())], "{snap}");
+}

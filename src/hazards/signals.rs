@@ -1,8 +1,20 @@
 //! Hazards read from the kernel's signal masks of the process the stop signal goes to.
 
 use super::{HazardId, Lint};
-use crate::event::{Disposition, Signal};
+use crate::event::{Disposition, ProcSample, Signal};
 use crate::state::{NodeState, is_shell};
+
+/// How a sentence names the process it is about: nothing for the node's leader, "its command
+/// NAME (pid N, run by SHELL) " for the command a shell leader waits for
+/// ([`NodeState::stop_target`]).
+fn named(node: &NodeState, target: &ProcSample) -> String {
+    match node.leader() {
+        Some(leader) if leader.pid != target.pid => {
+            format!("its command {} (pid {}, run by {}) ", target.name, target.pid, leader.name)
+        }
+        _ => String::new(),
+    }
+}
 
 pub struct SigtermIgnored;
 
@@ -19,7 +31,7 @@ impl Lint for SigtermIgnored {
         (target.disposition(sig) == Disposition::Ignored).then(|| {
             format!(
                 "{}ignores {sig} (its stop signal): only SIGKILL at the end of its grace period will stop it",
-                node.stop_target_prefix(target)
+                named(node, target)
             )
         })
     }
@@ -54,15 +66,13 @@ impl Lint for StopSignalDefault {
             .filter(|s| **s != sig && target.caught.contains(**s) && !(shell && **s == Signal::INT))
             .map(|s| s.name())
             .collect();
-        (!others.is_empty()).then(|| match node.stop_target_prefix(target) {
-            prefix if prefix.is_empty() => format!(
-                "{sig} is at its default action though it catches {}: it will die without cleanup",
+        (!others.is_empty()).then(|| {
+            let who = named(node, target);
+            let subject = if who.is_empty() { format!("{sig} is") } else { format!("{who}has {sig}") };
+            format!(
+                "{subject} at its default action though it catches {}: it will die without cleanup",
                 others.join(" and ")
-            ),
-            prefix => format!(
-                "{prefix}has {sig} at its default action though it catches {}: it will die without cleanup",
-                others.join(" and ")
-            ),
+            )
         })
     }
 }
@@ -84,7 +94,7 @@ impl Lint for StopSignalBlocked {
         }
         Some(format!(
             "{}blocks {sig} on all {} of its threads: the signal stays pending and the stop will end in SIGKILL",
-            node.stop_target_prefix(target),
+            named(node, target),
             target.threads.len()
         ))
     }

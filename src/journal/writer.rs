@@ -55,6 +55,24 @@ impl JournalWriter {
         JournalWriter::start(path, BufWriter::with_capacity(256 * 1024, file), STALL_PATIENCE)
     }
 
+    /// Creates a new journal at `path` or, when a file is there already (two sessions of one
+    /// name started within the same second), beside it with `-2`, `-3`… before its extension.
+    /// Returns the journal and where it is.
+    pub fn create_numbered(path: &Path) -> std::io::Result<(JournalWriter, std::path::PathBuf)> {
+        let mut candidate = path.to_path_buf();
+        for n in 2..1000 {
+            match JournalWriter::create(&candidate) {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+                    candidate = path.with_file_name(format!("{stem}-{n}{ext}"));
+                }
+                other => return other.map(|w| (w, candidate)),
+            }
+        }
+        JournalWriter::create(&candidate).map(|w| (w, candidate))
+    }
+
     /// A writer whose worker writes to `out`.
     fn start(
         path: &Path,
@@ -228,6 +246,25 @@ mod tests {
                 truncated_from: None,
             },
         }
+    }
+
+    #[test]
+    fn a_taken_name_gets_a_number_and_nothing_is_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("s-20261123-091100.jsonl");
+        let (mut first, at) = JournalWriter::create_numbered(&base).unwrap();
+        assert_eq!(at, base);
+        first.append(&output(0)).unwrap();
+        first.finish().unwrap();
+        let (_, second) = JournalWriter::create_numbered(&base).unwrap();
+        let (_, third) = JournalWriter::create_numbered(&base).unwrap();
+        assert_eq!(second, dir.path().join("s-20261123-091100-2.jsonl"));
+        assert_eq!(third, dir.path().join("s-20261123-091100-3.jsonl"));
+        assert_eq!(std::fs::read_to_string(&base).unwrap().lines().count(), 1, "the first is untouched");
+        // Any other failure is still an error.
+        let nowhere = dir.path().join("a-file").join("j.jsonl");
+        std::fs::write(dir.path().join("a-file"), b"").unwrap();
+        assert!(JournalWriter::create_numbered(&nowhere).is_err());
     }
 
     #[test]

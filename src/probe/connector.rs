@@ -184,7 +184,7 @@ struct Subscription {
 
 impl Subscription {
     /// A number no other listener on the machine is likely to have sent (the usual ones send
-    /// 0): our pid in the high half, the clock's nanoseconds in the low.
+    /// 0): our pid mixed with the clock's nanoseconds, never 0.
     fn new() -> Subscription {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         Subscription { ack: (std::process::id() << 16) ^ nanos | 1 }

@@ -196,17 +196,6 @@ impl NodeState {
         Some(target)
     }
 
-    /// How hazard sentences name the stop target: nothing for the leader, "its command NAME
-    /// (pid N, run by SHELL): " for a shell's command.
-    pub fn stop_target_prefix(&self, target: &ProcSample) -> String {
-        match self.leader() {
-            Some(leader) if leader.pid != target.pid => {
-                format!("its command {} (pid {}, run by {}) ", target.name, target.pid, leader.name)
-            }
-            _ => String::new(),
-        }
-    }
-
     /// Is the node connected and listeningfor the cooperative stop message?
     pub fn listens_for_stop(&self) -> bool {
         self.connection.as_ref().is_some_and(|c| c.listens_stop && c.closed.is_none())

@@ -36,6 +36,8 @@ pub struct PsNode {
     pub oldest_token_ms: Option<u64>,
     pub token_holders: BTreeMap<String, u32>,
     pub hazards: Vec<HazardId>,
+    /// Each active hazard's sentence, as the cockpit and the report say it.
+    pub hazard_sentences: BTreeMap<HazardId, String>,
     pub connected: bool,
     pub cpu_permille: u32,
     pub rss_kib: u64,
@@ -132,6 +134,7 @@ impl PsNode {
             oldest_token_ms: n.tokens.oldest_issued_at().map(|t| now.saturating_sub(t) / 1_000_000),
             token_holders: n.tokens.holders().map(|(h, c)| (h.to_string(), c)).collect(),
             hazards: n.hazards.iter().map(|h| h.id).collect(),
+            hazard_sentences: n.hazards.iter().map(|h| (h.id, h.sentence.clone())).collect(),
             connected: n.is_connected(),
             cpu_permille: n.cpu_permille,
             rss_kib: n.rss_kib,

@@ -157,6 +157,42 @@ pub fn random_hex(bytes: usize) -> String {
     })
 }
 
+/// Sockets and directories a starting session has made, removed if it fails to start (a
+/// stale control socket would make `ps` answer "connection refused" instead of "no session").
+struct MadeAtStart(Vec<PathBuf>);
+
+impl Drop for MadeAtStart {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            if path.is_dir() {
+                let _ = std::fs::remove_dir_all(path);
+            } else {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// The session's first record.
+fn header(cfg: &SessionConfig, started_unix_ms: u64, clock: Clock, journal: &std::path::Path) -> Header {
+    Header {
+        format: FORMAT_VERSION,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        session: cfg.manifest.name.clone(),
+        mode: cfg.mode,
+        host: host_name(),
+        pid: std::process::id(),
+        started_unix_ms,
+        started: humantime::format_rfc3339_millis(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(started_unix_ms),
+        )
+        .to_string(),
+        monotonic_ns: clock.start_ns(),
+        journal: Some(journal.display().to_string()),
+        manifest: cfg.manifest.clone(),
+    }
+}
+
 fn host_name() -> String {
     rustix::system::uname().nodename().to_string_lossy().into_owned()
 }
@@ -171,34 +207,20 @@ impl Session {
         let control_socket = crate::control::session::control_socket(&name);
         let listener = super::control_server::bind(&control_socket)
             .with_context(|| format!("cannot open the control socket {}", control_socket.display()))?;
+        let mut made = MadeAtStart(vec![control_socket.clone()]);
 
         let clock = Clock::start();
         let started_unix_ms =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        let journal_path =
-            cfg.journal.clone().unwrap_or_else(|| crate::journal::default_journal_path(&name, started_unix_ms));
-        let journal = JournalWriter::create(&journal_path)?;
+        let (journal, journal_path) = match &cfg.journal {
+            Some(path) => (JournalWriter::create(path)?, path.clone()),
+            None => JournalWriter::create_numbered(&crate::journal::default_journal_path(&name, started_unix_ms))?,
+        };
         let printer = cfg.print.then(|| {
             super::headless::Printer::new(&cfg.manifest.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>())
         });
         let mut hub = Hub::new(Some(journal), printer);
-        let header = Header {
-            format: FORMAT_VERSION,
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            session: name.clone(),
-            mode: cfg.mode,
-            host: host_name(),
-            pid: std::process::id(),
-            started_unix_ms,
-            started: humantime::format_rfc3339_millis(
-                std::time::UNIX_EPOCH + std::time::Duration::from_millis(started_unix_ms),
-            )
-            .to_string(),
-            monotonic_ns: clock.start_ns(),
-            journal: Some(journal_path.display().to_string()),
-            manifest: cfg.manifest.clone(),
-        };
-        hub.push(0, EventKind::SessionStarted(Box::new(header)));
+        hub.push(0, EventKind::SessionStarted(Box::new(header(&cfg, started_unix_ms, clock, &journal_path))));
 
         let watching = cfg.targets.is_some();
         if !watching {
@@ -248,7 +270,10 @@ impl Session {
         } else {
             let dir = crate::control::session::python_dir(&name);
             match super::python_client::install(&dir) {
-                Ok(()) => Some(dir),
+                Ok(()) => {
+                    made.0.push(dir.clone());
+                    Some(dir)
+                }
                 Err(e) => {
                     let message = format!(
                         "cannot write the Python client to {} ({e}): `import gracewatch_node` will fail in nodes",
@@ -262,6 +287,7 @@ impl Session {
         let node_socket = crate::control::session::node_socket(&name);
         let node_listener = super::node_server::bind(&node_socket)
             .with_context(|| format!("cannot open the node socket {}", node_socket.display()))?;
+        made.0.push(node_socket.clone());
         let mut secrets = Secrets::default();
         for node in &cfg.manifest.nodes {
             secrets.insert(&node.name, random_hex(16));
@@ -321,6 +347,8 @@ impl Session {
             end_requested: false,
             watched: None,
         };
+        // From here on the session removes them at its end.
+        made.0.clear();
         Ok((session, handle))
     }
 

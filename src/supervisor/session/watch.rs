@@ -61,6 +61,17 @@ fn ppid_of(pid: u32) -> Option<u32> {
     procfs::process::Process::new(pid as i32).ok()?.stat().ok().map(|s| s.ppid as u32)
 }
 
+/// The parent of `pid`, its parent, and so on (init and the kernel's threads left out).
+fn ancestors_of(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut p = ppid_of(pid);
+    while let Some(q) = p.filter(|q| *q > 1 && found.len() < 64) {
+        found.push(q);
+        p = ppid_of(q);
+    }
+    found
+}
+
 impl Session {
     /// Adopts the targets present now (called once when the session starts).
     pub(super) fn adopt_targets(&mut self) {
@@ -100,9 +111,16 @@ impl Session {
                     .collect()
             }
         };
+        // gracewatch's own ancestors (the shell, `sudo`, `timeout` that started it) carry the
+        // pattern in their command lines: watching them would mean offering to stop them.
+        let ancestors = ancestors_of(std::process::id());
         for pid in candidates {
             let Some(w) = &self.watched else { return };
-            if w.adopted.contains(&pid) || w.refused.contains(&pid) || self.descends_from_watched(pid) {
+            if w.adopted.contains(&pid)
+                || w.refused.contains(&pid)
+                || ancestors.contains(&pid)
+                || self.descends_from_watched(pid)
+            {
                 continue;
             }
             if let Err(message) = self.adopt(pid) {

@@ -246,6 +246,11 @@ fn sig_cell<'a>(cx: Ctx, n: &NodeState) -> Cell<'a> {
     Cell::from(Line::from(spans))
 }
 
+/// Terminal cells taken by these spans (their text is narrow: digits, letters, `·`, `✓`).
+fn span_width(spans: &[Span]) -> usize {
+    spans.iter().map(|s| s.content.chars().count()).sum()
+}
+
 fn grace_cell<'a>(cx: Ctx, n: &NodeState, width: u16, short: bool) -> Cell<'a> {
     let t = cx.theme;
     if let Some(exit) = &n.exit {
@@ -266,28 +271,43 @@ fn grace_cell<'a>(cx: Ctx, n: &NodeState, width: u16, short: bool) -> Cell<'a> {
     };
     let total = stop.kill_at.saturating_sub(stop.requested_at);
     let kill_left = stop.kill_remaining(cx.now);
-    let gauge_w = if short { 6 } else { 10 };
-    let bar = gauge(kill_left, total, gauge_w);
-    let mut spans = vec![Span::styled(bar, t.gauge), Span::raw(" ")];
+    const GAUGE_MIN: usize = 6;
+    let room = usize::from(width).saturating_sub(GAUGE_MIN + 1);
+    // The words after the gauge: the stage's countdown, then what else fits whole.
+    let mut words: Vec<Span> = Vec::new();
     match stop.stage {
-        None => spans.push(Span::styled("requested", t.warn)),
+        None => words.push(Span::styled("requested", t.warn)),
         Some(stage) => {
             let label = if short { stage_short(stage) } else { stage.label().trim_start_matches("SIG").to_string() };
             let label = if stage == StageAction::Message && !short { "message".to_string() } else { label };
-            let left = stop.stage_remaining(cx.now).unwrap_or(kill_left);
-            spans.push(Span::styled(format!("{label} {}", countdown(left)), t.warn));
+            let left = countdown(stop.stage_remaining(cx.now).unwrap_or(kill_left));
             let last_stage = stage == StageAction::Kill || stop.deadline.is_none_or(|d| d >= stop.kill_at);
-            if !short && !last_stage {
-                spans.push(Span::styled(format!(" · kill {}", countdown(kill_left)), t.dim));
+            let kill = countdown(kill_left);
+            words.push(Span::styled(format!("{label} {left}"), t.warn));
+            // Each only when it says something new and fits whole (a cut "kill 3" reads as
+            // three seconds).
+            let mut extra = Vec::new();
+            if !short && !last_stage && kill != left {
+                extra.push(Span::styled(format!(" · kill {kill}"), t.dim));
             }
             if !short && stop.extensions > 0 {
                 // The deadline moved out while tokens drained: say so, it explains the wait.
-                spans.push(Span::styled(format!(" ext ×{}", stop.extensions), t.warn));
+                extra.push(Span::styled(format!(" ext ×{}", stop.extensions), t.warn));
+            }
+            if stop.acked_at.is_some() {
+                extra.push(Span::styled(" ✓", t.good));
+            }
+            for span in extra {
+                if span_width(&words) + span.content.chars().count() <= room {
+                    words.push(span);
+                }
             }
         }
     }
-    if stop.acked_at.is_some() && usize::from(width) > gauge_w + 14 {
-        spans.push(Span::styled(" ✓", t.good));
-    }
+    // The gauge takes what the words leave, between 6 and 10 cells.
+    let gauge_w =
+        if short { GAUGE_MIN } else { usize::from(width).saturating_sub(span_width(&words) + 1).clamp(GAUGE_MIN, 10) };
+    let mut spans = vec![Span::styled(gauge(kill_left, total, gauge_w), t.gauge), Span::raw(" ")];
+    spans.extend(words);
     Cell::from(Line::from(spans))
 }
