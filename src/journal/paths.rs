@@ -1,4 +1,5 @@
-//! Where journals go by default: `$XDG_STATE_HOME/gracewatch/journals/SESSION-YYYYMMDD-HHMMSS.jsonl`.
+//! Where journals go by default: `$XDG_STATE_HOME/gracewatch/journals/SESSION-YYYYMMDD-HHMMSS.jsonl`
+//! (`-2`, `-3`… before the extension when a session of that name started in the same second).
 
 use std::path::PathBuf;
 
