@@ -106,3 +106,111 @@ fn procfile_duplicate() {
     assert!(err.contains("Procfile:2:1") && err.contains("duplicate node name \"web\""), "{err}");
     assert!(!gw.path("started").exists());
 }
+
+// ---- what only the file system can say: a working directory, a command ----
+
+#[test]
+fn missing_cwd() {
+    fails(
+        &format!("{OK_NODE}[nodes.bad]\ncmd = \"true\"\ncwd = \"no-such-dir\"\n"),
+        &[
+            "gracewatch.toml:5:7",
+            "`nodes.bad.cwd`",
+            "working directory `no-such-dir` is ",
+            "no-such-dir",
+            "(relative to the manifest's directory), which does not exist",
+        ],
+    );
+}
+
+#[test]
+fn missing_cwd_in_defaults_is_said_once() {
+    fails(
+        &format!("[defaults]\ncwd = \"gone\"\n{OK_NODE}[nodes.other]\ncmd = \"true\"\n"),
+        &["gracewatch.toml:2:7", "`defaults.cwd`", "which does not exist"],
+    );
+    let gw = Gw::prepare(&format!("[defaults]\ncwd = \"gone\"\n{OK_NODE}[nodes.other]\ncmd = \"true\"\n"));
+    let err = String::from_utf8_lossy(&gw.run(&["up", "--headless"]).stderr).into_owned();
+    assert_eq!(err.matches("defaults.cwd").count(), 1, "{err}");
+}
+
+#[test]
+fn command_not_on_path() {
+    fails(
+        &format!("{OK_NODE}[nodes.bad]\ncmd = \"no-such-command-gw --flag\"\n"),
+        &["gracewatch.toml:4:7", "`nodes.bad.cmd`", "command `no-such-command-gw` not found in PATH ("],
+    );
+    // The node's own PATH is the one searched.
+    fails(
+        &format!("{OK_NODE}[nodes.bad]\ncmd = [\"sleep\", \"1\"]\nenv = {{ PATH = \"/nonexistent-gw\" }}\n"),
+        &[
+            "gracewatch.toml:4:7",
+            "`nodes.bad.cmd`",
+            "command `sleep` not found in the node's env.PATH (/nonexistent-gw)",
+        ],
+    );
+}
+
+#[test]
+fn command_that_is_not_executable() {
+    let manifest = format!("{OK_NODE}[nodes.bad]\ncmd = \"./run.sh\"\n");
+    let gw = Gw::prepare(&manifest);
+    std::fs::write(gw.path("run.sh"), "#!/bin/sh\ntouch started\n").unwrap();
+    let out = gw.run(&["up", "--headless", "--journal", "journal.jsonl"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for e in ["gracewatch.toml:4:7", "`nodes.bad.cmd`", "command `./run.sh` cannot be run: ", "is not executable"] {
+        assert!(err.contains(e), "expected {e:?} in:\n{err}");
+    }
+    assert!(!gw.path("started").exists(), "a node started despite the error");
+    assert!(!gw.path("journal.jsonl").exists(), "a journal was written despite the error");
+}
+
+#[test]
+fn every_such_error_is_said_not_only_the_first() {
+    let gw = Gw::prepare(&format!(
+        "{OK_NODE}[nodes.a]\ncmd = \"no-such-command-gw\"\n[nodes.b]\ncmd = \"true\"\ncwd = \"/no/such/dir\"\n"
+    ));
+    let out = gw.run(&["up", "--headless", "--journal", "journal.jsonl"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("gracewatch.toml:4:7: `nodes.a.cmd`: command `no-such-command-gw` not found"), "{err}");
+    assert!(err.contains("gracewatch.toml:7:7: `nodes.b.cwd`: working directory /no/such/dir does not exist"), "{err}");
+    assert!(!gw.path("started").exists(), "a node started despite the errors");
+}
+
+#[test]
+fn procfile_command_not_found() {
+    let gw = Gw::prepare(OK_NODE);
+    std::fs::write(gw.path("Procfile"), "web: touch started\nworker:   no-such-command-gw 1\n").unwrap();
+    let out = gw.run(&["up", "--headless", "Procfile"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("Procfile:2:11: `worker`: command `no-such-command-gw` not found in PATH"), "{err}");
+    assert!(!gw.path("started").exists());
+}
+
+/// What the checks accept runs: a `cwd` relative to the manifest's directory, a command
+/// relative to it, and one found on the node's own PATH.
+#[test]
+fn a_relative_cwd_and_commands_found_as_the_spawner_finds_them_run() {
+    let gw = Gw::prepare(
+        "[nodes.rel]\ncwd = \"work\"\ncmd = \"./mark.sh rel\"\n[nodes.onpath]\ncwd = \"work\"\ncmd = \"mark.sh onpath\"\nenv = { PATH = \"tools:/usr/bin:/bin\" }\n",
+    );
+    std::fs::create_dir_all(gw.path("work/tools")).unwrap();
+    for script in ["work/mark.sh", "work/tools/mark.sh"] {
+        std::fs::write(gw.path(script), "#!/bin/sh\ntouch \"$1\"\n").unwrap();
+        std::fs::set_permissions(gw.path(script), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    // Run from elsewhere: the manifest's directory is what counts, not the caller's.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = gw
+        .command(&["up", "--headless", "--journal", "journal.jsonl", &gw.path("gracewatch.toml").display().to_string()])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(gw.path("work/rel").exists(), "{err}");
+    assert!(gw.path("work/onpath").exists(), "{err}");
+}

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn up(args: UpArgs) -> CliResult {
-    let manifest = crate::manifest::load(&args.manifest).map_err(|e| CliError::input(e.to_string()))?;
+    let manifest = crate::manifest::load_to_run(&args.manifest).map_err(|e| CliError::input(e.to_string()))?;
     run_session(manifest, SessionMode::Up, args.journal, args.headless, BTreeMap::new())
 }
 

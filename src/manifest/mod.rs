@@ -7,11 +7,12 @@ mod duration;
 mod error;
 pub mod order;
 mod procfile;
+pub mod runnable;
 mod spec;
 mod toml_file;
 
 pub use duration::parse_duration_ms;
-pub use error::ManifestError;
+pub use error::{ManifestError, ManifestErrors};
 pub use spec::*;
 
 use std::path::{Path, PathBuf};
@@ -21,28 +22,51 @@ pub const DEFAULT_MANIFEST: &str = "gracewatch.toml";
 
 /// Reads, parses and validates a manifest file.
 pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-    let source = std::fs::read_to_string(path).map_err(|e| {
+    let source = read(path)?;
+    let default_name = session_name_for(path);
+    parse(path, &source, &default_name)
+}
+
+/// Reads a manifest to run it: what [`load`] checks, then that every node's working directory
+/// exists and its command is found and executable ([`runnable`]), so that a mistake starts
+/// nothing. Every such problem is reported, not only the first.
+pub fn load_to_run(path: &Path) -> Result<Manifest, ManifestErrors> {
+    let source = read(path)?;
+    let default_name = session_name_for(path);
+    let (manifest, places) = parse_with_places(path, &source, &default_name)?;
+    let errors = runnable::check(&manifest, &places, path, &source, &runnable::World::current());
+    if errors.is_empty() { Ok(manifest) } else { Err(ManifestErrors(errors)) }
+}
+
+fn read(path: &Path) -> Result<String, ManifestError> {
+    std::fs::read_to_string(path).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::NotFound && path == Path::new(DEFAULT_MANIFEST) {
             " (no manifest named: write a gracewatch.toml here, or pass its path, or try `gracewatch demo`)"
         } else {
             ""
         };
         ManifestError::whole(path, format!("cannot read manifest: {e}{hint}"))
-    })?;
-    let default_name = session_name_for(path);
-    parse(path, &source, &default_name)
+    })
 }
 
 /// Parses manifest text; the format is chosen by the file name (`Procfile*` or TOML).
 pub fn parse(path: &Path, source: &str, default_name: &str) -> Result<Manifest, ManifestError> {
+    parse_with_places(path, source, default_name).map(|(m, _)| m)
+}
+
+fn parse_with_places(
+    path: &Path,
+    source: &str,
+    default_name: &str,
+) -> Result<(Manifest, runnable::Places), ManifestError> {
     let file_name = path.file_name().and_then(|f| f.to_str()).unwrap_or_default();
-    let mut manifest = if file_name.starts_with("Procfile") {
+    let (mut manifest, places) = if file_name.starts_with("Procfile") {
         procfile::parse_procfile(path, source, default_name)?
     } else {
         toml_file::parse_toml(path, source, default_name)?
     };
     manifest.path = Some(absolute(path));
-    Ok(manifest)
+    Ok((manifest, places))
 }
 
 /// Session name from a manifest's directory: `/srv/robot/gracewatch.toml` → `robot`.

@@ -1,12 +1,15 @@
 //! Reading a `Procfile`: `name: command` lines, `#` comments. Every node gets the defaults.
 
 use super::error::ManifestError;
+use super::runnable::{NodePlaces, Place, Places};
 use super::spec::{DEFAULT_PROBE_INTERVAL_MS, Manifest, NodeSpec};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub fn parse_procfile(file: &Path, source: &str, default_name: &str) -> Result<Manifest, ManifestError> {
+/// Also returns where each node's command is written, for the checks made before a run.
+pub fn parse_procfile(file: &Path, source: &str, default_name: &str) -> Result<(Manifest, Places), ManifestError> {
     let mut nodes: Vec<NodeSpec> = Vec::new();
+    let mut places = Places::new();
     let mut offset = 0;
     for raw_line in source.split_inclusive('\n') {
         let line_start = offset;
@@ -59,16 +62,21 @@ pub fn parse_procfile(file: &Path, source: &str, default_name: &str) -> Result<M
         if argv.is_empty() {
             return Err(ManifestError::at(file, source, Some(cmd_start..cmd_start + 1), name, "empty command"));
         }
+        // The command's first word, after the spaces following the colon.
+        let words_at = cmd_start + (command.len() - command.trim_start().len());
+        let span = words_at..words_at + command.trim().len();
+        places.insert(name.to_string(), NodePlaces { cmd: Place { span, key: name.to_string() }, cwd: None });
         nodes.push(NodeSpec::with_defaults(name, argv));
     }
     if nodes.is_empty() {
         return Err(ManifestError::whole(file, "no processes: expected lines of `name: command`"));
     }
-    Ok(Manifest {
+    let manifest = Manifest {
         name: default_name.to_string(),
         path: Some(file.to_path_buf()),
         nodes,
         hazards: BTreeMap::new(),
         probe_interval_ms: DEFAULT_PROBE_INTERVAL_MS,
-    })
+    };
+    Ok((manifest, places))
 }

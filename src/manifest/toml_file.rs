@@ -2,6 +2,7 @@
 
 use super::duration::parse_duration_ms;
 use super::error::ManifestError;
+use super::runnable::{Place, Places};
 use super::spec::{
     DEFAULT_COOPERATIVE_MS, DEFAULT_GRACE_MS, DEFAULT_PROBE_INTERVAL_MS, Escalation, HazardLevel, Manifest, NodeSpec,
 };
@@ -29,7 +30,7 @@ struct RawManifest {
 #[serde(deny_unknown_fields)]
 struct RawNode {
     cmd: Option<Spanned<toml::Value>>,
-    cwd: Option<String>,
+    cwd: Option<Spanned<String>>,
     env: Option<BTreeMap<String, String>>,
     stop_signal: Option<Spanned<String>>,
     grace: Option<Spanned<String>>,
@@ -61,7 +62,8 @@ impl Ctx<'_> {
 }
 
 /// Parses and validates TOML manifest text. `default_name` is used when there is no `name`.
-pub fn parse_toml(file: &Path, source: &str, default_name: &str) -> Result<Manifest, ManifestError> {
+/// Also returns where each node's `cmd` and `cwd` are written, for the checks made before a run.
+pub fn parse_toml(file: &Path, source: &str, default_name: &str) -> Result<(Manifest, Places), ManifestError> {
     let ctx = Ctx { file, source };
     let de = toml::de::Deserializer::parse(source)
         .map_err(|e| ManifestError::at(file, source, e.span(), "", e.message().to_string()))?;
@@ -128,6 +130,7 @@ pub fn parse_toml(file: &Path, source: &str, default_name: &str) -> Result<Manif
     }
 
     let mut nodes = Vec::new();
+    let mut places = Places::new();
     for (node_name, node) in &raw.nodes {
         let prefix = format!("nodes.{node_name}");
         if !super::valid_name(node_name) {
@@ -138,6 +141,7 @@ pub fn parse_toml(file: &Path, source: &str, default_name: &str) -> Result<Manif
             );
         }
         nodes.push(resolve_node(&ctx, node_name, node, &raw.defaults, &prefix)?);
+        places.insert(node_name.clone(), node_places(node.get_ref(), &raw.defaults, &prefix));
     }
     if nodes.is_empty() {
         return Err(ManifestError::whole(file, "no nodes: add at least one [nodes.NAME] table with a `cmd`"));
@@ -169,7 +173,18 @@ pub fn parse_toml(file: &Path, source: &str, default_name: &str) -> Result<Manif
         return ctx.err(span, &format!("nodes.{first}.depends_on"), format!("dependency cycle: {}", cycle.join(" → ")));
     }
 
-    Ok(Manifest { name, path: Some(file.to_path_buf()), nodes, hazards, probe_interval_ms })
+    Ok((Manifest { name, path: Some(file.to_path_buf()), nodes, hazards, probe_interval_ms }, places))
+}
+
+/// Where a node's `cmd` and `cwd` (its own, else the one of `[defaults]`) are written.
+fn node_places(n: &RawNode, defaults: &RawNode, prefix: &str) -> super::runnable::NodePlaces {
+    let cmd = n.cmd.as_ref().map_or(0..0, Spanned::span);
+    let cwd = match (&n.cwd, &defaults.cwd) {
+        (Some(c), _) => Some(Place { span: c.span(), key: format!("{prefix}.cwd") }),
+        (None, Some(c)) => Some(Place { span: c.span(), key: "defaults.cwd".to_string() }),
+        (None, None) => None,
+    };
+    super::runnable::NodePlaces { cmd: Place { span: cmd, key: format!("{prefix}.cmd") }, cwd }
 }
 
 fn resolve_node(
@@ -267,7 +282,7 @@ fn resolve_node(
     Ok(NodeSpec {
         name: name.to_string(),
         cmd,
-        cwd: n.cwd.clone().or_else(|| defaults.cwd.clone()).map(Into::into),
+        cwd: n.cwd.as_ref().or(defaults.cwd.as_ref()).map(|c| c.get_ref().into()),
         env,
         stop_signal,
         grace_ms,
