@@ -260,6 +260,104 @@ fn a_long_session_name_gives_way_before_the_header_goes_compact() {
     assert!(screen_text(&s).lines().next().unwrap().contains("· replay-crash"));
 }
 
+/// `stops.jsonl` with the record on line 61 broken in the middle of the session.
+fn damaged_stops(dir: &Path) -> (PathBuf, u64) {
+    let text = std::fs::read_to_string(fixture("stops.jsonl")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[60] = r#"{"seq":60,"t":2500000000,"ev":{"node_exi"#;
+    let path = dir.join("damaged.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    (path, lines.len() as u64 - 1)
+}
+
+#[test]
+fn a_journal_damaged_in_the_middle_replays_past_the_damage_with_a_true_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, whole) = damaged_stops(dir.path());
+    for (w, h, expect) in [(160, 45, "1 damaged record skipped"), (80, 24, "1 damaged")] {
+        let mut s = open(&path, w, h);
+        let r = s.ui.replay.clone().unwrap();
+        assert_eq!((r.events, r.damaged_records, r.torn_tail, r.damaged.as_deref()), (whole, 1, false, None));
+        let notice = s.ui.notice.as_ref().map(|n| n.text.clone()).unwrap_or_default();
+        assert_eq!(notice, "the journal is damaged: 1 record skipped at line 61; replayed everything else");
+        let screen = screen_text(&s);
+        assert!(screen.lines().next().unwrap().contains(expect), "{screen}");
+
+        // One event at a time to the end: the counter counts whole records only.
+        let mut shown = s.player.applied;
+        loop {
+            s.command(ReplayCmd::Step { forward: true }, 0);
+            if s.player.applied == shown {
+                break;
+            }
+            assert_eq!(s.player.applied, shown + 1);
+            shown = s.player.applied;
+            assert!(shown <= whole, "event {shown}/{whole}");
+        }
+        assert_eq!(shown, whole, "the replay reaches the end past the damage");
+        let screen = screen_text(&s);
+        assert!(screen.contains(&format!("event {whole}/{whole}")), "{screen}");
+    }
+
+    // Seeks land where stepping lands, on both sides of the damage: the same state as the
+    // undamaged journal's, but for the one record skipped.
+    let mut s = open(&path, 160, 45);
+    let mut whole_journal = open(&fixture("stops.jsonl"), 160, 45);
+    for t_ms in [8_000, 1_000, 2_600, 60_000] {
+        s.command(ReplayCmd::Seek(t_ms * MS), 0);
+        whole_journal.command(ReplayCmd::Seek(t_ms * MS), 0);
+        let skipped = u64::from(t_ms >= 2_500);
+        assert_eq!(s.player.applied + skipped, whole_journal.player.applied, "at {t_ms} ms");
+        assert_eq!(s.ui.replay.as_ref().unwrap().events, whole, "at {t_ms} ms");
+    }
+    s.command(ReplayCmd::ToEnd, 0);
+    assert_eq!(s.player.applied, whole);
+
+    // The index kept on disk remembers the damage: a second open says it too.
+    let cache = dir.path().join("cache");
+    let opts = ReplayOptions { index_cache: Some(cache.clone()), ..options() };
+    for round in 0..2 {
+        let s = open_with(&path, &opts, 160, 45);
+        assert_eq!(s.player.index.read().unwrap().from_cache, round == 1, "round {round}");
+        let r = s.ui.replay.as_ref().unwrap();
+        assert_eq!((r.events, r.damaged_records), (whole, 1), "round {round}");
+        let start = Instant::now();
+        let cached = || {
+            std::fs::read_dir(&cache)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "idx"))
+        };
+        while round == 0 && !cached() {
+            assert!(start.elapsed() < Duration::from_secs(20), "the index was never cached");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+#[test]
+fn a_rotated_file_cut_before_the_next_one_is_skipped_not_the_end() {
+    // A rotated set whose middle file ends in a cut-off line: the files after it still count.
+    let text = std::fs::read_to_string(fixture("stops.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, part) in lines.chunks(50).enumerate() {
+        let mut body = part.join("\n") + "\n";
+        if i == 1 {
+            body.push_str(r#"{"seq":99999,"t":"#);
+        }
+        std::fs::write(dir.path().join(format!("stops.{i:03}.jsonl")), body).unwrap();
+    }
+    let (events, summary) = gracewatch::journal::read_all(dir.path()).unwrap();
+    assert_eq!(events.len(), lines.len());
+    assert_eq!((summary.damaged, summary.torn_tail), (1, None));
+    assert_eq!(summary.damage().unwrap(), "1 record skipped at stops.001.jsonl:51");
+    let mut s = open(dir.path(), 160, 45);
+    s.command(ReplayCmd::ToEnd, 0);
+    assert_eq!(s.player.applied, lines.len() as u64);
+}
+
 #[test]
 fn a_journal_of_a_newer_format_version_is_refused_naming_both_versions() {
     let text = std::fs::read_to_string(fixture("stops.jsonl")).unwrap();

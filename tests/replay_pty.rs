@@ -90,3 +90,27 @@ fn a_second_replay_of_a_journal_uses_the_cached_index() {
         assert_eq!(*written.get_or_insert(modified), modified, "round {round} rewrote the cache");
     }
 }
+
+/// A journal with one record broken in the middle replays to its end on a real terminal, its
+/// counter counting whole records, its header saying one was skipped.
+#[test]
+fn a_journal_damaged_in_the_middle_replays_to_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/replay/stops.jsonl")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[60] = "{\"seq\":60,\"t\":25";
+    let path = dir.path().join("stops.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let whole = lines.len() - 1;
+    let (mut pty, _cache) = spawn(&[path.to_str().unwrap()]);
+    pty.wait_for("the replay", on_replay);
+    pty.wait_for("the damage in the header", |s| s.contents().lines().next().is_some_and(|l| l.contains("1 damaged")));
+    pty.keys("G");
+    let end = format!("event {whole}/{whole}");
+    pty.wait_for("the end, every whole record counted", |s| {
+        s.contents().contains(" +8.764s ├") && s.contents().contains(&end)
+    });
+    pty.keys("q");
+    assert!(finish(pty));
+}

@@ -265,7 +265,7 @@ fn the_json_is_the_report_the_library_builds() {
     for name in ["demo.jsonl", "stops.jsonl", "crash.jsonl", "clean.jsonl"] {
         let path = fixture(name);
         let (events, summary) = gracewatch::journal::read_all(&path).unwrap();
-        let built = gracewatch::report::analyze(&events, summary.torn_tail.is_some(), summary.unknown_kinds);
+        let built = gracewatch::report::analyze(&events, &summary);
         let out = run(&path, &["--json"]);
         let printed: Report = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(printed, built, "{name}");
@@ -378,14 +378,82 @@ fn a_journal_of_a_newer_format_version_exits_2_naming_both_versions() {
 }
 
 #[test]
-fn a_journal_damaged_in_the_middle_exits_2_naming_the_line() {
+fn a_directory_without_a_journal_exits_2_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a journal").unwrap();
+    unreadable(dir.path(), &format!("no journal in {}", dir.path().display()));
+}
+
+/// `clean.jsonl` with its 11th line replaced by `damage`.
+fn damaged_clean(dir: &Path, damage: &str) -> (PathBuf, usize) {
     let text = std::fs::read_to_string(fixture("clean.jsonl")).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
-    lines[10] = "{\"seq\":10,\"t\":5,\"ev\":{broken";
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("damaged.jsonl");
+    lines[10] = damage;
+    let path = dir.join("damaged.jsonl");
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    unreadable(&path, "damaged.jsonl:11: damaged record");
+    (path, lines.len())
+}
+
+#[test]
+fn a_journal_damaged_in_the_middle_is_reported_from_the_rest_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clean, _) = json(&fixture("clean.jsonl"));
+    for damage in ["{\"seq\":10,\"t\":5,\"ev\":{broken", "\u{0}\u{0}garbage", "{\"seq\":10,\"ev\":7}"] {
+        let (path, lines) = damaged_clean(dir.path(), damage);
+        let out = run(&path, &[]);
+        let t = stdout(&out);
+        assert_eq!(out.status.code(), Some(3), "{damage}: {t}");
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut head = t.lines().skip(2);
+        assert_eq!(
+            head.next().unwrap(),
+            "! journal damaged: 1 record skipped at line 11; the report is made of the rest",
+            "{t}"
+        );
+        assert!(t.contains(&format!(" · {} events", lines - 1)), "{t}");
+        // The rest is all there: every node's verdict, the session's end.
+        assert!(t.contains("\nended: every node exited\n"), "{t}");
+        for n in ["polite", "plain", "sleeper"] {
+            assert!(t.lines().any(|l| l.starts_with(&format!("  {n} ")) && l.contains("stopped")), "{n}: {t}");
+        }
+
+        let out = run(&path, &["--json"]);
+        assert_eq!(out.status.code(), Some(3));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err, "gracewatch: journal damaged: 1 record skipped at line 11; the report is made of the rest\n");
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["damaged_records"], 1);
+        assert_eq!(r["damaged_at"], serde_json::json!([{"line": 11}]));
+        assert_eq!(r["events"], lines - 1);
+        assert_eq!(r["torn"], false);
+        assert_eq!(r["nodes"].as_array().unwrap().len(), clean["nodes"].as_array().unwrap().len());
+        for n in clean["nodes"].as_array().unwrap() {
+            let name = n["name"].as_str().unwrap();
+            assert_eq!(node(&r, name)["exit"], n["exit"], "{name}");
+        }
+    }
+}
+
+#[test]
+fn several_damaged_records_are_counted_and_located() {
+    let text = std::fs::read_to_string(fixture("stops.jsonl")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    for i in [5, 40, 41, 100] {
+        lines[i] = "{\"seq\":";
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("holes.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = run(&path, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let t = stdout(&out);
+    assert!(
+        t.contains("! journal damaged: 4 records skipped (at lines 6, 41, 42, 101); the report is made of the rest"),
+        "{t}"
+    );
+    let (events, summary) = gracewatch::journal::read_all(&path).unwrap();
+    assert_eq!((events.len(), summary.damaged), (lines.len() - 4, 4));
+    assert_eq!(summary.torn_tail, None);
 }
 
 // ---- live runs: a clean stop exits 0, a forced one 1 ----

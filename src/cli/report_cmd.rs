@@ -1,4 +1,4 @@
-//! `gracewatch report JOURNAL [--json]`.
+//! `gracewatch report JOURNAL [--json]`. Exit status: [`crate::report::exit_status`].
 
 use super::args::ReportArgs;
 use super::{CliError, CliResult};
@@ -7,10 +7,14 @@ use std::process::ExitCode;
 pub fn report(args: &ReportArgs) -> CliResult {
     let (events, summary) =
         crate::journal::read_all(&args.journal).map_err(|e| super::journal_error(&args.journal, e))?;
-    let report = crate::report::analyze(&events, summary.torn_tail.is_some(), summary.unknown_kinds);
+    let report = crate::report::analyze(&events, &summary);
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::failed(e.to_string()))?;
         println!("{text}");
+        // The text report says it in its head; JSON readers may not look.
+        if let Some(damage) = summary.damage() {
+            eprintln!("gracewatch: journal damaged: {damage}; the report is made of the rest");
+        }
     } else {
         print!("{}", crate::report::text::render(&report));
     }

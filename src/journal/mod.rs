@@ -8,5 +8,7 @@ mod reader;
 mod writer;
 
 pub use paths::{default_journal_path, journals_dir, state_dir};
-pub use reader::{JournalError, JournalReader, Position, ReadSummary, read_all};
+pub use reader::{
+    DAMAGED_LOCATED, DamagedAt, JournalError, JournalReader, Position, ReadSummary, describe_damage, read_all,
+};
 pub use writer::JournalWriter;

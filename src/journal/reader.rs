@@ -1,6 +1,9 @@
 //! Reading journals back: a file, or a directory of rotated files read in name order.
 //!
 //! - A torn last line (a crash mid-write) ends the read cleanly and is reported.
+//! - A damaged record before the end (a line that is not a whole record, with more lines after
+//!   it, or a cut-off last line of a file that is not the last of a rotated set) is skipped,
+//!   counted and located; the read goes on.
 //! - A journal written by a newer format version is refused, naming both versions.
 //! - An event kind this version does not know (inside a known version) is skipped and counted.
 
@@ -13,17 +16,13 @@ use std::path::{Path, PathBuf};
 pub enum JournalError {
     Io(PathBuf, std::io::Error),
     Empty(PathBuf),
+    /// A directory with no `*.jsonl` file in it.
+    NoJournalIn(PathBuf),
     NoHeader(PathBuf, String),
     NewerFormat {
         path: PathBuf,
         found: u32,
         supported: u32,
-    },
-    /// A damaged line that is not the last one.
-    Corrupt {
-        path: PathBuf,
-        line: u64,
-        error: String,
     },
 }
 
@@ -42,8 +41,8 @@ impl std::fmt::Display for JournalError {
                 "{}: journal format version {found} is newer than this gracewatch reads (version {supported}); use a newer gracewatch",
                 path.display()
             ),
-            JournalError::Corrupt { path, line, error } => {
-                write!(f, "{}:{line}: damaged record: {error}", path.display())
+            JournalError::NoJournalIn(dir) => {
+                write!(f, "no journal in {}: a journal is a .jsonl file or a directory of them", dir.display())
             }
         }
     }
@@ -66,6 +65,60 @@ pub struct ReadSummary {
     pub unknown_kinds: u64,
     /// The last line was cut off (bytes dropped), usually by a crash.
     pub torn_tail: Option<u64>,
+    /// Damaged records skipped before the end (lines that are not whole records).
+    pub damaged: u64,
+    /// Where the first of them are ([`DAMAGED_LOCATED`] at most).
+    pub damaged_at: Vec<DamagedAt>,
+}
+
+/// How many damaged records a read locates (it counts them all).
+pub const DAMAGED_LOCATED: usize = 10;
+
+/// Where a damaged record was: its line (1-based) in its file, and the file's name when the
+/// journal is a directory of rotated files.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DamagedAt {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub line: u64,
+}
+
+impl std::fmt::Display for DamagedAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{file}:{}", self.line),
+            None => write!(f, "line {}", self.line),
+        }
+    }
+}
+
+impl ReadSummary {
+    /// `1 record skipped at line 483`, `3 records skipped (at lines 12, 40, 483)`: empty when
+    /// nothing was damaged.
+    pub fn damage(&self) -> Option<String> {
+        describe_damage(self.damaged, &self.damaged_at)
+    }
+}
+
+/// See [`ReadSummary::damage`].
+pub fn describe_damage(damaged: u64, at: &[DamagedAt]) -> Option<String> {
+    if damaged == 0 {
+        return None;
+    }
+    let records = if damaged == 1 { "1 record".to_string() } else { format!("{damaged} records") };
+    let more = damaged.saturating_sub(at.len() as u64);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    Some(match at {
+        [] => format!("{records} skipped"),
+        [one] if damaged == 1 => format!("{records} skipped at {one}"),
+        many => {
+            let all_lines = many.iter().all(|a| a.file.is_none());
+            let list: Vec<String> =
+                many.iter().map(|a| if all_lines { a.line.to_string() } else { a.to_string() }).collect();
+            let lines = if all_lines { "lines " } else { "" };
+            format!("{records} skipped (at {lines}{}{more})", list.join(", "))
+        }
+    })
 }
 
 /// A streaming reader over a journal file or a directory of rotated files.
@@ -80,7 +133,10 @@ pub struct JournalReader {
     /// Index in `all_files` of the current file, and the offset of its next line.
     file_index: usize,
     offset: u64,
-    line_no: u64,
+    /// The current line's number in its file; unknown for a reader that started mid-file.
+    line_no: Option<u64>,
+    /// The journal is a directory (damage is located by file name and line).
+    is_dir: bool,
     buf: Vec<u8>,
     pub summary: ReadSummary,
     header_checked: bool,
@@ -110,7 +166,7 @@ impl JournalReader {
                 .collect();
             files.sort();
             if files.is_empty() {
-                return Err(JournalError::Empty(path.to_path_buf()));
+                return Err(JournalError::NoJournalIn(path.to_path_buf()));
             }
             files
         } else {
@@ -123,7 +179,8 @@ impl JournalReader {
             offset: 0,
             pending_files: files,
             current: None,
-            line_no: 0,
+            line_no: Some(0),
+            is_dir: meta.is_dir(),
             buf: Vec::new(),
             summary: ReadSummary::default(),
             header_checked: false,
@@ -142,7 +199,7 @@ impl JournalReader {
                 self.file_index = self.all_files.len() - self.pending_files.len() - 1;
                 self.offset = 0;
                 self.current = Some((path, BufReader::with_capacity(1 << 20, file)));
-                self.line_no = 0;
+                self.line_no = Some(0);
             }
             let Some((path, reader)) = &mut self.current else {
                 continue;
@@ -154,7 +211,7 @@ impl JournalReader {
                 continue;
             }
             self.offset += n as u64;
-            self.line_no += 1;
+            self.line_no = self.line_no.map(|n| n + 1);
             let complete = self.buf.last() == Some(&b'\n');
             return Ok(Some((path.clone(), complete)));
         }
@@ -183,7 +240,8 @@ impl JournalReader {
             current: Some((path, BufReader::with_capacity(256 * 1024, file))),
             file_index: pos.file,
             offset: pos.offset,
-            line_no: 0,
+            line_no: (pos.offset == 0).then_some(0),
+            is_dir: files.len() > 1,
             buf: Vec::new(),
             summary: ReadSummary::default(),
             header_checked: true,
@@ -227,25 +285,35 @@ impl JournalReader {
                         let why = if complete { e.to_string() } else { "the header record is cut off".to_string() };
                         return Err(JournalError::NoHeader(path, why));
                     }
-                    if !complete {
+                    if !complete && self.pending_files.is_empty() {
                         // Torn tail: stop here, cleanly.
                         self.summary.torn_tail = Some(self.buf.len() as u64);
                         self.done = true;
                         return Ok(None);
                     }
-                    if serde_json::from_slice::<Envelope>(text).is_ok() {
+                    if complete && serde_json::from_slice::<Envelope>(text).is_ok() {
                         self.summary.unknown_kinds += 1;
                         continue;
                     }
-                    if self.is_last_line() {
+                    if complete && self.is_last_line() {
                         // A damaged final line that happens to end in a newline: treat as torn.
                         self.summary.torn_tail = Some(self.buf.len() as u64);
                         self.done = true;
                         return Ok(None);
                     }
-                    return Err(JournalError::Corrupt { path, line: self.line_no, error: e.to_string() });
+                    // Damaged, and more follows: skip it, say where, read on.
+                    self.note_damage(&path);
                 }
             }
+        }
+    }
+
+    fn note_damage(&mut self, path: &Path) {
+        self.summary.damaged += 1;
+        if self.summary.damaged_at.len() < DAMAGED_LOCATED {
+            let file = self.is_dir.then(|| path.file_name().map(|f| f.to_string_lossy().into_owned())).flatten();
+            let line = self.line_no.unwrap_or(0);
+            self.summary.damaged_at.push(DamagedAt { file, line });
         }
     }
 

@@ -12,7 +12,7 @@
 //! directory only means the next open indexes again.
 
 use super::index::{Checkpoint, Index, Mark, Snapshot};
-use crate::journal::{Position, ReadSummary};
+use crate::journal::{DamagedAt, Position, ReadSummary};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -81,6 +81,10 @@ struct Header {
     events_read: u64,
     unknown_kinds: u64,
     torn_tail: Option<u64>,
+    #[serde(default)]
+    damaged: u64,
+    #[serde(default)]
+    damaged_at: Vec<DamagedAt>,
     marks: Vec<Mark>,
     checkpoints: Vec<Stored>,
 }
@@ -150,6 +154,8 @@ fn write_file(tmp: &Path, index: &Index, journal: Vec<FileStamp>) -> Result<(), 
         events_read: index.summary.events,
         unknown_kinds: index.summary.unknown_kinds,
         torn_tail: index.summary.torn_tail,
+        damaged: index.summary.damaged,
+        damaged_at: index.summary.damaged_at.clone(),
         marks: index.marks.clone(),
         checkpoints: stored,
     };
@@ -246,6 +252,8 @@ pub fn load(dir: &Path, files: &[PathBuf]) -> Option<Index> {
             events: header.events_read,
             unknown_kinds: header.unknown_kinds,
             torn_tail: header.torn_tail,
+            damaged: header.damaged,
+            damaged_at: header.damaged_at,
         },
         complete: true,
         error: None,

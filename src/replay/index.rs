@@ -70,7 +70,8 @@ pub struct Index {
     pub summary: ReadSummary,
     /// The whole journal has been read.
     pub complete: bool,
-    /// Reading failed part-way (a damaged record in the middle).
+    /// Reading failed part-way (the journal could not be read further). Damaged records are
+    /// skipped, not failures: they are counted in `summary`.
     pub error: Option<String>,
     /// Bytes of the journal (all its files), and bytes indexed so far: the progress to show.
     pub bytes_total: u64,

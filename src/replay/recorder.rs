@@ -92,7 +92,7 @@ impl Recorder {
             marks: recorded.marks,
             events: recorded.events,
             end_t: recorded.end_t,
-            summary: ReadSummary { events: recorded.events, unknown_kinds: 0, torn_tail: None },
+            summary: ReadSummary { events: recorded.events, ..ReadSummary::default() },
             complete: true,
             error: None,
             bytes_total,

@@ -2,6 +2,7 @@
 
 use crate::event::{Event, EventKind, ExitCause, ForkSource, PendingToken, Requester, StopMode, Survivor};
 use crate::hazards::HazardId;
+use crate::journal::{DamagedAt, ReadSummary};
 use crate::state::{State, StepKind};
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,13 @@ pub struct Report {
     pub torn: bool,
     /// Records of kinds this version does not know, skipped.
     pub unknown_kinds: u64,
+    /// Damaged records (lines that are not whole records) skipped; the report is made of the
+    /// rest.
+    #[serde(default)]
+    pub damaged_records: u64,
+    /// Where the first damaged records are.
+    #[serde(default)]
+    pub damaged_at: Vec<DamagedAt>,
     /// Why the session ended, if the journal says.
     pub ended: Option<String>,
     pub nodes: Vec<NodeReport>,
@@ -95,8 +103,9 @@ pub struct TimelineEntry {
     pub what: String,
 }
 
-/// Builds the report from a journal's events (as read, header first).
-pub fn analyze(events: &[Event], torn: bool, unknown_kinds: u64) -> Report {
+/// Builds the report from a journal's events (as read, header first) and what the read found
+/// besides them (a torn tail, skipped records).
+pub fn analyze(events: &[Event], read: &ReadSummary) -> Report {
     let mut state = State::new();
     let mut timeline = Vec::new();
     for e in events {
@@ -115,8 +124,10 @@ pub fn analyze(events: &[Event], torn: bool, unknown_kinds: u64) -> Report {
         started_unix_ms: header.as_ref().map_or(0, |h| h.started_unix_ms),
         duration_ns: state.now,
         events: events.len() as u64,
-        torn,
-        unknown_kinds,
+        torn: read.torn_tail.is_some(),
+        unknown_kinds: read.unknown_kinds,
+        damaged_records: read.damaged,
+        damaged_at: read.damaged_at.clone(),
         ended: state.ended.as_ref().map(|(_, r)| r.clone()),
         nodes,
         timeline,

@@ -10,8 +10,14 @@ pub mod text;
 pub use analyze::{NodeReport, Report, StageReached, TimelineEntry, analyze};
 
 /// Exit status of `gracewatch report`: 0 when every stop ended cleanly, 1 when a node was
-/// killed at its deadline or force-killed, or a stop was still running when the journal ends.
+/// killed at its deadline or force-killed, or a stop was still running when the journal ends;
+/// 3 when the journal is damaged (records were skipped: the report is made of the rest, and
+/// what the skipped records said is unknown, so it cannot vouch for a clean shutdown). 2, a
+/// journal that cannot be read at all, is the command's.
 pub fn exit_status(report: &Report) -> u8 {
+    if report.damaged_records > 0 {
+        return DAMAGED;
+    }
     // Killed at a deadline or forced; or a stop that never ended (the journal stops first:
     // the supervisor died mid-stop). Either way not every stop ended cleanly.
     let unclean = report.nodes.iter().any(|n| match &n.exit {
@@ -20,3 +26,6 @@ pub fn exit_status(report: &Report) -> u8 {
     });
     u8::from(unclean)
 }
+
+/// The exit status of a report of a damaged journal.
+pub const DAMAGED: u8 = 3;

@@ -16,6 +16,9 @@ pub fn render(r: &Report) -> String {
         let _ =
             writeln!(out, "! the journal is cut off after its last whole record: the supervisor did not end cleanly");
     }
+    if let Some(damage) = crate::journal::describe_damage(r.damaged_records, &r.damaged_at) {
+        let _ = writeln!(out, "! journal damaged: {damage}; the report is made of the rest");
+    }
     if r.unknown_kinds > 0 {
         let _ = writeln!(out, "! {} records of kinds this gracewatch does not know were skipped", r.unknown_kinds);
     }

@@ -214,7 +214,9 @@ pub struct ReplayView {
     pub unknown_kinds: u64,
     /// The last line was cut off (a crash); everything before it is replayed.
     pub torn_tail: bool,
-    /// Reading stopped at a damaged record.
+    /// Damaged records skipped (the replay goes on after each).
+    pub damaged_records: u64,
+    /// Reading stopped part-way (the journal could not be read further).
     pub damaged: Option<String>,
     /// Stop-related moments, for the timeline.
     pub marks: Vec<Mark>,
@@ -244,6 +246,7 @@ impl ReplayView {
             progress_permille: 0,
             unknown_kinds: 0,
             torn_tail: false,
+            damaged_records: 0,
             damaged: None,
             marks: Vec::new(),
             seeking: None,

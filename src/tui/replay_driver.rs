@@ -65,6 +65,8 @@ pub struct ReplaySession {
     /// Wall time the current notice goes away at.
     notice_until: Option<u64>,
     told_torn: bool,
+    /// Damaged records already told about.
+    told_damaged_records: u64,
     told_damaged: bool,
     /// A seek waiting for the index to get there.
     pending: Option<SeekTarget>,
@@ -85,6 +87,7 @@ impl ReplaySession {
             now: 0,
             notice_until: None,
             told_torn: false,
+            told_damaged_records: 0,
             told_damaged: false,
             pending: None,
         };
@@ -131,9 +134,10 @@ impl ReplaySession {
     /// damaged record, says so. Returns whether anything shown changed.
     pub fn sync_index(&mut self, wall: u64) -> bool {
         let Some(r) = self.ui.replay.as_mut() else { return false };
-        let (mut changed, torn, damaged) = {
+        let (mut changed, torn, damaged, damage) = {
             let idx = self.player.index.read().unwrap_or_else(PoisonError::into_inner);
-            let before = (r.events, r.end_t, r.complete, r.progress_permille, r.unknown_kinds, r.marks.len());
+            let before =
+                (r.events, r.end_t, r.complete, r.progress_permille, r.unknown_kinds, r.damaged_records, r.marks.len());
             r.events = idx.events;
             r.end_t = idx.end_t;
             r.complete = idx.complete;
@@ -144,14 +148,17 @@ impl ReplaySession {
             };
             r.unknown_kinds = idx.summary.unknown_kinds;
             r.torn_tail = idx.summary.torn_tail.is_some();
+            r.damaged_records = idx.summary.damaged;
             if idx.marks.len() != r.marks.len() {
                 r.marks.clone_from(&idx.marks);
             }
             if r.damaged.is_none() {
                 r.damaged.clone_from(&idx.error);
             }
-            let after = (r.events, r.end_t, r.complete, r.progress_permille, r.unknown_kinds, r.marks.len());
-            (before != after, idx.summary.torn_tail, idx.error.clone())
+            let after =
+                (r.events, r.end_t, r.complete, r.progress_permille, r.unknown_kinds, r.damaged_records, r.marks.len());
+            let damage = (idx.summary.damaged > self.told_damaged_records).then(|| idx.summary.damage()).flatten();
+            (before != after, idx.summary.torn_tail, idx.error.clone(), damage.map(|d| (idx.summary.damaged, d)))
         };
         if let Some(target) = self.pending {
             let before = self.player.applied;
@@ -164,9 +171,14 @@ impl ReplaySession {
             self.notify(text, wall);
             return true;
         }
+        if let Some((n, damage)) = damage {
+            self.told_damaged_records = n;
+            self.notify(format!("the journal is damaged: {damage}; replayed everything else"), wall);
+            return true;
+        }
         if let Some(error) = damaged.filter(|_| !self.told_damaged) {
             self.told_damaged = true;
-            self.notify(format!("the journal is damaged, the replay ends there: {error}"), wall);
+            self.notify(format!("the journal cannot be read further, the replay ends there: {error}"), wall);
             return true;
         }
         changed

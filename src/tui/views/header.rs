@@ -118,9 +118,21 @@ fn replay_tail(cx: Ctx, r: &ReplayView, wide: bool, spans: &mut Vec<Span<'static
         spans.push(sep.clone());
         spans.push(Span::styled(if wide { "torn last line" } else { "torn" }, t.bar.patch(t.warn)));
     }
+    if r.damaged_records > 0 {
+        spans.push(sep.clone());
+        let n = r.damaged_records;
+        spans.push(Span::styled(
+            if wide {
+                format!("{} skipped", crate::hazards::count(n as usize, "damaged record"))
+            } else {
+                format!("{n} damaged")
+            },
+            t.bar.patch(t.bad),
+        ));
+    }
     if r.damaged.is_some() {
         spans.push(sep.clone());
-        spans.push(Span::styled(if wide { "damaged: ends early" } else { "damaged" }, t.bar.patch(t.bad)));
+        spans.push(Span::styled(if wide { "unreadable: ends early" } else { "ends early" }, t.bar.patch(t.bad)));
     }
     if let Some(target) = r.seeking {
         spans.push(sep.clone());
