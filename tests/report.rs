@@ -18,7 +18,7 @@ use insta::assert_snapshot;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -123,10 +123,10 @@ fn the_clean_report_as_text_and_json_exits_0() {
         assert!(n["pending_tokens_at_end"].as_array().unwrap().is_empty(), "{n}");
         assert!(n["hazards"].as_array().unwrap().is_empty(), "{n}");
     }
-    assert_eq!(node(&r, "polite")["exit"]["status"], "status 0");
-    assert_eq!(node(&r, "plain")["exit"]["status"], "status 0");
+    assert_eq!(node(&r, "polite")["exit"]["status"], json!({"code": 0, "signal": null}));
+    assert_eq!(node(&r, "plain")["exit"]["status"], json!({"code": 0, "signal": null}));
     // `sleep` has no handler: SIGTERM's default action ends it. A stop, not a kill.
-    assert_eq!(node(&r, "sleeper")["exit"]["status"], "SIGTERM");
+    assert_eq!(node(&r, "sleeper")["exit"]["status"], json!({"code": null, "signal": "SIGTERM"}));
     assert!(node(&r, "sleeper")["verdict"].as_str().unwrap().contains("by SIGTERM's default action"));
 }
 
@@ -150,7 +150,7 @@ fn the_demo_report_says_how_each_failure_ended() {
     for name in ["import_time", "no_signals"] {
         let n = node(&r, name);
         assert_eq!(n["exit"]["cause"], "stopped", "{n}");
-        assert_eq!(n["exit"]["status"], "status 0", "{n}");
+        assert_eq!(n["exit"]["status"], json!({"code": 0, "signal": null}), "{n}");
         assert_eq!(stages(n), ["stop message"], "{n}");
         assert!(n["stop"]["ack_latency_ns"].as_u64().is_some(), "{n}");
         assert!(n["verdict"].as_str().unwrap().starts_with("stopped cleanly in "), "{n}");
@@ -162,7 +162,7 @@ fn the_demo_report_says_how_each_failure_ended() {
     // with the tokens still lent at the kill, every one held by `detector`.
     let sr = node(&r, "slow_receiver");
     assert_eq!(sr["exit"]["cause"], "killed-at-deadline");
-    assert_eq!(sr["exit"]["status"], "SIGKILL");
+    assert_eq!(sr["exit"]["status"], json!({"code": null, "signal": "SIGKILL"}));
     assert_eq!(stages(sr), ["stop message", "SIGTERM", "SIGKILL"]);
     assert!(sr["stop"]["extensions"].as_u64().unwrap() >= 1, "{sr}");
     let tokens = sr["pending_tokens_at_end"].as_array().unwrap();
@@ -180,7 +180,7 @@ fn the_demo_report_says_how_each_failure_ended() {
     // before anyone stopped it.
     let mt = node(&r, "main_thread_only");
     assert_eq!(mt["exit"]["cause"], "stopped");
-    assert_eq!(mt["exit"]["status"], "SIGTERM");
+    assert_eq!(mt["exit"]["status"], json!({"code": null, "signal": "SIGTERM"}));
     assert_eq!(stages(mt), ["SIGTERM"]);
     assert!(mt["verdict"].as_str().unwrap().contains("by SIGTERM's default action: no handler ran"), "{mt}");
     let first_stop = mt["stop"]["requested_at"].as_u64().unwrap();
@@ -206,7 +206,7 @@ fn the_demo_report_says_how_each_failure_ended() {
     for name in ["well_behaved", "steady"] {
         let n = node(&r, name);
         assert_eq!(n["exit"]["cause"], "stopped", "{n}");
-        assert_eq!(n["exit"]["status"], "status 0", "{n}");
+        assert_eq!(n["exit"]["status"], json!({"code": 0, "signal": null}), "{n}");
         assert!(n["hazards"].as_array().unwrap().is_empty(), "{n}");
         assert!(n["stop"]["ack_latency_ns"].as_u64().is_some(), "{n}");
         assert!(n["verdict"].as_str().unwrap().starts_with("stopped cleanly in "), "{n}");
@@ -481,10 +481,10 @@ fn a_real_session_where_every_stop_ends_cleanly_exits_0() {
     let (t, r, code) = report_of_finished(&mut gw);
     assert_eq!(code, Some(0), "{t}");
     assert_eq!(r["ended"], "every node exited", "{t}");
-    assert_eq!(node(&r, "handler")["exit"]["status"], "status 0", "{t}");
+    assert_eq!(node(&r, "handler")["exit"]["status"], json!({"code": 0, "signal": null}), "{t}");
     assert!(node(&r, "handler")["verdict"].as_str().unwrap().starts_with("stopped cleanly in "), "{t}");
     assert_eq!(node(&r, "sleeper")["exit"]["cause"], "stopped", "{t}");
-    assert_eq!(node(&r, "sleeper")["exit"]["status"], "SIGTERM", "{t}");
+    assert_eq!(node(&r, "sleeper")["exit"]["status"], json!({"code": null, "signal": "SIGTERM"}), "{t}");
 }
 
 #[test]
@@ -503,6 +503,58 @@ fn a_real_session_with_a_forced_stop_exits_1() {
     assert_eq!(h["exit"]["cause"], "force-killed", "{t}");
     assert_eq!(h["stop"]["mode"], "force", "{t}");
     assert!(h["verdict"].as_str().unwrap().starts_with("force-killed after "), "{t}");
+}
+
+#[test]
+fn a_stop_that_ended_only_after_an_escalation_says_so() {
+    let tag = unique("escalated");
+    // SIGTERM ignored; Python's own SIGINT handler (KeyboardInterrupt) ends it.
+    let manifest = format!(
+        "name = \"{tag}\"\n[nodes.stubborn]\ncmd = [\"python3\", \"-c\", {}, \"{tag}\"]\ngrace = \"10s\"\nescalate = [\"SIGINT:300ms\"]\n",
+        toml_str(py::IGNORES_TERM)
+    );
+    let mut gw = Gw::up(&manifest);
+    gw.wait_for(|gw| gw.node("stubborn")["handlers"]["SIGTERM"] == "ignored", "SIGTERM to be ignored");
+    let out = gw.run(&["stop", "--all", "--wait", "--session", &tag]);
+    assert!(out.status.success(), "{out:?}");
+    let (t, r, code) = report_of_finished(&mut gw);
+    let n = node(&r, "stubborn");
+    assert_eq!(n["exit"]["cause"], "stopped", "{t}");
+    assert_eq!(stages(n), ["SIGTERM", "SIGINT"], "{t}");
+    let verdict = n["verdict"].as_str().unwrap();
+    assert!(verdict.starts_with("stopped in ") && verdict.ends_with(" after escalation to SIGINT"), "{t}");
+    assert!(!verdict.contains("cleanly"), "{t}");
+    // Not killed: the stop ended, later than planned but without SIGKILL.
+    assert_eq!(code, Some(0), "{t}");
+}
+
+/// The timeline is in the order things happened: by time in ns, then by sequence within one
+/// time; never by the rounded time shown. Here `polite`'s acknowledgement is moved after its
+/// exit in the journal (as a supervisor that reads the node's socket after reaping it would
+/// write them) while keeping its earlier time.
+#[test]
+fn the_timeline_is_ordered_by_time_then_sequence() {
+    use gracewatch::event::Event;
+    let (mut events, summary) = gracewatch::journal::read_all(&fixture("clean.jsonl")).unwrap();
+    let is = |e: &Event, kind: &str| e.node() == Some("polite") && e.ev.name() == kind;
+    let ack_at = events.iter().position(|e| is(e, "stop_acked")).unwrap();
+    let exit_at = events.iter().position(|e| is(e, "node_exited")).unwrap();
+    let mut ack = events.remove(ack_at);
+    let exit_at = exit_at - 1;
+    ack.seq = events[exit_at].seq + 1;
+    let ack_t = ack.t;
+    // Within the millisecond of the exit (shown the same), a few µs before it.
+    events[exit_at].t = ack_t + 300_000;
+    events.insert(exit_at + 1, ack);
+    let r = gracewatch::report::analyze(&events, &summary);
+    let polite: Vec<&str> =
+        r.timeline.iter().filter(|e| e.node.as_deref() == Some("polite")).map(|e| e.what.as_str()).collect();
+    let ack = polite.iter().position(|w| w.starts_with("stop acknowledged")).unwrap();
+    let exit = polite.iter().position(|w| w.starts_with("exited")).unwrap();
+    assert!(ack < exit, "{polite:?}");
+    for pair in r.timeline.windows(2) {
+        assert!((pair[0].t, pair[0].seq) < (pair[1].t, pair[1].seq), "{pair:?}");
+    }
 }
 
 // ---- a supervisor killed with SIGKILL mid-run ----

@@ -1,6 +1,8 @@
 //! From a journal's events to a post-mortem: pure, no I/O.
 
-use crate::event::{Event, EventKind, ExitCause, ForkSource, PendingToken, Requester, StopMode, Survivor};
+use crate::event::{
+    Event, EventKind, ExitCause, ForkSource, PendingToken, Requester, Signal, StageAction, StopMode, Survivor,
+};
 use crate::hazards::HazardId;
 use crate::journal::{DamagedAt, ReadSummary};
 use crate::state::{State, StepKind};
@@ -74,9 +76,28 @@ pub struct StageReached {
 pub struct ExitReport {
     pub t: u64,
     pub cause: ExitCause,
-    pub status: String,
+    /// How the process ended: `{"code": 0, "signal": null}` or `{"code": null, "signal":
+    /// "SIGKILL"}`; both null when it never ran (see `error`).
+    pub status: ExitStatus,
+    /// Why it could not start, for `spawn-failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// From the stop request (if any).
     pub after_stop_ns: Option<u64>,
+}
+
+/// An exit status: the code it exited with, or the signal that ended it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitStatus {
+    pub code: Option<i32>,
+    pub signal: Option<Signal>,
+}
+
+impl ExitStatus {
+    /// `status 0`, `SIGKILL`, `-`.
+    pub fn text(self) -> String {
+        crate::state::status_text(self.code, self.signal)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +120,9 @@ pub struct ForkReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     pub t: u64,
+    /// The event's sequence number: the order of events of one `t`.
+    #[serde(default)]
+    pub seq: u64,
     pub node: Option<String>,
     pub what: String,
 }
@@ -111,9 +135,17 @@ pub fn analyze(events: &[Event], read: &ReadSummary) -> Report {
     for e in events {
         state.apply(e);
         if e.ev.is_stop_related() || matches!(e.ev, EventKind::StopMessageSent { .. } | EventKind::StopAcked { .. }) {
-            timeline.push(TimelineEntry { t: e.t, node: e.node().map(str::to_string), what: describe(&e.ev, &state) });
+            timeline.push(TimelineEntry {
+                t: e.t,
+                seq: e.seq,
+                node: e.node().map(str::to_string),
+                what: describe(&e.ev, &state),
+            });
         }
     }
+    // In the order things happened: by time in ns, and by sequence within one time, never by
+    // the rounded time shown (events a few µs apart show the same millisecond).
+    timeline.sort_by_key(|e| (e.t, e.seq));
     let header = state.header.clone();
     let nodes = state.nodes.values().map(|n| node_report(n, &state)).collect();
     Report {
@@ -154,7 +186,8 @@ fn node_report(n: &crate::state::NodeState, state: &State) -> NodeReport {
     let exit = n.exit.as_ref().map(|e| ExitReport {
         t: e.t,
         cause: e.cause,
-        status: if e.cause == ExitCause::SpawnFailed { e.error.clone().unwrap_or_default() } else { e.status() },
+        status: ExitStatus { code: e.code, signal: e.signal },
+        error: e.error.clone(),
         after_stop_ns: n.stop.as_ref().map(|s| e.t.saturating_sub(s.requested_at)),
     });
     let hazards = state
@@ -192,8 +225,10 @@ fn node_report(n: &crate::state::NodeState, state: &State) -> NodeReport {
     }
 }
 
-/// One line: "stopped cleanly in 1.2s", "killed at deadline after 10s, 3 tokens held by `detector`".
+/// One line: "stopped cleanly in 1.2s", "stopped in 15s after escalation to SIGINT", "killed at
+/// deadline after 10s, 3 tokens held by `detector`".
 fn verdict(n: &crate::state::NodeState) -> String {
+    use crate::hazards::count;
     use crate::util::fmt_ns;
     let Some(e) = &n.exit else {
         return match &n.stop {
@@ -214,12 +249,12 @@ fn verdict(n: &crate::state::NodeState) -> String {
         holders.sort_unstable();
         holders.dedup();
         let names: Vec<String> = holders.iter().map(|h| format!("`{h}`")).collect();
-        format!(", {} tokens held by {}", e.pending_tokens.len(), names.join(", "))
+        format!(", {} held by {}", count(e.pending_tokens.len(), "token"), names.join(", "))
     };
     let survivors = if n.survivors.is_empty() {
         String::new()
     } else {
-        format!("; {} killed after it exited", crate::hazards::count(n.survivors.len(), "survivor"))
+        format!("; {} killed after it exited", count(n.survivors.len(), "survivor"))
     };
     let base = match e.cause {
         ExitCause::Stopped => {
@@ -229,15 +264,33 @@ fn verdict(n: &crate::state::NodeState) -> String {
                 .and_then(crate::state::StopProgress::ack_latency)
                 .map(|a| format!(" (acknowledged in {})", fmt_ns(a)))
                 .unwrap_or_default();
+            let took = fmt_ns(since.unwrap_or(0));
             // Killed by the stop signal's default action: it stopped, but nothing of its own ran.
-            let by_default =
-                e.signal.zip(n.leader()).filter(|(sig, l)| l.disposition(*sig) == crate::event::Disposition::Default);
-            match by_default {
-                Some((sig, _)) => format!(
-                    "stopped in {} by {sig}'s default action: no handler ran, so no cleanup{ack}",
-                    fmt_ns(since.unwrap_or(0))
-                ),
-                None => format!("stopped cleanly in {}{ack}", fmt_ns(since.unwrap_or(0))),
+            let by_default = e
+                .signal
+                .zip(n.leader())
+                .filter(|(sig, l)| l.disposition(*sig) == crate::event::Disposition::Default)
+                .map(|(sig, _)| format!("by {sig}'s default action: no handler ran, so no cleanup"));
+            // The first stage did not end it: a later one (the stop signal after the stop
+            // message, an escalation signal) did.
+            let stages: Vec<StageAction> = n
+                .stop
+                .iter()
+                .flat_map(|s| &s.timeline)
+                .filter_map(|step| match step.what {
+                    StepKind::Stage { action } if step.t <= e.t => Some(action),
+                    _ => None,
+                })
+                .collect();
+            let escalated = match stages.as_slice() {
+                [_, .., last] => Some(format!("after escalation to {}", last.label())),
+                _ => None,
+            };
+            match (escalated, by_default) {
+                (None, None) => format!("stopped cleanly in {took}{ack}"),
+                (None, Some(how)) => format!("stopped in {took} {how}{ack}"),
+                (Some(after), None) => format!("stopped in {took} {after}{ack}"),
+                (Some(after), Some(how)) => format!("stopped in {took} {after}, {how}{ack}"),
             }
         }
         ExitCause::KilledAtDeadline => format!("killed at deadline after {}{held}", fmt_ns(since.unwrap_or(0))),
@@ -284,7 +337,11 @@ fn describe(ev: &EventKind, state: &State) -> String {
             }
         }
         EventKind::GraceExtended { deadline, pending_tokens, .. } => {
-            format!("grace extended to {}: {pending_tokens} tokens still draining", crate::util::fmt_t(*deadline))
+            format!(
+                "grace extended to {}: {} still draining",
+                crate::util::fmt_t(*deadline),
+                crate::hazards::count(*pending_tokens as usize, "token")
+            )
         }
         EventKind::StopMessageSent { .. } => "stop message sent".to_string(),
         EventKind::StopAcked { node } => {
@@ -300,7 +357,7 @@ fn describe(ev: &EventKind, state: &State) -> String {
             let tokens = if pending_tokens.is_empty() {
                 String::new()
             } else {
-                format!(", {} tokens still lent", pending_tokens.len())
+                format!(", {} still lent", crate::hazards::count(pending_tokens.len(), "token"))
             };
             format!("exited: {} ({status}){tokens}", cause.as_str())
         }

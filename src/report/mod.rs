@@ -7,7 +7,7 @@
 mod analyze;
 pub mod text;
 
-pub use analyze::{NodeReport, Report, StageReached, TimelineEntry, analyze};
+pub use analyze::{ExitReport, ExitStatus, NodeReport, Report, StageReached, TimelineEntry, analyze};
 
 /// Exit status of `gracewatch report`: 0 when every stop ended cleanly, 1 when a node was
 /// killed at its deadline or force-killed, or a stop was still running when the journal ends;

@@ -1,6 +1,7 @@
 //! The report as plain text: readable in a terminal, pasteable into an incident ticket.
 
 use super::Report;
+use crate::hazards::count;
 use crate::util::{fmt_ns, fmt_t};
 use std::fmt::Write;
 
@@ -11,7 +12,13 @@ pub fn render(r: &Report) -> String {
         "gracewatch report · session {} · host {} · gracewatch {}",
         r.session, r.host, r.gracewatch_version
     );
-    let _ = writeln!(out, "started {} · lasted {} · {} events", r.started, fmt_ns(r.duration_ns), r.events);
+    let _ = writeln!(
+        out,
+        "started {} · lasted {} · {}",
+        r.started,
+        fmt_ns(r.duration_ns),
+        count(r.events as usize, "event")
+    );
     if r.torn {
         let _ =
             writeln!(out, "! the journal is cut off after its last whole record: the supervisor did not end cleanly");
@@ -20,7 +27,16 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "! journal damaged: {damage}; the report is made of the rest");
     }
     if r.unknown_kinds > 0 {
-        let _ = writeln!(out, "! {} records of kinds this gracewatch does not know were skipped", r.unknown_kinds);
+        let _ = writeln!(
+            out,
+            "! {} this gracewatch does not know {} skipped",
+            if r.unknown_kinds == 1 {
+                "1 record of a kind".to_string()
+            } else {
+                format!("{} records of kinds", r.unknown_kinds)
+            },
+            if r.unknown_kinds == 1 { "was" } else { "were" }
+        );
     }
     match &r.ended {
         Some(reason) => {
@@ -72,7 +88,8 @@ pub fn render(r: &Report) -> String {
         }
         if let Some(e) = &n.exit {
             let after = e.after_stop_ns.map_or_else(String::new, |a| format!(", {} after the request", fmt_ns(a)));
-            let _ = writeln!(out, "  exit       {} {} ({}){after}", fmt_t(e.t), e.cause.as_str(), e.status);
+            let status = e.error.clone().unwrap_or_else(|| e.status.text());
+            let _ = writeln!(out, "  exit       {} {} ({status}){after}", fmt_t(e.t), e.cause.as_str());
         }
         if !n.pending_tokens_at_end.is_empty() {
             let shown: Vec<String> = n
@@ -101,11 +118,11 @@ pub fn render(r: &Report) -> String {
             };
             let _ = writeln!(
                 out,
-                "  fork       {} pid {} → {}, {} threads, {execd} (seen by {})",
+                "  fork       {} pid {} → {}, {}, {execd} (seen by {})",
                 fmt_t(f.t),
                 f.parent_pid,
                 f.child_pid,
-                f.threads,
+                count(f.threads as usize, "thread"),
                 f.source.describe()
             );
         }
@@ -118,7 +135,11 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "  survivors  killed after it exited: {}", list.join(", "));
         }
         if n.protocol_errors > 0 {
-            let _ = writeln!(out, "  protocol   {} connections cut for protocol errors", n.protocol_errors);
+            let _ = writeln!(
+                out,
+                "  protocol   {} cut for protocol errors",
+                count(n.protocol_errors as usize, "connection")
+            );
         }
     }
 

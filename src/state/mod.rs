@@ -174,10 +174,10 @@ impl State {
                 }
                 self.header = Some((**header).clone());
                 let text = format!(
-                    "session {} started (gracewatch {}, {} nodes)",
+                    "session {} started (gracewatch {}, {})",
                     header.session,
                     header.version,
-                    header.manifest.nodes.len()
+                    crate::hazards::count(header.manifest.nodes.len(), "node")
                 );
                 self.say(ev, None, LogSource::Event, text);
             }

@@ -322,7 +322,9 @@ fn quit(ui: &mut Ui, state: &State) -> Option<Action> {
             let text = confirm::quit_force_text(state);
             ui.overlay = Overlay::Confirm(Confirm { kind: ConfirmKind::QuitForce, text });
         }
-        Some(Quitting::Forced) => ui.notify(format!("waiting for {} nodes to exit", alive(state))),
+        Some(Quitting::Forced) => {
+            ui.notify(format!("waiting for {} to exit", crate::hazards::count(alive(state), "node")));
+        }
     }
     None
 }

@@ -49,23 +49,29 @@ fn tiers_text(state: &State, names: &[String]) -> String {
 /// `Stop all 3 nodes, dependents first: app → cache → db?`
 pub fn stop_all_text(state: &State) -> String {
     let names = alive_names(state);
-    format!("Stop all {} nodes, dependents first: {}?", names.len(), tiers_text(state, &names))
+    format!("Stop {}, dependents first: {}?", all_nodes(names.len()), tiers_text(state, &names))
 }
 
 /// The in-process quit question.
 pub fn quit_text(state: &State) -> String {
     let names = alive_names(state);
     format!(
-        "Quit: stop all {} nodes first ({}) and leave once they have exited?",
-        names.len(),
-        tiers_text(state, &names)
+        "Quit: stop {} first ({}) and leave once {} exited?",
+        all_nodes(names.len()),
+        tiers_text(state, &names),
+        if names.len() == 1 { "it has" } else { "they have" }
     )
 }
 
 /// Quitting again while the stop of everything runs.
 pub fn quit_force_text(state: &State) -> String {
     let names = alive_names(state);
-    format!("Still waiting for {} nodes to exit ({}). Kill them now with SIGKILL?", names.len(), names.join(", "))
+    format!(
+        "Still waiting for {} to exit ({}). Kill {} now with SIGKILL?",
+        crate::hazards::count(names.len(), "node"),
+        names.join(", "),
+        if names.len() == 1 { "it" } else { "them" }
+    )
 }
 
 pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
@@ -91,4 +97,9 @@ pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
         _ => Line::default(),
     };
     line.render(area, buf);
+}
+
+/// `all 3 nodes`, `1 node`.
+fn all_nodes(n: usize) -> String {
+    if n == 1 { "1 node".to_string() } else { format!("all {n} nodes") }
 }

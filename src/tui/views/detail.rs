@@ -4,6 +4,7 @@
 use super::wrap::wrap;
 use super::{Ctx, focused, pane};
 use crate::event::{ClaimOutcome, Disposition, Signal, StageAction};
+use crate::hazards::count as counted;
 use crate::state::{NodeState, Phase, State};
 use crate::tui::app::{Pane, Ui};
 use crate::tui::format::{HandlerMark, countdown, cpu, gauge};
@@ -154,7 +155,12 @@ fn overview(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
         out.extend(kv(
             cx,
             "usage",
-            format!("{} CPU, {} resident, {} output lines", cpu(n.cpu_permille), fmt_kib(n.rss_kib), n.output_lines),
+            format!(
+                "{} CPU, {} resident, {}",
+                cpu(n.cpu_permille),
+                fmt_kib(n.rss_kib),
+                counted(usize::try_from(n.output_lines).unwrap_or(usize::MAX), "output line")
+            ),
             w,
         ));
     }
@@ -162,7 +168,11 @@ fn overview(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
         out.extend(kv(
             cx,
             "problems",
-            format!("{} protocol errors, {} events dropped by the client", n.protocol_errors, n.client_dropped),
+            format!(
+                "{}, {} dropped by the client",
+                counted(n.protocol_errors as usize, "protocol error"),
+                counted(usize::try_from(n.client_dropped).unwrap_or(usize::MAX), "event")
+            ),
             w,
         ));
     }
@@ -446,7 +456,7 @@ fn processes(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
         out.push(section(cx, &format!("Processes ({})", n.procs.len())));
         out.push(Line::from(vec![
             Span::raw(format!("  {} {}", leader.pid, leader.name)),
-            Span::styled(format!("  leader, {} threads", leader.threads.len()), t.dim),
+            Span::styled(format!("  leader, {}", counted(leader.threads.len(), "thread")), t.dim),
         ]));
         let mut budget = PROCS_LISTED;
         tree(cx, n, leader.pid, "  ", 0, &mut budget, &mut out);
@@ -504,7 +514,8 @@ fn tree(
         let last = i + 1 == count;
         let branch = if last { "└ " } else { "├ " };
         let (fate, style) = if child.execd { ("exec'd", t.good) } else { ("forked, no exec", t.warn) };
-        let threads = n.procs.get(&child.pid).map(|s| format!(", {} threads", s.threads.len())).unwrap_or_default();
+        let threads =
+            n.procs.get(&child.pid).map(|s| format!(", {}", counted(s.threads.len(), "thread"))).unwrap_or_default();
         out.push(Line::from(vec![
             Span::styled(format!("{prefix}{branch}"), t.dim),
             Span::raw(format!("{} {} ", child.pid, child.name)),
