@@ -1,22 +1,52 @@
 //! Small formatting helpers shared by the CLI, the views and the report.
 
-/// `850ms`, `2.5s`, `1m03s`, `2h05m`.
+/// `850ms`, `2.5s`, `1m03s`, `2h05m`, rounded to the nearest shown unit (`1.96s` is `2s`).
 pub fn fmt_ms(ms: u64) -> String {
-    if ms < 1_000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        let tenths = ms / 100;
+    fmt_ns(ms.saturating_mul(1_000_000))
+}
+
+/// Nanoseconds as [`fmt_ms`], or `420µs` below a millisecond; rounded to the nearest shown
+/// unit (1.997 ms is `2ms`, 999.6 µs is `1ms`, 59.96 s is `1m00s`).
+pub fn fmt_ns(ns: u64) -> String {
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000 * MS;
+    let nearest = |unit: u64| ns.saturating_add(unit / 2) / unit;
+    if ns == 0 {
+        "0ms".to_string()
+    } else if nearest(1_000) < 1_000 {
+        format!("{}µs", nearest(1_000))
+    } else if nearest(MS) < 1_000 {
+        format!("{}ms", nearest(MS))
+    } else if nearest(S / 10) < 600 {
+        let tenths = nearest(S / 10);
         if tenths % 10 == 0 { format!("{}s", tenths / 10) } else { format!("{}.{}s", tenths / 10, tenths % 10) }
-    } else if ms < 3_600_000 {
-        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    } else if nearest(S) < 3_600 {
+        let s = nearest(S);
+        format!("{}m{:02}s", s / 60, s % 60)
     } else {
-        format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60)
+        let m = nearest(60 * S);
+        format!("{}h{:02}m", m / 60, m % 60)
     }
 }
 
-/// Nanoseconds as [`fmt_ms`], or `420µs` below a millisecond.
-pub fn fmt_ns(ns: u64) -> String {
-    if ns > 0 && ns < 1_000_000 { format!("{}µs", ns / 1_000) } else { fmt_ms(ns / 1_000_000) }
+/// A running clock (ns since start) as [`fmt_ns`] but never ahead of itself: truncated, as
+/// clocks are (`+8.1s` until 8.2 s have passed), so it agrees with the wall time beside it.
+pub fn fmt_clock_ns(ns: u64) -> String {
+    const MS: u64 = 1_000_000;
+    if ns < MS {
+        return fmt_ns(ns - ns % 1_000);
+    }
+    let ms = ns / MS;
+    let shown = if ms < 1_000 {
+        ms
+    } else if ms < 60_000 {
+        ms - ms % 100
+    } else if ms < 3_600_000 {
+        ms - ms % 1_000
+    } else {
+        ms - ms % 60_000
+    };
+    fmt_ms(shown)
 }
 
 /// A session time (ns since start) as `+12.345s`, for timelines.
@@ -51,6 +81,29 @@ mod tests {
         assert_eq!(fmt_ms(2500), "2.5s");
         assert_eq!(fmt_ms(63_000), "1m03s");
         assert_eq!(fmt_t(1_234_567_890), "+1.234s");
+        assert_eq!(fmt_ms(0), "0ms");
+        assert_eq!(fmt_ms(3_599_999), "1h00m");
+        assert_eq!(fmt_ms(7_530_000), "2h06m");
+    }
+
+    #[test]
+    fn durations_are_rounded_not_truncated() {
+        assert_eq!(fmt_ns(1_997_000), "2ms");
+        assert_eq!(fmt_ns(1_499_999), "1ms");
+        assert_eq!(fmt_ns(411_600), "412µs");
+        assert_eq!(fmt_ns(999_600), "1ms");
+        assert_eq!(fmt_ns(999_600_000), "1s");
+        assert_eq!(fmt_ns(1_960_000_000), "2s");
+        assert_eq!(fmt_ns(1_949_999_999), "1.9s");
+        assert_eq!(fmt_ns(59_960_000_000), "1m00s");
+        assert_eq!(fmt_ns(119_500_000_000), "2m00s");
+        assert_eq!(fmt_ns(u64::MAX), fmt_ns(u64::MAX - 1));
+        assert_eq!(fmt_ms(1_960), "2s");
+        // A clock does not run ahead: truncated.
+        assert_eq!(fmt_clock_ns(8_190_000_000), "8.1s");
+        assert_eq!(fmt_clock_ns(59_999_000_000), "59.9s");
+        assert_eq!(fmt_clock_ns(1_997_000), "1ms");
+        assert_eq!(fmt_clock_ns(999_600), "999µs");
         assert_eq!(fmt_kib(2048), "2.0M");
     }
 }

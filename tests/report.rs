@@ -158,6 +158,11 @@ fn the_demo_report_says_how_each_failure_ended() {
         assert!(!hazard_ids(n).contains(&"stop-signal-default"), "{n}");
     }
 
+    // Durations are rounded to the unit shown, not truncated: 1.97 ms is "2ms".
+    let ns = node(&r, "no_signals");
+    assert_eq!(ns["stop"]["ack_latency_ns"], 1_969_666);
+    assert!(ns["verdict"].as_str().unwrap().ends_with(" (acknowledged in 2ms)"), "{ns}");
+
     // Failure 3: killed at the deadline after the grace was extended while tokens drained,
     // with the tokens still lent at the kill, every one held by `detector`.
     let sr = node(&r, "slow_receiver");

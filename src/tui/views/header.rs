@@ -55,7 +55,7 @@ fn live_spans(cx: Ctx, wide: bool, spans: &mut Vec<Span<'static>>) {
         let wall = h.started_unix_ms + cx.now / 1_000_000;
         spans.push(sep);
         spans.push(Span::styled(if wide { format!("{} UTC", utc_datetime(wall)) } else { utc_hms(wall) }, t.bar));
-        spans.push(Span::styled(format!("  +{}", crate::util::fmt_ns(cx.now)), t.bar));
+        spans.push(Span::styled(format!("  +{}", crate::util::fmt_clock_ns(cx.now)), t.bar));
     }
 }
 
@@ -92,7 +92,7 @@ fn replay_spans(cx: Ctx, r: &ReplayView, wide: bool, session: bool, spans: &mut 
             };
             format!("{}.{ms:03} UTC  {}{of}", utc_datetime(wall), crate::util::fmt_t(cx.now))
         } else {
-            format!("{}.{} +{}", utc_hms(wall), ms / 100, crate::util::fmt_ns(cx.now))
+            format!("{}.{} +{}", utc_hms(wall), ms / 100, crate::util::fmt_clock_ns(cx.now))
         };
         spans.push(Span::styled(text, t.bar));
     }
