@@ -150,15 +150,11 @@ impl Worker {
     }
 
     /// The threads of `instant`'s parent that existed (or may have) at the fork: from `/proc`
-    /// now, `earlier` (an earlier look) and, with the fork's timestamp, the kernel's events.
-    fn threads_at_fork_now(&mut self, node: &str, instant: &ForkInstant, earlier: &[AtFork]) -> Vec<AtFork> {
-        let earlier = earlier.iter().map(|t| (t.tid, t.start));
-        let Some(p) = self.nodes.get(node).and_then(|t| t.procs.get(&instant.parent)) else {
-            return threads_at_fork(None, instant, earlier);
-        };
+    /// now and, with the fork's timestamp, the kernel's events.
+    fn threads_at_fork_now(&mut self, node: &str, instant: &ForkInstant) -> Vec<AtFork> {
+        let Some(p) = self.nodes.get(node).and_then(|t| t.procs.get(&instant.parent)) else { return Vec::new() };
         let now = read_threads(&p.dir, &mut self.buf).unwrap_or_default();
-        let seen = now.into_iter().map(|(tid, s)| (tid, Some(s.start_time))).chain(earlier);
-        threads_at_fork(Some(&p.book), instant, seen)
+        threads_at_fork(Some(&p.book), instant, now.into_iter().map(|(tid, s)| (tid, Some(s.start_time))))
     }
 
     /// The connector's report of a thread created or ended in a tracked process.
@@ -206,7 +202,7 @@ impl Worker {
         let instant = ForkInstant { parent, child, child_tick, ns: Some(timestamp_ns), pid_max: self.pid_max };
         // The events of threads started or ended just before the fork may still be on their way
         // (from another CPU): this count is looked at again when the fork is resolved.
-        let at_fork = self.threads_at_fork_now(&node, &instant, &[]);
+        let at_fork = self.threads_at_fork_now(&node, &instant);
         let threaded_parent = at_fork::count(&at_fork) >= 2;
         let mut pending = self.forks.remove(&child);
         match &mut pending {
