@@ -651,6 +651,60 @@ while True: time.sleep(1)
     assert!(s.contains(&format!("forked {child} without exec")), "{s}");
 }
 
+/// The start time (clock ticks since boot) of a process or thread, from its `stat` file.
+fn start_tick(stat_path: &str) -> u64 {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_else(|e| panic!("{stat_path}: {e}"));
+    let after_name = &stat[stat.rfind(')').expect("stat line") + 2..];
+    after_name.split(' ').nth(19).and_then(|w| w.parse().ok()).expect("starttime")
+}
+
+#[test]
+fn fork_without_exec_threaded_is_raised_as_uncertain_where_sampling_cannot_order_threads_and_fork() {
+    // Starts three threads and forks at once, just after a clock tick began: /proc shows the
+    // threads and the child starting in the same 10 ms tick. Only the kernel connector orders
+    // them for sure; sampling still raises the hazard, and says it is not exact.
+    let code = r"
+import os, threading, time
+tick = 1_000_000_000 // os.sysconf('SC_CLK_TCK')
+time.sleep(0.3)
+while time.clock_gettime_ns(time.CLOCK_BOOTTIME) % tick > tick // 5:
+    pass
+workers = [threading.Thread(target=time.sleep, args=(1000,), daemon=True) for _ in range(3)]
+for w in workers:
+    w.start()
+pid = os.fork()
+if pid == 0:
+    while True: time.sleep(1)
+print('forked', pid, *[w.native_id for w in workers], flush=True)
+while True: time.sleep(1)
+";
+    let mut gw = up("fork", &[node("threaded", &py(code, &[]), &[])]);
+    let mode = probe_mode(&gw);
+    gw.wait_for(|gw| ps_has(gw, "threaded", HazardId::ForkWithoutExecThreaded), "the hazard in ps --json");
+    let said: Vec<u32> = lines(&gw, "threaded")
+        .iter()
+        .find_map(|l| l.strip_prefix("forked ").map(|r| r.split(' ').filter_map(|w| w.parse().ok()).collect()))
+        .expect("the node said which child it forked");
+    let (child, workers) = (said[0], &said[1..]);
+    let parent = gw.node("threaded")["pid"].as_u64().expect("pid");
+    // Sure only if a worker started in an earlier tick than the child (the main thread did).
+    let child_tick = start_tick(&format!("/proc/{child}/stat"));
+    let earlier = workers.iter().filter(|t| start_tick(&format!("/proc/{parent}/task/{t}/stat")) < child_tick).count();
+    let uncertain = mode == gracewatch::event::ProbeMode::Polling && earlier == 0;
+    let s = gw.node("threaded")["hazard_sentences"][HazardId::ForkWithoutExecThreaded.as_str()].to_string();
+    eprintln!("{mode:?}, {earlier} of 3 workers in an earlier tick than the child: {s}");
+    let (_, state) = stop_all_and_fold(&mut gw);
+    let forks = &state.node("threaded").expect("threaded").forks;
+    let f = forks.iter().find(|f| f.child_pid == child).unwrap_or_else(|| panic!("{child}: {forks:?}"));
+    assert_eq!((f.execd, f.threaded, f.uncertain), (Some(false), Some(true), uncertain), "{mode:?}: {f:?}");
+    let had = if uncertain {
+        format!("forked {child} without exec while it may have had 4 threads (seen by sampling /proc, not exact)")
+    } else {
+        format!("forked {child} without exec while it had 4 threads:")
+    };
+    assert!(s.contains(&had), "{mode:?}: {s}");
+}
+
 /// Every fork of `node` announced in the journal has been resolved.
 fn all_forks_resolved(gw: &Gw, node: &str) -> bool {
     let events = gw.journal();
@@ -737,6 +791,143 @@ while True: time.sleep(1)
             raised(&state, node)
         );
     }
+}
+
+/// A pre-fork server's parent (argv[1] `join`) or the same without the join (`keep`): a helper
+/// thread runs from the start and is started again in `after_in_parent`, 0.4–2 ms after each
+/// fork (inside the same 10 ms clock tick). With `join`, the at-fork hook stops and joins the
+/// helper first, so the parent is single-threaded at every fork. Once the file argv[2] exists it
+/// forks 20 times, 0.3 s apart (longer than the probe waits to see which threads outlive a
+/// fork); each child lives the seconds the file says, then `os._exit(0)` without exec (reaped at
+/// once when it lives 0 s). It prints `forked PID` for each, then `done`.
+const RESTARTED_HELPER: &str = r"
+import os, sys, threading, time
+helpers = []
+def start():
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    helpers.append((t, stop))
+def join():
+    t, stop = helpers.pop()
+    stop.set()
+    t.join()
+if sys.argv[1] == 'join':
+    os.register_at_fork(before=join, after_in_parent=start)
+else:
+    os.register_at_fork(after_in_parent=start)
+start()
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+linger = float(open(sys.argv[2]).read())
+for _ in range(20):
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(linger)
+        os._exit(0)
+    print('forked', pid, flush=True)
+    if linger == 0:
+        os.waitpid(pid, 0)
+    time.sleep(0.3)
+print('done', flush=True)
+while True: time.sleep(1)
+";
+
+/// How the session's probe sees forks (its first `ProbeMode`).
+fn probe_mode(gw: &Gw) -> gracewatch::event::ProbeMode {
+    let mode = |gw: &Gw| {
+        gw.journal().into_iter().find_map(|e| match e.ev {
+            EventKind::ProbeMode { mode, .. } => Some(mode),
+            _ => None,
+        })
+    };
+    gw.wait_for(|gw| mode(gw).is_some(), "the probe mode in the journal");
+    mode(gw).expect("probe mode")
+}
+
+/// Starts `RESTARTED_HELPER` as node `name` (`join` or `keep`) and lets it fork once the probe
+/// mode is known: with the connector its children exit at once (the kernel sees them anyway);
+/// when polling they live on, so that the probe's rounds find them.
+fn restarted_helper(how: &str) -> (Gw, gracewatch::event::ProbeMode) {
+    let gw = up("fork", &[node("server", &py(RESTARTED_HELPER, &[how, "go"]), &[])]);
+    let mode = probe_mode(&gw);
+    let linger = if mode == gracewatch::event::ProbeMode::Connector { "0" } else { "30" };
+    std::fs::write(gw.path("go"), linger).expect("trigger file");
+    gw.wait_for(|gw| said(gw, "server", "done"), "20 forks");
+    (gw, mode)
+}
+
+/// The children `server` said it forked, in order.
+fn forked(gw: &Gw) -> Vec<u32> {
+    lines(gw, "server").iter().filter_map(|l| l.strip_prefix("forked ")?.parse().ok()).collect()
+}
+
+/// `(child, execd, threaded, uncertain)` of every fork of `server` resolved in the journal.
+fn resolved(gw: &Gw) -> Vec<(u32, bool, bool, bool)> {
+    gw.journal()
+        .into_iter()
+        .filter_map(|e| match e.ev {
+            EventKind::ForkResolved { node, child_pid, execd, threaded, uncertain } if node == "server" => {
+                Some((child_pid, execd, threaded, uncertain))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn fork_without_exec_threaded_is_raised_by_every_fork_of_a_parent_whose_helper_thread_runs_through_it() {
+    let (mut gw, mode) = restarted_helper("keep");
+    let children = forked(&gw);
+    assert_eq!(children.len(), 20, "{children:?}");
+    let threaded = |gw: &Gw| -> BTreeSet<u32> {
+        resolved(gw).into_iter().filter(|(_, execd, threaded, _)| !execd && *threaded).map(|(c, ..)| c).collect()
+    };
+    gw.wait_for(
+        |gw| threaded(gw) == children.iter().copied().collect(),
+        "every fork resolved as threaded, without exec",
+    );
+    // Its helpers started long before each fork (in earlier clock ticks): a fact even when only
+    // sampled.
+    assert!(resolved(&gw).iter().all(|(.., uncertain)| !uncertain), "{mode:?}: {:?}", resolved(&gw));
+    let server = gw.node("server");
+    let s = server["hazard_sentences"][HazardId::ForkWithoutExecThreaded.as_str()].as_str().unwrap_or_default();
+    assert!(s.contains("without exec while it had 2 threads") && s.contains("(20 such forks)"), "{mode:?}: {server}");
+    let (_, state) = stop_all_and_fold(&mut gw);
+    assert!(raised(&state, "server").contains(&HazardId::ForkWithoutExecThreaded));
+    // At its k-th fork the parent had its main thread and k + 1 helpers: not the one it starts
+    // right after the fork, in the same clock tick.
+    let forks = &state.node("server").expect("server").forks;
+    for (k, child) in children.iter().enumerate() {
+        let f = forks.iter().find(|f| f.child_pid == *child).unwrap_or_else(|| panic!("{child}: {forks:?}"));
+        assert_eq!(f.threads as usize, k + 2, "{mode:?}, fork {k}: {f:?}");
+    }
+}
+
+#[test]
+fn fork_without_exec_threaded_is_not_raised_by_a_parent_that_joins_its_helper_thread_before_each_fork() {
+    let (mut gw, mode) = restarted_helper("join");
+    let children = forked(&gw);
+    assert_eq!(children.len(), 20, "{children:?}");
+    // Every fork the probe announced is judged (not exec'd), none as threaded.
+    gw.wait_for(|gw| all_forks_resolved(gw, "server"), "every announced fork resolved");
+    let judged = resolved(&gw);
+    eprintln!("{mode:?}: {} of 20 forks announced and judged: {judged:?}", judged.len());
+    assert!(
+        judged.iter().all(|(c, execd, threaded, _)| children.contains(c) && !execd && !threaded),
+        "{mode:?}: {judged:?}"
+    );
+    assert!(!ps_has(&gw, "server", HazardId::ForkWithoutExecThreaded), "{mode:?}: {}", gw.node("server"));
+    let (_, state) = stop_all_and_fold(&mut gw);
+    assert!(
+        !raised(&state, "server").contains(&HazardId::ForkWithoutExecThreaded),
+        "{mode:?}: {:?}",
+        state.hazard_feed
+    );
+    // At a fork the parent had its main thread and at most the helper it had just joined (its
+    // exit may land after the fork), never the one it starts right after.
+    let forks = &state.node("server").expect("server").forks;
+    assert!(forks.iter().all(|f| f.threads <= 2), "{mode:?}: {forks:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

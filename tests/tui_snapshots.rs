@@ -85,6 +85,37 @@ fn detail_pane_of_a_killed_node() {
 }
 
 #[test]
+fn detail_pane_says_when_a_fork_was_judged_threaded_by_sampling() {
+    use gracewatch::event::{EventKind, ForkSeen, ForkSource};
+    let mut f = all_hazards();
+    let fork = ForkSeen {
+        parent_pid: 6005,
+        child_pid: 6101,
+        threads: 2,
+        runtime: None,
+        source: ForkSource::Proc,
+        client_tids: Vec::new(),
+    };
+    f.at(2000, EventKind::Fork { node: "forker".into(), fork });
+    let resolved = EventKind::ForkResolved {
+        node: "forker".into(),
+        child_pid: 6101,
+        execd: false,
+        threaded: true,
+        uncertain: true,
+    };
+    f.at(2100, resolved);
+    let mut ui = ui(160, 45);
+    ui.selected = Some("forker".into());
+    ui.view = View::Detail;
+    let screen = render(&f.state, &ui, 2500 * MS, 160, 45);
+    // The line wraps: the verdict on one row, where it was seen on the next.
+    assert!(screen.contains("6005 → 6101 with 2 threads: no exec, may have been threaded"), "{screen}");
+    assert!(screen.contains("(sampled /proc, not exact) ✗ [/proc]"), "{screen}");
+    assert!(screen.contains("6005 → 6100 with 9 threads, async runtime running: no exec, threads"), "{screen}");
+}
+
+#[test]
 fn help_screen() {
     let f = running_system();
     both("help", &f.state, 6 * S, |ui| ui.overlay = Overlay::Help { scroll: 0 });

@@ -117,6 +117,11 @@ pub enum EventKind {
         child_pid: u32,
         execd: bool,
         threaded: bool,
+        /// `threaded` rests on sampling `/proc` (thread start times in 10 ms clock ticks), not on
+        /// the kernel connector's ordered events: a thread started in the child's own tick may
+        /// have come just after the fork.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        uncertain: bool,
     },
     /// A process of a node's tree exec'd (kernel connector).
     Exec {

@@ -14,7 +14,8 @@
 //! a stop pipe, so it costs nothing while nothing forks. Events about processes nobody watches
 //! are dropped right there, against a shared set of tracked pids; a fork of a tracked process
 //! adds the child to that set at once, so that the child's own forks (even a few microseconds
-//! later) are caught too. Everything else goes to the probe thread.
+//! later) are caught too. Everything else goes to the probe thread, the creation and exit of
+//! tracked processes' threads included (with their timestamps: see [`super::at_fork`]).
 //!
 //! Layouts (all native-endian, `linux/netlink.h`, `linux/connector.h`, `linux/cn_proc.h`):
 //! `nlmsghdr` (16 bytes) · `cn_msg` (20 bytes: idx, val, seq, ack, len u16, flags u16) ·
@@ -62,7 +63,8 @@ pub enum ProcEvent {
         err: u32,
         reply_to: Option<u32>,
     },
-    /// A new task. A thread has `child_tgid == parent_tgid`.
+    /// A new task. A thread has `child_pid != child_tgid` (and its parent is its process's
+    /// parent, not the process: the kernel reports the task's `real_parent`).
     Fork {
         parent_pid: u32,
         parent_tgid: u32,
@@ -75,10 +77,12 @@ pub enum ProcEvent {
         tgid: u32,
     },
     /// A task exited; `exit_code` is the wait status (`code << 8`, or the signal | 0x80 if core).
+    /// A thread other than the main one has `pid != tgid`.
     Exit {
         pid: u32,
         tgid: u32,
         exit_code: u32,
+        timestamp_ns: u64,
     },
 }
 
@@ -92,6 +96,10 @@ pub enum KernelEvent {
     /// A tracked process exited (its main thread; the whole process unless it used
     /// `pthread_exit` in main).
     Exit { pid: u32, status: ExitStatus },
+    /// A tracked process started a thread (`born`) or one of its threads other than the main
+    /// one exited, at `timestamp_ns` (`CLOCK_MONOTONIC`, as forks): what decides how many
+    /// threads it had at the instant of a fork.
+    Thread { pid: u32, tid: u32, born: bool, timestamp_ns: u64 },
     /// The socket overflowed: events were lost; re-read the trees.
     Lost,
 }
@@ -162,7 +170,7 @@ fn parse_event(ev: &[u8], reply_to: u32) -> Option<ProcEvent> {
             ProcEvent::Fork { parent_pid: d(0)?, parent_tgid: d(1)?, child_pid: d(2)?, child_tgid: d(3)?, timestamp_ns }
         }
         PROC_EVENT_EXEC => ProcEvent::Exec { pid: d(0)?, tgid: d(1)? },
-        PROC_EVENT_EXIT => ProcEvent::Exit { pid: d(0)?, tgid: d(1)?, exit_code: d(2)? },
+        PROC_EVENT_EXIT => ProcEvent::Exit { pid: d(0)?, tgid: d(1)?, exit_code: d(2)?, timestamp_ns },
         _ => return None,
     })
 }
@@ -374,10 +382,12 @@ pub fn run(stop: &OwnedFd, tracked: &Arc<Mutex<HashSet<u32>>>, forward: &mut dyn
 fn relevant(ev: &ProcEvent, tracked: &Mutex<HashSet<u32>>) -> Option<KernelEvent> {
     match *ev {
         ProcEvent::Ack { .. } => None,
+        ProcEvent::Fork { child_pid, child_tgid, timestamp_ns, .. } if child_pid != child_tgid => tracked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&child_tgid)
+            .then_some(KernelEvent::Thread { pid: child_tgid, tid: child_pid, born: true, timestamp_ns }),
         ProcEvent::Fork { parent_tgid, child_tgid, timestamp_ns, .. } => {
-            if child_tgid == parent_tgid {
-                return None; // a new thread
-            }
             let mut set = tracked.lock().unwrap_or_else(PoisonError::into_inner);
             if !set.contains(&parent_tgid) {
                 return None;
@@ -390,9 +400,15 @@ fn relevant(ev: &ProcEvent, tracked: &Mutex<HashSet<u32>>) -> Option<KernelEvent
             .unwrap_or_else(PoisonError::into_inner)
             .contains(&tgid)
             .then_some(KernelEvent::Exec { pid: tgid }),
-        ProcEvent::Exit { pid, tgid, exit_code } => (pid == tgid
-            && tracked.lock().unwrap_or_else(PoisonError::into_inner).contains(&tgid))
-        .then_some(KernelEvent::Exit { pid, status: ExitStatus::from_wait_status(exit_code) }),
+        ProcEvent::Exit { pid, tgid, exit_code, timestamp_ns } => {
+            if !tracked.lock().unwrap_or_else(PoisonError::into_inner).contains(&tgid) {
+                None
+            } else if pid == tgid {
+                Some(KernelEvent::Exit { pid, status: ExitStatus::from_wait_status(exit_code) })
+            } else {
+                Some(KernelEvent::Thread { pid: tgid, tid: pid, born: false, timestamp_ns })
+            }
+        }
     }
 }
 
@@ -449,7 +465,7 @@ mod tests {
                     timestamp_ns: 123_456_789
                 },
                 ProcEvent::Exec { pid: 11, tgid: 11 },
-                ProcEvent::Exit { pid: 11, tgid: 11, exit_code: 9 },
+                ProcEvent::Exit { pid: 11, tgid: 11, exit_code: 9, timestamp_ns: 123_456_789 },
                 ProcEvent::Ack { err: 1, reply_to: Some(0) },
             ]
         );
@@ -526,15 +542,27 @@ mod tests {
             Some(KernelEvent::Fork { parent: 11, child: 12, timestamp_ns: 1 })
         );
         assert_eq!(relevant(&fork(99, 100), &tracked), None);
-        // A thread of a tracked process is not a fork.
+        // A new thread of a tracked process is not a fork. The kernel names its process's parent
+        // as its parent (here 11's parent, 10, tracked too: still not a fork of 11).
         let thread =
-            ProcEvent::Fork { parent_pid: 10, parent_tgid: 10, child_pid: 13, child_tgid: 10, timestamp_ns: 1 };
-        assert_eq!(relevant(&thread, &tracked), None);
+            ProcEvent::Fork { parent_pid: 10, parent_tgid: 10, child_pid: 13, child_tgid: 11, timestamp_ns: 5 };
+        assert_eq!(
+            relevant(&thread, &tracked),
+            Some(KernelEvent::Thread { pid: 11, tid: 13, born: true, timestamp_ns: 5 })
+        );
+        let untracked =
+            ProcEvent::Fork { parent_pid: 1, parent_tgid: 1, child_pid: 51, child_tgid: 50, timestamp_ns: 5 };
+        assert_eq!(relevant(&untracked, &tracked), None);
         assert_eq!(relevant(&ProcEvent::Exec { pid: 12, tgid: 12 }, &tracked), Some(KernelEvent::Exec { pid: 12 }));
         // A thread's exit is not the process's.
-        assert_eq!(relevant(&ProcEvent::Exit { pid: 14, tgid: 10, exit_code: 0 }, &tracked), None);
+        let thread_exit = ProcEvent::Exit { pid: 14, tgid: 10, exit_code: 0, timestamp_ns: 7 };
+        assert_eq!(
+            relevant(&thread_exit, &tracked),
+            Some(KernelEvent::Thread { pid: 10, tid: 14, born: false, timestamp_ns: 7 })
+        );
+        assert_eq!(relevant(&ProcEvent::Exit { pid: 61, tgid: 60, exit_code: 0, timestamp_ns: 7 }, &tracked), None);
         assert!(
-            matches!(relevant(&ProcEvent::Exit { pid: 10, tgid: 10, exit_code: 256 }, &tracked), Some(KernelEvent::Exit { pid: 10, status }) if status.code == Some(1))
+            matches!(relevant(&ProcEvent::Exit { pid: 10, tgid: 10, exit_code: 256, timestamp_ns: 7 }, &tracked), Some(KernelEvent::Exit { pid: 10, status }) if status.code == Some(1))
         );
     }
 }

@@ -2,19 +2,32 @@
 //! resolved (did the child exec; did the parent's extra threads outlive the fork).
 //!
 //! A fork is a hazard when the child does not exec while the parent had other threads: the
-//! child inherits locks held by threads that do not exist in it. Two facts of real programs
+//! child inherits locks held by threads that do not exist in it. Three facts of real programs
 //! shape how this is decided:
 //! - a parent that joins a helper thread just before forking may still show it at the instant
-//!   of the fork; so the parent's threads that existed at the fork (thread start time ≤ child
-//!   start time) are noted, and the fork counts as threaded only if at least two of them are
-//!   still alive at a look [`SETTLE`] after the fork;
+//!   of the fork; so the parent's threads that existed at the fork are noted, and the fork
+//!   counts as threaded only if at least two of them are still alive at a look [`SETTLE`] after
+//!   the fork;
+//! - a parent may start a new helper 0.4–2 ms after the fork, in the child's own clock tick:
+//!   which threads existed at the fork is decided by the kernel connector's thread events in
+//!   time order where it runs, else from `/proc` start times and the order pids were given out,
+//!   and then the verdict says it is uncertain (see [`super::at_fork`]);
 //! - a child may live a few milliseconds only: with the connector its exec is known exactly
 //!   (an exit before any exec means it never exec'd), without it a poller may never see it.
 //!
 //! Forks of single-threaded parents are not hazards and are not announced (the children still
 //! appear in samples); forks reported by a client library are always resolved (the supervisor
-//! announced them).
+//! announced them). At the look after the fork, with the connector, the threads at the fork are
+//! counted again from the kernel's events (those that came after the announcement included) and
+//! the announcement is corrected if the count differs.
+//!
+//! An uncertain threaded verdict (sampling only, and only a thread started in the child's own
+//! tick makes it threaded) is still reported as threaded, marked uncertain, and the hazard says
+//! "may have had": a runtime that starts its workers and forks at once looks exactly like this,
+//! and missing it is as bad as a false alarm. The restarted helper above is numbered after the
+//! child, so it does not count even then.
 
+use super::at_fork::{self, AtFork, ForkInstant, threads_at_fork};
 use super::connector::ExitStatus;
 use super::exec::ExecState;
 use super::read::{ProcDir, Units};
@@ -38,18 +51,21 @@ pub struct PendingFork {
     pub node: String,
     pub parent: u32,
     pub child: u32,
-    /// The parent's threads that existed at the fork: `(tid, start time)`.
-    pub at_fork: Vec<(u32, u64)>,
+    /// The parent's threads that existed (or may have) at the fork.
+    pub at_fork: Vec<AtFork>,
+    pub instant: ForkInstant,
     pub seen_at: Instant,
     /// When to look next.
     pub check_at: Instant,
-    /// The probe emitted `Fork` for it.
-    pub announced: bool,
+    /// The probe emitted `Fork` for it: as seen by whom, with how many threads.
+    pub announced: Option<(ForkSource, u32)>,
     /// The client library reported it (the supervisor emitted `Fork`).
     pub client: bool,
     /// The client library's own threads in the parent: not counted.
     pub client_tids: Vec<u32>,
     pub threaded: Option<bool>,
+    /// The threaded verdict rests on sampling (see [`at_fork::Verdict`]).
+    pub uncertain: bool,
     /// The child's exec state when it is not (or no longer) in the tree.
     pub exec: ExecState,
     /// `execd` as last emitted in `ForkResolved`.
@@ -57,36 +73,34 @@ pub struct PendingFork {
 }
 
 impl PendingFork {
-    fn new(
-        node: &str,
-        parent: u32,
-        child: u32,
-        at_fork: Vec<(u32, u64)>,
-        now: Instant,
-        settle_in: Duration,
-    ) -> PendingFork {
+    fn new(node: &str, instant: ForkInstant, at_fork: Vec<AtFork>, now: Instant, settle_in: Duration) -> PendingFork {
         PendingFork {
             node: node.to_string(),
-            parent,
-            child,
+            parent: instant.parent,
+            child: instant.child,
             at_fork,
+            instant,
             seen_at: now,
             check_at: now + settle_in,
-            announced: false,
+            announced: None,
             client: false,
             client_tids: Vec::new(),
             threaded: None,
+            uncertain: false,
             exec: ExecState::Unknown,
             resolved: None,
         }
     }
 
+    fn threads(&self) -> u32 {
+        at_fork::count(&self.at_fork)
+    }
+
     fn seen(&self, source: ForkSource) -> ForkSeen {
-        let threads = self.at_fork.len() as u32;
         ForkSeen {
             parent_pid: self.parent,
             child_pid: self.child,
-            threads,
+            threads: self.threads(),
             runtime: None,
             source,
             client_tids: Vec::new(),
@@ -94,7 +108,17 @@ impl PendingFork {
     }
 
     fn wanted(&self) -> bool {
-        self.announced || self.client
+        self.announced.is_some() || self.client
+    }
+
+    fn resolved_event(&self, execd: bool) -> EventKind {
+        EventKind::ForkResolved {
+            node: self.node.clone(),
+            child_pid: self.child,
+            execd,
+            threaded: self.threaded.unwrap_or(false),
+            uncertain: self.uncertain,
+        }
     }
 }
 
@@ -108,19 +132,37 @@ impl Worker {
     /// A new child found in a children list (no connector report of it).
     pub(super) fn fork_found(&mut self, node: &str, parent: u32, child: u32, child_start: u64, now: Instant) {
         let Some(par) = self.nodes.get(node).and_then(|t| t.procs.get(&parent)) else { return };
-        let at_fork = par.threads_at(child_start);
-        if at_fork.len() < 2 || self.forks.contains_key(&child) {
+        let instant = ForkInstant { parent, child, child_tick: child_start, ns: None, pid_max: self.pid_max };
+        // The parent's threads were read in this round, before its children.
+        let at_fork = threads_at_fork(None, &instant, par.threads_seen());
+        if at_fork::count(&at_fork) < 2 || self.forks.contains_key(&child) {
             return;
         }
         let age = Duration::from_millis(self.units.ticks_to_ms(self.units.now_ticks().saturating_sub(child_start)));
-        let mut f = PendingFork::new(node, parent, child, at_fork, now, SETTLE.saturating_sub(age));
-        f.announced = true;
-        self.announce(&f, ForkSource::Proc);
+        let mut f = PendingFork::new(node, instant, at_fork, now, SETTLE.saturating_sub(age));
+        self.announce(&mut f, ForkSource::Proc);
         self.forks.insert(child, f);
     }
 
-    fn announce(&self, f: &PendingFork, source: ForkSource) {
+    fn announce(&self, f: &mut PendingFork, source: ForkSource) {
+        f.announced = Some((source, f.threads()));
         (self.sink)(EventKind::Fork { node: f.node.clone(), fork: f.seen(source) });
+    }
+
+    /// The threads of `instant`'s parent that existed (or may have) at the fork: from `/proc`
+    /// now and, with the fork's timestamp, the kernel's events.
+    fn threads_at_fork_now(&mut self, node: &str, instant: &ForkInstant) -> Vec<AtFork> {
+        let Some(p) = self.nodes.get(node).and_then(|t| t.procs.get(&instant.parent)) else { return Vec::new() };
+        let now = read_threads(&p.dir, &mut self.buf).unwrap_or_default();
+        threads_at_fork(Some(&p.book), instant, now.into_iter().map(|(tid, s)| (tid, Some(s.start_time))))
+    }
+
+    /// The connector's report of a thread created or ended in a tracked process.
+    pub(super) fn kernel_thread(&mut self, pid: u32, tid: u32, born: bool, timestamp_ns: u64) {
+        let Some(node) = self.owner.get(&pid) else { return };
+        if let Some(p) = self.nodes.get_mut(node).and_then(|t| t.procs.get_mut(&pid)) {
+            p.book.record(tid, timestamp_ns, born);
+        }
     }
 
     /// The connector's fork of a tracked process: the child joins the tree now, the parent's
@@ -129,15 +171,6 @@ impl Worker {
         let Some(node) = self.owner.get(&parent).cloned() else {
             self.tracked_set().remove(&child);
             return;
-        };
-        let tick = fork_tick(self.units, timestamp_ns);
-        let at_fork: Vec<(u32, u64)> = match self.nodes.get(&node).and_then(|t| t.procs.get(&parent)) {
-            Some(p) => read_threads(&p.dir, &mut self.buf)
-                .map(|ts| {
-                    ts.into_iter().filter(|(_, s)| s.start_time <= tick).map(|(tid, s)| (tid, s.start_time)).collect()
-                })
-                .unwrap_or_default(),
-            None => Vec::new(),
         };
         let already = self.nodes.get(&node).is_some_and(|t| t.procs.contains_key(&child));
         if already {
@@ -162,22 +195,36 @@ impl Worker {
                 }
             }
         }
-        match self.forks.get_mut(&child) {
-            // Found by a scan first: the kernel's view of the fork is the better one.
-            Some(f) if at_fork.len() >= 2 => {
+        let child_tick = match self.nodes.get(&node).and_then(|t| t.procs.get(&child)) {
+            Some(c) => c.start_time,
+            None => fork_tick(self.units, timestamp_ns),
+        };
+        let instant = ForkInstant { parent, child, child_tick, ns: Some(timestamp_ns), pid_max: self.pid_max };
+        // The events of threads started or ended just before the fork may still be on their way
+        // (from another CPU): this count is looked at again when the fork is resolved.
+        let at_fork = self.threads_at_fork_now(&node, &instant);
+        let threaded_parent = at_fork::count(&at_fork) >= 2;
+        let mut pending = self.forks.remove(&child);
+        match &mut pending {
+            // Found by a scan or reported by the client first: the kernel's view of the fork is
+            // the better one.
+            Some(f) => {
+                f.instant = instant;
                 f.at_fork = at_fork;
-                f.announced = true;
-                let fork = f.seen(ForkSource::Connector);
-                (self.sink)(EventKind::Fork { node: node.clone(), fork });
+                if threaded_parent {
+                    self.announce(f, ForkSource::Connector);
+                }
             }
-            None if at_fork.len() >= 2 => {
-                let mut f = PendingFork::new(&node, parent, child, at_fork, now, SETTLE);
-                f.announced = true;
-                self.announce(&f, ForkSource::Connector);
-                self.forks.insert(child, f);
+            None if threaded_parent => {
+                let mut f = PendingFork::new(&node, instant, at_fork, now, SETTLE);
+                self.announce(&mut f, ForkSource::Connector);
+                pending = Some(f);
             }
             // A single-threaded parent's fork is no hazard: nothing to announce.
-            Some(_) | None => {}
+            None => {}
+        }
+        if let Some(f) = pending {
+            self.forks.insert(child, f);
         }
     }
 
@@ -273,8 +320,8 @@ impl Worker {
                     return;
                 }
             }
-            if let (Some(execd), Some(threaded)) = (f.resolved, f.threaded) {
-                (self.sink)(EventKind::ForkResolved { node: f.node.clone(), child_pid: f.child, execd, threaded });
+            if let (Some(execd), Some(_)) = (f.resolved, f.threaded) {
+                (self.sink)(f.resolved_event(execd));
             }
             return;
         }
@@ -296,14 +343,17 @@ impl Worker {
             Some(p) => read_threads(&p.dir, &mut self.buf).ok(),
             None => ProcDir::open(fork.parent_pid).ok().and_then(|d| read_threads(&d, &mut self.buf).ok()),
         };
-        let at_fork = parent_threads
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(_, s)| s.start_time <= child_start)
-            .map(|(tid, s)| (tid, s.start_time))
-            .collect();
+        let instant = ForkInstant {
+            parent: fork.parent_pid,
+            child: fork.child_pid,
+            child_tick: child_start,
+            ns: None,
+            pid_max: self.pid_max,
+        };
+        let seen = parent_threads.unwrap_or_default().into_iter().map(|(tid, s)| (tid, Some(s.start_time)));
+        let at_fork = threads_at_fork(None, &instant, seen);
         let age = Duration::from_millis(self.units.ticks_to_ms(self.units.now_ticks().saturating_sub(child_start)));
-        let mut f = PendingFork::new(node, fork.parent_pid, fork.child_pid, at_fork, now, SETTLE.saturating_sub(age));
+        let mut f = PendingFork::new(node, instant, at_fork, now, SETTLE.saturating_sub(age));
         f.client = true;
         f.client_tids.clone_from(&fork.client_tids);
         self.forks.insert(fork.child_pid, f);
@@ -320,8 +370,7 @@ impl Worker {
         if f.resolved == Some(false) && state == ExecState::Execd {
             f.resolved = Some(true);
             if f.wanted() {
-                let threaded = f.threaded.unwrap_or(false);
-                (self.sink)(EventKind::ForkResolved { node: f.node.clone(), child_pid: child, execd: true, threaded });
+                (self.sink)(f.resolved_event(true));
             }
         }
     }
@@ -359,30 +408,60 @@ impl Worker {
         }
     }
 
+    /// Decides whether the fork was threaded: which of the parent's threads at the fork are
+    /// still alive now?
+    fn judge_threads(&mut self, child: u32) {
+        let Some(f) = self.forks.get(&child) else { return };
+        let parent = self.nodes.get(&f.node).and_then(|t| t.procs.get(&f.parent)).filter(|p| !p.exited);
+        let (at_fork, verdict) = match parent {
+            Some(p) => {
+                let at_fork = match f.instant.ns {
+                    // The kernel's events up to the fork are in by now: count again.
+                    Some(_) => {
+                        let now = read_threads(&p.dir, &mut self.buf).unwrap_or_default();
+                        let seen = now.into_iter().map(|(tid, s)| (tid, Some(s.start_time)));
+                        threads_at_fork(
+                            Some(&p.book),
+                            &f.instant,
+                            seen.chain(f.at_fork.iter().map(|t| (t.tid, t.start))),
+                        )
+                    }
+                    None => f.at_fork.clone(),
+                };
+                let buf = &mut self.buf;
+                let mut outlived = |t: &AtFork| {
+                    !f.client_tids.contains(&t.tid)
+                        && !p.book.exited(t.tid)
+                        && p.dir.task_stat(t.tid, buf).is_ok_and(|s| t.start.is_none_or(|start| start == s.start_time))
+                };
+                let verdict = at_fork::verdict(at_fork.iter().map(|t| (t.existed, outlived(t))));
+                (at_fork, verdict)
+            }
+            // The parent is gone: the look at the fork is all there is (a parent that forks and
+            // exits while threaded leaves a child with the same hazard).
+            None => {
+                let counted = f.at_fork.iter().filter(|t| !f.client_tids.contains(&t.tid));
+                (f.at_fork.clone(), at_fork::verdict(counted.map(|t| (t.existed, true))))
+            }
+        };
+        let Some(f) = self.forks.get_mut(&child) else { return };
+        f.at_fork = at_fork;
+        f.threaded = Some(verdict.threaded);
+        f.uncertain = verdict.uncertain;
+        // Announced with another count (events that came after the announcement): say it again,
+        // as the kernel's view, before the verdict.
+        if f.announced.is_some_and(|(_, threads)| threads != f.threads()) && f.instant.ns.is_some() {
+            f.announced = Some((ForkSource::Connector, f.threads()));
+            let fork = f.seen(ForkSource::Connector);
+            (self.sink)(EventKind::Fork { node: f.node.clone(), fork });
+        }
+    }
+
     fn resolve_fork(&mut self, child: u32, now: Instant) {
         let Some(f) = self.forks.get(&child) else { return };
         let node = f.node.clone();
-        let tree = self.nodes.get(&node);
         if f.threaded.is_none() {
-            // Which of the threads that existed at the fork are still alive?
-            let parent_dir = tree.and_then(|t| t.procs.get(&f.parent)).filter(|p| !p.exited).map(|p| &p.dir);
-            let threaded = match parent_dir {
-                Some(dir) => {
-                    let alive = f
-                        .at_fork
-                        .iter()
-                        .filter(|(tid, _)| !f.client_tids.contains(tid))
-                        .filter(|(tid, start)| dir.task_stat(*tid, &mut self.buf).is_ok_and(|s| s.start_time == *start))
-                        .count();
-                    alive >= 2
-                }
-                // The parent is gone: the look at the fork is all there is (a parent that
-                // forks and exits while threaded leaves a child with the same hazard).
-                None => f.at_fork.iter().filter(|(tid, _)| !f.client_tids.contains(tid)).count() >= 2,
-            };
-            if let Some(f) = self.forks.get_mut(&child) {
-                f.threaded = Some(threaded);
-            }
+            self.judge_threads(child);
         }
         let child_proc = self.nodes.get(&node).and_then(|t| t.procs.get(&child));
         let exec = match child_proc {
@@ -401,10 +480,9 @@ impl Worker {
             }
             return;
         };
-        let threaded = f.threaded.unwrap_or(false);
         f.resolved = Some(execd);
         if f.wanted() {
-            (self.sink)(EventKind::ForkResolved { node, child_pid: child, execd, threaded });
+            (self.sink)(f.resolved_event(execd));
         }
         // Keep a "not exec'd" record while the child lives, to correct it if it execs later.
         if execd || !alive || !f.wanted() {

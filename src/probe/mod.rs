@@ -12,7 +12,8 @@
 //! - [`tree`](self::tree): a node's tree, the rounds that refresh it, mask hysteresis, usage.
 //! - [`children`](self::children): who a process's children are (with or without
 //!   `CONFIG_PROC_CHILDREN`).
-//! - [`forks`](self::forks): forks seen and resolved (threaded? exec'd?).
+//! - [`forks`](self::forks): forks seen and resolved (threaded? exec'd?);
+//!   [`at_fork`](self::at_fork): which threads existed at the instant of a fork.
 //! - [`schedule`](self::schedule): the adaptive cadence.
 //! - [`connector`](self::connector): the kernel's process events (`NETLINK_CONNECTOR`).
 //! - [`thread`](self::thread): the probe thread and its commands.
@@ -20,6 +21,7 @@
 //! What each process costs per round, and when rounds happen, is described in
 //! [`schedule`](self::schedule); the measured figures are in `benches/probe.rs`.
 
+mod at_fork;
 pub mod children;
 mod connector;
 mod exec;

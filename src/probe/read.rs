@@ -255,6 +255,15 @@ pub fn aslr_enabled() -> bool {
     read_small("/proc/sys/kernel/randomize_va_space").map_or(true, |b| b.trim_ascii() != b"0")
 }
 
+/// `/proc/sys/kernel/pid_max`, where pid numbers wrap (the default of 64-bit kernels if it
+/// cannot be read).
+pub fn pid_max() -> u32 {
+    read_small("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|b| std::str::from_utf8(b.trim_ascii()).ok()?.parse().ok())
+        .unwrap_or(4_194_304)
+}
+
 /// Clocks and units of `/proc`.
 #[derive(Debug, Clone, Copy)]
 pub struct Units {

@@ -55,6 +55,8 @@ pub struct Worker {
     /// Exit statuses the connector reported for processes not yet seen gone.
     pub(super) exit_status: HashMap<u32, super::connector::ExitStatus>,
     pub(super) exit_hook: Option<ExitHook>,
+    /// `/proc/sys/kernel/pid_max`: where pid numbers wrap.
+    pub(super) pid_max: u32,
 }
 
 impl Worker {
@@ -77,6 +79,7 @@ impl Worker {
             recently_gone: HashMap::new(),
             exit_status: HashMap::new(),
             exit_hook: None,
+            pid_max: super::read::pid_max(),
         }
     }
 
@@ -226,6 +229,9 @@ impl Worker {
             }
             ConnectorMsg::Event(KernelEvent::Exec { pid }) => self.kernel_exec(pid, now),
             ConnectorMsg::Event(KernelEvent::Exit { pid, status }) => self.kernel_exit(pid, status, now),
+            ConnectorMsg::Event(KernelEvent::Thread { pid, tid, born, timestamp_ns }) => {
+                self.kernel_thread(pid, tid, born, timestamp_ns);
+            }
             ConnectorMsg::Event(KernelEvent::Lost) => {
                 // Events were dropped: re-read every tree in full.
                 let nodes: Vec<String> = self.nodes.keys().cloned().collect();

@@ -8,6 +8,7 @@
 //! [`super::Probe::known`], so that the survivor sweep sees everything that still has a pid.
 
 use super::Known;
+use super::at_fork::ThreadBook;
 use super::exec::{self, ExecState, Identity, Layout, Verdict};
 use super::read::{self, Buf, ProcDir, Stat, Units};
 use super::schedule::{Cadence, RoundKind};
@@ -156,6 +157,8 @@ pub struct Proc {
     /// When it was seen to exec, if it did while tracked: its program's start-up runs from
     /// there.
     pub image_since: Option<Instant>,
+    /// Its threads' creations and exits as the kernel connector reported them.
+    pub book: ThreadBook,
 }
 
 impl Proc {
@@ -179,6 +182,7 @@ impl Proc {
             emitted: None,
             dirty: true,
             image_since: None,
+            book: ThreadBook::default(),
         }
     }
 
@@ -199,9 +203,9 @@ impl Proc {
         })
     }
 
-    /// Threads of this process that existed at `tick` (clock ticks since boot).
-    pub fn threads_at(&self, tick: u64) -> Vec<(u32, u64)> {
-        self.threads.iter().filter(|(_, t)| t.start_time <= tick).map(|(tid, t)| (*tid, t.start_time)).collect()
+    /// Its threads as last read: `(tid, start time)`.
+    pub fn threads_seen(&self) -> impl Iterator<Item = (u32, Option<u64>)> + '_ {
+        self.threads.iter().map(|(tid, t)| (*tid, Some(t.start_time)))
     }
 
     /// What is published of it; `None` while its dispositions wait for a confirmation (a

@@ -341,18 +341,23 @@ impl State {
                         source: fork.source,
                         execd: None,
                         threaded: None,
+                        uncertain: false,
                     });
                 }
             }
-            EventKind::ForkResolved { node, child_pid, execd, threaded } => {
+            EventKind::ForkResolved { node, child_pid, execd, threaded, uncertain } => {
                 let n = self.node_mut(node);
                 if let Some(f) = n.forks.iter_mut().find(|f| f.child_pid == *child_pid) {
                     f.execd = Some(*execd);
                     f.threaded = Some(*threaded);
+                    f.uncertain = *uncertain;
                     if !*execd && *threaded {
+                        let sampled = if f.uncertain { " (seen by sampling /proc, not exact)" } else { "" };
                         let text = format!(
-                            "pid {} forked {} without exec while it had {} threads",
-                            f.parent_pid, f.child_pid, f.threads
+                            "pid {} forked {} without exec while it {}{sampled}",
+                            f.parent_pid,
+                            f.child_pid,
+                            f.had_threads()
                         );
                         self.say(ev, Some(node), LogSource::Problem, text);
                     }

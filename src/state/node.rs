@@ -88,6 +88,18 @@ pub struct ForkRecord {
     /// None until known.
     pub execd: Option<bool>,
     pub threaded: Option<bool>,
+    /// `threaded` was decided by sampling `/proc`, not by the kernel's ordered events.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uncertain: bool,
+}
+
+impl ForkRecord {
+    /// How many threads the parent had at the fork, in words: "had 3 threads", or "may have
+    /// had 3 threads" when that was sampled.
+    pub fn had_threads(&self) -> String {
+        let may = if self.uncertain { "may have " } else { "" };
+        format!("{may}had {} threads", self.threads)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

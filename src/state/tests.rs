@@ -307,12 +307,51 @@ fn fork_records_merge_and_resolve() {
     f.at(2, EventKind::Fork { node: "a".into(), fork: seen(ForkSource::Connector) });
     assert_eq!(f.node("a").forks.len(), 1);
     assert!(f.node("a").hazards.is_empty());
-    f.at(3, EventKind::ForkResolved { node: "a".into(), child_pid: 200, execd: false, threaded: true });
+    f.at(
+        3,
+        EventKind::ForkResolved { node: "a".into(), child_pid: 200, execd: false, threaded: true, uncertain: false },
+    );
     assert_eq!(f.node("a").hazards.iter().map(|h| h.id).collect::<Vec<_>>(), vec![HazardId::ForkWithoutExecThreaded]);
     // A fork that exec'd is harmless.
     f.at(4, EventKind::Fork { node: "a".into(), fork: ForkSeen { child_pid: 201, ..seen(ForkSource::Connector) } });
     f.at(4, EventKind::Exec { node: "a".into(), pid: 201 });
     assert_eq!(f.node("a").forks[1].execd, Some(true));
+}
+
+#[test]
+fn a_fork_judged_threaded_by_sampling_says_so() {
+    let mut f = Feed::new(&["a"]);
+    f.at(1, spawned("a", 100));
+    let fork = ForkSeen {
+        parent_pid: 100,
+        child_pid: 200,
+        threads: 2,
+        runtime: None,
+        source: ForkSource::Proc,
+        client_tids: Vec::new(),
+    };
+    f.at(2, EventKind::Fork { node: "a".into(), fork });
+    // A journal written before `uncertain` existed reads as it was: a verdict stated as fact.
+    let old = r#"{"seq":3,"t":3,"ev":{"fork_resolved":{"node":"a","child_pid":200,"execd":false,"threaded":true}}}"#;
+    let ev: Event = serde_json::from_str(old).unwrap();
+    assert!(matches!(ev.ev, EventKind::ForkResolved { uncertain: false, .. }));
+    let resolved = |uncertain| EventKind::ForkResolved {
+        node: "a".into(),
+        child_pid: 200,
+        execd: false,
+        threaded: true,
+        uncertain,
+    };
+    let line = serde_json::to_string(&resolved(false)).unwrap();
+    assert!(!line.contains("uncertain"), "{line}");
+    f.at(3, resolved(true));
+    let n = f.node("a");
+    assert!(n.forks[0].uncertain);
+    let h = n.hazards.iter().find(|h| h.id == HazardId::ForkWithoutExecThreaded).unwrap();
+    assert_eq!(
+        h.sentence,
+        "pid 100 forked 200 without exec while it may have had 2 threads (seen by sampling /proc, not exact): the child can deadlock"
+    );
 }
 
 #[test]

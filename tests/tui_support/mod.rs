@@ -565,7 +565,16 @@ pub fn all_hazards() -> Feed {
             },
         },
     );
-    f.at(170, EventKind::ForkResolved { node: "forker".into(), child_pid: 6100, execd: false, threaded: true });
+    f.at(
+        170,
+        EventKind::ForkResolved {
+            node: "forker".into(),
+            child_pid: 6100,
+            execd: false,
+            threaded: true,
+            uncertain: false,
+        },
+    );
     let p =
         plan(&[(0, StageAction::Message), (1000, StageAction::Signal(Signal::TERM)), (3000, StageAction::Kill)], 3000);
     f.at(200, EventKind::TokenIssued { node: "stuck".into(), id: 1, receivers: vec!["slow-python".into()] });

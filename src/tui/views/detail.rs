@@ -469,6 +469,9 @@ fn processes(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
         for f in n.forks.iter().rev().take(8) {
             let fate = match (f.execd, f.threaded) {
                 (Some(true), _) => ("exec'd", t.good),
+                (Some(false), Some(true)) if f.uncertain => {
+                    ("no exec, may have been threaded (sampled /proc, not exact) ✗", t.bad)
+                }
                 (Some(false), Some(true)) => ("no exec, threads outlived the fork ✗", t.bad),
                 (Some(false), _) => ("no exec", t.text),
                 (None, _) => ("…", t.dim),
