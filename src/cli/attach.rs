@@ -18,7 +18,7 @@ pub fn attach(args: &SessionArg) -> CliResult {
         let exit = crate::tui::run(link, opts).await?;
         match exit {
             TuiExit::LinkClosed(reason) => {
-                eprintln!("gracewatch: detached: {reason}");
+                super::out::note(&format!("gracewatch: detached: {reason}"));
                 Ok(ExitCode::from(1))
             }
             _ => Ok(ExitCode::SUCCESS),

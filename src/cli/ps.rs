@@ -17,9 +17,9 @@ pub fn ps(args: &PsArgs) -> CliResult {
     };
     if args.json {
         let text = serde_json::to_string_pretty(&snapshot).map_err(|e| CliError::failed(e.to_string()))?;
-        println!("{text}");
+        super::out::line(&text)?;
     } else {
-        print!("{}", table(&snapshot));
+        super::out::print(&table(&snapshot))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,9 +10,9 @@ pub fn report(args: &ReportArgs) -> CliResult {
     let report = crate::report::analyze(&events, summary.torn_tail.is_some(), summary.unknown_kinds);
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::failed(e.to_string()))?;
-        println!("{text}");
+        super::out::line(&text)?;
     } else {
-        print!("{}", crate::report::text::render(&report));
+        super::out::print(&crate::report::text::render(&report))?;
     }
     Ok(ExitCode::from(crate::report::exit_status(&report)))
 }
