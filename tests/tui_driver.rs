@@ -107,6 +107,25 @@ async fn stop_goes_out_after_confirmation_and_q_detaches() {
 }
 
 #[tokio::test]
+async fn sorting_keeps_the_selected_node_before_the_cursor_has_moved() {
+    let (mut rig, task) = start(attached(), running_system().state, options(6 * S));
+    settle().await;
+    // camera, the first row, is selected; by CPU, trainer comes first and camera third.
+    typed(&rig, "ooooo").await;
+    typed(&rig, "sy").await;
+    match next_request(&mut rig).await {
+        Request::Stop { nodes, .. } => assert_eq!(nodes, vec!["camera".to_string()], "the selection followed camera"),
+        other => panic!("expected a stop, got {other:?}"),
+    }
+    typed(&rig, "q").await;
+    let (exit, screen) = task.await.unwrap();
+    assert_eq!(exit.unwrap(), TuiExit::Detached);
+    assert!(screen.contains("by CPU"), "{screen}");
+    let rows: Vec<&str> = screen.lines().filter(|l| l.contains("›")).collect();
+    assert!(rows.len() == 1 && rows[0].contains("camera"), "{screen}");
+}
+
+#[tokio::test]
 async fn quitting_under_up_stops_everything_and_waits_for_the_exits() {
     let feed = running_system();
     let names: Vec<String> = feed.state.nodes.keys().cloned().collect();

@@ -332,6 +332,15 @@ impl Ui {
         rows(state, self).first().copied()
     }
 
+    /// Holds on to the node shown selected: while nothing was chosen the first row is, and a
+    /// sort or a live update that reorders the table must not make that another node. Called
+    /// before every sort and after every change of the state on screen.
+    pub fn pin_selection(&mut self, state: &State) {
+        if self.selected.is_none() {
+            self.selected = self.selected_node(state).map(|n| n.name.clone());
+        }
+    }
+
     /// The node the log is limited to, if it is.
     pub fn log_filter<'a>(&self, state: &'a State) -> Option<&'a str> {
         if self.log.only_selected { self.selected_node(state).map(|n| n.name.as_str()) } else { None }

@@ -91,6 +91,9 @@ where
             draw(terminal, &session, frozen.as_ref(), &mut ui, now)?;
             return Ok(if session.live.all_exited() { TuiExit::AllStopped } else { TuiExit::LinkClosed(reason) });
         }
+        // The selection follows its node: the first row, once there is one, is pinned by name
+        // before a live update (CPU, tokens, a stop) can reorder the table under it.
+        ui.pin_selection(frozen.as_ref().map_or(&session.live, |f| &f.state));
         if let Some(n) = &mut ui.notice {
             match n.until {
                 None => {
