@@ -374,6 +374,44 @@ async fn a_burst_of_updates_is_drawn_at_most_thirty_times_a_second() {
 }
 
 #[tokio::test]
+async fn after_a_stop_all_under_up_the_final_table_stays_until_q() {
+    let feed = running_system();
+    let names: Vec<String> = feed.state.nodes.keys().cloned().collect();
+    let mut seq = feed.state.last_seq.unwrap() + 1;
+    let (mut rig, task) = start(LinkKind::InProcess, feed.state, options(6 * S));
+    typed(&rig, "Sy").await;
+    assert!(matches!(next_request(&mut rig).await, Request::Stop { all: true, force: false, .. }));
+    for (i, name) in names.iter().enumerate() {
+        let ev = EventKind::NodeExited {
+            node: name.clone(),
+            pid: 4101 + i as u32,
+            code: Some(0),
+            signal: None,
+            cause: ExitCause::Stopped,
+            pending_tokens: vec![],
+        };
+        rig.updates.send(Update::Event(Box::new(Event { seq, t: 7 * S, ev }))).await.unwrap();
+        seq += 1;
+    }
+    let ended = EventKind::SessionEnded { reason: "every node stopped".into() };
+    rig.updates.send(Update::Event(Box::new(Event { seq, t: 7 * S, ev: ended }))).await.unwrap();
+    rig.updates.send(Update::Closed("the session ended".into())).await.unwrap();
+    settle().await;
+    settle().await;
+    assert!(!task.is_finished(), "the cockpit left before q");
+    // Keys still work on the final state; stopping says there is nothing left.
+    typed(&rig, "jS").await;
+    assert!(!task.is_finished(), "the cockpit left before q");
+    typed(&rig, "q").await;
+    let (exit, screen) = tokio::time::timeout(Duration::from_secs(2), task).await.unwrap().unwrap();
+    assert_eq!(exit.unwrap(), TuiExit::AllStopped);
+    assert!(screen.contains("6 exited"), "{screen}");
+    assert!(screen.contains("■ ENDED") && !screen.contains("CLOSED"), "{screen}");
+    assert!(!screen.contains("session closed"), "no closed-link box: {screen}");
+    assert!(screen.contains("nothing to stop"), "{screen}");
+}
+
+#[tokio::test]
 async fn quitting_under_up_ends_when_the_session_closes_first() {
     let (mut rig, task) = start(LinkKind::InProcess, running_system().state, options(6 * S));
     typed(&rig, "qy").await;

@@ -282,6 +282,10 @@ pub struct Ui {
     pub quitting: Option<Quitting>,
     /// The link closed, with why.
     pub closed: Option<String>,
+    /// In-process (`up`, `demo`): every node stopped and the session ended (a stop-all ran its
+    /// course). The screen stays on the final state, so the end can be read where it happened,
+    /// until the operator quits.
+    pub finished: bool,
     /// Replaying a journal (`mode` is [`LinkMode::Replay`]).
     pub replay: Option<ReplayView>,
 }
@@ -309,6 +313,7 @@ impl Ui {
             notice: None,
             quitting: None,
             closed: None,
+            finished: false,
             replay: None,
         }
     }
