@@ -8,6 +8,7 @@ mod common;
 use common::Gw;
 use gracewatch::event::{Event, EventKind, ExitCause, Header, Signal};
 use gracewatch::manifest::NodeSpec;
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -123,7 +124,8 @@ fn ps_and_stop_exit_0_when_their_reader_is_gone() {
     // Enough nodes that `ps` and `ps --json` are larger than the pipe holds.
     let mut manifest = String::from("name = \"pipes\"\n");
     for i in 0..100 {
-        manifest += &format!("[nodes.sleeper-with-a-long-name-{i:03}]\ncmd = [\"sleep\", \"1000\"]\ngrace = \"5s\"\n");
+        let _ =
+            write!(manifest, "[nodes.sleeper-with-a-long-name-{i:03}]\ncmd = [\"sleep\", \"1000\"]\ngrace = \"5s\"\n");
     }
     let gw = Gw::up(&manifest);
     let ps = |json: bool| {

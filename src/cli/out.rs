@@ -15,7 +15,7 @@ use std::io::Write;
 /// Writes `text` to standard output and flushes it.
 pub fn print(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(write_error)
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| write_error(&e))
 }
 
 /// Writes `line` and a newline to standard output.
@@ -27,7 +27,7 @@ pub fn line(line: &str) -> Result<(), CliError> {
 }
 
 /// What a failed write to standard output means for the command.
-pub fn write_error(e: std::io::Error) -> CliError {
+pub fn write_error(e: &std::io::Error) -> CliError {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         CliError::stdout_closed()
     } else {
@@ -48,9 +48,9 @@ mod tests {
 
     #[test]
     fn a_broken_pipe_is_a_quiet_success_and_other_errors_are_failures() {
-        let closed = write_error(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        let closed = write_error(&std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert_eq!((closed.code, closed.is_quiet()), (0, true));
-        let full = write_error(std::io::Error::other("no space left on device"));
+        let full = write_error(&std::io::Error::other("no space left on device"));
         assert_eq!(full.code, 1);
         assert!(full.message.contains("no space left"), "{}", full.message);
     }

@@ -283,9 +283,9 @@ pub struct Ui {
     /// The link closed, with why.
     pub closed: Option<String>,
     /// In-process (`up`, `demo`): every node stopped and the session ended (a stop-all ran its
-    /// course). The screen stays on the final state, so the end can be read where it happened,
-    /// until the operator quits.
-    pub finished: bool,
+    /// course), at this session time. The screen stays on the final state, its clock stopped
+    /// there, so the end can be read where it happened, until the operator quits.
+    pub finished: Option<u64>,
     /// Replaying a journal (`mode` is [`LinkMode::Replay`]).
     pub replay: Option<ReplayView>,
 }
@@ -313,7 +313,7 @@ impl Ui {
             notice: None,
             quitting: None,
             closed: None,
-            finished: false,
+            finished: None,
             replay: None,
         }
     }

@@ -93,8 +93,8 @@ where
                 draw(terminal, &session, frozen.as_ref(), &mut ui, now)?;
                 return Ok(TuiExit::LinkClosed(reason));
             }
-            if !ui.finished {
-                ui.finished = true;
+            if ui.finished.is_none() {
+                ui.finished = Some(session.live.now);
                 dirty = true;
             }
         }
@@ -163,7 +163,7 @@ where
                 None => signals_open = false,
             },
             () = tokio::time::sleep_until(wake.into()) => {
-                if (frozen.is_none() && !ui.finished) || ui.notice.is_some() {
+                if (frozen.is_none() && ui.finished.is_none()) || ui.notice.is_some() {
                     dirty = true;
                 }
             }
@@ -195,7 +195,7 @@ where
             (&f.state, f.now)
         }
         // A finished session's clock stopped at its last event (notices still time out).
-        None => (&session.live, if ui.finished { session.live.now } else { now }),
+        None => (&session.live, ui.finished.unwrap_or(now)),
     };
     terminal.draw(|f| f.render_widget(&Screen::new(state, ui, shown_now), f.area()))?;
     Ok(())
@@ -294,7 +294,7 @@ fn act(
             None
         }
         Action::Quit => Some(match (&ui.closed, ui.mode) {
-            (Some(_), LinkMode::InProcess) if ui.finished => TuiExit::AllStopped,
+            (Some(_), LinkMode::InProcess) if ui.finished.is_some() => TuiExit::AllStopped,
             (Some(reason), _) => TuiExit::LinkClosed(reason.clone()),
             (None, LinkMode::Attached) => TuiExit::Detached,
             (None, LinkMode::InProcess) => TuiExit::AllStopped,
