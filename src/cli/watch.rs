@@ -92,7 +92,7 @@ async fn snapshot(handle: &crate::supervisor::SessionHandle) -> CliResult {
     let mut snap = ask().await;
     while tokio::time::Instant::now() < deadline {
         let sampled = snap.as_ref().is_some_and(|s| {
-            !s.nodes.is_empty() && s.nodes.iter().all(|n| !n.handlers.is_empty() || n.state == "exited")
+            !s.nodes.is_empty() && s.nodes.iter().all(|n| n.handlers.is_some() || n.state == "exited")
         });
         if sampled {
             break;
