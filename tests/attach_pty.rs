@@ -47,3 +47,21 @@ fn when_the_supervisor_dies_attach_says_so_and_gives_the_terminal_back() {
     tui.wait_exit();
     tui.assert_terminal_restored();
 }
+
+#[test]
+fn attach_without_a_terminal_says_it_needs_one_and_what_to_use_instead() {
+    let gw = Gw::up(MANIFEST);
+    // Standard input and output are pipes here, as in a script or under `| less`.
+    let out = gw.command(&["attach", "--session", "att"]).stdin(std::process::Stdio::null()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("attach needs a terminal"), "{err}");
+    assert!(
+        err.contains("gracewatch ps --session att`") && err.contains("gracewatch ps --session att --json`"),
+        "{err}"
+    );
+    assert!(!err.contains("os error"), "{err}");
+    assert!(out.stdout.is_empty(), "nothing drawn: {:?}", String::from_utf8_lossy(&out.stdout));
+    // The session is untouched.
+    assert_ne!(gw.node("sleeper")["state"], "exited");
+}

@@ -1,7 +1,8 @@
 //! `gracewatch demo` in a real terminal, driven the way a person would: the real binary runs
 //! in a pseudo-terminal, keys are typed at it and its screen is read through a terminal
 //! emulator (vt100). Select a node, `s`, confirm, watch its countdown and its exit cause; then
-//! `S`, confirm, every node stops, gracewatch exits and the terminal is given back.
+//! `S`, confirm, every node stops, the final table stays until `q`, and the terminal is given
+//! back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod pty_support;
@@ -47,6 +48,17 @@ fn stop_one_node_watch_its_countdown_then_stop_all_and_get_the_terminal_back() {
     demo.keys("S");
     demo.wait_for("the stop-all confirm line", |s| s.contents().contains("Stop all 6 nodes, dependents first"));
     demo.keys("y");
+    // The end stays on screen, where it happened, until `q`.
+    demo.wait_for("the final table", |s| {
+        let text = s.contents();
+        text.contains("all nodes stopped — q to quit") && text.contains("7 exited") && text.contains("ENDED")
+    });
+    assert!(demo.child.try_wait().unwrap().is_none(), "left before q:\n{}", demo.contents());
+    for (node, how) in [("slow_receiver", "killed-at-deadline"), ("steady", "stopped"), ("forker", "stopped")] {
+        let row = demo.row(node);
+        assert!(row.contains(how), "{node}: {row}");
+    }
+    demo.keys("q");
     let status = demo.wait_exit();
     // A node was killed at its deadline: the session did not end cleanly.
     assert_eq!(status, 1, "{}", demo.contents());
@@ -64,4 +76,35 @@ fn stop_one_node_watch_its_countdown_then_stop_all_and_get_the_terminal_back() {
     ] {
         assert!(text.contains(line), "no {line:?} in:\n{text}");
     }
+}
+
+#[test]
+fn after_a_stop_all_under_up_the_final_table_stays_until_q() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gracewatch.toml"),
+        "name = \"final\"\n[nodes.first]\ncmd = \"sleep 1000\"\n[nodes.second]\ncmd = \"sleep 1001\"\n",
+    )
+    .unwrap();
+    let mut up = Pty::gracewatch(&["up", "--journal", "journal.jsonl"], dir.path(), 30, 120);
+    up.wait_for("the cockpit with both nodes running", |s| s.alternate_screen() && s.contents().contains("2 running"));
+    up.keys("S");
+    up.wait_for("the stop-all confirm line", |s| s.contents().contains("Stop all 2 nodes"));
+    up.keys("y");
+    up.wait_for("the final table", |s| {
+        let text = s.contents();
+        s.alternate_screen() && text.contains("all nodes stopped — q to quit") && text.contains("2 exited")
+    });
+    // Still there a moment later: nothing but `q` ends it.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(up.child.try_wait().unwrap().is_none(), "left before q:\n{}", up.contents());
+    let text = up.contents();
+    assert!(up.row("first").contains("stopped") && up.row("second").contains("stopped"), "{text}");
+    assert!(text.contains("ENDED") && !text.contains("session closed"), "{text}");
+    up.keys("q");
+    assert_eq!(up.wait_exit(), 0, "{}", up.contents());
+    up.wait_for("the summary on the main screen", |s| s.contents().contains("gracewatch: journal"));
+    up.assert_terminal_restored();
+    let text = up.contents();
+    assert!(text.contains("gracewatch: first: stopped") && text.contains("gracewatch: second: stopped"), "{text}");
 }

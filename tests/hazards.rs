@@ -268,8 +268,30 @@ fn stop_signal_default_is_not_raised_by_a_process_whose_start_up_is_long() {
     // start-up normally gets, but the process is still running, so it is not judged yet.
     let code = "import signal,sys,time\nend = time.monotonic() + 3\nwhile time.monotonic() < end: pass\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
     let mut gw = up("dfl", &[node("slow", &py(code, &[]), &[])]);
+    // Meanwhile `ps --json` shows what was read, as settling: nothing sampled (null, not 0 or
+    // {}), the dispositions so far under `settling_handlers`, and no hazard.
+    gw.wait_for(
+        |gw| {
+            let n = gw.node("slow");
+            n["settling_handlers"]["SIGINT"] == "caught" && n["settling_handlers"]["SIGTERM"] == "default"
+        },
+        "the start-up's dispositions shown as settling",
+    );
+    let n = gw.node("slow");
+    if n["handlers"].is_null() {
+        assert!(n["threads"].is_null() && n["blocked"].is_null() && n["children"].is_null(), "{n}");
+        assert!(ps_hazards(&n).is_empty(), "{n}");
+    } // else the start-up ended between the two looks (a loaded machine): the journal says the rest
     wait_term_and_int_caught(&gw, "slow");
-    stops_cleanly_without(&mut gw, "slow", HazardId::StopSignalDefault);
+    assert!(gw.node("slow")["settling_handlers"].is_null());
+    let state = stops_cleanly_without(&mut gw, "slow", HazardId::StopSignalDefault);
+    assert!(state.hazard_feed.iter().all(|h| h.node != "slow"), "{:?}", state.hazard_feed);
+    // The journal keeps the settling reads: SIGTERM still at its default there.
+    let settling_default = gw.journal().iter().any(|e| {
+        matches!(&e.ev, EventKind::ProcSettling { node, sample }
+            if node == "slow" && sample.caught.contains(Signal::INT) && !sample.caught.contains(Signal::TERM))
+    });
+    assert!(settling_default, "no settling read with SIGTERM at its default");
 }
 
 #[test]

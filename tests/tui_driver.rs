@@ -107,6 +107,25 @@ async fn stop_goes_out_after_confirmation_and_q_detaches() {
 }
 
 #[tokio::test]
+async fn sorting_keeps_the_selected_node_before_the_cursor_has_moved() {
+    let (mut rig, task) = start(attached(), running_system().state, options(6 * S));
+    settle().await;
+    // camera, the first row, is selected; by CPU, trainer comes first and camera third.
+    typed(&rig, "ooooo").await;
+    typed(&rig, "sy").await;
+    match next_request(&mut rig).await {
+        Request::Stop { nodes, .. } => assert_eq!(nodes, vec!["camera".to_string()], "the selection followed camera"),
+        other => panic!("expected a stop, got {other:?}"),
+    }
+    typed(&rig, "q").await;
+    let (exit, screen) = task.await.unwrap();
+    assert_eq!(exit.unwrap(), TuiExit::Detached);
+    assert!(screen.contains("by CPU"), "{screen}");
+    let rows: Vec<&str> = screen.lines().filter(|l| l.contains("›")).collect();
+    assert!(rows.len() == 1 && rows[0].contains("camera"), "{screen}");
+}
+
+#[tokio::test]
 async fn quitting_under_up_stops_everything_and_waits_for_the_exits() {
     let feed = running_system();
     let names: Vec<String> = feed.state.nodes.keys().cloned().collect();
@@ -352,6 +371,44 @@ async fn a_burst_of_updates_is_drawn_at_most_thirty_times_a_second() {
     .await;
     // 2000 updates would be 2000 frames if each were drawn.
     assert!(n <= at_most(elapsed, FRAME), "{n} frames for a burst of 2000 updates over {elapsed:?}");
+}
+
+#[tokio::test]
+async fn after_a_stop_all_under_up_the_final_table_stays_until_q() {
+    let feed = running_system();
+    let names: Vec<String> = feed.state.nodes.keys().cloned().collect();
+    let mut seq = feed.state.last_seq.unwrap() + 1;
+    let (mut rig, task) = start(LinkKind::InProcess, feed.state, options(6 * S));
+    typed(&rig, "Sy").await;
+    assert!(matches!(next_request(&mut rig).await, Request::Stop { all: true, force: false, .. }));
+    for (i, name) in names.iter().enumerate() {
+        let ev = EventKind::NodeExited {
+            node: name.clone(),
+            pid: 4101 + i as u32,
+            code: Some(0),
+            signal: None,
+            cause: ExitCause::Stopped,
+            pending_tokens: vec![],
+        };
+        rig.updates.send(Update::Event(Box::new(Event { seq, t: 7 * S, ev }))).await.unwrap();
+        seq += 1;
+    }
+    let ended = EventKind::SessionEnded { reason: "every node stopped".into() };
+    rig.updates.send(Update::Event(Box::new(Event { seq, t: 7 * S, ev: ended }))).await.unwrap();
+    rig.updates.send(Update::Closed("the session ended".into())).await.unwrap();
+    settle().await;
+    settle().await;
+    assert!(!task.is_finished(), "the cockpit left before q");
+    // Keys still work on the final state; stopping says there is nothing left.
+    typed(&rig, "jS").await;
+    assert!(!task.is_finished(), "the cockpit left before q");
+    typed(&rig, "q").await;
+    let (exit, screen) = tokio::time::timeout(Duration::from_secs(2), task).await.unwrap().unwrap();
+    assert_eq!(exit.unwrap(), TuiExit::AllStopped);
+    assert!(screen.contains("6 exited"), "{screen}");
+    assert!(screen.contains("■ ENDED") && !screen.contains("CLOSED"), "{screen}");
+    assert!(!screen.contains("session closed"), "no closed-link box: {screen}");
+    assert!(screen.contains("nothing to stop"), "{screen}");
 }
 
 #[tokio::test]

@@ -190,3 +190,24 @@ fn every_screen_survives_any_size() {
         }
     }
 }
+
+#[test]
+fn a_start_up_shows_what_was_read_as_settling_and_what_was_not_as_unknown() {
+    use gracewatch::event::{EventKind, Signal};
+    let mut f =
+        Feed::new("boot", vec![spec("booting", "python3 app.py"), spec("fresh", "./fresh"), spec("ready", "./ready")]);
+    f.at(5, spawned("booting", 4201, "python3 app.py"));
+    f.at(6, spawned("fresh", 4202, "./fresh"));
+    f.at(7, spawned("ready", 4203, "./ready"));
+    // The interpreter caught SIGINT; the script has not set its SIGTERM handler yet.
+    let python = sample(4201, "python3", &[Signal::INT], &[], &[("python3", &[])], vec![]);
+    f.at(40, EventKind::ProcSettling { node: "booting".into(), sample: python });
+    let ready = sample(4203, "ready", &[Signal::TERM], &[], &[("ready", &[])], vec![]);
+    f.at(2100, EventKind::ProcSampled { node: "ready".into(), sample: ready });
+    f.at(2200, EventKind::Usage { node: "ready".into(), cpu_permille: 0, rss_kib: 2048 });
+    both("settling", &f.state, 2300 * MS, |_| {});
+    both("settling_detail", &f.state, 2300 * MS, |ui| {
+        ui.selected = Some("booting".into());
+        ui.view = View::Detail;
+    });
+}

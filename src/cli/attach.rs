@@ -6,7 +6,16 @@ use crate::tui::{TuiExit, TuiOptions};
 use std::process::ExitCode;
 
 pub fn attach(args: &SessionArg) -> CliResult {
+    use std::io::IsTerminal;
     let session = crate::control::session::resolve(args.session.as_deref()).map_err(CliError::failed)?;
+    // The session is found first, so that a wrong name is said as such; then the terminal.
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        let name = crate::state::shell_join(std::slice::from_ref(&session.name));
+        return Err(CliError::input(format!(
+            "attach needs a terminal; for a snapshot of session {name} use `gracewatch ps --session {name}` \
+             (or `gracewatch ps --session {name} --json` for a program)"
+        )));
+    }
     let rt = super::runtime()?;
     rt.block_on(async move {
         let link = crate::control::remote_link::attach(&session.socket).map_err(CliError::failed)?;
@@ -18,7 +27,7 @@ pub fn attach(args: &SessionArg) -> CliResult {
         let exit = crate::tui::run(link, opts).await?;
         match exit {
             TuiExit::LinkClosed(reason) => {
-                eprintln!("gracewatch: detached: {reason}");
+                super::out::note(&format!("gracewatch: detached: {reason}"));
                 Ok(ExitCode::from(1))
             }
             _ => Ok(ExitCode::SUCCESS),

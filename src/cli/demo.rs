@@ -17,12 +17,6 @@ pub fn demo(args: DemoArgs) -> CliResult {
 
 /// Prints the Python client, for nodes gracewatch does not start.
 pub fn python_client() -> CliResult {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(crate::supervisor::python_client::SOURCE.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        // A closed pipe (`| head`) is the reader's choice, not an error worth a message.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(CliError::failed(format!("cannot write to stdout: {e}"))),
-    }
+    super::out::print(crate::supervisor::python_client::SOURCE)?;
+    Ok(ExitCode::SUCCESS)
 }

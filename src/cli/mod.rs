@@ -3,6 +3,7 @@
 mod args;
 mod attach;
 mod demo;
+pub(crate) mod out;
 mod ps;
 mod replay;
 mod report_cmd;
@@ -30,6 +31,14 @@ impl CliError {
     pub fn failed(message: impl Into<String>) -> Self {
         CliError { code: 1, message: message.into() }
     }
+    /// Standard output was closed by its reader (`| head`): stop, say nothing, exit status 0.
+    pub fn stdout_closed() -> Self {
+        CliError { code: 0, message: String::new() }
+    }
+    /// Ends the command without a message.
+    pub fn is_quiet(&self) -> bool {
+        self.message.is_empty()
+    }
 }
 
 impl From<anyhow::Error> for CliError {
@@ -47,7 +56,9 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("gracewatch: error: {}", e.message);
+            if !e.is_quiet() {
+                out::note(&format!("gracewatch: error: {}", e.message));
+            }
             ExitCode::from(e.code)
         }
     }
@@ -75,16 +86,16 @@ fn run(cli: Cli) -> CliResult {
 /// The last line of a session: where its journal is and what to do with it.
 pub(crate) fn say_journal(journal: &std::path::Path) {
     let quoted = crate::state::shell_join(&[journal.display().to_string()]);
-    eprintln!(
+    out::note(&format!(
         "gracewatch: journal {}\n  see it again: gracewatch replay {quoted}\n  why it went so: gracewatch report {quoted}",
         journal.display()
-    );
+    ));
 }
 
 /// A journal that could not be written to its end says so, once the terminal is ours again.
 pub(crate) fn say_journal_problem(outcome: &crate::supervisor::SessionOutcome) {
     if let Some(problem) = &outcome.journal_problem {
-        eprintln!("gracewatch: the journal is incomplete: {problem}");
+        out::note(&format!("gracewatch: the journal is incomplete: {problem}"));
     }
 }
 

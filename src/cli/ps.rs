@@ -17,23 +17,26 @@ pub fn ps(args: &PsArgs) -> CliResult {
     };
     if args.json {
         let text = serde_json::to_string_pretty(&snapshot).map_err(|e| CliError::failed(e.to_string()))?;
-        println!("{text}");
+        super::out::line(&text)?;
     } else {
-        print!("{}", table(&snapshot));
+        super::out::print(&table(&snapshot))?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn glyph(node: &PsNode, sig: Signal) -> char {
-    if node.blocked.contains(sig) {
+    if node.blocked.is_some_and(|b| b.contains(sig)) {
         return 'B';
     }
-    match node.handlers.get(&sig.name()) {
+    let judged = node.handlers.as_ref().and_then(|h| h.get(&sig.name()));
+    let letter = match judged.or_else(|| node.settling_handlers.as_ref().and_then(|h| h.get(&sig.name()))) {
         Some(Disposition::Caught) => 'C',
         Some(Disposition::Ignored) => 'I',
         Some(Disposition::Default) => 'D',
         None => '?',
-    }
+    };
+    // Lower case: read while it starts up, not judged yet.
+    if judged.is_none() { letter.to_ascii_lowercase() } else { letter }
 }
 
 /// The human table: one line per node.
@@ -68,12 +71,52 @@ pub fn table(s: &PsSnapshot) -> String {
             glyph(n, Signal::TERM),
             glyph(n, Signal::QUIT),
             glyph(n, Signal::HUP),
-            n.threads,
+            n.threads.map_or_else(|| "?".to_string(), |t| t.to_string()),
             n.pending_tokens,
             stop,
             if hazards.is_empty() { "-".to_string() } else { hazards.join(",") }
         );
     }
-    out += "handlers: D default · C caught · I ignored · B blocked on every thread · ? not sampled yet\n";
+    out += "handlers: D default · C caught · I ignored · B blocked on every thread · ? not sampled yet (THR too) · \
+            lower case: read while it starts up, not judged yet\n";
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, EventKind, Header, ProcSample, SigSet};
+    use crate::manifest::NodeSpec;
+
+    #[test]
+    fn the_table_says_question_marks_until_sampled_and_lower_case_while_settling() {
+        let specs = ["fresh", "booting", "ready"].map(|n| NodeSpec::with_defaults(n, vec!["x".into()])).to_vec();
+        let mut state = crate::state::State::new();
+        let mut seq = 0;
+        let mut push = |state: &mut crate::state::State, ev: EventKind| {
+            state.apply(&Event { seq, t: seq * 1_000_000, ev });
+            seq += 1;
+        };
+        push(&mut state, EventKind::SessionStarted(Box::new(Header::synthetic("s", specs))));
+        for (node, pid) in [("fresh", 10), ("booting", 11), ("ready", 12)] {
+            push(&mut state, EventKind::NodeSpawned { node: node.into(), pid, pgid: pid, argv: vec![] });
+        }
+        let int: SigSet = [Signal::INT].into_iter().collect();
+        let both: SigSet = [Signal::INT, Signal::TERM].into_iter().collect();
+        let sample = |pid, caught| ProcSample {
+            pid,
+            caught,
+            threads: vec![crate::event::ThreadSample::default()],
+            ..Default::default()
+        };
+        push(&mut state, EventKind::ProcSettling { node: "booting".into(), sample: sample(11, int) });
+        push(&mut state, EventKind::ProcSampled { node: "ready".into(), sample: sample(12, both) });
+        let text = table(&PsSnapshot::from_state(&state, 10_000_000));
+        let row =
+            |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap().split_whitespace().collect::<Vec<_>>();
+        // NAME PID STATE INT TERM QUIT HUP THR TOKENS ...
+        assert_eq!(row("fresh")[3..8], ["?", "?", "?", "?", "?"], "{text}");
+        assert_eq!(row("booting")[3..8], ["c", "d", "d", "d", "?"], "{text}");
+        assert_eq!(row("ready")[3..8], ["C", "C", "D", "D", "1"], "{text}");
+    }
 }

@@ -10,13 +10,13 @@ pub fn report(args: &ReportArgs) -> CliResult {
     let report = crate::report::analyze(&events, &summary);
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::failed(e.to_string()))?;
-        println!("{text}");
+        super::out::line(&text)?;
         // The text report says it in its head; JSON readers may not look.
         if let Some(damage) = summary.damage() {
-            eprintln!("gracewatch: journal damaged: {damage}; the report is made of the rest");
+            super::out::note(&format!("gracewatch: journal damaged: {damage}; the report is made of the rest"));
         }
     } else {
-        print!("{}", crate::report::text::render(&report));
+        super::out::print(&crate::report::text::render(&report))?;
     }
     Ok(ExitCode::from(crate::report::exit_status(&report)))
 }

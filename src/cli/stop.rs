@@ -1,7 +1,7 @@
 //! `gracewatch stop`: stop nodes of a running session.
 
 use super::args::StopArgs;
-use super::{CliError, CliResult};
+use super::{CliError, CliResult, out};
 use crate::control::protocol::{Answer, Request};
 use crate::event::Requester;
 use crate::state::PsSnapshot;
@@ -23,35 +23,35 @@ pub fn stop(args: &StopArgs) -> CliResult {
     let mut failure: Option<CliError> = None;
     let mut clean = true;
     let mut accepted: Vec<String> = Vec::new();
-    let talked = crate::control::client::converse(&session.socket, &request, |answer| match answer {
-        Answer::Accepted { nodes, plan } => {
-            for (n, p) in nodes.iter().zip(plan) {
-                println!("stopping {n}: {p}");
+    let talked = crate::control::client::converse(&session.socket, &request, |answer| {
+        let said = match answer {
+            Answer::Accepted { nodes, plan } => {
+                let said = nodes.iter().zip(plan).try_for_each(|(n, p)| out::line(&format!("stopping {n}: {p}")));
+                accepted = nodes;
+                said.map(|()| args.wait)
             }
-            accepted = nodes;
-            args.wait
-        }
-        Answer::Stopped { nodes } => {
-            accepted.clear();
-            for n in nodes {
-                let Some(cause) = n.cause else {
-                    clean = false;
-                    println!("{}: still running when the session ended", n.node);
-                    continue;
-                };
-                clean &= cause.is_clean();
-                println!("{}", ended_line(&n.node, cause, &n.status, n.took_ms));
+            Answer::Stopped { nodes } => {
+                accepted.clear();
+                nodes
+                    .iter()
+                    .try_for_each(|n| {
+                        let Some(cause) = n.cause else {
+                            clean = false;
+                            return out::line(&format!("{}: still running when the session ended", n.node));
+                        };
+                        clean &= cause.is_clean();
+                        out::line(&ended_line(&n.node, cause, &n.status, n.took_ms))
+                    })
+                    .map(|()| false)
             }
+            Answer::Error { message } => Err(CliError::failed(message)),
+            other => Err(CliError::failed(format!("unexpected answer: {other:?}"))),
+        };
+        // A closed standard output ends the command (quietly); the stop, once accepted, goes on.
+        said.unwrap_or_else(|e| {
+            failure = Some(e);
             false
-        }
-        Answer::Error { message } => {
-            failure = Some(CliError::failed(message));
-            false
-        }
-        other => {
-            failure = Some(CliError::failed(format!("unexpected answer: {other:?}")));
-            false
-        }
+        })
     });
     if let Some(e) = failure {
         return Err(e);
@@ -61,7 +61,7 @@ pub fn stop(args: &StopArgs) -> CliResult {
         // The stop was accepted and is under way: a broken connection does not end it. Follow
         // it through `ps` for as long as the session answers.
         Err(e) if args.wait && !accepted.is_empty() => {
-            eprintln!("gracewatch: {e}; following the stop through ps");
+            out::note(&format!("gracewatch: {e}; following the stop through ps"));
             clean = follow(&session.socket, &accepted)?;
         }
         Err(e) => return Err(CliError::failed(e)),
@@ -88,7 +88,7 @@ fn follow(socket: &Path, nodes: &[String]) -> Result<bool, CliError> {
             let mut clean = true;
             for (line, ok) in lines {
                 clean &= ok;
-                println!("{line}");
+                out::line(&line)?;
             }
             return Ok(clean);
         }

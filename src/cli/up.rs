@@ -38,12 +38,12 @@ pub fn run_session(
         };
         let (session, handle) = Session::start(cfg)?;
         if headless {
-            eprintln!(
+            super::out::note(&format!(
                 "gracewatch: session {} · journal {} · control {}",
                 handle.session,
                 handle.journal.as_ref().map_or_else(|| "-".into(), |p| p.display().to_string()),
                 handle.control_socket.display()
-            );
+            ));
         }
         let outcome = if headless {
             session.run().await?
@@ -61,7 +61,10 @@ pub fn run_session(
             let outcome = running.await.map_err(|e| CliError::failed(format!("the session failed: {e}")))??;
             tui?;
             for (node, cause) in &outcome.summary {
-                eprintln!("gracewatch: {node}: {}", cause.map_or("did not end", crate::event::ExitCause::as_str));
+                super::out::note(&format!(
+                    "gracewatch: {node}: {}",
+                    cause.map_or("did not end", crate::event::ExitCause::as_str)
+                ));
             }
             outcome
         };

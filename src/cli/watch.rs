@@ -37,11 +37,11 @@ pub fn watch(args: &WatchArgs) -> CliResult {
         };
         let (session, handle) = Session::start(cfg)?;
         if headless {
-            eprintln!(
+            super::out::note(&format!(
                 "gracewatch: watching · session {} · control {}",
                 handle.session,
                 handle.control_socket.display()
-            );
+            ));
             let outcome = session.run().await?;
             super::say_journal_problem(&outcome);
             return Ok(ExitCode::SUCCESS);
@@ -92,7 +92,7 @@ async fn snapshot(handle: &crate::supervisor::SessionHandle) -> CliResult {
     let mut snap = ask().await;
     while tokio::time::Instant::now() < deadline {
         let sampled = snap.as_ref().is_some_and(|s| {
-            !s.nodes.is_empty() && s.nodes.iter().all(|n| !n.handlers.is_empty() || n.state == "exited")
+            !s.nodes.is_empty() && s.nodes.iter().all(|n| n.handlers.is_some() || n.state == "exited")
         });
         if sampled {
             break;
@@ -102,7 +102,7 @@ async fn snapshot(handle: &crate::supervisor::SessionHandle) -> CliResult {
     }
     let snap = snap.ok_or_else(|| CliError::failed("the watch ended before its first snapshot"))?;
     let text = serde_json::to_string_pretty(&snap).map_err(|e| CliError::failed(e.to_string()))?;
-    println!("{text}");
+    super::out::line(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

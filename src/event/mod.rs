@@ -94,6 +94,14 @@ pub enum EventKind {
         node: String,
         sample: ProcSample,
     },
+    /// A node's main process as read while it is still starting up, before its signal
+    /// dispositions count (an interpreter catches SIGINT before the script sets its SIGTERM
+    /// handler): shown, marked as settling, never judged for hazards. Its `ProcSampled` follows
+    /// once the start-up is over. Older readers skip it as an unknown kind.
+    ProcSettling {
+        node: String,
+        sample: ProcSample,
+    },
     /// A process of a node's tree is gone.
     ProcGone {
         node: String,
@@ -247,6 +255,7 @@ impl EventKind {
             | K::NodeExited { node, .. }
             | K::Survivors { node, .. }
             | K::ProcSampled { node, .. }
+            | K::ProcSettling { node, .. }
             | K::ProcGone { node, .. }
             | K::Usage { node, .. }
             | K::Fork { node, .. }
@@ -296,6 +305,7 @@ impl EventKind {
             K::NodeExited { .. } => "node_exited",
             K::Survivors { .. } => "survivors",
             K::ProcSampled { .. } => "proc_sampled",
+            K::ProcSettling { .. } => "proc_settling",
             K::ProcGone { .. } => "proc_gone",
             K::Usage { .. } => "usage",
             K::Fork { .. } => "fork",

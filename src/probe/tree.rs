@@ -86,6 +86,11 @@ impl<T: Copy + Eq> Hysteresis<T> {
     pub fn confirmed(&self) -> Option<T> {
         self.confirmed
     }
+
+    /// The value the latest read saw (confirmed or not).
+    pub fn latest(&self) -> Option<T> {
+        self.candidate.map(|(value, _)| value).or(self.confirmed)
+    }
 }
 
 impl Hysteresis<SigSet> {
@@ -150,6 +155,8 @@ pub struct Proc {
     /// Exited (zombie): `ProcGone` was emitted.
     pub exited: bool,
     pub emitted: Option<ProcSample>,
+    /// The last [`EventKind::ProcSettling`] emitted for it (the leader, before its first sample).
+    pub emitted_settling: Option<ProcSample>,
     /// CPU ticks at the previous read, for the tree's usage.
     pub cpu_prev: u64,
     /// Its sample must be rebuilt (and emitted if it changed).
@@ -180,6 +187,7 @@ impl Proc {
             children: Vec::new(),
             exited: false,
             emitted: None,
+            emitted_settling: None,
             dirty: true,
             image_since: None,
             book: ThreadBook::default(),
@@ -216,7 +224,21 @@ impl Proc {
             return None;
         }
         let (caught, ignored) = self.handlers.confirmed()?;
-        Some(ProcSample {
+        Some(self.build(procs, caught, ignored))
+    }
+
+    /// What is shown of it while it starts up and has never been published: the latest read,
+    /// dispositions included, to be marked as settling and never judged.
+    fn settling_sample(&self, procs: &BTreeMap<u32, Proc>) -> Option<ProcSample> {
+        if self.emitted.is_some() {
+            return None; // after an exec the last sample stands until the new one is confirmed
+        }
+        let (caught, ignored) = self.handlers.latest()?;
+        Some(self.build(procs, caught, ignored))
+    }
+
+    fn build(&self, procs: &BTreeMap<u32, Proc>, caught: SigSet, ignored: SigSet) -> ProcSample {
+        ProcSample {
             pid: self.pid,
             ppid: self.stat.ppid,
             name: self.stat.comm.clone(),
@@ -236,7 +258,7 @@ impl Proc {
                 .filter(|c| !c.exited)
                 .filter_map(|c| Some(ChildInfo { pid: c.pid, name: c.stat.comm.clone(), execd: c.exec.decided()? }))
                 .collect(),
-        })
+        }
     }
 }
 
@@ -702,8 +724,19 @@ impl Worker {
         let mut changed = false;
         for pid in dirty {
             let Some(p) = tree.procs.get(&pid) else { continue };
-            // Not published before its dispositions are confirmed (it stays dirty till then).
-            let Some(sample) = p.sample(&tree.procs) else { continue };
+            // Not published before its dispositions are confirmed (it stays dirty till then);
+            // meanwhile the leader's reads are shown as settling.
+            let Some(sample) = p.sample(&tree.procs) else {
+                let settling = if pid == tree.leader { p.settling_sample(&tree.procs) } else { None };
+                if let Some(sample) = settling.filter(|s| p.emitted_settling.as_ref() != Some(s)) {
+                    if let Some(p) = tree.procs.get_mut(&pid) {
+                        p.emitted_settling = Some(sample.clone());
+                    }
+                    // Shown, not a change the probe's cadence answers to.
+                    (self.sink)(EventKind::ProcSettling { node: node.to_string(), sample });
+                }
+                continue;
+            };
             let Some(p) = tree.procs.get_mut(&pid) else { continue };
             p.dirty = false;
             if p.emitted.as_ref() != Some(&sample) {
@@ -790,10 +823,12 @@ mod tests {
             h.observe_settling(caught_int, at(ms), false);
             assert!(h.pending());
             assert_eq!(h.confirmed(), None);
+            assert_eq!(h.latest(), Some(caught_int), "shown as settling meanwhile");
         }
         // The script got there: the value that counts is the one the settled process shows.
         let caught_both = SigSet((1 << 1) | (1 << 14));
         h.observe_settling(caught_both, at(1500), false);
+        assert_eq!(h.latest(), Some(caught_both), "the latest read, at once");
         h.observe_settling(caught_both, at(1750), true);
         assert_eq!(h.confirmed(), Some(caught_both));
         // A value held since youth is confirmed at the first settled read.

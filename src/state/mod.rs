@@ -133,6 +133,7 @@ impl State {
             | EventKind::Survivors { .. }
             | EventKind::SupervisorError { .. } => self.apply_lifecycle(ev),
             EventKind::ProcSampled { .. }
+            | EventKind::ProcSettling { .. }
             | EventKind::ProcGone { .. }
             | EventKind::Usage { .. }
             | EventKind::Fork { .. }
@@ -300,9 +301,17 @@ impl State {
                 let n = self.node_mut(node);
                 if n.pid == Some(sample.pid) {
                     n.leader_sampled_at = Some(t);
+                    n.settling = None;
                 }
                 n.procs.insert(sample.pid, sample.clone());
                 recheck = Some(node);
+            }
+            EventKind::ProcSettling { node, sample } => {
+                // Shown only; hazards wait for the sample (no recheck).
+                let n = self.node_mut(node);
+                if n.pid == Some(sample.pid) && n.leader().is_none() {
+                    n.settling = Some(sample.clone());
+                }
             }
             EventKind::ProcGone { node, pid } => {
                 let n = self.node_mut(node);
@@ -315,6 +324,7 @@ impl State {
                 let n = self.node_mut(node);
                 n.cpu_permille = *cpu_permille;
                 n.rss_kib = *rss_kib;
+                n.usage_at = Some(t);
             }
             EventKind::Fork { node, fork } => {
                 let n = self.node_mut(node);

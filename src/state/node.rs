@@ -44,8 +44,16 @@ pub struct NodeState {
     pub procs: BTreeMap<u32, ProcSample>,
     /// `t` of the leader's latest sample.
     pub leader_sampled_at: Option<u64>,
+    /// The main process as read during its start-up, until its first sample
+    /// ([`crate::event::EventKind::ProcSettling`]): shown, marked as settling; never judged.
+    #[serde(default)]
+    pub settling: Option<ProcSample>,
     pub cpu_permille: u32,
     pub rss_kib: u64,
+    /// `t` of the latest CPU and memory report; `None` until the first (the figures above are
+    /// not measured yet, not zero).
+    #[serde(default)]
+    pub usage_at: Option<u64>,
     pub claims: Vec<ClaimRecord>,
     pub connection: Option<Connection>,
     pub tokens: TokenLedger,
@@ -155,8 +163,10 @@ impl NodeState {
             adopted: false,
             procs: BTreeMap::new(),
             leader_sampled_at: None,
+            settling: None,
             cpu_permille: 0,
             rss_kib: 0,
+            usage_at: None,
             claims: Vec::new(),
             connection: None,
             tokens: TokenLedger::default(),
@@ -179,6 +189,12 @@ impl NodeState {
     /// The latest sample of the node's main process.
     pub fn leader(&self) -> Option<&ProcSample> {
         self.procs.get(&self.pid?)
+    }
+
+    /// The main process as read while it still starts up, when it has no sample yet: what the
+    /// views show, marked as settling, in place of a sample. Never for hazards.
+    pub fn settling_leader(&self) -> Option<&ProcSample> {
+        if self.leader().is_some() { None } else { self.settling.as_ref().filter(|s| Some(s.pid) == self.pid) }
     }
 
     /// The latest sample of the main process while it runs: hazards about a live process's

@@ -24,12 +24,16 @@ pub struct PsNode {
     /// `starting|running|stopping|exited`.
     pub state: String,
     /// Disposition of SIGINT, SIGTERM, SIGQUIT, SIGHUP (and any other caught or ignored
-    /// signal): `default|caught|ignored`. Empty until the first sample.
-    pub handlers: BTreeMap<String, Disposition>,
+    /// signal): `default|caught|ignored`. What the main process was not sampled for yet is
+    /// `null` (here and below), never a value that looks measured.
+    pub handlers: Option<BTreeMap<String, Disposition>>,
+    /// While the main process starts up and `handlers` is still `null`: its dispositions as
+    /// read so far, not judged (hazards wait for the start-up to end). `null` otherwise.
+    pub settling_handlers: Option<BTreeMap<String, Disposition>>,
     /// Signals blocked on every thread of the main process.
-    pub blocked: SigSet,
-    pub threads: usize,
-    pub children: Vec<PsChild>,
+    pub blocked: Option<SigSet>,
+    pub threads: Option<usize>,
+    pub children: Option<Vec<PsChild>>,
     pub stop: Option<PsStop>,
     pub exit: Option<PsExit>,
     pub pending_tokens: usize,
@@ -39,8 +43,9 @@ pub struct PsNode {
     /// Each active hazard's sentence, as the cockpit and the report say it.
     pub hazard_sentences: BTreeMap<HazardId, String>,
     pub connected: bool,
-    pub cpu_permille: u32,
-    pub rss_kib: u64,
+    /// CPU and memory of the node's tree; `null` until first measured (about a second in).
+    pub cpu_permille: Option<u32>,
+    pub rss_kib: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,15 +97,8 @@ impl PsSnapshot {
 impl PsNode {
     pub fn from_node(n: &NodeState, now: u64) -> PsNode {
         let leader = n.leader();
-        let mut handlers = BTreeMap::new();
-        if let Some(l) = leader {
-            for sig in Signal::SHOWN {
-                handlers.insert(sig.name(), l.disposition(sig));
-            }
-            for sig in l.caught.iter().chain(l.ignored.iter()) {
-                handlers.entry(sig.name()).or_insert_with(|| l.disposition(sig));
-            }
-        }
+        let handlers = leader.map(dispositions);
+        let settling_handlers = n.settling_leader().map(dispositions);
         let stop = n.stop.as_ref().filter(|_| n.exit.is_none()).map(|s| PsStop {
             stage: s.stage.map(|a| match a {
                 StageAction::Message => "message".to_string(),
@@ -121,13 +119,12 @@ impl PsNode {
             pid: n.pid,
             state: n.phase.as_str().to_string(),
             handlers,
-            blocked: leader.map(crate::event::ProcSample::blocked_everywhere).unwrap_or_default(),
-            threads: leader.map_or(0, |l| l.threads.len()),
-            children: leader
-                .map(|l| {
-                    l.children.iter().map(|c| PsChild { pid: c.pid, name: c.name.clone(), execd: c.execd }).collect()
-                })
-                .unwrap_or_default(),
+            settling_handlers,
+            blocked: leader.map(crate::event::ProcSample::blocked_everywhere),
+            threads: leader.map(|l| l.threads.len()),
+            children: leader.map(|l| {
+                l.children.iter().map(|c| PsChild { pid: c.pid, name: c.name.clone(), execd: c.execd }).collect()
+            }),
             stop,
             exit: n.exit.as_ref().map(|e| PsExit { code: e.code, signal: e.signal, cause: e.cause }),
             pending_tokens: n.tokens.pending(),
@@ -136,8 +133,20 @@ impl PsNode {
             hazards: n.hazards.iter().map(|h| h.id).collect(),
             hazard_sentences: n.hazards.iter().map(|h| (h.id, h.sentence.clone())).collect(),
             connected: n.is_connected(),
-            cpu_permille: n.cpu_permille,
-            rss_kib: n.rss_kib,
+            cpu_permille: n.usage_at.map(|_| n.cpu_permille),
+            rss_kib: n.usage_at.map(|_| n.rss_kib),
         }
     }
+}
+
+/// SIGINT, SIGTERM, SIGQUIT, SIGHUP and every other signal caught or ignored, by name.
+fn dispositions(p: &crate::event::ProcSample) -> BTreeMap<String, Disposition> {
+    let mut handlers = BTreeMap::new();
+    for sig in Signal::SHOWN {
+        handlers.insert(sig.name(), p.disposition(sig));
+    }
+    for sig in p.caught.iter().chain(p.ignored.iter()) {
+        handlers.entry(sig.name()).or_insert_with(|| p.disposition(sig));
+    }
+    handlers
 }

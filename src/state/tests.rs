@@ -460,3 +460,57 @@ fn shell_join_quotes_and_shows_newlines() {
         "python3 -c $'import x\\nx.run(\\'a\\')'"
     );
 }
+
+#[test]
+fn ps_says_null_until_sampled_and_shows_start_up_reads_as_settling_without_judging_them() {
+    let mut f = Feed::new(&["py"]);
+    f.at(1, spawned("py", 100));
+    let ps = PsNode::from_node(f.node("py"), 2_000_000);
+    assert_eq!(
+        (ps.handlers.as_ref(), ps.threads, ps.blocked, ps.children.as_ref(), ps.cpu_permille, ps.rss_kib),
+        (None, None, None, None, None, None),
+        "nothing measured yet looks measured"
+    );
+    let json = serde_json::to_value(&ps).unwrap();
+    for key in ["handlers", "settling_handlers", "threads", "blocked", "children", "cpu_permille", "rss_kib"] {
+        assert!(json[key].is_null(), "{key}: {json}");
+    }
+    // The interpreter's SIGINT handler is there, the script's SIGTERM one not yet: the shape of
+    // stop-signal-default, read during the start-up. Shown as settling, never judged.
+    let python_starting = sample(100, &[Signal::INT], &[], &[&[]]);
+    f.at(20, EventKind::ProcSettling { node: "py".into(), sample: python_starting });
+    let n = f.node("py");
+    assert!(n.leader().is_none() && n.settling_leader().is_some());
+    assert!(n.hazards.is_empty(), "{:?}", n.hazards);
+    let ps = PsNode::from_node(n, 30_000_000);
+    assert_eq!(ps.handlers, None);
+    let settling = ps.settling_handlers.expect("settling dispositions");
+    assert_eq!((settling["SIGINT"], settling["SIGTERM"]), (Disposition::Caught, Disposition::Default));
+    assert_eq!(ps.threads, None, "threads wait for the sample too");
+    // The start-up is over: the sample counts, the settling read is gone.
+    f.at(
+        2_100,
+        EventKind::ProcSampled { node: "py".into(), sample: sample(100, &[Signal::INT, Signal::TERM], &[], &[&[]]) },
+    );
+    f.at(2_200, EventKind::Usage { node: "py".into(), cpu_permille: 0, rss_kib: 9_000 });
+    let n = f.node("py");
+    assert!(n.settling_leader().is_none() && n.hazards.is_empty());
+    let ps = PsNode::from_node(n, 2_300_000_000);
+    assert_eq!(ps.settling_handlers, None);
+    assert_eq!(ps.handlers.as_ref().map(|h| h["SIGTERM"]), Some(Disposition::Caught));
+    assert_eq!((ps.threads, ps.cpu_permille, ps.rss_kib), (Some(1), Some(0), Some(9_000)), "a measured 0 is 0");
+    // A late settling read (an exec: the probe keeps the last sample instead) changes nothing.
+    f.at(2_400, EventKind::ProcSettling { node: "py".into(), sample: sample(100, &[], &[], &[&[]]) });
+    assert!(f.node("py").settling_leader().is_none());
+}
+
+#[test]
+fn a_settling_read_that_looks_like_a_hazard_raises_none_but_the_sample_does() {
+    let mut f = Feed::new(&["dies"]);
+    f.at(1, spawned("dies", 100));
+    f.at(20, EventKind::ProcSettling { node: "dies".into(), sample: sample(100, &[Signal::INT], &[], &[&[]]) });
+    assert!(f.node("dies").hazards.is_empty());
+    f.at(2_100, EventKind::ProcSampled { node: "dies".into(), sample: sample(100, &[Signal::INT], &[], &[&[]]) });
+    let ids: Vec<_> = f.node("dies").hazards.iter().map(|h| h.id).collect();
+    assert_eq!(ids, vec![crate::hazards::HazardId::StopSignalDefault]);
+}

@@ -42,6 +42,8 @@ impl Printer {
                 LogSource::Problem => ("▲", "\x1b[33m", "\x1b[0m"),
             };
             let (on, off) = if self.color { (on, off) } else { ("", "") };
+            // A closed standard output is not the end of the session: a supervisor does not stop
+            // its nodes because whoever read its log went away (SIGPIPE is ignored, `cli::out`).
             let _ = writeln!(out, "{clock} {who:<w$} {mark} {on}{}{off}", line.text, w = self.width);
         }
         let _ = out.flush();

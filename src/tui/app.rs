@@ -285,6 +285,10 @@ pub struct Ui {
     pub quitting: Option<Quitting>,
     /// The link closed, with why.
     pub closed: Option<String>,
+    /// In-process (`up`, `demo`): every node stopped and the session ended (a stop-all ran its
+    /// course), at this session time. The screen stays on the final state, its clock stopped
+    /// there, so the end can be read where it happened, until the operator quits.
+    pub finished: Option<u64>,
     /// Replaying a journal (`mode` is [`LinkMode::Replay`]).
     pub replay: Option<ReplayView>,
 }
@@ -312,6 +316,7 @@ impl Ui {
             notice: None,
             quitting: None,
             closed: None,
+            finished: None,
             replay: None,
         }
     }
@@ -333,6 +338,15 @@ impl Ui {
             return Some(n);
         }
         rows(state, self).first().copied()
+    }
+
+    /// Holds on to the node shown selected: while nothing was chosen the first row is, and a
+    /// sort or a live update that reorders the table must not make that another node. Called
+    /// before every sort and after every change of the state on screen.
+    pub fn pin_selection(&mut self, state: &State) {
+        if self.selected.is_none() {
+            self.selected = self.selected_node(state).map(|n| n.name.clone());
+        }
     }
 
     /// The node the log is limited to, if it is.

@@ -86,11 +86,21 @@ where
             return Ok(TuiExit::LinkClosed(reason.clone()));
         }
         if let (LinkMode::InProcess, Some(reason)) = (ui.mode, ui.closed.clone()) {
-            // In-process, a closed link is the end of the session (a stop-all finished, or a
-            // signal to gracewatch): there is nothing to reconnect to.
-            draw(terminal, &session, frozen.as_ref(), &mut ui, now)?;
-            return Ok(if session.live.all_exited() { TuiExit::AllStopped } else { TuiExit::LinkClosed(reason) });
+            // In-process, a closed link is the end of the session: there is nothing to reconnect
+            // to. After a stop-all every node has exited: the final table stays until `q`.
+            // Otherwise (the session failed) the cockpit ends with why.
+            if !session.live.all_exited() {
+                draw(terminal, &session, frozen.as_ref(), &mut ui, now)?;
+                return Ok(TuiExit::LinkClosed(reason));
+            }
+            if ui.finished.is_none() {
+                ui.finished = Some(session.live.now);
+                dirty = true;
+            }
         }
+        // The selection follows its node: the first row, once there is one, is pinned by name
+        // before a live update (CPU, tokens, a stop) can reorder the table under it.
+        ui.pin_selection(frozen.as_ref().map_or(&session.live, |f| &f.state));
         if let Some(n) = &mut ui.notice {
             match n.until {
                 None => {
@@ -153,7 +163,7 @@ where
                 None => signals_open = false,
             },
             () = tokio::time::sleep_until(wake.into()) => {
-                if frozen.is_none() || ui.notice.is_some() {
+                if (frozen.is_none() && ui.finished.is_none()) || ui.notice.is_some() {
                     dirty = true;
                 }
             }
@@ -184,7 +194,8 @@ where
             ui.behind = session.live.events_applied.saturating_sub(f.state.events_applied);
             (&f.state, f.now)
         }
-        None => (&session.live, now),
+        // A finished session's clock stopped at its last event (notices still time out).
+        None => (&session.live, ui.finished.unwrap_or(now)),
     };
     terminal.draw(|f| f.render_widget(&Screen::new(state, ui, shown_now), f.area()))?;
     Ok(())
@@ -283,6 +294,7 @@ fn act(
             None
         }
         Action::Quit => Some(match (&ui.closed, ui.mode) {
+            (Some(_), LinkMode::InProcess) if ui.finished.is_some() => TuiExit::AllStopped,
             (Some(reason), _) => TuiExit::LinkClosed(reason.clone()),
             (None, LinkMode::Attached) => TuiExit::Detached,
             (None, LinkMode::InProcess) => TuiExit::AllStopped,

@@ -55,7 +55,8 @@ impl HandlerMark {
         if node.failed_claim_for(sig).is_some() {
             return HandlerMark::Failed;
         }
-        let Some(leader) = node.leader() else { return HandlerMark::Unknown };
+        // While it starts up, what was read (the views mark it as settling).
+        let Some(leader) = node.leader().or_else(|| node.settling_leader()) else { return HandlerMark::Unknown };
         match leader.disposition(sig) {
             Disposition::Ignored => HandlerMark::Ignored,
             _ if blocked_everywhere.contains(sig) => HandlerMark::Blocked,

@@ -174,12 +174,14 @@ fn run(cmd: Command, ctx: Context, ui: &mut Ui, state: &State) -> Option<Action>
             None
         }
         Command::Sort => {
+            ui.pin_selection(state);
             ui.sort = ui.sort.next();
             ui.sort_desc = false;
             ui.notify(format!("sorted by {}", ui.sort.label()));
             None
         }
         Command::SortReverse => {
+            ui.pin_selection(state);
             ui.sort_desc = !ui.sort_desc;
             ui.notify(format!("sorted by {}{}", ui.sort.label(), if ui.sort_desc { ", reversed" } else { "" }));
             None

@@ -191,6 +191,7 @@ impl ReplaySession {
 
     /// Mirrors the clock and the player into the view.
     fn sync_view(&mut self) {
+        self.ui.pin_selection(&self.player.state);
         if let Some(r) = self.ui.replay.as_mut() {
             r.playing = self.clock.playing();
             r.speed = self.clock.speed();

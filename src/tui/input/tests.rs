@@ -254,6 +254,44 @@ fn sorting_keeps_the_selected_node() {
 }
 
 #[test]
+fn sorting_before_the_cursor_moved_keeps_the_node_shown_selected() {
+    // Nothing chosen yet: the first row is the selected one, and a sort must not change which
+    // node that is (s, K and x act on it).
+    let mut s = state(&["b", "c", "a"]);
+    let ev = EventKind::Usage { node: "a".into(), cpu_permille: 900, rss_kib: 1 };
+    s.apply(&Event { seq: 50, t: 3, ev });
+    let mut u = ui(LinkMode::InProcess);
+    assert_eq!(u.selected_node(&s).map(|n| n.name.as_str()), Some("b"));
+    press(&mut u, &s, &[ch('o')]);
+    assert_eq!(rows(&s, &u)[0].name, "a", "sorted by name");
+    assert_eq!(u.selected_node(&s).map(|n| n.name.as_str()), Some("b"), "still b, now on the second row");
+    // Reversing, too.
+    let mut u = ui(LinkMode::InProcess);
+    press(&mut u, &s, &[ch('O')]);
+    assert_eq!(rows(&s, &u)[0].name, "a", "manifest order reversed");
+    assert_eq!(u.selected_node(&s).map(|n| n.name.as_str()), Some("b"));
+    // And `s` stops the node that was selected, not the new first row.
+    assert_eq!(press(&mut u, &s, &[ch('s'), ch('y')]), vec![stop(&["b"], false, false)]);
+}
+
+#[test]
+fn a_live_reorder_does_not_move_the_first_rows_selection() {
+    let mut s = state(&["a", "b", "c"]);
+    let mut u = ui(LinkMode::InProcess);
+    for _ in 0..5 {
+        press(&mut u, &s, &[ch('o')]);
+    }
+    assert_eq!(u.sort, SortKey::Cpu);
+    u.pin_selection(&s); // what the driver does after every update
+    assert_eq!(u.selected.as_deref(), Some("a"));
+    let ev = EventKind::Usage { node: "c".into(), cpu_permille: 900, rss_kib: 1 };
+    s.apply(&Event { seq: 50, t: 3, ev });
+    u.pin_selection(&s);
+    assert_eq!(rows(&s, &u)[0].name, "c", "c took the first row by CPU");
+    assert_eq!(u.selected_node(&s).map(|n| n.name.as_str()), Some("a"), "the selection stayed on a");
+}
+
+#[test]
 fn search_types_commits_and_moves_between_matches() {
     let mut s = state(&["a"]);
     for (i, text) in ["boot ok", "error one", "fine", "error two", "done"].iter().enumerate() {

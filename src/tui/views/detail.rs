@@ -155,12 +155,18 @@ fn overview(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
         out.extend(kv(
             cx,
             "usage",
-            format!(
-                "{} CPU, {} resident, {}",
-                cpu(n.cpu_permille),
-                fmt_kib(n.rss_kib),
-                counted(usize::try_from(n.output_lines).unwrap_or(usize::MAX), "output line")
-            ),
+            match n.usage_at {
+                Some(_) => format!(
+                    "{} CPU, {} resident, {}",
+                    cpu(n.cpu_permille),
+                    fmt_kib(n.rss_kib),
+                    counted(usize::try_from(n.output_lines).unwrap_or(usize::MAX), "output line")
+                ),
+                None => format!(
+                    "CPU and memory not measured yet, {}",
+                    counted(usize::try_from(n.output_lines).unwrap_or(usize::MAX), "output line")
+                ),
+            },
             w,
         ));
     }
@@ -183,11 +189,16 @@ fn overview(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
 fn handlers(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
     let t = cx.theme;
     let mut out = vec![section(cx, "Signal handlers (kernel)")];
-    let Some(leader) = n.leader() else {
+    let settling = n.settling_leader().is_some();
+    let Some(leader) = n.leader().or_else(|| n.settling_leader()) else {
         out.push(Line::styled("  not sampled yet", t.dim));
         out.push(Line::default());
         return out;
     };
+    if settling {
+        let note = "  settling: read while it starts up; judged, and hazards checked, once the start-up is over";
+        out.extend(wrap(&[Span::styled(note, t.dim)], w, 4));
+    }
     let blocked = leader.blocked_everywhere();
     let mut sigs: Vec<Signal> = Signal::SHOWN.to_vec();
     for s in leader.caught.iter().chain(leader.ignored.iter()) {
@@ -204,13 +215,15 @@ fn handlers(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
             HandlerMark::Blocked => format!("{}, blocked on every thread", disp.as_str()),
             _ => disp.as_str().to_string(),
         };
-        if disp != Disposition::Ignored && !blocked.contains(sig) && leader.threads.len() > 1 {
+        if !settling && disp != Disposition::Ignored && !blocked.contains(sig) && leader.threads.len() > 1 {
             let recv = n.receiving_threads(sig).len();
             let _ = write!(what, ", {recv} of {} threads can take it", leader.threads.len());
         }
         let style = match mark {
+            HandlerMark::Failed => t.bad,
+            _ if settling => t.dim,
             HandlerMark::Caught => t.good,
-            HandlerMark::Failed | HandlerMark::Blocked => t.bad,
+            HandlerMark::Blocked => t.bad,
             HandlerMark::Ignored | HandlerMark::Default if sig == stop_sig => t.warn,
             _ => t.text,
         };

@@ -15,6 +15,17 @@ pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
             return;
         }
     }
+    if ui.finished.is_some() {
+        // The session is over; this is its final state.
+        Line::from(vec![
+            Span::styled(" ■ ", t.key),
+            Span::styled("all nodes stopped — ", t.text),
+            Span::styled("q", t.key),
+            Span::styled(" to quit", t.text),
+        ])
+        .render(area, buf);
+        return;
+    }
     let width = usize::from(area.width);
     let len = |(key, what): &(String, &str)| key.chars().count() + what.chars().count() + 3;
     // `? help` and `q quit` always show, at the end; the rest in keymap order while they fit.

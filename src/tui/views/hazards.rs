@@ -71,7 +71,16 @@ pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
     };
     let block = pane(title, is_focused, t);
     let lines: Vec<Line> = if feed.is_empty() {
-        vec![Line::styled("none: every node looks able to stop cleanly", t.dim)]
+        // A process not sampled yet (still starting up) has not been judged: it does not
+        // "look able to stop cleanly" yet.
+        let unjudged =
+            state.nodes.values().filter(|n| n.pid.is_some() && n.exit.is_none() && n.leader().is_none()).count();
+        let text = match unjudged {
+            0 => "none: every node looks able to stop cleanly".to_string(),
+            1 => "none so far: 1 node is not judged yet (still starting up)".to_string(),
+            n => format!("none so far: {n} nodes are not judged yet (still starting up)"),
+        };
+        vec![Line::styled(text, t.dim)]
     } else {
         visible(state, ui, area)
             .into_iter()

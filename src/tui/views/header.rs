@@ -39,12 +39,12 @@ fn live_spans(cx: Ctx, wide: bool, spans: &mut Vec<Span<'static>>) {
     ));
     spans.push(sep.clone());
 
-    let mode = if ui.closed.is_some() {
+    let mode = if ui.closed.is_some() && ui.finished.is_none() {
         Span::styled("✕ CLOSED", t.bar.patch(t.bad))
     } else if ui.paused {
         let behind = if ui.behind > 0 { format!(" +{} events", ui.behind) } else { String::new() };
         Span::styled(format!("❚❚ PAUSED{behind}"), t.bar.patch(t.prompt))
-    } else if state.ended.is_some() {
+    } else if state.ended.is_some() || ui.finished.is_some() {
         Span::styled("■ ENDED", t.bar)
     } else {
         Span::styled("● LIVE", t.bar)

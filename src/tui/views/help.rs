@@ -68,6 +68,8 @@ fn legend(t: &Theme, w: usize, replay: bool) -> Vec<Line<'static>> {
     for m in HandlerMark::ALL {
         out.extend(wrap(&[Span::styled(format!("  {}  ", m.glyph()), t.key), Span::raw(m.meaning())], w, 5));
     }
+    let settling = "dimmed, STATE \"(settling)\": read while the process starts up; judged, and hazards checked, once the start-up is over";
+    out.extend(wrap(&[Span::styled("     ", t.key), Span::raw(settling)], w, 5));
     out.push(Line::default());
     out.push(Line::styled("Table", t.title));
     for (k, v) in [

@@ -183,17 +183,33 @@ fn cell<'a>(cx: Ctx, n: &'a NodeState, col: Col, width: u16, short: bool, select
         }
         Col::Grace => grace_cell(cx, n, width, short),
         Col::Fork => {
-            let children = n.leader().map_or(0, |l| l.children.len());
+            // `?`: a live process not sampled yet.
+            let children = n.leader().map(|l| l.children.len());
+            let unknown = || if n.pid.is_none() || n.phase == Phase::Exited { "-" } else { "?" };
             if n.has_hazard(HazardId::ForkWithoutExecThreaded) {
-                Cell::from(Span::styled(format!("{children} ✗"), t.bad))
-            } else if children == 0 {
-                Cell::from(Span::styled("-", t.dim))
+                let count = children.map_or_else(|| unknown().to_string(), |c| c.to_string());
+                Cell::from(Span::styled(format!("{count} ✗"), t.bad))
             } else {
-                Cell::from(children.to_string())
+                match children {
+                    None => Cell::from(Span::styled(unknown(), t.dim)),
+                    Some(0) => Cell::from(Span::styled("-", t.dim)),
+                    Some(c) => Cell::from(c.to_string()),
+                }
             }
         }
-        Col::Cpu => Cell::from(if n.phase == Phase::Exited { "-".to_string() } else { cpu(n.cpu_permille) }),
-        Col::Mem => Cell::from(if n.rss_kib == 0 { "-".to_string() } else { fmt_kib(n.rss_kib) }),
+        // `?`: not measured yet (the first figures come about a second in).
+        Col::Cpu => match (n.phase, n.usage_at) {
+            _ if n.pid.is_none() => Cell::from("-"),
+            (Phase::Exited, _) => Cell::from("-"),
+            (_, None) => Cell::from(Span::styled("?", t.dim)),
+            _ => Cell::from(cpu(n.cpu_permille)),
+        },
+        Col::Mem => match (n.phase, n.usage_at) {
+            _ if n.pid.is_none() => Cell::from("-"),
+            (Phase::Exited, _) if n.rss_kib == 0 => Cell::from("-"),
+            (_, None) => Cell::from(Span::styled("?", t.dim)),
+            _ => Cell::from(fmt_kib(n.rss_kib)),
+        },
         Col::Hazards => match n.hazards.first() {
             None => Cell::from(""),
             Some(first) => {
@@ -218,6 +234,11 @@ fn state_cell<'a>(cx: Ctx, n: &NodeState, short: bool) -> Cell<'a> {
             let style = if exit.cause.is_clean() { t.dim } else { t.bad };
             Cell::from(Span::styled(cause_label(exit.cause, short), style))
         }
+        // Its dispositions are shown as read, not judged yet: the start-up is not over.
+        (None, Phase::Running) if n.settling_leader().is_some() => {
+            let word = if n.adopted { "watched" } else { "running" };
+            Cell::from(Span::styled(if short { "settling".to_string() } else { format!("{word} (settling)") }, t.dim))
+        }
         (None, Phase::Running) => Cell::from(Span::styled(if n.adopted { "watched" } else { "running" }, t.good)),
         (None, Phase::Stopping) => Cell::from(Span::styled("stopping", t.warn)),
         (None, phase) => Cell::from(Span::styled(phase.as_str(), t.dim)),
@@ -226,7 +247,8 @@ fn state_cell<'a>(cx: Ctx, n: &NodeState, short: bool) -> Cell<'a> {
 
 fn sig_cell<'a>(cx: Ctx, n: &NodeState) -> Cell<'a> {
     let t = cx.theme;
-    let blocked = n.leader().map(crate::event::ProcSample::blocked_everywhere).unwrap_or_default();
+    let settling = n.settling_leader();
+    let blocked = n.leader().or(settling).map(crate::event::ProcSample::blocked_everywhere).unwrap_or_default();
     let stop_sig = n.stop_signal();
     let mut spans = Vec::with_capacity(8);
     for (i, sig) in Signal::SHOWN.iter().enumerate() {
@@ -235,8 +257,11 @@ fn sig_cell<'a>(cx: Ctx, n: &NodeState) -> Cell<'a> {
         }
         let mark = HandlerMark::of(n, *sig, blocked);
         let style = match mark {
+            HandlerMark::Failed => t.bad,
+            // Read during the start-up: shown, not judged (no colour says good or bad).
+            _ if settling.is_some() => t.dim,
             HandlerMark::Caught => t.good,
-            HandlerMark::Failed | HandlerMark::Blocked => t.bad,
+            HandlerMark::Blocked => t.bad,
             HandlerMark::Ignored if *sig == stop_sig => t.bad,
             HandlerMark::Default if *sig == stop_sig => t.warn,
             _ => t.dim,
