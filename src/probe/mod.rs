@@ -13,6 +13,7 @@
 //! - [`children`](self::children): who a process's children are (with or without
 //!   `CONFIG_PROC_CHILDREN`).
 //! - [`forks`](self::forks): forks seen and resolved (threaded? exec'd?).
+//! - [`masks`](self::masks): runs of reads that found signals blocked on every thread.
 //! - [`schedule`](self::schedule): the adaptive cadence.
 //! - [`connector`](self::connector): the kernel's process events (`NETLINK_CONNECTOR`).
 //! - [`thread`](self::thread): the probe thread and its commands.
@@ -24,6 +25,7 @@ pub mod children;
 mod connector;
 mod exec;
 mod forks;
+mod masks;
 #[doc(hidden)]
 pub mod read; // public for benches/probe.rs only
 mod schedule;

@@ -32,6 +32,9 @@ pub struct Stat {
     pub rss_pages: u64,
     /// Fields 26, 28 and 48.
     pub layout: Layout,
+    /// Field 31: signals pending for the thread itself (`SigPnd`: for a process, its main
+    /// thread's), not those sent to the whole process (`ShdPnd`, only in `status`).
+    pub pending: SigSet,
     /// Field 32: for a process, the blocked mask of its main thread; for a task, its own.
     pub blocked: SigSet,
     /// Field 33 (the same mask as `SigIgn` in `status`).
@@ -90,10 +93,17 @@ pub fn parse_stat(line: &[u8]) -> Option<Stat> {
             start_stack: field(28),
             arg_start: if count >= 46 { field(48) } else { 0 },
         },
+        pending: SigSet(field(31)),
         blocked: SigSet(field(32)),
         ignored: SigSet(field(33)),
         caught: SigSet(field(34)),
     })
+}
+
+/// The mask on the line of `status` that starts with `key` (`ShdPnd:`, `SigBlk:`).
+pub fn parse_status_mask(status: &[u8], key: &[u8]) -> Option<SigSet> {
+    let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(key))?;
+    SigSet::from_hex(std::str::from_utf8(&line[key.len()..]).ok()?)
 }
 
 /// Parses a decimal field; negative numbers (priority, nice) read as 0, which the probe never
@@ -161,6 +171,15 @@ impl ProcDir {
     pub fn stat(&self, buf: &mut Buf) -> io::Result<Stat> {
         let bytes = self.read_into("stat", buf)?;
         parse_stat(bytes).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/stat"))
+    }
+
+    /// `ShdPnd` of `/proc/PID/status`: the signals sent to the process as a whole and not yet
+    /// taken by any thread (a `kill` lands there; only a thread that does not block a signal
+    /// can take it).
+    pub fn shared_pending(&self, buf: &mut Buf) -> io::Result<SigSet> {
+        let bytes = self.read_into("status", buf)?;
+        parse_status_mask(bytes, b"ShdPnd:")
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no ShdPnd in /proc/PID/status"))
     }
 
     /// `/proc/PID/task/TID/stat`.
@@ -316,9 +335,21 @@ mod tests {
             s.layout,
             Layout { start_code: 94_000_000, start_stack: 140_730_000_000_000, arg_start: 140_730_000_001_000 }
         );
+        assert_eq!(s.pending, SigSet(0));
         assert_eq!(s.blocked, SigSet(16386));
         assert_eq!(s.ignored, SigSet(4096));
         assert_eq!(s.caught, SigSet(17410));
+    }
+
+    #[test]
+    fn reads_the_shared_pending_set_of_status() {
+        let status = b"Name:\tpython3\nSigQ:\t1/63499\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000004000\nSigBlk:\t0000000000004000\n";
+        assert_eq!(parse_status_mask(status, b"ShdPnd:"), Some(SigSet(1 << 14)));
+        assert_eq!(parse_status_mask(status, b"SigPnd:"), Some(SigSet::EMPTY));
+        assert_eq!(parse_status_mask(b"Name:\tx\n", b"ShdPnd:"), None);
+        // This very process: nothing sent to it is waiting.
+        let me = ProcDir::open(std::process::id()).unwrap();
+        assert_eq!(me.shared_pending(&mut Buf::new()).unwrap(), SigSet::EMPTY);
     }
 
     #[test]

@@ -141,7 +141,8 @@ impl Worker {
             let fast = self.fast();
             if let Some(tree) = self.nodes.get_mut(&node) {
                 tree.cadence.ran(now, kind, intense, changed);
-                // Masks seen once wait for their second sighting: look again soon.
+                // Masks seen once wait for their second sighting, and a signal seen blocked on
+                // every thread for its run to be judged: look again soon.
                 if tree.unconfirmed() && tree.cadence.next > now + fast {
                     tree.cadence.next = now + fast;
                 }

@@ -9,6 +9,7 @@
 
 use super::Known;
 use super::exec::{self, ExecState, Identity, Layout, Verdict};
+use super::masks::MaskWatch;
 use super::read::{self, Buf, ProcDir, Stat, Units};
 use super::schedule::{Cadence, RoundKind};
 use super::thread::Worker;
@@ -156,6 +157,8 @@ pub struct Proc {
     /// When it was seen to exec, if it did while tracked: its program's start-up runs from
     /// there.
     pub image_since: Option<Instant>,
+    /// Runs of reads that found signals blocked on every thread (and pending while so).
+    pub masks: MaskWatch,
 }
 
 impl Proc {
@@ -179,6 +182,7 @@ impl Proc {
             emitted: None,
             dirty: true,
             image_since: None,
+            masks: MaskWatch::default(),
         }
     }
 
@@ -232,6 +236,7 @@ impl Proc {
                 .filter(|c| !c.exited)
                 .filter_map(|c| Some(ChildInfo { pid: c.pid, name: c.stat.comm.clone(), execd: c.exec.decided()? }))
                 .collect(),
+            mask_runs: self.masks.runs(),
         })
     }
 }
@@ -317,11 +322,12 @@ impl NodeTree {
         known
     }
 
-    /// Does any thread wait for its mask to be confirmed?
+    /// Does any thread wait for its mask to be confirmed, or any process for a run of blocked
+    /// reads to be judged?
     pub fn unconfirmed(&self) -> bool {
-        self.procs
-            .values()
-            .any(|p| !p.exited && (p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending())))
+        self.procs.values().any(|p| {
+            !p.exited && (p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending()) || p.masks.judging())
+        })
     }
 }
 
@@ -488,8 +494,10 @@ impl Worker {
         };
         let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
         let Some(p) = procs.get_mut(&pid) else { return false };
-        let mut full =
-            stat_changed(&p.stat, &stat) || p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending());
+        let mut full = stat_changed(&p.stat, &stat)
+            || p.handlers.pending()
+            || p.threads.values().any(|t| t.blocked.pending())
+            || p.masks.judging();
         observe_stat(p, stat, &mut usage.ticks, now);
         if !connector_up && !full {
             // Forks are not reported: look for new children.
@@ -515,15 +523,26 @@ impl Worker {
             return false;
         };
         let mut kept = BTreeMap::new();
+        // What this read saw, raw: blocked on every thread, pending on any.
+        let mut everywhere = SigSet(if threads.is_empty() { 0 } else { u64::MAX });
+        let mut pending = SigSet::EMPTY;
         for (tid, ts) in threads {
             let mut track = p.threads.remove(&tid).filter(|t| t.start_time == ts.start_time).unwrap_or_else(|| {
                 ThreadTrack { name: String::new(), start_time: ts.start_time, blocked: Hysteresis::default() }
             });
+            everywhere = everywhere.intersect(ts.blocked);
+            pending = SigSet(pending.0 | ts.pending.0);
             track.name = ts.comm;
             track.blocked.observe(ts.blocked, now);
             kept.insert(tid, track);
         }
         p.threads = kept;
+        if !everywhere.is_empty() {
+            // A signal sent to the process waits in its shared set (only in `status`): read it
+            // only when something is blocked everywhere, the one case where it can wait long.
+            pending = SigSet(pending.0 | p.dir.shared_pending(&mut self.buf).unwrap_or_default().0);
+        }
+        p.masks.observe(everywhere, pending, now);
         let kids = self.child_index.children(pid, now);
         p.children.clone_from(&kids);
         p.dirty = true;
@@ -703,6 +722,7 @@ impl Worker {
             let Some(p) = tree.procs.get_mut(&pid) else { continue };
             p.dirty = false;
             if p.emitted.as_ref() != Some(&sample) {
+                p.masks.shown(Instant::now());
                 p.emitted = Some(sample.clone());
                 changed = true;
                 (self.sink)(EventKind::ProcSampled { node: node.to_string(), sample });

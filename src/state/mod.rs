@@ -4,12 +4,14 @@
 //! it reaches the same state, live or from a journal.
 
 mod log;
+mod masks;
 mod node;
 mod ps;
 mod stop;
 mod tokens;
 
 pub use log::{LOG_CAPACITY, Log, LogLine, LogSource};
+pub use masks::{MaskSeen, RunSeen};
 pub use node::{
     ActiveHazard, CLAIMS_KEPT, ClaimRecord, Connection, ExitRecord, FORKS_KEPT, ForkRecord, NodeState, Phase, is_shell,
     status_text,
@@ -301,11 +303,13 @@ impl State {
                 if n.pid == Some(sample.pid) {
                     n.leader_sampled_at = Some(t);
                 }
+                n.masks.entry(sample.pid).or_default().update(t, &sample.mask_runs);
                 n.procs.insert(sample.pid, sample.clone());
                 recheck = Some(node);
             }
             EventKind::ProcGone { node, pid } => {
                 let n = self.node_mut(node);
+                n.masks.remove(pid);
                 // A shell's command may be what its hazards were about.
                 if n.pid != Some(*pid) && n.procs.remove(pid).is_some() {
                     recheck = Some(node);

@@ -44,6 +44,9 @@ pub struct NodeState {
     pub procs: BTreeMap<u32, ProcSample>,
     /// `t` of the leader's latest sample.
     pub leader_sampled_at: Option<u64>,
+    /// Per process of the tree: its runs of reads with signals blocked on every thread, timed.
+    #[serde(default, with = "crate::util::map_as_pairs")]
+    pub masks: BTreeMap<u32, super::MaskSeen>,
     pub cpu_permille: u32,
     pub rss_kib: u64,
     pub claims: Vec<ClaimRecord>,
@@ -143,6 +146,7 @@ impl NodeState {
             adopted: false,
             procs: BTreeMap::new(),
             leader_sampled_at: None,
+            masks: BTreeMap::new(),
             cpu_permille: 0,
             rss_kib: 0,
             claims: Vec::new(),
