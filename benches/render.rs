@@ -104,6 +104,7 @@ fn header() -> Header {
             nodes: (0..NODES).map(|i| NodeSpec::with_defaults(&format!("node-{i:04}"), vec!["run".into()])).collect(),
             hazards: std::collections::BTreeMap::new(),
             probe_interval_ms: 250,
+            watch_stop_signal: None,
         },
     }
 }

@@ -50,6 +50,7 @@ impl Header {
                 nodes,
                 hazards: std::collections::BTreeMap::default(),
                 probe_interval_ms: crate::manifest::DEFAULT_PROBE_INTERVAL_MS,
+                watch_stop_signal: None,
             },
         }
     }

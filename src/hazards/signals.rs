@@ -1,4 +1,7 @@
 //! Hazards read from the kernel's signal masks of the process the stop signal goes to.
+//!
+//! Every sentence says which stop signal it judged against: the node's own (from its manifest),
+//! or, for a process taken under `watch`, the one assumed (`--stop-signal`, else SIGTERM).
 
 use super::{HazardId, Lint};
 use crate::event::{Disposition, ProcSample, Signal, StageAction};
@@ -31,6 +34,22 @@ fn named(node: &NodeState, target: &ProcSample) -> String {
     }
 }
 
+/// Which stop signal was judged against, in parentheses: the node's own, or for a process taken
+/// under `watch`, the one assumed.
+fn assumed(node: &NodeState) -> &'static str {
+    if node.adopted {
+        "(the stop signal assumed; use --stop-signal if it stops with another)"
+    } else {
+        "(its stop signal)"
+    }
+}
+
+/// For a sentence that names the signal without saying it is the stop signal: nothing for a
+/// node's own, the assumption for a watched process.
+fn assumed_after(node: &NodeState) -> String {
+    if node.adopted { format!(" {}", assumed(node)) } else { String::new() }
+}
+
 pub struct SigtermIgnored;
 
 impl Lint for SigtermIgnored {
@@ -45,8 +64,9 @@ impl Lint for SigtermIgnored {
         let target = node.stop_target()?;
         (target.disposition(sig) == Disposition::Ignored).then(|| {
             format!(
-                "{}ignores {sig} (its stop signal): only SIGKILL at the end of its grace period will stop it",
-                named(node, target)
+                "{}ignores {sig} {}: only SIGKILL at the end of its grace period will stop it",
+                named(node, target),
+                assumed(node)
             )
         })
     }
@@ -69,7 +89,8 @@ impl Lint for StopSignalDefault {
         }
         if let Some(claim) = node.failed_claim_for(sig) {
             return Some(format!(
-                "{sig} is at its default action because {} could not install its handler: it will die without cleanup",
+                "{sig}{} is at its default action because {} could not install its handler: it will die without cleanup",
+                assumed_after(node),
                 claim.claim.owner
             ));
         }
@@ -83,6 +104,7 @@ impl Lint for StopSignalDefault {
             .collect();
         (!others.is_empty()).then(|| {
             let who = named(node, target);
+            let sig = format!("{sig}{}", assumed_after(node));
             let subject = if who.is_empty() { format!("{sig} is") } else { format!("{who}has {sig}") };
             format!(
                 "{subject} at its default action though it catches {}: it will die without cleanup",
@@ -134,8 +156,9 @@ impl Lint for StopSignalBlocked {
             .blocked(sig)
             .filter(|r| r.reads >= BLOCK_PERSIST_READS && seen.lasted(*r) >= BLOCK_PERSIST_SPAN_MS * 1_000_000)?;
         Some(format!(
-            "{}blocks {sig} (its stop signal) on all {} of its threads, in every read for at least {}: a stop would leave it pending and end in SIGKILL",
+            "{}blocks {sig} {} on all {} of its threads, in every read for at least {}: a stop would leave it pending and end in SIGKILL",
             named(node, target),
+            assumed(node),
             target.threads.len(),
             crate::util::fmt_ns(seen.lasted(run))
         ))

@@ -70,5 +70,6 @@ pub fn parse_procfile(file: &Path, source: &str, default_name: &str) -> Result<M
         nodes,
         hazards: BTreeMap::new(),
         probe_interval_ms: DEFAULT_PROBE_INTERVAL_MS,
+        watch_stop_signal: None,
     })
 }

@@ -169,7 +169,7 @@ pub fn parse_toml(file: &Path, source: &str, default_name: &str) -> Result<Manif
         return ctx.err(span, &format!("nodes.{first}.depends_on"), format!("dependency cycle: {}", cycle.join(" → ")));
     }
 
-    Ok(Manifest { name, path: Some(file.to_path_buf()), nodes, hazards, probe_interval_ms })
+    Ok(Manifest { name, path: Some(file.to_path_buf()), nodes, hazards, probe_interval_ms, watch_stop_signal: None })
 }
 
 fn resolve_node(

@@ -214,9 +214,16 @@ impl State {
                 self.say(ev, Some(node), LogSource::Problem, format!("could not start: {error}"));
             }
             EventKind::ProcessAdopted { node, pid, argv, uid } => {
+                let manifest = self.header.as_ref().map(|h| &h.manifest);
+                let declared = manifest.is_some_and(|m| m.node(node).is_some());
+                let assumed = manifest.and_then(|m| m.watch_stop_signal);
                 let n = self.node_mut(node);
                 if n.spec.cmd.is_empty() {
                     n.spec.cmd.clone_from(argv);
+                }
+                if !declared {
+                    // `watch --stop-signal` (SIGTERM unless given): what its hazards assume.
+                    n.spec.stop_signal = assumed.unwrap_or(crate::event::Signal::TERM);
                 }
                 // Not ours: signals go to the process alone, never to a group it may share.
                 n.spec.group = false;

@@ -254,6 +254,41 @@ fn during_a_stop_a_blocked_stop_signal_is_judged_on_the_pending_evidence() {
     assert_eq!(ids(&f, "blocker"), vec![]);
 }
 
+#[test]
+fn a_watched_process_is_judged_against_the_stop_signal_assumed_and_says_so() {
+    let sentences = |assumed: Option<Signal>| {
+        let mut h = Header::synthetic("watch-1", Vec::new());
+        h.mode = SessionMode::Watch;
+        h.manifest.watch_stop_signal = assumed;
+        let mut f = Feed { state: State::new(), seq: 0 };
+        f.at(0, EventKind::SessionStarted(Box::new(h)));
+        f.at(1, EventKind::ProcessAdopted { node: "py-7".into(), pid: 7, argv: vec!["python3".into()], uid: 0 });
+        // Python with a SIGINT handler only (`http.server`), and a program that ignores SIGINT.
+        f.at(2, EventKind::ProcSampled { node: "py-7".into(), sample: sample(7, &[Signal::INT], &[], &[&[]]) });
+        f.at(1, EventKind::ProcessAdopted { node: "ig-8".into(), pid: 8, argv: vec!["ig".into()], uid: 0 });
+        f.at(2, EventKind::ProcSampled { node: "ig-8".into(), sample: sample(8, &[], &[Signal::INT], &[&[]]) });
+        f.state.hazard_feed.iter().map(|h| (h.node.clone(), h.id, h.sentence.clone())).collect::<Vec<_>>()
+    };
+    let plain = sentences(None);
+    assert_eq!(
+        plain,
+        vec![(
+            "py-7".to_string(),
+            HazardId::StopSignalDefault,
+            "SIGTERM (the stop signal assumed; use --stop-signal if it stops with another) is at its default action though it catches SIGINT: it will die without cleanup".to_string()
+        )]
+    );
+    let int = sentences(Some(Signal::INT));
+    assert_eq!(
+        int,
+        vec![(
+            "ig-8".to_string(),
+            HazardId::SigtermIgnored,
+            "ignores SIGINT (the stop signal assumed; use --stop-signal if it stops with another): only SIGKILL at the end of its grace period will stop it".to_string()
+        )]
+    );
+}
+
 /// A shell waiting for one command: SIGINT and SIGCHLD caught, the command its only child.
 fn waiting_shell(pid: u32, command: u32, command_name: &str) -> ProcSample {
     let mut shell = sample(pid, &[Signal::INT, Signal::CHLD], &[], &[&[]]);

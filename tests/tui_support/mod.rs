@@ -36,6 +36,7 @@ pub fn header(session: &str, nodes: Vec<NodeSpec>) -> Header {
             nodes,
             hazards: std::collections::BTreeMap::default(),
             probe_interval_ms: 250,
+            watch_stop_signal: None,
         },
     }
 }
