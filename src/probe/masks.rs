@@ -9,9 +9,10 @@
 //! ([`crate::event::MaskRuns`]); the fold times them with its events' `t` and the hazard is
 //! judged there (`hazards::BLOCK_PERSIST_*`, `hazards::HELD_SPAN_MS`).
 //!
-//! While a run has not lasted long enough to be judged, the process is read in full at the fast
-//! interval (so that a brief block is seen open again within one interval, and a lasting one is
-//! seen read after read); once it has, its count stops moving (no sample is published for a
+//! While a run has not lasted long enough to be judged, the process is read in full every half
+//! to whole fast interval, at uneven intervals ([`spread`]): a brief block is seen open again
+//! within one interval, one that comes back periodically is not seen in step with the reads,
+//! and a lasting one is seen read after read. Once it has, its count stops moving (no sample is published for a
 //! read that only says "still blocked") until the run ends.
 //!
 //! Pure: instants come in as arguments.
@@ -28,6 +29,15 @@ pub const READ_GAP: Duration = Duration::from_millis(200);
 /// from the `t` of the first sample that showed it (a little later than the read, and later
 /// still when that sample waited for a disposition's confirmation), sees it last long enough.
 pub const SPAN_MARGIN: Duration = Duration::from_millis(500);
+
+/// An interval between half of `fast` and all of it, picked by `random`: while a run is judged
+/// the process is read at uneven intervals, so that a block that comes back on a period close to
+/// the probe's own (a 50 ms critical section on a 250 ms timer) is not seen in step, read after
+/// read.
+pub fn spread(fast: Duration, random: u64) -> Duration {
+    let half = fast / 2;
+    half + Duration::from_nanos(random % (u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1)))
+}
 
 /// What one kind of run needs before it can be judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +170,16 @@ mod tests {
 
     fn at(t0: Instant, ms: u64) -> Instant {
         t0 + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn judging_reads_are_spread_between_half_the_fast_interval_and_all_of_it() {
+        let fast = Duration::from_millis(250);
+        let picks: Vec<Duration> =
+            [0u64, 1, 62_499_999, 124_999_999, 125_000_000, u64::MAX].iter().map(|r| spread(fast, *r)).collect();
+        assert!(picks.iter().all(|d| *d >= fast / 2 && *d < fast), "{picks:?}");
+        assert_eq!(picks[0], Duration::from_millis(125));
+        assert_eq!(picks[4], Duration::from_millis(125));
     }
 
     #[test]

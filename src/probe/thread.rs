@@ -55,6 +55,8 @@ pub struct Worker {
     /// Exit statuses the connector reported for processes not yet seen gone.
     pub(super) exit_status: HashMap<u32, super::connector::ExitStatus>,
     pub(super) exit_hook: Option<ExitHook>,
+    /// xorshift state for [`Worker::random`].
+    pub(super) rng: u64,
 }
 
 impl Worker {
@@ -77,7 +79,16 @@ impl Worker {
             recently_gone: HashMap::new(),
             exit_status: HashMap::new(),
             exit_hook: None,
+            rng: super::read::monotonic_ns() | 1,
         }
+    }
+
+    /// A pseudo-random number (xorshift64): only to keep reads out of step with a process.
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
     }
 
     pub(super) fn fast(&self) -> Duration {
@@ -139,12 +150,18 @@ impl Worker {
             let Some(kind) = self.nodes.get(&node).map(|t| t.cadence.kind(now, intense)) else { continue };
             let changed = self.round(&node, kind, now);
             let fast = self.fast();
+            let spread = super::masks::spread(fast, self.random());
             if let Some(tree) = self.nodes.get_mut(&node) {
                 tree.cadence.ran(now, kind, intense, changed);
-                // Masks seen once wait for their second sighting, and a signal seen blocked on
-                // every thread for its run to be judged: look again soon.
-                if tree.unconfirmed() && tree.cadence.next > now + fast {
-                    tree.cadence.next = now + fast;
+                // Masks seen once wait for their second sighting: look again soon.
+                if tree.unconfirmed() {
+                    tree.cadence.look_again(now, fast);
+                }
+                // A signal seen blocked on every thread waits for its run to be judged: look
+                // again soon, at uneven intervals, so that a block that comes back on a period
+                // close to the probe's own is not seen in step, read after read.
+                if tree.judging_masks() {
+                    tree.cadence.look_again(now, spread);
                 }
             }
         }

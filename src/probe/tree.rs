@@ -322,12 +322,17 @@ impl NodeTree {
         known
     }
 
-    /// Does any thread wait for its mask to be confirmed, or any process for a run of blocked
-    /// reads to be judged?
+    /// Does any thread wait for its mask to be confirmed?
     pub fn unconfirmed(&self) -> bool {
-        self.procs.values().any(|p| {
-            !p.exited && (p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending()) || p.masks.judging())
-        })
+        self.procs
+            .values()
+            .any(|p| !p.exited && (p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending())))
+    }
+
+    /// Does any process have a run of reads with a signal blocked on every thread that waits to
+    /// be judged?
+    pub fn judging_masks(&self) -> bool {
+        self.procs.values().any(|p| !p.exited && p.masks.judging())
     }
 }
 
