@@ -487,6 +487,43 @@ fn stop_signal_blocked_is_not_raised_by_a_mask_that_blocks_for_a_moment_again_an
     }
 }
 
+/// A program that takes SIGTERM from a signalfd (as many C daemons do): blocked on every thread
+/// by design, read from the descriptor, then a clean exit.
+const SIGNALFD_SERVER: &str = r"
+import ctypes, os, signal, sys
+libc = ctypes.CDLL(None, use_errno=True)
+mask = ctypes.create_string_buffer(128)
+mask[1] = b'\x40'  # SIGTERM (15): bit 14 of the kernel's sigset
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+fd = libc.signalfd(-1, mask, 0)
+assert fd >= 0, ctypes.get_errno()
+print('ready', flush=True)
+info = os.read(fd, 128)
+print('took signal', int.from_bytes(info[:4], 'little'), flush=True)
+sys.exit(0)
+";
+
+#[test]
+fn stop_signal_blocked_is_not_raised_by_a_program_that_reads_it_from_a_signalfd() {
+    // Beside it, a process that blocks SIGTERM for good and never takes it: once that one is
+    // flagged, the signalfd program has been read as long, and is not.
+    let forever = "import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
+    let gw = up("sfd", &[node("sfd", &py(SIGNALFD_SERVER, &[]), &[]), node("forever", &py(forever, &[]), SHORT_GRACE)]);
+    gw.wait_for(
+        |gw| {
+            gw.node("sfd")["blocked"].as_array().is_some_and(|b| b.iter().any(|s| s == "SIGTERM"))
+                && ps_has(gw, "forever", HazardId::StopSignalBlocked)
+        },
+        "SIGTERM blocked in both, and the one that never takes it flagged",
+    );
+    assert!(!ps_has(&gw, "sfd", HazardId::StopSignalBlocked), "{}", gw.node("sfd"));
+    let text = stop(&gw, &["sfd"]);
+    assert!(text.contains("sfd: stopped (status 0)"), "{text}");
+    assert!(said(&gw, "sfd", "took signal 15"));
+    let state = folded(&gw);
+    assert!(!raised(&state, "sfd").contains(&HazardId::StopSignalBlocked), "{:?}", state.hazard_feed);
+}
+
 // ---------------------------------------------------------------------------------------------
 // handler-install-failed
 

@@ -131,18 +131,39 @@ fn settle(run: &mut Run, now: Instant, judging: Judging) {
         && run.published.is_some_and(|p| now.saturating_duration_since(p) >= judging.span + SPAN_MARGIN);
 }
 
+/// How long what a process reads from signalfds is trusted before it is looked at again.
+pub const SIGNALFD_FRESH: Duration = Duration::from_secs(30);
+
 /// Both kinds of runs of one process.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MaskWatch {
     blocked: Runs,
     held: Runs,
+    /// What its signalfds read, when last looked at, and for which blocked set.
+    signalfd: Option<(SigSet, Instant, SigSet)>,
 }
 
 impl MaskWatch {
+    /// Must the process's signalfds be looked at before [`observe`](Self::observe) of
+    /// `blocked` (something blocked everywhere, not looked at for this set lately)?
+    pub fn wants_signalfd(&self, blocked: SigSet, now: Instant) -> bool {
+        !blocked.is_empty()
+            && !self.signalfd.is_some_and(|(_, at, checked)| {
+                checked == blocked && now.saturating_duration_since(at) < SIGNALFD_FRESH
+            })
+    }
+
+    /// The signals its signalfds read, looked at now for `blocked`.
+    pub fn signalfd_seen(&mut self, found: SigSet, blocked: SigSet, now: Instant) {
+        self.signalfd = Some((found, now, blocked));
+    }
+
     /// A full read found `blocked` blocked on every thread, and `pending` pending (shared or on
-    /// any thread).
+    /// any thread). A signal read from a signalfd is blocked by design, taken all the same: it
+    /// starts no run of blocked reads; still pending while blocked (nobody reads it) is held.
     pub fn observe(&mut self, blocked: SigSet, pending: SigSet, now: Instant) {
-        self.blocked.observe(blocked, now, BLOCKED);
+        let taken = self.signalfd.map_or(SigSet::EMPTY, |(found, _, _)| found);
+        self.blocked.observe(SigSet(blocked.0 & !taken.0), now, BLOCKED);
         self.held.observe(pending.intersect(blocked), now, HELD);
     }
 
@@ -258,6 +279,27 @@ mod tests {
         w.observe(TERM, SigSet::EMPTY, at(t0, 500));
         assert!(w.runs().held.is_empty());
         assert_eq!(w.runs().blocked, vec![MaskRun { signals: TERM, reads: 3 }]);
+    }
+
+    #[test]
+    fn a_signal_read_from_a_signalfd_starts_no_blocked_run_but_can_be_held() {
+        let t0 = Instant::now();
+        let mut w = MaskWatch::default();
+        assert!(w.wants_signalfd(TERM, t0));
+        assert!(!w.wants_signalfd(SigSet::EMPTY, t0), "nothing blocked: nothing to look at");
+        w.signalfd_seen(TERM, TERM, t0);
+        assert!(!w.wants_signalfd(TERM, at(t0, 1000)), "looked at lately for the same set");
+        assert!(w.wants_signalfd(SigSet(TERM.0 | 2), at(t0, 1000)), "another set");
+        assert!(w.wants_signalfd(TERM, t0 + SIGNALFD_FRESH), "stale");
+        for ms in [0, 250, 500, 750, 1000] {
+            w.observe(TERM, SigSet::EMPTY, at(t0, ms));
+        }
+        assert!(w.runs().is_empty(), "{:?}", w.runs());
+        assert!(!w.judging());
+        // Sent and never read from the descriptor: held all the same.
+        w.observe(TERM, TERM, at(t0, 1250));
+        w.observe(TERM, TERM, at(t0, 1500));
+        assert_eq!(w.runs().held, vec![MaskRun { signals: TERM, reads: 2 }]);
     }
 
     #[test]

@@ -190,6 +190,37 @@ impl ProcDir {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/task/TID/stat"))
     }
 
+    /// The signals this process reads from a signalfd: the `sigmask` of each of its
+    /// `anon_inode:[signalfd]` descriptors (`fdinfo`). Such a program blocks them on every thread
+    /// by design and takes them from the descriptor. Only the lowest [`SIGNALFD_SCAN`]
+    /// descriptors are looked at (a signalfd is made at start-up); needs the same access as
+    /// `exe`.
+    pub fn signalfd_signals(&self, buf: &mut Buf) -> io::Result<SigSet> {
+        let fd =
+            rustix::fs::openat(&self.fd, "fd", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        let mut dir = rustix::fs::Dir::new(fd)?;
+        let mut fds = Vec::new();
+        while let Some(entry) = dir.read() {
+            if let Some(n) = entry?.file_name().to_str().ok().and_then(|s| s.parse::<u32>().ok()) {
+                fds.push(n);
+            }
+        }
+        fds.sort_unstable();
+        let mut set = SigSet::EMPTY;
+        for n in fds.into_iter().take(SIGNALFD_SCAN) {
+            let Ok(link) = rustix::fs::readlinkat(&self.fd, format!("fd/{n}").as_str(), Vec::new()) else { continue };
+            if link.as_bytes() != b"anon_inode:[signalfd]" {
+                continue;
+            }
+            if let Some(mask) =
+                self.read_into(&format!("fdinfo/{n}"), buf).ok().and_then(|b| parse_status_mask(b, b"sigmask:"))
+            {
+                set = SigSet(set.0 | mask.0);
+            }
+        }
+        Ok(set)
+    }
+
     /// Thread ids from `/proc/PID/task`, ascending.
     pub fn tids(&self) -> io::Result<Vec<u32>> {
         let fd =
@@ -225,6 +256,9 @@ impl ProcDir {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/personality"))
     }
 }
+
+/// How many of a process's descriptors [`ProcDir::signalfd_signals`] looks at.
+pub const SIGNALFD_SCAN: usize = 1024;
 
 /// `ADDR_NO_RANDOMIZE` of `personality(2)`: this process's address space is not randomized.
 pub const ADDR_NO_RANDOMIZE: u32 = 0x0004_0000;
@@ -347,6 +381,9 @@ mod tests {
         assert_eq!(parse_status_mask(status, b"ShdPnd:"), Some(SigSet(1 << 14)));
         assert_eq!(parse_status_mask(status, b"SigPnd:"), Some(SigSet::EMPTY));
         assert_eq!(parse_status_mask(b"Name:\tx\n", b"ShdPnd:"), None);
+        // A signalfd's fdinfo.
+        let fdinfo = b"pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t1038\nsigmask:\t0000000000004000\n";
+        assert_eq!(parse_status_mask(fdinfo, b"sigmask:"), Some(SigSet(1 << 14)));
         // This very process: nothing sent to it is waiting.
         let me = ProcDir::open(std::process::id()).unwrap();
         assert_eq!(me.shared_pending(&mut Buf::new()).unwrap(), SigSet::EMPTY);

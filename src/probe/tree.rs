@@ -547,6 +547,10 @@ impl Worker {
             // only when something is blocked everywhere, the one case where it can wait long.
             pending = SigSet(pending.0 | p.dir.shared_pending(&mut self.buf).unwrap_or_default().0);
         }
+        if p.masks.wants_signalfd(everywhere, now) {
+            let found = p.dir.signalfd_signals(&mut self.buf).unwrap_or_default();
+            p.masks.signalfd_seen(found, everywhere, now);
+        }
         p.masks.observe(everywhere, pending, now);
         let kids = self.child_index.children(pid, now);
         p.children.clone_from(&kids);
