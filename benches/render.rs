@@ -104,6 +104,7 @@ fn header() -> Header {
             nodes: (0..NODES).map(|i| NodeSpec::with_defaults(&format!("node-{i:04}"), vec!["run".into()])).collect(),
             hazards: std::collections::BTreeMap::new(),
             probe_interval_ms: 250,
+            watch_stop_signal: None,
         },
     }
 }
@@ -120,6 +121,7 @@ fn sample(pid: u32) -> ProcSample {
             .map(|i| ThreadSample { tid: pid + i, name: format!("worker-{i}"), blocked: SigSet::EMPTY })
             .collect(),
         children: vec![ChildInfo { pid: pid + 100_000, name: "helper".into(), execd: true }],
+        ..ProcSample::default()
     }
 }
 

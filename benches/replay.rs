@@ -98,6 +98,7 @@ fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>) {
                     ignored: SigSet::EMPTY,
                     threads: vec![ThreadSample { tid: 1, name: "python3".into(), blocked: SigSet::EMPTY }],
                     children: vec![],
+                    ..ProcSample::default()
                 },
             },
         };

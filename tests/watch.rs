@@ -307,3 +307,63 @@ fn watch_by_name_leaves_out_the_processes_that_started_gracewatch() {
     let pids: Vec<u64> = snap["nodes"].as_array().unwrap().iter().filter_map(|n| n["pid"].as_u64()).collect();
     assert_eq!(pids, vec![u64::from(target.pid())], "{snap}");
 }
+
+/// `python3 -m http.server` in `dir`: it stops on SIGINT (Python's own handler raises
+/// `KeyboardInterrupt` and the server shuts down); SIGTERM is left at its default.
+fn http_server(dir: &std::path::Path) -> std::process::Command {
+    use std::os::unix::process::CommandExt as _;
+    let mut cmd = std::process::Command::new(real_python());
+    cmd.args(["-m", "http.server", "0", "--bind", "127.0.0.1"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0);
+    cmd
+}
+
+#[test]
+fn watch_judges_against_the_stop_signal_given_and_says_which_it_assumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target(http_server(dir.path()).spawn().unwrap());
+    let pid = target.pid().to_string();
+
+    // Plain `watch` assumes SIGTERM, and says so.
+    let plain = Gw::watch(&["--pid", &pid]);
+    plain.wait_for(
+        |gw| hazards_of(gw, target.pid()).contains(&"stop-signal-default".to_string()),
+        "stop-signal-default under the assumed SIGTERM",
+    );
+    let sentence = node_of(&plain, target.pid())["hazard_sentences"]["stop-signal-default"].clone();
+    assert_eq!(
+        sentence,
+        "SIGTERM (the stop signal assumed; use --stop-signal if it stops with another) is at its default action though it catches SIGINT: it will die without cleanup"
+    );
+
+    // Told its real stop signal: judged against SIGINT, which it handles: nothing to say.
+    let mut int = Gw::watch(&["--pid", &pid, "--stop-signal", "SIGINT"]);
+    int.wait_for(|gw| node_of(gw, target.pid())["handlers"]["SIGINT"] == "caught", "SIGINT seen caught");
+    assert!(hazards_of(&int, target.pid()).is_empty(), "{}", node_of(&int, target.pid()));
+    // A stop from that watch sends SIGINT, and the server shuts down by itself.
+    let node = node_of(&int, target.pid())["name"].as_str().unwrap().to_string();
+    let out = int.run(&["stop", &node, "--wait", "--session", &int.session]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SIGINT → SIGKILL @10s"), "{text}");
+    assert!(text.contains(&format!("{node}: stopped")), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    int.wait_for(|_| !alive(target.pid()), "the server gone");
+
+    // The journal carries the assumption: folded again (replay, report), it judges the same.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(int.pid() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let _ = int.wait_exit();
+    let mut state = gracewatch::state::State::default();
+    for e in &int.journal() {
+        state.apply(e);
+    }
+    let n = state.node(&node).expect("the watched node in the replayed state");
+    assert_eq!(n.stop_signal(), gracewatch::event::Signal::INT);
+    assert!(state.hazard_feed.is_empty(), "{:?}", state.hazard_feed);
+}

@@ -140,6 +140,10 @@ pub struct WatchArgs {
     pub name: Option<String>,
     #[arg(long, value_name = "PID")]
     pub children_of: Option<u32>,
+    /// The signal the watched processes stop on (default SIGTERM): their hazards are judged
+    /// against it, and a stop sends it. E.g. SIGINT for `python3 -m http.server`.
+    #[arg(long, value_name = "SIG")]
+    pub stop_signal: Option<crate::event::Signal>,
     #[arg(long)]
     pub json: bool,
     #[arg(long, value_name = "PATH")]

@@ -19,6 +19,7 @@ pub fn watch(args: &WatchArgs) -> CliResult {
         nodes: Vec::new(),
         hazards: BTreeMap::new(),
         probe_interval_ms: crate::manifest::DEFAULT_PROBE_INTERVAL_MS,
+        watch_stop_signal: args.stop_signal,
     };
     super::up::init_logging();
     let rt = super::runtime()?;

@@ -109,6 +109,7 @@ mod tests {
                     ignored: SigSet::EMPTY,
                     threads: Vec::new(),
                     children: Vec::new(),
+                    ..ProcSample::default()
                 },
             },
             EventKind::TokenIssued { node: "cam".into(), id: 7, receivers: vec!["detector".into()] },

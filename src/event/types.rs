@@ -50,6 +50,7 @@ impl Header {
                 nodes,
                 hazards: std::collections::BTreeMap::default(),
                 probe_interval_ms: crate::manifest::DEFAULT_PROBE_INTERVAL_MS,
+                watch_stop_signal: None,
             },
         }
     }
@@ -137,6 +138,50 @@ pub struct ProcSample {
     pub ignored: SigSet,
     pub threads: Vec<ThreadSample>,
     pub children: Vec<ChildInfo>,
+    /// How long signals have stayed blocked on every thread, and held pending, read after read
+    /// (what the stop-signal-blocked hazard is judged on). Empty when nothing is blocked on
+    /// every thread; absent from journals older than it.
+    #[serde(default, skip_serializing_if = "MaskRuns::is_empty")]
+    pub mask_runs: MaskRuns,
+}
+
+/// Runs of consecutive reads of a process that found signals blocked on every thread (and
+/// pending while so), raw: the thread masks in [`ThreadSample::blocked`] are the confirmed
+/// ones, which hide a mask seen in one read only, open as well as blocked.
+///
+/// A read counts towards a run only if it comes at least 200 ms after the run's previous one
+/// (two reads of the same moment are one sighting); a read that finds a signal open on any
+/// thread ends its run. The probe publishes a sample at each counted read until the run has
+/// lasted long enough for the hazard to be judged (`hazards::BLOCK_PERSIST_*`), then only when
+/// it ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MaskRuns {
+    /// Signals blocked on every thread in each of the latest `reads` reads; from two reads on
+    /// (one read is never a run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<MaskRun>,
+    /// Signals pending (the process's `ShdPnd` or a thread's `SigPnd`) while every thread blocks
+    /// them, in each of the latest `reads` reads: sent, and held back by the mask.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<MaskRun>,
+}
+
+impl MaskRuns {
+    pub fn is_empty(&self) -> bool {
+        self.blocked.is_empty() && self.held.is_empty()
+    }
+}
+
+/// Signals found so in `reads` consecutive reads, the latest included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskRun {
+    pub signals: SigSet,
+    pub reads: u32,
+}
+
+/// The run of `runs` that holds `sig`, as its read count.
+pub fn run_reads(runs: &[MaskRun], sig: Signal) -> Option<u32> {
+    runs.iter().find(|r| r.signals.contains(sig)).map(|r| r.reads)
 }
 
 impl ProcSample {

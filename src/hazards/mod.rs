@@ -7,6 +7,8 @@ mod forks;
 mod signals;
 mod stops;
 
+pub use signals::{BLOCK_PERSIST_READS, BLOCK_PERSIST_SPAN_MS, HELD_READS, HELD_SPAN_MS};
+
 use crate::manifest::{HazardLevel, Manifest};
 use crate::state::NodeState;
 use serde::{Deserialize, Serialize};

@@ -77,6 +77,7 @@ pub fn parse_procfile(file: &Path, source: &str, default_name: &str) -> Result<(
         nodes,
         hazards: BTreeMap::new(),
         probe_interval_ms: DEFAULT_PROBE_INTERVAL_MS,
+        watch_stop_signal: None,
     };
     Ok((manifest, places))
 }

@@ -25,6 +25,10 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hazards: BTreeMap<String, HazardLevel>,
     pub probe_interval_ms: u64,
+    /// `watch --stop-signal`: the stop signal assumed for the processes taken under watch (their
+    /// hazards are judged against it, and a stop sends it). Absent: SIGTERM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_stop_signal: Option<Signal>,
 }
 
 impl Manifest {

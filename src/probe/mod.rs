@@ -14,6 +14,7 @@
 //!   `CONFIG_PROC_CHILDREN`).
 //! - [`forks`](self::forks): forks seen and resolved (threaded? exec'd?);
 //!   [`at_fork`](self::at_fork): which threads existed at the instant of a fork.
+//! - [`masks`](self::masks): runs of reads that found signals blocked on every thread.
 //! - [`schedule`](self::schedule): the adaptive cadence.
 //! - [`connector`](self::connector): the kernel's process events (`NETLINK_CONNECTOR`).
 //! - [`thread`](self::thread): the probe thread and its commands.
@@ -26,6 +27,7 @@ pub mod children;
 mod connector;
 mod exec;
 mod forks;
+mod masks;
 #[doc(hidden)]
 pub mod read; // public for benches/probe.rs only
 mod schedule;

@@ -32,6 +32,9 @@ pub struct Stat {
     pub rss_pages: u64,
     /// Fields 26, 28 and 48.
     pub layout: Layout,
+    /// Field 31: signals pending for the thread itself (`SigPnd`: for a process, its main
+    /// thread's), not those sent to the whole process (`ShdPnd`, only in `status`).
+    pub pending: SigSet,
     /// Field 32: for a process, the blocked mask of its main thread; for a task, its own.
     pub blocked: SigSet,
     /// Field 33 (the same mask as `SigIgn` in `status`).
@@ -90,10 +93,17 @@ pub fn parse_stat(line: &[u8]) -> Option<Stat> {
             start_stack: field(28),
             arg_start: if count >= 46 { field(48) } else { 0 },
         },
+        pending: SigSet(field(31)),
         blocked: SigSet(field(32)),
         ignored: SigSet(field(33)),
         caught: SigSet(field(34)),
     })
+}
+
+/// The mask on the line of `status` that starts with `key` (`ShdPnd:`, `SigBlk:`).
+pub fn parse_status_mask(status: &[u8], key: &[u8]) -> Option<SigSet> {
+    let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(key))?;
+    SigSet::from_hex(std::str::from_utf8(&line[key.len()..]).ok()?)
 }
 
 /// Parses a decimal field; negative numbers (priority, nice) read as 0, which the probe never
@@ -163,12 +173,52 @@ impl ProcDir {
         parse_stat(bytes).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/stat"))
     }
 
+    /// `ShdPnd` of `/proc/PID/status`: the signals sent to the process as a whole and not yet
+    /// taken by any thread (a `kill` lands there; only a thread that does not block a signal
+    /// can take it).
+    pub fn shared_pending(&self, buf: &mut Buf) -> io::Result<SigSet> {
+        let bytes = self.read_into("status", buf)?;
+        parse_status_mask(bytes, b"ShdPnd:")
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no ShdPnd in /proc/PID/status"))
+    }
+
     /// `/proc/PID/task/TID/stat`.
     pub fn task_stat(&self, tid: u32, buf: &mut Buf) -> io::Result<Stat> {
         let path = task_path(tid, "stat");
         let bytes = self.read_into(&path, buf)?;
         parse_stat(bytes)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/task/TID/stat"))
+    }
+
+    /// The signals this process reads from a signalfd: the `sigmask` of each of its
+    /// `anon_inode:[signalfd]` descriptors (`fdinfo`). Such a program blocks them on every thread
+    /// by design and takes them from the descriptor. Only the lowest [`SIGNALFD_SCAN`]
+    /// descriptors are looked at (a signalfd is made at start-up); needs the same access as
+    /// `exe`.
+    pub fn signalfd_signals(&self, buf: &mut Buf) -> io::Result<SigSet> {
+        let fd =
+            rustix::fs::openat(&self.fd, "fd", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        let mut dir = rustix::fs::Dir::new(fd)?;
+        let mut fds = Vec::new();
+        while let Some(entry) = dir.read() {
+            if let Some(n) = entry?.file_name().to_str().ok().and_then(|s| s.parse::<u32>().ok()) {
+                fds.push(n);
+            }
+        }
+        fds.sort_unstable();
+        let mut set = SigSet::EMPTY;
+        for n in fds.into_iter().take(SIGNALFD_SCAN) {
+            let Ok(link) = rustix::fs::readlinkat(&self.fd, format!("fd/{n}").as_str(), Vec::new()) else { continue };
+            if link.as_bytes() != b"anon_inode:[signalfd]" {
+                continue;
+            }
+            if let Some(mask) =
+                self.read_into(&format!("fdinfo/{n}"), buf).ok().and_then(|b| parse_status_mask(b, b"sigmask:"))
+            {
+                set = SigSet(set.0 | mask.0);
+            }
+        }
+        Ok(set)
     }
 
     /// Thread ids from `/proc/PID/task`, ascending.
@@ -206,6 +256,9 @@ impl ProcDir {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/personality"))
     }
 }
+
+/// How many of a process's descriptors [`ProcDir::signalfd_signals`] looks at.
+pub const SIGNALFD_SCAN: usize = 1024;
 
 /// `ADDR_NO_RANDOMIZE` of `personality(2)`: this process's address space is not randomized.
 pub const ADDR_NO_RANDOMIZE: u32 = 0x0004_0000;
@@ -325,9 +378,24 @@ mod tests {
             s.layout,
             Layout { start_code: 94_000_000, start_stack: 140_730_000_000_000, arg_start: 140_730_000_001_000 }
         );
+        assert_eq!(s.pending, SigSet(0));
         assert_eq!(s.blocked, SigSet(16386));
         assert_eq!(s.ignored, SigSet(4096));
         assert_eq!(s.caught, SigSet(17410));
+    }
+
+    #[test]
+    fn reads_the_shared_pending_set_of_status() {
+        let status = b"Name:\tpython3\nSigQ:\t1/63499\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000004000\nSigBlk:\t0000000000004000\n";
+        assert_eq!(parse_status_mask(status, b"ShdPnd:"), Some(SigSet(1 << 14)));
+        assert_eq!(parse_status_mask(status, b"SigPnd:"), Some(SigSet::EMPTY));
+        assert_eq!(parse_status_mask(b"Name:\tx\n", b"ShdPnd:"), None);
+        // A signalfd's fdinfo.
+        let fdinfo = b"pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t1038\nsigmask:\t0000000000004000\n";
+        assert_eq!(parse_status_mask(fdinfo, b"sigmask:"), Some(SigSet(1 << 14)));
+        // This very process: nothing sent to it is waiting.
+        let me = ProcDir::open(std::process::id()).unwrap();
+        assert_eq!(me.shared_pending(&mut Buf::new()).unwrap(), SigSet::EMPTY);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! - *Intense* (a cockpit attached or a stop running): a full sample every `fast` interval.
 //! - *Hot* (something changed in this node less than [`HOT`] ago): a round every `fast`
 //!   interval, but a cheap one (each process's `stat`, plus children lists when the kernel
-//!   connector is not reporting forks); a process whose `stat` changed, or whose thread masks
-//!   wait for confirmation, gets a full sample in the same round.
+//!   connector is not reporting forks); a process whose `stat` changed, whose thread masks
+//!   wait for confirmation, or with a signal blocked on every thread whose run of reads is not
+//!   judged yet (`masks`), gets a full sample in the same round (and the next round comes within
+//!   the fast interval, hot or not: for a run, at an uneven interval, `masks::spread`).
 //! - *Idle*: cheap rounds, 1 s after the last change, then doubling up to `idle_max`; a full
 //!   sample every [`FULL_REFRESH`] so that what `stat` cannot show (the masks and names of
 //!   threads other than the main one) is never older than that.
@@ -68,6 +70,14 @@ impl Cadence {
         if now + self.fast < self.next {
             self.next = now + self.fast;
             self.gap = self.fast;
+        }
+    }
+
+    /// Be due again within `after` (if not sooner already).
+    pub fn look_again(&mut self, now: Instant, after: Duration) {
+        if now + after < self.next {
+            self.next = now + after;
+            self.gap = after;
         }
     }
 

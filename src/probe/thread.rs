@@ -57,6 +57,8 @@ pub struct Worker {
     pub(super) exit_hook: Option<ExitHook>,
     /// `/proc/sys/kernel/pid_max`: where pid numbers wrap.
     pub(super) pid_max: u32,
+    /// xorshift state for [`Worker::random`].
+    pub(super) rng: u64,
 }
 
 impl Worker {
@@ -80,7 +82,16 @@ impl Worker {
             exit_status: HashMap::new(),
             exit_hook: None,
             pid_max: super::read::pid_max(),
+            rng: super::read::monotonic_ns() | 1,
         }
+    }
+
+    /// A pseudo-random number (xorshift64): only to keep reads out of step with a process.
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
     }
 
     pub(super) fn fast(&self) -> Duration {
@@ -142,11 +153,18 @@ impl Worker {
             let Some(kind) = self.nodes.get(&node).map(|t| t.cadence.kind(now, intense)) else { continue };
             let changed = self.round(&node, kind, now);
             let fast = self.fast();
+            let spread = super::masks::spread(fast, self.random());
             if let Some(tree) = self.nodes.get_mut(&node) {
                 tree.cadence.ran(now, kind, intense, changed);
                 // Masks seen once wait for their second sighting: look again soon.
-                if tree.unconfirmed() && tree.cadence.next > now + fast {
-                    tree.cadence.next = now + fast;
+                if tree.unconfirmed() {
+                    tree.cadence.look_again(now, fast);
+                }
+                // A signal seen blocked on every thread waits for its run to be judged: look
+                // again soon, at uneven intervals, so that a block that comes back on a period
+                // close to the probe's own is not seen in step, read after read.
+                if tree.judging_masks() {
+                    tree.cadence.look_again(now, spread);
                 }
             }
         }

@@ -10,6 +10,7 @@
 use super::Known;
 use super::at_fork::ThreadBook;
 use super::exec::{self, ExecState, Identity, Layout, Verdict};
+use super::masks::MaskWatch;
 use super::read::{self, Buf, ProcDir, Stat, Units};
 use super::schedule::{Cadence, RoundKind};
 use super::thread::Worker;
@@ -166,6 +167,8 @@ pub struct Proc {
     pub image_since: Option<Instant>,
     /// Its threads' creations and exits as the kernel connector reported them.
     pub book: ThreadBook,
+    /// Runs of reads that found signals blocked on every thread (and pending while so).
+    pub masks: MaskWatch,
 }
 
 impl Proc {
@@ -191,6 +194,7 @@ impl Proc {
             dirty: true,
             image_since: None,
             book: ThreadBook::default(),
+            masks: MaskWatch::default(),
         }
     }
 
@@ -258,6 +262,7 @@ impl Proc {
                 .filter(|c| !c.exited)
                 .filter_map(|c| Some(ChildInfo { pid: c.pid, name: c.stat.comm.clone(), execd: c.exec.decided()? }))
                 .collect(),
+            mask_runs: self.masks.runs(),
         }
     }
 }
@@ -348,6 +353,12 @@ impl NodeTree {
         self.procs
             .values()
             .any(|p| !p.exited && (p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending())))
+    }
+
+    /// Does any process have a run of reads with a signal blocked on every thread that waits to
+    /// be judged?
+    pub fn judging_masks(&self) -> bool {
+        self.procs.values().any(|p| !p.exited && p.masks.judging())
     }
 }
 
@@ -514,8 +525,10 @@ impl Worker {
         };
         let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
         let Some(p) = procs.get_mut(&pid) else { return false };
-        let mut full =
-            stat_changed(&p.stat, &stat) || p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending());
+        let mut full = stat_changed(&p.stat, &stat)
+            || p.handlers.pending()
+            || p.threads.values().any(|t| t.blocked.pending())
+            || p.masks.judging();
         observe_stat(p, stat, &mut usage.ticks, now);
         if !connector_up && !full {
             // Forks are not reported: look for new children.
@@ -541,15 +554,30 @@ impl Worker {
             return false;
         };
         let mut kept = BTreeMap::new();
+        // What this read saw, raw: blocked on every thread, pending on any.
+        let mut everywhere = SigSet(if threads.is_empty() { 0 } else { u64::MAX });
+        let mut pending = SigSet::EMPTY;
         for (tid, ts) in threads {
             let mut track = p.threads.remove(&tid).filter(|t| t.start_time == ts.start_time).unwrap_or_else(|| {
                 ThreadTrack { name: String::new(), start_time: ts.start_time, blocked: Hysteresis::default() }
             });
+            everywhere = everywhere.intersect(ts.blocked);
+            pending = SigSet(pending.0 | ts.pending.0);
             track.name = ts.comm;
             track.blocked.observe(ts.blocked, now);
             kept.insert(tid, track);
         }
         p.threads = kept;
+        if !everywhere.is_empty() {
+            // A signal sent to the process waits in its shared set (only in `status`): read it
+            // only when something is blocked everywhere, the one case where it can wait long.
+            pending = SigSet(pending.0 | p.dir.shared_pending(&mut self.buf).unwrap_or_default().0);
+        }
+        if p.masks.wants_signalfd(everywhere, now) {
+            let found = p.dir.signalfd_signals(&mut self.buf).unwrap_or_default();
+            p.masks.signalfd_seen(found, everywhere, now);
+        }
+        p.masks.observe(everywhere, pending, now);
         let kids = self.child_index.children(pid, now);
         p.children.clone_from(&kids);
         p.dirty = true;
@@ -740,6 +768,7 @@ impl Worker {
             let Some(p) = tree.procs.get_mut(&pid) else { continue };
             p.dirty = false;
             if p.emitted.as_ref() != Some(&sample) {
+                p.masks.shown(Instant::now());
                 p.emitted = Some(sample.clone());
                 changed = true;
                 (self.sink)(EventKind::ProcSampled { node: node.to_string(), sample });

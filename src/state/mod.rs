@@ -4,12 +4,14 @@
 //! it reaches the same state, live or from a journal.
 
 mod log;
+mod masks;
 mod node;
 mod ps;
 mod stop;
 mod tokens;
 
 pub use log::{LOG_CAPACITY, Log, LogLine, LogSource};
+pub use masks::{MaskSeen, RunSeen};
 pub use node::{
     ActiveHazard, CLAIMS_KEPT, ClaimRecord, Connection, ExitRecord, FORKS_KEPT, ForkRecord, NodeState, Phase, is_shell,
     status_text,
@@ -213,9 +215,16 @@ impl State {
                 self.say(ev, Some(node), LogSource::Problem, format!("could not start: {error}"));
             }
             EventKind::ProcessAdopted { node, pid, argv, uid } => {
+                let manifest = self.header.as_ref().map(|h| &h.manifest);
+                let declared = manifest.is_some_and(|m| m.node(node).is_some());
+                let assumed = manifest.and_then(|m| m.watch_stop_signal);
                 let n = self.node_mut(node);
                 if n.spec.cmd.is_empty() {
                     n.spec.cmd.clone_from(argv);
+                }
+                if !declared {
+                    // `watch --stop-signal` (SIGTERM unless given): what its hazards assume.
+                    n.spec.stop_signal = assumed.unwrap_or(crate::event::Signal::TERM);
                 }
                 // Not ours: signals go to the process alone, never to a group it may share.
                 n.spec.group = false;
@@ -303,6 +312,7 @@ impl State {
                     n.leader_sampled_at = Some(t);
                     n.settling = None;
                 }
+                n.masks.entry(sample.pid).or_default().update(t, &sample.mask_runs);
                 n.procs.insert(sample.pid, sample.clone());
                 recheck = Some(node);
             }
@@ -315,6 +325,7 @@ impl State {
             }
             EventKind::ProcGone { node, pid } => {
                 let n = self.node_mut(node);
+                n.masks.remove(pid);
                 // A shell's command may be what its hazards were about.
                 if n.pid != Some(*pid) && n.procs.remove(pid).is_some() {
                     recheck = Some(node);

@@ -48,6 +48,9 @@ pub struct NodeState {
     /// ([`crate::event::EventKind::ProcSettling`]): shown, marked as settling; never judged.
     #[serde(default)]
     pub settling: Option<ProcSample>,
+    /// Per process of the tree: its runs of reads with signals blocked on every thread, timed.
+    #[serde(default, with = "crate::util::map_as_pairs")]
+    pub masks: BTreeMap<u32, super::MaskSeen>,
     pub cpu_permille: u32,
     pub rss_kib: u64,
     /// `t` of the latest CPU and memory report; `None` until the first (the figures above are
@@ -164,6 +167,7 @@ impl NodeState {
             procs: BTreeMap::new(),
             leader_sampled_at: None,
             settling: None,
+            masks: BTreeMap::new(),
             cpu_permille: 0,
             rss_kib: 0,
             usage_at: None,

@@ -46,6 +46,7 @@ fn sample(pid: u32, caught: &[Signal], ignored: &[Signal], blocked: &[&[Signal]]
             })
             .collect(),
         children: vec![],
+        ..ProcSample::default()
     }
 }
 
@@ -119,8 +120,8 @@ fn a_stop_moves_through_its_phases_and_keeps_a_timeline() {
 
 #[test]
 fn kernel_masks_raise_signal_hazards_and_a_clean_process_raises_none() {
-    let mut f = Feed::new(&["ign", "clean", "plain", "py", "blk"]);
-    for (i, n) in ["ign", "clean", "plain", "py", "blk"].iter().enumerate() {
+    let mut f = Feed::new(&["ign", "clean", "plain", "py"]);
+    for (i, n) in ["ign", "clean", "plain", "py"].iter().enumerate() {
         f.at(1, spawned(n, 100 + i as u32));
     }
     f.at(2, EventKind::ProcSampled { node: "ign".into(), sample: sample(100, &[], &[Signal::TERM], &[&[]]) });
@@ -131,32 +132,161 @@ fn kernel_masks_raise_signal_hazards_and_a_clean_process_raises_none() {
     f.at(2, EventKind::ProcSampled { node: "plain".into(), sample: sample(102, &[], &[], &[&[]]) });
     // Python: SIGINT caught by the interpreter, SIGTERM left at default.
     f.at(2, EventKind::ProcSampled { node: "py".into(), sample: sample(103, &[Signal::INT], &[], &[&[]]) });
-    // SIGTERM blocked on every thread.
-    f.at(
-        2,
-        EventKind::ProcSampled {
-            node: "blk".into(),
-            sample: sample(104, &[Signal::TERM], &[], &[&[Signal::TERM], &[Signal::TERM, Signal::INT]]),
-        },
-    );
-    fn ids(f: &Feed, n: &str) -> Vec<HazardId> {
-        f.node(n).hazards.iter().map(|h| h.id).collect()
-    }
     assert_eq!(ids(&f, "ign"), vec![HazardId::SigtermIgnored]);
     assert_eq!(ids(&f, "clean"), vec![]);
     assert_eq!(ids(&f, "plain"), vec![]);
     assert_eq!(ids(&f, "py"), vec![HazardId::StopSignalDefault]);
-    assert_eq!(ids(&f, "blk"), vec![HazardId::StopSignalBlocked]);
-    assert_eq!(f.state.hazard_feed.len(), 3);
-    // One thread unblocks: any thread can take it, the hazard clears.
-    f.at(
-        3,
-        EventKind::ProcSampled {
-            node: "blk".into(),
-            sample: sample(104, &[Signal::TERM], &[], &[&[Signal::TERM], &[]]),
-        },
+    assert_eq!(f.state.hazard_feed.len(), 2);
+    assert_eq!(
+        f.node("ign").hazards[0].sentence,
+        "ignores SIGTERM (its stop signal): only SIGKILL at the end of its grace period will stop it"
     );
+}
+
+fn ids(f: &Feed, n: &str) -> Vec<HazardId> {
+    f.node(n).hazards.iter().map(|h| h.id).collect()
+}
+
+/// A sample of a process with SIGTERM caught and blocked on both of its threads (the confirmed
+/// masks), and these runs.
+fn blocking(pid: u32, blocked_reads: u32, held_reads: u32) -> ProcSample {
+    let run = |reads: u32| (reads > 0).then_some(MaskRun { signals: [Signal::TERM].into_iter().collect(), reads });
+    ProcSample {
+        mask_runs: MaskRuns {
+            blocked: run(blocked_reads).into_iter().collect(),
+            held: run(held_reads).into_iter().collect(),
+        },
+        ..sample(pid, &[Signal::TERM], &[], &[&[Signal::TERM], &[Signal::TERM, Signal::INT]])
+    }
+}
+
+#[test]
+fn a_blocked_stop_signal_is_a_hazard_only_once_it_has_persisted() {
+    let mut f = Feed::new(&["blk", "brief"]);
+    f.at(1, spawned("blk", 100));
+    f.at(1, spawned("brief", 200));
+    let sampled = |node: &str, sample: ProcSample| EventKind::ProcSampled { node: node.into(), sample };
+    // Masks that say "blocked everywhere" without a run of reads behind them (a journal from
+    // before the runs, or a mask seen in one read only): nothing.
+    f.at(2, sampled("blk", blocking(100, 0, 0)));
     assert_eq!(ids(&f, "blk"), vec![]);
+    // A run: two reads, then more, read after read; raised once it has lasted 2 s over 4 reads.
+    f.at(100, sampled("blk", blocking(100, 2, 0)));
+    f.at(350, sampled("blk", blocking(100, 3, 0)));
+    f.at(600, sampled("blk", blocking(100, 4, 0)));
+    assert_eq!(ids(&f, "blk"), vec![], "four reads, but over 0.5 s only");
+    f.at(2099, sampled("blk", blocking(100, 10, 0)));
+    assert_eq!(ids(&f, "blk"), vec![], "just short of 2 s");
+    f.at(2100, sampled("blk", blocking(100, 10, 0)));
+    assert_eq!(ids(&f, "blk"), vec![HazardId::StopSignalBlocked]);
+    assert_eq!(
+        f.node("blk").hazards[0].sentence,
+        "blocks SIGTERM (its stop signal) on all 2 of its threads, in every read for at least 2s: a stop would leave it pending and end in SIGKILL"
+    );
+    // Seen open: gone.
+    f.at(2400, sampled("blk", blocking(100, 0, 0)));
+    assert_eq!(ids(&f, "blk"), vec![]);
+
+    // A brief block seen in two reads in a row, again and again (a server under churn): each
+    // run ends before it lasts, and a lower count starts a new one.
+    for cycle in 0..20u64 {
+        let t = 10 + cycle * 300;
+        f.at(t, sampled("brief", blocking(200, 2, 0)));
+        f.at(t + 250, sampled("brief", blocking(200, (cycle % 3) as u32 + 2, 0)));
+        f.at(t + 290, sampled("brief", blocking(200, 0, 0)));
+    }
+    assert!(!f.state.hazard_feed.iter().any(|h| h.node == "brief"), "{:?}", f.state.hazard_feed);
+}
+
+#[test]
+fn during_a_stop_a_blocked_stop_signal_is_judged_on_the_pending_evidence() {
+    let mut f = Feed::new(&["held", "taken", "blocker"]);
+    let sampled = |node: &str, sample: ProcSample| EventKind::ProcSampled { node: node.into(), sample };
+    let stop = |f: &mut Feed, node: &str, pid: u32, t: u64| {
+        f.at(
+            t,
+            EventKind::StopRequested { node: node.into(), by: Requester::Ctl, mode: StopMode::Graceful, plan: plan() },
+        );
+        f.at(
+            t,
+            EventKind::SignalSent {
+                node: node.into(),
+                pid,
+                target: SignalTarget::Group,
+                signal: Signal::TERM,
+                error: None,
+            },
+        );
+    };
+    f.at(1, spawned("held", 100));
+    f.at(1, spawned("taken", 200));
+    f.at(1, spawned("blocker", 300));
+    // Briefly blocked when SIGTERM lands: pending at the first read after it, taken at the next.
+    f.at(5, sampled("taken", blocking(200, 0, 0)));
+    stop(&mut f, "taken", 200, 1000);
+    f.at(1001, sampled("taken", blocking(200, 0, 1)));
+    assert_eq!(ids(&f, "taken"), vec![], "pending at one read says nothing yet");
+    f.at(1250, sampled("taken", blocking(200, 0, 0)));
+    assert_eq!(ids(&f, "taken"), vec![]);
+
+    // Still pending, read after read, with every thread blocking it.
+    f.at(5, sampled("held", blocking(100, 0, 0)));
+    stop(&mut f, "held", 100, 1000);
+    f.at(1001, sampled("held", blocking(100, 2, 1)));
+    f.at(1250, sampled("held", blocking(100, 3, 2)));
+    assert_eq!(ids(&f, "held"), vec![], "pending for 249 ms");
+    f.at(1501, sampled("held", blocking(100, 4, 3)));
+    assert_eq!(ids(&f, "held"), vec![HazardId::StopSignalBlocked]);
+    assert_eq!(
+        f.node("held").hazards[0].sentence,
+        "SIGTERM was sent 501ms ago and is still pending: every thread blocks it; the stop will end in SIGKILL"
+    );
+
+    // Flagged at rest (a long run), then the stop's evidence says the signal was taken (a
+    // signalfd read it): cleared.
+    f.at(100, sampled("blocker", blocking(300, 2, 0)));
+    f.at(2500, sampled("blocker", blocking(300, 10, 0)));
+    assert_eq!(ids(&f, "blocker"), vec![HazardId::StopSignalBlocked]);
+    stop(&mut f, "blocker", 300, 3000);
+    f.at(3001, sampled("blocker", blocking(300, 10, 1)));
+    assert_eq!(ids(&f, "blocker"), vec![HazardId::StopSignalBlocked], "kept while the evidence is young");
+    f.at(3250, sampled("blocker", blocking(300, 10, 0)));
+    assert_eq!(ids(&f, "blocker"), vec![]);
+}
+
+#[test]
+fn a_watched_process_is_judged_against_the_stop_signal_assumed_and_says_so() {
+    let sentences = |assumed: Option<Signal>| {
+        let mut h = Header::synthetic("watch-1", Vec::new());
+        h.mode = SessionMode::Watch;
+        h.manifest.watch_stop_signal = assumed;
+        let mut f = Feed { state: State::new(), seq: 0 };
+        f.at(0, EventKind::SessionStarted(Box::new(h)));
+        f.at(1, EventKind::ProcessAdopted { node: "py-7".into(), pid: 7, argv: vec!["python3".into()], uid: 0 });
+        // Python with a SIGINT handler only (`http.server`), and a program that ignores SIGINT.
+        f.at(2, EventKind::ProcSampled { node: "py-7".into(), sample: sample(7, &[Signal::INT], &[], &[&[]]) });
+        f.at(1, EventKind::ProcessAdopted { node: "ig-8".into(), pid: 8, argv: vec!["ig".into()], uid: 0 });
+        f.at(2, EventKind::ProcSampled { node: "ig-8".into(), sample: sample(8, &[], &[Signal::INT], &[&[]]) });
+        f.state.hazard_feed.iter().map(|h| (h.node.clone(), h.id, h.sentence.clone())).collect::<Vec<_>>()
+    };
+    let plain = sentences(None);
+    assert_eq!(
+        plain,
+        vec![(
+            "py-7".to_string(),
+            HazardId::StopSignalDefault,
+            "SIGTERM (the stop signal assumed; use --stop-signal if it stops with another) is at its default action though it catches SIGINT: it will die without cleanup".to_string()
+        )]
+    );
+    let int = sentences(Some(Signal::INT));
+    assert_eq!(
+        int,
+        vec![(
+            "ig-8".to_string(),
+            HazardId::SigtermIgnored,
+            "ignores SIGINT (the stop signal assumed; use --stop-signal if it stops with another): only SIGKILL at the end of its grace period will stop it".to_string()
+        )]
+    );
 }
 
 /// A shell waiting for one command: SIGINT and SIGCHLD caught, the command its only child.

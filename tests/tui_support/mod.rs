@@ -36,6 +36,7 @@ pub fn header(session: &str, nodes: Vec<NodeSpec>) -> Header {
             nodes,
             hazards: std::collections::BTreeMap::default(),
             probe_interval_ms: 250,
+            watch_stop_signal: None,
         },
     }
 }
@@ -90,6 +91,7 @@ pub fn sample(
             .map(|(i, (n, b))| ThreadSample { tid: pid + i as u32, name: (*n).into(), blocked: sigs(b) })
             .collect(),
         children,
+        ..ProcSample::default()
     }
 }
 
@@ -517,20 +519,23 @@ pub fn all_hazards() -> Feed {
             sample: sample(6001, "python3", &[Signal::INT], &[], &[("python3", &[])], vec![]),
         },
     );
-    f.at(
-        120,
-        EventKind::ProcSampled {
-            node: "blocked".into(),
-            sample: sample(
+    // SIGTERM blocked on both threads, read after read from 120 ms on: a hazard once the run has
+    // lasted (at 2.25 s, below).
+    let blocked = |reads: u32| EventKind::ProcSampled {
+        node: "blocked".into(),
+        sample: ProcSample {
+            mask_runs: MaskRuns { blocked: vec![MaskRun { signals: sigs(&[Signal::TERM]), reads }], held: vec![] },
+            ..sample(
                 6002,
                 "blocked",
                 &[Signal::TERM],
                 &[],
                 &[("main", &[Signal::TERM]), ("io", &[Signal::TERM, Signal::INT])],
                 vec![],
-            ),
+            )
         },
-    );
+    };
+    f.at(120, blocked(2));
     f.at(
         130,
         claim(
@@ -635,6 +640,7 @@ pub fn all_hazards() -> Feed {
             survivors: vec![Survivor { pid: 6300, name: "sleep".into(), detached: true }],
         },
     );
+    f.at(2250, blocked(9));
     f
 }
 

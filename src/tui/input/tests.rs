@@ -28,6 +28,7 @@ fn state(names: &[&str]) -> State {
             nodes: names.iter().map(|n| NodeSpec::with_defaults(n, vec!["x".into()])).collect(),
             hazards: std::collections::BTreeMap::new(),
             probe_interval_ms: 250,
+            watch_stop_signal: None,
         },
     };
     let mut s = State::new();
