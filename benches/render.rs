@@ -120,6 +120,7 @@ fn sample(pid: u32) -> ProcSample {
             .map(|i| ThreadSample { tid: pid + i, name: format!("worker-{i}"), blocked: SigSet::EMPTY })
             .collect(),
         children: vec![ChildInfo { pid: pid + 100_000, name: "helper".into(), execd: true }],
+        ..ProcSample::default()
     }
 }
 

@@ -159,3 +159,17 @@ fn every_screen_survives_any_size() {
         }
     }
 }
+
+#[test]
+fn paused_nodes_and_an_exit_signalled_by_the_operator() {
+    let f = paused_and_signalled();
+    both("paused", &f.state, 3 * S, |_| {});
+    both("detail_paused", &f.state, 3 * S, |ui| {
+        ui.selected = Some("held".into());
+        ui.view = View::Detail;
+    });
+    both("detail_signalled", &f.state, 3 * S, |ui| {
+        ui.selected = Some("victim".into());
+        ui.view = View::Detail;
+    });
+}

@@ -61,7 +61,10 @@ pub fn run_session(
             let outcome = running.await.map_err(|e| CliError::failed(format!("the session failed: {e}")))??;
             tui?;
             for (node, cause) in &outcome.summary {
-                eprintln!("gracewatch: {node}: {}", cause.map_or("did not end", crate::event::ExitCause::as_str));
+                eprintln!(
+                    "gracewatch: {node}: {}",
+                    cause.map_or_else(|| "did not end".to_string(), crate::event::ExitCause::describe)
+                );
             }
             outcome
         };

@@ -4,6 +4,7 @@
 
 mod claims;
 mod forks;
+mod paused;
 mod signals;
 mod stops;
 
@@ -25,10 +26,11 @@ pub enum HazardId {
     TokensStuck,
     StopUnacknowledged,
     SurvivorsAfterExit,
+    PausedDuringStop,
 }
 
 impl HazardId {
-    pub const ALL: [HazardId; 10] = [
+    pub const ALL: [HazardId; 11] = [
         HazardId::SigtermIgnored,
         HazardId::StopSignalDefault,
         HazardId::StopSignalBlocked,
@@ -39,6 +41,7 @@ impl HazardId {
         HazardId::TokensStuck,
         HazardId::StopUnacknowledged,
         HazardId::SurvivorsAfterExit,
+        HazardId::PausedDuringStop,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl HazardId {
             HazardId::TokensStuck => "tokens-stuck",
             HazardId::StopUnacknowledged => "stop-unacknowledged",
             HazardId::SurvivorsAfterExit => "survivors-after-exit",
+            HazardId::PausedDuringStop => "paused-during-stop",
         }
     }
 
@@ -78,7 +82,7 @@ pub trait Lint: Sync {
     fn check(&self, node: &NodeState) -> Option<String>;
 }
 
-static LINTS: [&dyn Lint; 10] = [
+static LINTS: [&dyn Lint; 11] = [
     &signals::SigtermIgnored,
     &signals::StopSignalDefault,
     &signals::StopSignalBlocked,
@@ -89,6 +93,7 @@ static LINTS: [&dyn Lint; 10] = [
     &stops::TokensStuck,
     &stops::StopUnacknowledged,
     &stops::SurvivorsAfterExit,
+    &paused::PausedDuringStop,
 ];
 
 fn lint(id: HazardId) -> &'static dyn Lint {

@@ -69,7 +69,7 @@ pub fn render(r: &Report) -> String {
         }
         if let Some(e) = &n.exit {
             let after = e.after_stop_ns.map_or_else(String::new, |a| format!(", {} after the request", fmt_ns(a)));
-            let _ = writeln!(out, "  exit       {} {} ({}){after}", fmt_t(e.t), e.cause.as_str(), e.status);
+            let _ = writeln!(out, "  exit       {} {}{after}", fmt_t(e.t), e.cause.with_status(&e.status));
         }
         if !n.pending_tokens_at_end.is_empty() {
             let shown: Vec<String> = n

@@ -23,6 +23,10 @@ pub struct PsNode {
     pub pid: Option<u32>,
     /// `starting|running|stopping|exited`.
     pub state: String,
+    /// Set while the node is paused: `stopped` (SIGSTOP, job control) or `traced` (held by a
+    /// debugger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<crate::event::Paused>,
     /// Disposition of SIGINT, SIGTERM, SIGQUIT, SIGHUP (and any other caught or ignored
     /// signal): `default|caught|ignored`. Empty until the first sample.
     pub handlers: BTreeMap<String, Disposition>,
@@ -120,6 +124,7 @@ impl PsNode {
             name: n.name.clone(),
             pid: n.pid,
             state: n.phase.as_str().to_string(),
+            paused: n.paused().filter(|_| n.exit.is_none()),
             handlers,
             blocked: leader.map(crate::event::ProcSample::blocked_everywhere).unwrap_or_default(),
             threads: leader.map_or(0, |l| l.threads.len()),
