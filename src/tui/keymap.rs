@@ -311,7 +311,7 @@ pub static KEYMAP: &[Binding] = &[
     ),
     b(&[K::Char('K')], X::Global, C::Kill, "SIGKILL the selected node now (asks first)", Some("kill")),
     b(&[K::Char('S')], X::Global, C::StopAll, "stop every node, dependents first (asks first)", Some("stop all")),
-    b(&[K::Char('x')], X::Global, C::Signal, "send a signal to the selected node (picker)", Some("signal")),
+    b(&[K::Char('x')], X::Global, C::Signal, "send a signal to the selected node (picker; SIGKILL asks first)", Some("signal")),
     b(&[K::Char(' ')], X::Global, C::Pause, "pause / resume the display (updates keep arriving)", Some("pause")),
     b(&[K::Tab], X::Global, C::FocusNext, "focus the next pane", Some("pane")),
     b(&[K::BackTab], X::Global, C::FocusPrev, "focus the previous pane", None),
