@@ -107,7 +107,16 @@ fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>) {
     }
     // Stop everything: node00, still waiting on its tokens, is killed at the deadline.
     let tiers = vec![(0..50).map(|i| format!("node{i:02}")).collect()];
-    write(&Event { seq, t: seq * step, ev: EventKind::StopAllRequested { by: Requester::Ctl, force: false, tiers } });
+    write(&Event {
+        seq,
+        t: seq * step,
+        ev: EventKind::StopAllRequested {
+            by: Requester::Ctl,
+            force: false,
+            tiers,
+            waits: std::collections::BTreeMap::default(),
+        },
+    });
     seq += 1;
     for i in 0..50u32 {
         let node = format!("node{i:02}");

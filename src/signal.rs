@@ -82,6 +82,17 @@ impl Signal {
         }
     }
 
+    /// SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: signals that pause a process rather than end it.
+    pub fn pauses(self) -> bool {
+        (19..=22).contains(&self.0)
+    }
+
+    /// Can this signal end a process by its default action? Not the ones whose default is to
+    /// pause, continue or do nothing (SIGCHLD, SIGCONT, SIGURG, SIGWINCH).
+    pub fn can_end(self) -> bool {
+        !self.pauses() && !matches!(self.0, 17 | 18 | 23 | 28)
+    }
+
     /// Short name without the `SIG` prefix (`TERM`), for narrow columns.
     pub fn short_name(self) -> String {
         let name = self.name();

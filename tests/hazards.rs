@@ -1,4 +1,4 @@
-//! Every hazard, with real processes: for each of the ten lints, one process that raises it and
+//! Every hazard, with real processes: for each of the eleven lints, one process that raises it and
 //! one clean process that does not. "Raised" is read from `ps --json` while it is live and from
 //! the folded journal's hazard feed afterwards; "clean" is asserted only once the state the
 //! lint looks at has been sampled (and, where the hazard is about a stop, after the stop).
@@ -1260,4 +1260,76 @@ fn survivors_after_exit_is_not_raised_by_a_clean_process() {
         assert!(!raised(&state, node).contains(&HazardId::SurvivorsAfterExit), "{node}: {:?}", raised(&state, node));
     }
     assert!(!alive(child));
+}
+
+// ---------------------------------------------------------------------------------------------
+// paused-during-stop
+
+/// The state letter of `/proc/PID/stat` (`S`, `T`, `t`).
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
+fn node_pid(gw: &Gw, node: &str) -> u32 {
+    gw.node(node)["pid"].as_u64().expect("a pid") as u32
+}
+
+/// A node held by a debugger: a helper it forks attaches to it with ptrace and never lets it
+/// go (nor dies of the group's SIGTERM, which would detach it). SIGCONT cannot resume a ptrace
+/// stop: at rest it shows paused and no hazard; during its stop the hazard says why the stop
+/// cannot progress, and the stop ends at the deadline.
+#[test]
+fn paused_during_stop_is_raised_by_a_node_held_by_a_debugger() {
+    let code = r"
+import ctypes, os, signal, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(0x59616d61, ctypes.c_ulong(0xffffffffffffffff), 0, 0, 0)  # PR_SET_PTRACER_ANY (Yama)
+signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))
+parent = os.getpid()
+if os.fork() == 0:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    if libc.ptrace(16, parent, None, None) != 0:  # PTRACE_ATTACH
+        print('attach failed: errno', ctypes.get_errno(), flush=True)
+    else:
+        print('attached', flush=True)
+    while True:
+        time.sleep(1)
+while True:
+    time.sleep(1)
+";
+    let mut gw = up("held", &[node("debugged", &py(code, &[]), &["grace = \"2s\""]), keeper()]);
+    gw.wait_for(|gw| !lines(gw, "debugged").is_empty(), "the debugger to attach");
+    assert_eq!(lines(&gw, "debugged"), vec!["attached".to_string()], "ptrace must be allowed here");
+    let pid = node_pid(&gw, "debugged");
+    gw.wait_for(|_| proc_state(pid) == Some('t'), "the node to be in a tracing stop");
+    gw.wait_for(|gw| gw.node("debugged")["paused"] == "traced", "ps --json to say it is paused (traced)");
+    assert!(!ps_has(&gw, "debugged", HazardId::PausedDuringStop), "held at rest: no hazard");
+    let text = stop(&gw, &["debugged"]);
+    assert!(text.contains("debugged: killed-at-deadline (SIGKILL)"), "{text}");
+    let (_, state) = stop_all_and_fold(&mut gw);
+    assert!(raised(&state, "debugged").contains(&HazardId::PausedDuringStop), "{:?}", raised(&state, "debugged"));
+    let s = sentence(&state, "debugged", HazardId::PausedDuringStop);
+    assert!(s.contains("held by a debugger") && s.contains("SIGCONT cannot resume it") && s.contains("SIGTERM"), "{s}");
+    let raised_at = state.hazard_feed.iter().find(|h| h.id == HazardId::PausedDuringStop).map(|h| h.t).unwrap();
+    let stop = state.node("debugged").and_then(|n| n.stop.clone()).expect("a stop");
+    assert!(raised_at >= stop.requested_at, "raised during the stop, not at rest");
+}
+
+/// Paused by SIGSTOP (a job-control stop) at rest: shown as paused, no hazard; its stop's
+/// SIGCONT resumes it, so none during the stop either. A stopped `sleep` dies of SIGTERM
+/// anyway; a handler that must run is resumed by the SIGCONT (`tests/stop_causes.rs`).
+#[test]
+fn paused_during_stop_is_not_raised_by_a_process_sigcont_resumes() {
+    let mut gw = up("resumed", &[node("napper", "\"sleep 1000\"", &[])]);
+    gw.wait_for(|gw| gw.node("napper")["handlers"]["SIGTERM"] == "default", "a sample");
+    let pid = node_pid(&gw, "napper");
+    rustix::process::kill_process(rustix::process::Pid::from_raw(pid as i32).unwrap(), rustix::process::Signal::STOP)
+        .unwrap();
+    gw.wait_for(|gw| gw.node("napper")["paused"] == "stopped", "ps --json to say it is paused");
+    assert!(!ps_has(&gw, "napper", HazardId::PausedDuringStop));
+    let (text, state) = stop_all_and_fold(&mut gw);
+    assert!(text.contains("napper: stopped (SIGTERM)"), "{text}");
+    assert!(!raised(&state, "napper").contains(&HazardId::PausedDuringStop), "{:?}", raised(&state, "napper"));
 }

@@ -81,13 +81,19 @@ fn a_single_node_stop_with_overrides_and_a_forced_kill() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("stopping a: SIGTERM → SIGKILL @300ms"), "{text}");
     assert!(text.contains("a: killed-at-deadline"), "{text}");
-    // Stopping it again is an error that says why.
+    // Stopping it again says it is over, and is not an error.
     let out = gw.run(&["stop", "a", "--session", "single"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("a has already exited"));
-    // A node that does not exist (asked while the session still runs: it ends once b exits).
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("a already exited (killed-at-deadline (SIGKILL))"),
+        "{out:?}"
+    );
+    // A node that does not exist (asked while the session still runs: it ends once b exits):
+    // bad input, and the session's nodes are listed.
     let out = gw.run(&["stop", "ghost", "--session", "single"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no node named \"ghost\""), "{out:?}");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no node named \"ghost\"") && err.contains("its nodes: a, b"), "{out:?}");
     // --force kills at once.
     let out = gw.run(&["stop", "b", "--force", "--wait", "--session", "single"]);
     assert!(
@@ -227,4 +233,201 @@ fn an_inherited_signal_mask_reaches_neither_gracewatch_nor_its_nodes() {
         "{}",
         gw.post_mortem(Some(&exit))
     );
+}
+
+/// The lines a node printed, from the journal.
+fn printed_by(gw: &Gw, node: &str) -> Vec<String> {
+    gw.journal()
+        .into_iter()
+        .filter_map(|e| match e.ev {
+            gracewatch::event::EventKind::Output { node: n, line, .. } if n == node => Some(line),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The state letter of `/proc/PID/stat` (`S`, `T`, …).
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
+fn node_pid(gw: &Gw, node: &str) -> u32 {
+    gw.node(node)["pid"].as_u64().expect("a pid") as u32
+}
+
+/// A node paused by SIGSTOP (a debugger's, a job-control stop) gets SIGCONT after its stop
+/// signal: its SIGTERM handler runs and it ends `stopped`, not killed at the deadline. While
+/// paused at rest it shows as paused, which is no hazard.
+#[test]
+fn a_paused_node_is_resumed_by_its_stop_and_runs_its_handler() {
+    let code = "import signal,sys,time\ndef h(s,f):\n    print('cleanup ran', flush=True); sys.exit(0)\nsignal.signal(signal.SIGTERM, h)\nprint('ready', flush=True)\nwhile True: time.sleep(1)";
+    let gw = Gw::up(&format!(
+        "name = \"paused\"\n[nodes.polite]\ncmd = [{}, \"-c\", {}]\ngrace = \"4s\"\n[nodes.keeper]\ncmd = \"sleep 1000\"\n",
+        toml_str(&real_python()),
+        toml_str(code)
+    ));
+    gw.wait_for(|gw| gw.node("polite")["handlers"]["SIGTERM"] == "caught", "polite's handler");
+    let pid = node_pid(&gw, "polite");
+    rustix::process::kill_process(rustix::process::Pid::from_raw(pid as i32).unwrap(), rustix::process::Signal::STOP)
+        .unwrap();
+    gw.wait_for(|_| proc_state(pid) == Some('T'), "polite to be stopped");
+    gw.wait_for(|gw| gw.node("polite")["paused"] == "stopped", "ps --json to say polite is paused");
+    let table = String::from_utf8_lossy(&gw.run(&["ps", "--session", "paused"]).stdout).into_owned();
+    assert!(table.lines().any(|l| l.starts_with("polite") && l.contains("paused")), "{table}");
+    assert_eq!(gw.node("polite")["hazards"], serde_json::json!([]), "paused at rest is no hazard");
+
+    let out = gw.run(&["stop", "polite", "--wait", "--session", "paused"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("polite: stopped (status 0)"), "{text}\n{}", gw.post_mortem(None));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(printed_by(&gw, "polite").contains(&"cleanup ran".to_string()), "{:?}", printed_by(&gw, "polite"));
+    // SIGCONT went to the same target right after SIGTERM, and is journaled as the plan's.
+    let signals: Vec<(String, Option<String>)> = gw
+        .journal()
+        .into_iter()
+        .filter_map(|e| {
+            let v = serde_json::to_value(&e.ev).unwrap();
+            let s = v.get("signal_sent")?;
+            (s["node"] == "polite")
+                .then(|| (s["signal"].as_str().unwrap().to_string(), s["by"].as_str().map(str::to_string)))
+        })
+        .collect();
+    assert_eq!(
+        signals,
+        vec![("SIGTERM".to_string(), Some("plan".to_string())), ("SIGCONT".to_string(), Some("plan".to_string()))]
+    );
+    let mut state = gracewatch::state::State::new();
+    for e in gw.journal() {
+        state.apply(&e);
+    }
+    let raised: Vec<_> = state.hazard_feed.iter().filter(|h| h.node == "polite").map(|h| h.id).collect();
+    assert!(raised.is_empty(), "resumed by SIGCONT, nothing held its stop: {raised:?}");
+}
+
+/// Sends one signal through the control socket the way the cockpit's `x` does (an attached
+/// cockpit's requests go through the same socket).
+fn signal_by_hand(gw: &Gw, node: &str, signal: &str) {
+    use std::io::{BufRead, Write};
+    let socket = gw.path(&format!("run/gracewatch/{}.sock", gw.session));
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("control socket");
+    writeln!(stream, "{}", serde_json::json!({"op": "signal", "node": node, "signal": signal})).unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stream).read_line(&mut line).unwrap();
+    assert!(line.contains("\"ok\""), "{line}");
+}
+
+/// A signal sent by hand is said to be the operator's: SIGKILL is not a crash with "no stop
+/// requested" (which reads like the OOM killer), and a SIGINT its handler turns into status 0
+/// is not "exited" by itself. The report and `stop` say so too.
+#[test]
+fn a_signal_sent_by_the_operator_is_what_the_exit_is_put_down_to() {
+    let int = "import sys,time\nprint('ready', flush=True)\ntry:\n    time.sleep(1000)\nexcept KeyboardInterrupt:\n    sys.exit(0)";
+    let mut gw = Gw::up(&format!(
+        "name = \"byhand\"\n[nodes.victim]\ncmd = \"sleep 1000\"\n[nodes.gentle]\ncmd = [{}, \"-c\", {}]\n",
+        toml_str(&real_python()),
+        toml_str(int)
+    ));
+    gw.wait_for(|gw| printed_by(gw, "gentle").contains(&"ready".to_string()), "gentle ready");
+    signal_by_hand(&gw, "victim", "SIGKILL");
+    gw.wait_for(|gw| gw.node("victim")["state"] == "exited", "victim to end");
+    signal_by_hand(&gw, "gentle", "SIGINT");
+    let done = gw.wait_exit();
+    assert_eq!(done.status.code(), Some(1), "a SIGKILL by hand is no clean end");
+    let exits: Vec<(String, serde_json::Value)> = gw
+        .journal()
+        .into_iter()
+        .filter_map(|e| match e.ev {
+            gracewatch::event::EventKind::NodeExited { node, cause, .. } => {
+                Some((node, serde_json::to_value(cause).unwrap()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        exits,
+        vec![
+            ("victim".to_string(), serde_json::json!({"signalled": {"signal": "SIGKILL", "by": "operator"}})),
+            ("gentle".to_string(), serde_json::json!({"signalled": {"signal": "SIGINT", "by": "operator"}})),
+        ]
+    );
+    let report = gw.run(&["report", "journal.jsonl"]);
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(text.contains("signalled by the operator (SIGKILL)"), "{text}");
+    assert!(text.contains("signalled by the operator (SIGINT), then status 0"), "{text}");
+    assert!(!text.contains("crashed"), "{text}");
+    assert_eq!(report.status.code(), Some(1), "{text}");
+}
+
+/// `stop`'s answers and exit statuses: a name the session does not have is bad input (2, and
+/// the session's nodes are listed, nothing is stopped); a node that already exited is said so
+/// (0); bare `stop` says to name nodes or use --all (2); `--signal` replaces the stop signal
+/// without repeating it.
+#[test]
+fn stop_says_what_it_did_with_exit_statuses_that_fit() {
+    let gw = Gw::up(
+        "name = \"statuses\"\n[nodes.alpha]\ncmd = \"sleep 1000\"\n[nodes.beta]\ncmd = \"sleep 1001\"\nstop_signal = \"SIGINT\"\nescalate = [\"SIGTERM:5s\", \"SIGQUIT:2s\"]\n[nodes.keeper]\ncmd = \"sleep 1002\"\n",
+    );
+    let run = |args: &[&str]| {
+        let mut all = vec!["stop"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--session", "statuses"]);
+        let out = gw.run(&all);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&[]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("--all"), "{text}");
+    // An unknown name among good ones: nothing is stopped, the session's nodes are listed.
+    let (code, text) = run(&["alpha", "ghost"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("no node named \"ghost\"") && text.contains("alpha, beta, keeper"), "{text}");
+    assert_eq!(gw.node("alpha")["state"], "running", "nothing stopped");
+    let (code, text) = run(&["alpha", "--wait"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("alpha: stopped (SIGTERM)"), "{text}");
+    // Already exited: said, not an error.
+    let (code, text) = run(&["alpha"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("alpha already exited (stopped (SIGTERM))"), "{text}");
+    // --signal: SIGTERM replaces SIGINT, and the escalation that would send SIGTERM again goes.
+    let (code, text) = run(&["beta", "--signal", "SIGTERM", "--wait"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("stopping beta: SIGTERM → SIGQUIT @7s → SIGKILL @10s"), "{text}");
+}
+
+/// Stop-all: each node waits for the nodes that depend on it, not for a whole tier. `lone`
+/// (nothing depends on it) ignores SIGTERM and is killed at its deadline; `db`, which only
+/// `app` depends on, starts its stop as soon as `app` has ended, long before that kill.
+#[test]
+fn stop_all_waits_for_each_nodes_own_dependents_only() {
+    let mut gw = Gw::up(&format!(
+        "name = \"edges\"\n[nodes.db]\ncmd = \"sleep 1000\"\n[nodes.app]\ncmd = \"sleep 1001\"\ndepends_on = [\"db\"]\n[nodes.lone]\ncmd = [{}, \"-c\", {}]\ngrace = \"3s\"\n",
+        toml_str(&real_python()),
+        toml_str(py::IGNORES_TERM)
+    ));
+    gw.wait_for(|gw| printed_by(gw, "lone").contains(&"ready".to_string()), "lone ready");
+    gw.wait_for(|gw| gw.node("lone")["handlers"]["SIGTERM"] == "ignored", "lone's ignore sampled");
+    let out = gw.run(&["stop", "--all", "--wait", "--session", "edges"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("lone: killed-at-deadline"), "{text}");
+    gw.wait_exit();
+    let events = gw.journal();
+    let at = |what: &str, node: &str| {
+        events
+            .iter()
+            .position(|e| {
+                let v = serde_json::to_value(&e.ev).unwrap();
+                v.get(what).is_some_and(|x| x["node"] == node)
+            })
+            .unwrap_or_else(|| panic!("no {what} of {node}"))
+    };
+    assert!(at("node_exited", "app") < at("stop_requested", "db"), "db waits for app");
+    assert!(
+        at("stop_requested", "db") < at("node_exited", "lone"),
+        "db's stop must not wait for lone's kill at its deadline\n{}",
+        gw.post_mortem(None)
+    );
+    assert!(at("node_exited", "db") < at("node_exited", "lone"), "{}", gw.post_mortem(None));
 }

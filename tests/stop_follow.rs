@@ -59,7 +59,15 @@ fn a_waiting_stop_whose_connection_breaks_follows_the_stop_through_ps() {
             }
             match serde_json::from_str::<Request>(&line).unwrap() {
                 Request::Stop { wait: true, .. } => {
-                    answer(&mut stream, &Answer::Accepted { nodes: vec!["web".into()], plan: vec!["SIGTERM".into()] });
+                    answer(
+                        &mut stream,
+                        &Answer::Accepted {
+                            nodes: vec!["web".into()],
+                            plan: vec!["SIGTERM".into()],
+                            exited: vec![],
+                            refused: vec![],
+                        },
+                    );
                     // …and the connection breaks before the stop ends.
                 }
                 Request::Ps => {
@@ -99,7 +107,15 @@ fn a_waiting_stop_whose_session_is_gone_says_so() {
                 break stream;
             }
         };
-        answer(&mut stream, &Answer::Accepted { nodes: vec!["web".into()], plan: vec!["SIGTERM".into()] });
+        answer(
+            &mut stream,
+            &Answer::Accepted {
+                nodes: vec!["web".into()],
+                plan: vec!["SIGTERM".into()],
+                exited: vec![],
+                refused: vec![],
+            },
+        );
         // The whole session goes: nobody listens any more.
         drop(listener);
         std::fs::remove_file(&sock).unwrap();

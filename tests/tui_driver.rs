@@ -100,7 +100,10 @@ async fn stop_goes_out_after_confirmation_and_q_detaches() {
     }
     typed(&rig, "xjj").await;
     rig.keys.send(TermEvent::Key(KeyCode::Enter.into())).unwrap();
-    assert_eq!(next_request(&mut rig).await, Request::Signal { node: "detector".into(), signal: Signal::HUP });
+    assert_eq!(
+        next_request(&mut rig).await,
+        Request::Signal { node: "detector".into(), signal: Signal::HUP, by: Requester::Operator }
+    );
     typed(&rig, "q").await;
     let (exit, _) = task.await.unwrap();
     assert_eq!(exit.unwrap(), TuiExit::Detached);
@@ -419,4 +422,28 @@ async fn quitting_under_up_ends_when_the_session_closes_first() {
     rig.updates.send(Update::Closed("the session ended".into())).await.unwrap();
     let (exit, _) = tokio::time::timeout(Duration::from_secs(2), task).await.unwrap().unwrap();
     assert_eq!(exit.unwrap(), TuiExit::LinkClosed("the session ended".into()));
+}
+
+/// SIGKILL from the `x` picker asks first, like `K`; the signal then goes out as the
+/// operator's (not a stop: the exit will say "signalled by the operator (SIGKILL)").
+#[tokio::test]
+async fn sigkill_from_the_picker_asks_first_and_goes_out_as_the_operators() {
+    let (mut rig, task) = start(attached(), running_system().state, options(6 * S));
+    // detector, then KILL (the seventh entry of the picker).
+    typed(&rig, "jxjjjjjj").await;
+    rig.keys.send(TermEvent::Key(KeyCode::Enter.into())).unwrap();
+    settle().await;
+    assert!(rig.requests.try_recv().is_err(), "nothing sent before the confirmation");
+    typed(&rig, "n").await;
+    assert!(rig.requests.try_recv().is_err(), "declined: nothing sent");
+    typed(&rig, "xjjjjjj").await;
+    rig.keys.send(TermEvent::Key(KeyCode::Enter.into())).unwrap();
+    typed(&rig, "y").await;
+    assert_eq!(
+        next_request(&mut rig).await,
+        Request::Signal { node: "detector".into(), signal: Signal::KILL, by: Requester::Operator }
+    );
+    typed(&rig, "q").await;
+    let (exit, _) = task.await.unwrap();
+    assert_eq!(exit.unwrap(), TuiExit::Detached);
 }

@@ -211,3 +211,17 @@ fn a_start_up_shows_what_was_read_as_settling_and_what_was_not_as_unknown() {
         ui.view = View::Detail;
     });
 }
+
+#[test]
+fn paused_nodes_and_an_exit_signalled_by_the_operator() {
+    let f = paused_and_signalled();
+    both("paused", &f.state, 3 * S, |_| {});
+    both("detail_paused", &f.state, 3 * S, |ui| {
+        ui.selected = Some("held".into());
+        ui.view = View::Detail;
+    });
+    both("detail_signalled", &f.state, 3 * S, |ui| {
+        ui.selected = Some("victim".into());
+        ui.view = View::Detail;
+    });
+}

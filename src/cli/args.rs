@@ -91,8 +91,9 @@ pub struct PsArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Nodes to stop.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    /// Nodes to stop (or --all). A node that has already exited is said so, not an error; a
+    /// name the session does not have stops nothing (exit status 2).
+    #[arg(conflicts_with = "all")]
     pub nodes: Vec<String>,
     /// Stop every node, in reverse dependency order.
     #[arg(long)]
@@ -103,7 +104,9 @@ pub struct StopArgs {
     /// Grace period for this stop (e.g. 5s), instead of the manifest's.
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub grace: Option<u64>,
-    /// Stop signal for this stop, instead of the manifest's.
+    /// Send SIG instead of the manifest's stop signal, for this stop. The plan's later
+    /// escalation stages keep their times, except one that would send SIG again (it is
+    /// dropped); SIGKILL makes it a kill after any stop message.
     #[arg(long, value_name = "SIG")]
     pub signal: Option<crate::event::Signal>,
     /// Wait until the nodes have exited, and say how each ended.

@@ -51,7 +51,7 @@ pub fn table(s: &PsSnapshot) -> String {
     for n in &s.nodes {
         let pid = n.pid.map_or_else(|| "-".into(), |p| p.to_string());
         let stop = match (&n.stop, &n.exit) {
-            (_, Some(e)) => format!("{} ({})", e.cause.as_str(), e.status()),
+            (_, Some(e)) => e.cause.with_status(&e.status()),
             (Some(st), None) => format!(
                 "{} {}",
                 st.stage.as_deref().unwrap_or("requested"),
@@ -66,7 +66,7 @@ pub fn table(s: &PsSnapshot) -> String {
             "{:<width$}  {:>7}  {:<8}   {}   {}    {}    {}   {:>3}  {:>6}  {:<22}  {}",
             n.name,
             pid,
-            n.state,
+            if n.paused.is_some() && n.state == "running" { "paused" } else { n.state.as_str() },
             glyph(n, Signal::INT),
             glyph(n, Signal::TERM),
             glyph(n, Signal::QUIT),

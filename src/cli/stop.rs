@@ -10,6 +10,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 pub fn stop(args: &StopArgs) -> CliResult {
+    if args.nodes.is_empty() && !args.all {
+        return Err(CliError::input(
+            "name the nodes to stop (gracewatch stop NODE...), or use --all to stop every node",
+        ));
+    }
     let session = crate::control::session::resolve(args.session.session.as_deref()).map_err(CliError::failed)?;
     let request = Request::Stop {
         nodes: args.nodes.clone(),
@@ -25,10 +30,22 @@ pub fn stop(args: &StopArgs) -> CliResult {
     let mut accepted: Vec<String> = Vec::new();
     let talked = crate::control::client::converse(&session.socket, &request, |answer| {
         let said = match answer {
-            Answer::Accepted { nodes, plan } => {
-                let said = nodes.iter().zip(plan).try_for_each(|(n, p)| out::line(&format!("stopping {n}: {p}")));
+            Answer::Accepted { nodes, plan, exited, refused } => {
+                let said = nodes
+                    .iter()
+                    .zip(plan)
+                    .try_for_each(|(n, p)| out::line(&format!("stopping {n}: {p}")))
+                    // Already over: nothing to do, and not an error.
+                    .and_then(|()| exited.iter().try_for_each(|line| out::line(line)));
+                for line in &refused {
+                    out::note(&format!("gracewatch: {line}"));
+                }
+                clean &= refused.is_empty();
                 accepted = nodes;
-                said.map(|()| args.wait)
+                said.map(|()| args.wait && !accepted.is_empty())
+            }
+            Answer::UnknownNodes { unknown, known } => {
+                Err(CliError::input(unknown_nodes(&session.name, &unknown, &known)))
             }
             Answer::Stopped { nodes } => {
                 accepted.clear();
@@ -69,10 +86,18 @@ pub fn stop(args: &StopArgs) -> CliResult {
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// `no node named "ghost" in session "robot" (its nodes: camera, detector)`.
+fn unknown_nodes(session: &str, unknown: &[String], known: &[String]) -> String {
+    let names: Vec<String> = unknown.iter().map(|n| format!("{n:?}")).collect();
+    let what = if unknown.len() == 1 { "no node named" } else { "no nodes named" };
+    let has = if known.is_empty() { "it has none".to_string() } else { format!("its nodes: {}", known.join(", ")) };
+    format!("{what} {} in session {session:?} ({has}); nothing was stopped", names.join(", "))
+}
+
 /// How a node's stop ended, one line: `web: stopped (status 0) in 1.2s`.
 fn ended_line(node: &str, cause: crate::event::ExitCause, status: &str, took_ms: Option<u64>) -> String {
     let took = took_ms.map_or_else(String::new, |ms| format!(" in {}", crate::util::fmt_ms(ms)));
-    format!("{node}: {} ({status}){took}", cause.as_str())
+    format!("{node}: {}{took}", cause.with_status(status))
 }
 
 /// Polls `ps` until every node in `nodes` has exited; prints how each ended. Whether all ended

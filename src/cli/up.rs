@@ -63,7 +63,7 @@ pub fn run_session(
             for (node, cause) in &outcome.summary {
                 super::out::note(&format!(
                     "gracewatch: {node}: {}",
-                    cause.map_or("did not end", crate::event::ExitCause::as_str)
+                    cause.map_or_else(|| "did not end".to_string(), crate::event::ExitCause::describe)
                 ));
             }
             outcome

@@ -29,14 +29,25 @@ pub enum Request {
         #[serde(default = "default_by")]
         by: crate::event::Requester,
     },
-    /// Send one signal to a node now (the cockpit's `x`).
-    Signal { node: String, signal: Signal },
+    /// Send one signal to a node now (the cockpit's `x`), outside any stop plan.
+    Signal {
+        node: String,
+        signal: Signal,
+        /// Who is asking (the journal says it, and an exit after it is put down to it).
+        #[serde(default = "default_signal_by")]
+        by: crate::event::Requester,
+    },
     /// Stream: a `state` answer, then every event as it happens.
     Attach,
 }
 
 fn default_by() -> crate::event::Requester {
     crate::event::Requester::Ctl
+}
+
+/// Only cockpits send `signal`.
+fn default_signal_by() -> crate::event::Requester {
+    crate::event::Requester::Operator
 }
 
 /// Supervisor → client.
@@ -46,10 +57,23 @@ pub enum Answer {
     Ps {
         snapshot: PsSnapshot,
     },
-    /// The stop was accepted for these nodes (others were already exited or unknown).
+    /// The stop was accepted for these nodes (possibly none), with their plans.
     Accepted {
         nodes: Vec<String>,
         plan: Vec<String>,
+        /// Nodes asked for that had already ended, one line each: `a already exited (stopped,
+        /// status 0)`. Not an error.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        exited: Vec<String>,
+        /// Nodes asked for that were not stopped, and why (already stopping, …).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        refused: Vec<String>,
+    },
+    /// Some names asked for are not nodes of the session: nothing was stopped.
+    UnknownNodes {
+        unknown: Vec<String>,
+        /// The session's nodes.
+        known: Vec<String>,
     },
     /// With `wait`: every node asked for has exited.
     Stopped {

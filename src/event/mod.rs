@@ -149,11 +149,16 @@ pub enum EventKind {
         mode: StopMode,
         plan: StopPlan,
     },
-    /// Stop of every node in reverse dependency order: each inner list is one tier.
+    /// Stop of every node in reverse dependency order. `waits`: the nodes each node waits for
+    /// (those that depend on it) before its own stop starts; a node not listed starts at once.
+    /// `tiers` is the same order in levels (journals before `waits` have only these: each tier
+    /// then waited for the whole tier before it).
     StopAllRequested {
         by: Requester,
         force: bool,
         tiers: Vec<Vec<String>>,
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        waits: std::collections::BTreeMap<String, Vec<String>>,
     },
     /// The stop of a node moved to a new stage; `deadline` is when the next one starts.
     StageEntered {
@@ -169,6 +174,10 @@ pub enum EventKind {
         signal: Signal,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// Who asked for it: the stop engine's `plan`, the `operator` (the cockpit's `x`), …
+        /// (absent in journals written before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Requester>,
     },
     /// The kill deadline moved out because drop tokens are still draining.
     GraceExtended {

@@ -87,6 +87,9 @@ pub enum ExitCause {
     Crashed,
     /// Could not be started at all.
     SpawnFailed,
+    /// Ended after a signal someone sent it outside a stop's plan (the cockpit's `x`): who
+    /// asked and what was sent. The signal it died of, if any, is in the exit status.
+    Signalled { signal: Signal, by: Requester },
 }
 
 impl ExitCause {
@@ -98,12 +101,37 @@ impl ExitCause {
             ExitCause::ForceKilled => "force-killed",
             ExitCause::Crashed => "crashed",
             ExitCause::SpawnFailed => "spawn-failed",
+            ExitCause::Signalled { .. } => "signalled",
         }
     }
 
-    /// Did the node end the way an operator wants a stop to end?
+    /// The cause in words: `stopped`, `signalled by the operator (SIGKILL)`.
+    pub fn describe(self) -> String {
+        match self {
+            ExitCause::Signalled { signal, by } => format!("signalled by {} ({signal})", by.phrase()),
+            other => other.as_str().to_string(),
+        }
+    }
+
+    /// The cause with the exit status, as `stop --wait`, the log and the report say it:
+    /// `stopped (status 0)`, `signalled by the operator (SIGKILL)` (the status is left out when
+    /// it is the signal that was sent), `signalled by the operator (SIGINT), then status 1`.
+    pub fn with_status(self, status: &str) -> String {
+        match self {
+            ExitCause::Signalled { signal, .. } if status == signal.name() || status == "-" => self.describe(),
+            ExitCause::Signalled { .. } => format!("{}, then {status}", self.describe()),
+            other => format!("{} ({status})", other.as_str()),
+        }
+    }
+
+    /// Did the node end the way an operator wants a stop to end? A signal someone sent it
+    /// counts as a stop, unless it was SIGKILL (no cleanup ran: a kill, like a forced stop).
     pub fn is_clean(self) -> bool {
-        matches!(self, ExitCause::Exited | ExitCause::Stopped)
+        match self {
+            ExitCause::Exited | ExitCause::Stopped => true,
+            ExitCause::Signalled { signal, .. } => signal != Signal::KILL,
+            _ => false,
+        }
     }
 }
 
@@ -143,6 +171,10 @@ pub struct ProcSample {
     /// every thread; absent from journals older than it.
     #[serde(default, skip_serializing_if = "MaskRuns::is_empty")]
     pub mask_runs: MaskRuns,
+    /// Stopped (state `T`: SIGSTOP, job control) or held by a debugger (`t`, a ptrace stop);
+    /// `None` while it runs or sleeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<Paused>,
 }
 
 /// Runs of consecutive reads of a process that found signals blocked on every thread (and
@@ -182,6 +214,36 @@ pub struct MaskRun {
 /// The run of `runs` that holds `sig`, as its read count.
 pub fn run_reads(runs: &[MaskRun], sig: Signal) -> Option<u32> {
     runs.iter().find(|r| r.signals.contains(sig)).map(|r| r.reads)
+}
+
+/// Why a process is not running at all, from its state in `/proc/PID/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Paused {
+    /// `T`: stopped by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU; SIGCONT resumes it.
+    Stopped,
+    /// `t`: stopped by a tracer (a debugger, strace): only the tracer resumes it, SIGCONT
+    /// does not.
+    Traced,
+}
+
+impl Paused {
+    /// From the one-letter state of `/proc/PID/stat`.
+    pub fn from_state(state: u8) -> Option<Paused> {
+        match state {
+            b'T' => Some(Paused::Stopped),
+            b't' => Some(Paused::Traced),
+            _ => None,
+        }
+    }
+
+    /// `paused (stopped)`, `paused (debugger)`: for detail panes.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Paused::Stopped => "paused (stopped: SIGSTOP or job control)",
+            Paused::Traced => "paused (held by a debugger: a ptrace stop)",
+        }
+    }
 }
 
 impl ProcSample {
@@ -287,7 +349,7 @@ pub enum ProbeMode {
     Polling,
 }
 
-/// Who asked for a stop.
+/// Who asked for a stop, or for a signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Requester {
@@ -297,8 +359,11 @@ pub enum Requester {
     Ctl,
     /// A signal to gracewatch itself (Ctrl-C, SIGTERM, SIGHUP).
     Signal,
-    /// The supervisor on its own (quitting, the end of a session).
+    /// The supervisor on its own (quitting, the end of a session, a survivor sweep).
     Supervisor,
+    /// A stop's plan, carried out by the stop engine (its signal stages, the SIGCONT after
+    /// each, the kill): whoever asked for the stop is on its `StopRequested`.
+    Plan,
 }
 
 impl Requester {
@@ -308,6 +373,18 @@ impl Requester {
             Requester::Ctl => "ctl",
             Requester::Signal => "signal",
             Requester::Supervisor => "supervisor",
+            Requester::Plan => "plan",
+        }
+    }
+
+    /// Who, in a sentence: `signalled by the operator`.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Requester::Operator => "the operator",
+            Requester::Ctl => "gracewatch on the command line",
+            Requester::Signal => "a signal to gracewatch",
+            Requester::Supervisor => "gracewatch",
+            Requester::Plan => "its stop plan",
         }
     }
 }

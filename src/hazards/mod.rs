@@ -4,6 +4,7 @@
 
 mod claims;
 mod forks;
+mod paused;
 mod signals;
 mod stops;
 
@@ -27,10 +28,11 @@ pub enum HazardId {
     TokensStuck,
     StopUnacknowledged,
     SurvivorsAfterExit,
+    PausedDuringStop,
 }
 
 impl HazardId {
-    pub const ALL: [HazardId; 10] = [
+    pub const ALL: [HazardId; 11] = [
         HazardId::SigtermIgnored,
         HazardId::StopSignalDefault,
         HazardId::StopSignalBlocked,
@@ -41,6 +43,7 @@ impl HazardId {
         HazardId::TokensStuck,
         HazardId::StopUnacknowledged,
         HazardId::SurvivorsAfterExit,
+        HazardId::PausedDuringStop,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +58,7 @@ impl HazardId {
             HazardId::TokensStuck => "tokens-stuck",
             HazardId::StopUnacknowledged => "stop-unacknowledged",
             HazardId::SurvivorsAfterExit => "survivors-after-exit",
+            HazardId::PausedDuringStop => "paused-during-stop",
         }
     }
 
@@ -80,7 +84,7 @@ pub trait Lint: Sync {
     fn check(&self, node: &NodeState) -> Option<String>;
 }
 
-static LINTS: [&dyn Lint; 10] = [
+static LINTS: [&dyn Lint; 11] = [
     &signals::SigtermIgnored,
     &signals::StopSignalDefault,
     &signals::StopSignalBlocked,
@@ -91,6 +95,7 @@ static LINTS: [&dyn Lint; 10] = [
     &stops::TokensStuck,
     &stops::StopUnacknowledged,
     &stops::SurvivorsAfterExit,
+    &paused::PausedDuringStop,
 ];
 
 fn lint(id: HazardId) -> &'static dyn Lint {

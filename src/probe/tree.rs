@@ -169,6 +169,20 @@ pub struct Proc {
     pub book: ThreadBook,
     /// Runs of reads that found signals blocked on every thread (and pending while so).
     pub masks: MaskWatch,
+    /// Whether reads find it in a tracing stop (`t`), and for how long.
+    pub trace: TraceSeen,
+}
+
+/// A tracing stop (`t`) is reported only once every read has found it for a while: a process
+/// under strace passes through `t` at every system call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TraceSeen {
+    #[default]
+    No,
+    /// Every read since then found it in `t`.
+    Since(Instant),
+    /// Long enough: it is held by its tracer.
+    Held,
 }
 
 impl Proc {
@@ -195,6 +209,7 @@ impl Proc {
             image_since: None,
             book: ThreadBook::default(),
             masks: MaskWatch::default(),
+            trace: TraceSeen::No,
         }
     }
 
@@ -263,6 +278,10 @@ impl Proc {
                 .filter_map(|c| Some(ChildInfo { pid: c.pid, name: c.stat.comm.clone(), execd: c.exec.decided()? }))
                 .collect(),
             mask_runs: self.masks.runs(),
+            paused: match crate::event::Paused::from_state(self.stat.state) {
+                Some(crate::event::Paused::Traced) if self.trace != TraceSeen::Held => None,
+                other => other,
+            },
         }
     }
 }
@@ -270,6 +289,7 @@ impl Proc {
 /// Did anything `stat` shows, other than CPU and memory, change?
 fn stat_changed(old: &Stat, new: &Stat) -> bool {
     old.exited() != new.exited()
+        || crate::event::Paused::from_state(old.state) != crate::event::Paused::from_state(new.state)
         || old.ppid != new.ppid
         || old.comm != new.comm
         || old.num_threads != new.num_threads
@@ -801,8 +821,20 @@ fn observe_stat(p: &mut Proc, stat: Stat, usage_ticks: &mut u64, now: Instant) {
     if stat_changed(&p.stat, &stat) {
         p.dirty = true;
     }
+    p.trace = match (stat.state, p.trace) {
+        (b't', TraceSeen::No) => TraceSeen::Since(now),
+        (b't', TraceSeen::Since(since)) if now.saturating_duration_since(since) >= TRACED_PERSISTS => {
+            p.dirty = true;
+            TraceSeen::Held
+        }
+        (b't', seen) => seen,
+        _ => TraceSeen::No,
+    };
     p.stat = stat;
 }
+
+/// A tracing stop (`t`) seen this long, through every read, is a process held by its tracer.
+const TRACED_PERSISTS: Duration = Duration::from_millis(100);
 
 fn identity(p: &Proc, buf: &mut Buf) -> Identity {
     Identity { exe: p.dir.exe().ok(), cmdline: p.dir.cmdline(buf).unwrap_or_default(), caught: p.stat.caught.0 }

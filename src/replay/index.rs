@@ -1,7 +1,7 @@
 //! The replay index: checkpoints of the folded state and marks of stop-related events,
 //! built once per open on a background thread, readable while it grows.
 
-use crate::event::{Event, EventKind, ExitCause, StageAction};
+use crate::event::{Event, EventKind, StageAction};
 use crate::journal::{JournalError, JournalReader, Position, ReadSummary};
 use crate::state::State;
 use std::path::PathBuf;
@@ -101,7 +101,7 @@ fn mark_of(ev: &EventKind) -> Option<MarkKind> {
         EventKind::StopRequested { .. } | EventKind::StopAllRequested { .. } => MarkKind::StopRequested,
         EventKind::StageEntered { stage: StageAction::Kill, .. } => MarkKind::Kill,
         EventKind::StageEntered { .. } | EventKind::GraceExtended { .. } => MarkKind::Stage,
-        EventKind::NodeExited { cause: ExitCause::Exited | ExitCause::Stopped, .. } => MarkKind::Exit,
+        EventKind::NodeExited { cause, .. } if cause.is_clean() => MarkKind::Exit,
         EventKind::NodeExited { .. } | EventKind::Survivors { .. } => MarkKind::BadExit,
         _ => return None,
     })

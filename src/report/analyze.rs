@@ -300,6 +300,10 @@ fn verdict(n: &crate::state::NodeState) -> String {
             format!("crashed ({}) at {}, no stop requested{held}", e.status(), crate::util::fmt_t(e.t))
         }
         ExitCause::SpawnFailed => format!("could not start: {}", e.error.as_deref().unwrap_or("?")),
+        ExitCause::Signalled { .. } => {
+            let during = since.map(|s| format!(" during its stop, after {}", fmt_ns(s))).unwrap_or_default();
+            format!("{} at {}{during}{held}", e.cause.with_status(&e.status()), crate::util::fmt_t(e.t))
+        }
     };
     format!("{base}{survivors}")
 }
@@ -307,13 +311,12 @@ fn verdict(n: &crate::state::NodeState) -> String {
 /// One line per stop-related event, for the timeline.
 fn describe(ev: &EventKind, state: &State) -> String {
     match ev {
-        EventKind::StopAllRequested { by, force, tiers } => {
-            let order: Vec<String> = tiers.iter().map(|t| t.join(", ")).collect();
+        EventKind::StopAllRequested { by, force, tiers, waits } => {
             format!(
                 "{} requested by {}: {}",
                 if *force { "forced stop of all" } else { "stop all" },
                 by.as_str(),
-                order.join(" → ")
+                crate::state::stop_all_order(tiers, waits)
             )
         }
         EventKind::StopRequested { by, mode, plan, .. } => {
@@ -325,15 +328,17 @@ fn describe(ev: &EventKind, state: &State) -> String {
             )
         }
         EventKind::StageEntered { stage, .. } => format!("stage: {}", stage.label()),
-        EventKind::SignalSent { signal, target, error, pid, .. } => {
+        EventKind::SignalSent { signal, target, error, pid, by, .. } => {
             let to = match target {
                 crate::event::SignalTarget::Group => format!("process group {pid}"),
                 crate::event::SignalTarget::Process => format!("pid {pid}"),
                 crate::event::SignalTarget::Descendant => format!("descendant {pid}"),
             };
+            let who =
+                by.filter(|b| *b != Requester::Plan).map(|b| format!(" (sent by {})", b.phrase())).unwrap_or_default();
             match error {
-                Some(e) => format!("{signal} to {to} failed: {e}"),
-                None => format!("{signal} → {to}"),
+                Some(e) => format!("{signal} to {to} failed: {e}{who}"),
+                None => format!("{signal} → {to}{who}"),
             }
         }
         EventKind::GraceExtended { deadline, pending_tokens, .. } => {
@@ -359,7 +364,7 @@ fn describe(ev: &EventKind, state: &State) -> String {
             } else {
                 format!(", {} still lent", crate::hazards::count(pending_tokens.len(), "token"))
             };
-            format!("exited: {} ({status}){tokens}", cause.as_str())
+            format!("exited: {}{tokens}", cause.with_status(&status))
         }
         EventKind::Survivors { survivors, .. } => {
             let list: Vec<String> = survivors.iter().map(|s| format!("{} ({})", s.pid, s.name)).collect();

@@ -89,7 +89,7 @@ pub fn render(r: &Report) -> String {
         if let Some(e) = &n.exit {
             let after = e.after_stop_ns.map_or_else(String::new, |a| format!(", {} after the request", fmt_ns(a)));
             let status = e.error.clone().unwrap_or_else(|| e.status.text());
-            let _ = writeln!(out, "  exit       {} {} ({status}){after}", fmt_t(e.t), e.cause.as_str());
+            let _ = writeln!(out, "  exit       {} {}{after}", fmt_t(e.t), e.cause.with_status(&status));
         }
         if !n.pending_tokens_at_end.is_empty() {
             let shown: Vec<String> = n

@@ -13,8 +13,8 @@ mod tokens;
 pub use log::{LOG_CAPACITY, Log, LogLine, LogSource};
 pub use masks::{MaskSeen, RunSeen};
 pub use node::{
-    ActiveHazard, CLAIMS_KEPT, ClaimRecord, Connection, ExitRecord, FORKS_KEPT, ForkRecord, NodeState, Phase, is_shell,
-    status_text,
+    ActiveHazard, CLAIMS_KEPT, ClaimRecord, Connection, ExitRecord, FORKS_KEPT, ForkRecord, NodeState, Phase,
+    SignalRecord, is_shell, status_text,
 };
 pub use ps::{PsChild, PsExit, PsNode, PsSnapshot, PsStop};
 pub use stop::{StepKind, StopProgress, StopStep};
@@ -64,6 +64,30 @@ pub struct StopAll {
     pub by: Requester,
     pub force: bool,
     pub tiers: Vec<Vec<String>>,
+    /// The nodes each node waits for before its stop starts (empty in older journals: each
+    /// tier then waited for the one before).
+    #[serde(default)]
+    pub waits: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The order of a stop-all in words: `web, lone now; app after web; db after app` (a journal
+/// without the waits: its tiers, `web, lone → app → db`).
+pub fn stop_all_order(tiers: &[Vec<String>], waits: &std::collections::BTreeMap<String, Vec<String>>) -> String {
+    if waits.is_empty() {
+        return tiers.iter().map(|tier| tier.join(", ")).collect::<Vec<_>>().join(" → ");
+    }
+    let all: Vec<&String> = tiers.iter().flatten().collect();
+    let now: Vec<&str> = all.iter().filter(|n| !waits.contains_key(**n)).map(|n| n.as_str()).collect();
+    let mut parts = Vec::new();
+    if !now.is_empty() {
+        parts.push(format!("{} now", now.join(", ")));
+    }
+    for name in all {
+        if let Some(after) = waits.get(name) {
+            parts.push(format!("{name} after {}", after.join(", ")));
+        }
+    }
+    parts.join("; ")
 }
 
 /// Counts of nodes per phase, for headers.
@@ -278,7 +302,7 @@ impl State {
                     format!(", {} tokens still lent", pending_tokens.len())
                 };
                 let source = if cause.is_clean() { LogSource::Event } else { LogSource::Problem };
-                self.say(ev, Some(node), source, format!("{} ({status}){took}{tokens}", cause.as_str()));
+                self.say(ev, Some(node), source, format!("{}{took}{tokens}", cause.with_status(&status)));
                 recheck = Some(node);
             }
             EventKind::Survivors { node, survivors } => {
@@ -435,16 +459,11 @@ impl State {
                     format!("{what} requested by {}: {}", by.as_str(), plan.describe()),
                 );
             }
-            EventKind::StopAllRequested { by, force, tiers } => {
-                self.stop_all = Some(StopAll { t, by: *by, force: *force, tiers: tiers.clone() });
-                let order: Vec<String> = tiers.iter().map(|tier| tier.join(", ")).collect();
+            EventKind::StopAllRequested { by, force, tiers, waits } => {
+                self.stop_all = Some(StopAll { t, by: *by, force: *force, tiers: tiers.clone(), waits: waits.clone() });
+                let order = stop_all_order(tiers, waits);
                 let what = if *force { "forced stop of all" } else { "stop all" };
-                self.say(
-                    ev,
-                    None,
-                    LogSource::Event,
-                    format!("{what} requested by {}: {}", by.as_str(), order.join(" → ")),
-                );
+                self.say(ev, None, LogSource::Event, format!("{what} requested by {}: {order}", by.as_str()));
             }
             EventKind::StageEntered { node, stage, deadline } => {
                 let n = self.node_mut(node);
@@ -460,21 +479,30 @@ impl State {
                 }
                 recheck = Some(node);
             }
-            EventKind::SignalSent { node, pid, target, signal, error } => {
+            EventKind::SignalSent { node, pid, target, signal, error, by } => {
                 let n = self.node_mut(node);
+                let by_hand = by.filter(|b| *b != Requester::Plan);
                 if let Some(stop) = &mut n.stop {
                     stop.push(t, StepKind::Signal { signal: *signal, target: *target, error: error.clone() });
+                    if *signal == crate::event::Signal::CONT && error.is_none() && by_hand.is_none() {
+                        stop.continued_at = Some(t);
+                    }
+                }
+                if let Some(by) = by_hand.filter(|_| error.is_none() && signal.can_end()) {
+                    n.signalled = Some(SignalRecord { t, signal: *signal, by });
                 }
                 let to = match target {
                     crate::event::SignalTarget::Group => format!("process group {pid}"),
                     crate::event::SignalTarget::Process => format!("pid {pid}"),
                     crate::event::SignalTarget::Descendant => format!("descendant {pid}"),
                 };
+                let who = by_hand.map(|b| format!(" (sent by {})", b.phrase())).unwrap_or_default();
                 let (source, text) = match error {
-                    Some(e) => (LogSource::Problem, format!("{signal} to {to} failed: {e}")),
-                    None => (LogSource::Event, format!("{signal} → {to}")),
+                    Some(e) => (LogSource::Problem, format!("{signal} to {to} failed: {e}{who}")),
+                    None => (LogSource::Event, format!("{signal} → {to}{who}")),
                 };
                 self.say(ev, Some(node), source, text);
+                recheck = Some(node);
             }
             EventKind::GraceExtended { node, deadline, pending_tokens } => {
                 let n = self.node_mut(node);

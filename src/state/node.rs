@@ -69,6 +69,18 @@ pub struct NodeState {
     pub protocol_errors: u32,
     pub client_dropped: u64,
     pub output_lines: u64,
+    /// The latest signal that could end it sent outside a stop plan (the cockpit's `x`), and
+    /// who asked: an exit soon after is put down to it.
+    #[serde(default)]
+    pub signalled: Option<SignalRecord>,
+}
+
+/// A signal sent to a node by someone, outside a stop plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalRecord {
+    pub t: u64,
+    pub signal: Signal,
+    pub by: crate::event::Requester,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,6 +194,7 @@ impl NodeState {
             protocol_errors: 0,
             client_dropped: 0,
             output_lines: 0,
+            signalled: None,
         }
     }
 
@@ -226,6 +239,12 @@ impl NodeState {
             target = self.procs.get(&command.pid)?;
         }
         Some(target)
+    }
+
+    /// Is the node paused (the process its stop signal goes to, or its leader, stopped by
+    /// SIGSTOP or job control, or held by a debugger), as its latest sample says?
+    pub fn paused(&self) -> Option<crate::event::Paused> {
+        [self.stop_target(), self.live_leader()].into_iter().flatten().find_map(|p| p.paused)
     }
 
     /// Is the node connected and listeningfor the cooperative stop message?

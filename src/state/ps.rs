@@ -23,6 +23,10 @@ pub struct PsNode {
     pub pid: Option<u32>,
     /// `starting|running|stopping|exited`.
     pub state: String,
+    /// Set while the node is paused: `stopped` (SIGSTOP, job control) or `traced` (held by a
+    /// debugger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<crate::event::Paused>,
     /// Disposition of SIGINT, SIGTERM, SIGQUIT, SIGHUP (and any other caught or ignored
     /// signal): `default|caught|ignored`. What the main process was not sampled for yet is
     /// `null` (here and below), never a value that looks measured.
@@ -118,6 +122,7 @@ impl PsNode {
             name: n.name.clone(),
             pid: n.pid,
             state: n.phase.as_str().to_string(),
+            paused: n.paused().filter(|_| n.exit.is_none()),
             handlers,
             settling_handlers,
             blocked: leader.map(crate::event::ProcSample::blocked_everywhere),

@@ -21,6 +21,9 @@ pub struct StopProgress {
     pub extensions: u32,
     pub message_sent_at: Option<u64>,
     pub acked_at: Option<u64>,
+    /// When the plan last sent SIGCONT (after each of its signals) without an error.
+    #[serde(default)]
+    pub continued_at: Option<u64>,
     pub timeline: Vec<StopStep>,
 }
 
@@ -71,7 +74,7 @@ impl StopStep {
             StepKind::Extended { deadline, pending_tokens } => {
                 format!("grace extended to {} ({pending_tokens} tokens draining)", crate::util::fmt_t(*deadline))
             }
-            StepKind::Exited { cause } => format!("exit: {}", cause.as_str()),
+            StepKind::Exited { cause } => format!("exit: {}", cause.describe()),
         }
     }
 }
@@ -92,6 +95,7 @@ impl StopProgress {
             extensions: 0,
             message_sent_at: None,
             acked_at: None,
+            continued_at: None,
             timeline: vec![StopStep { t, what: StepKind::Requested { by, mode } }],
         }
     }

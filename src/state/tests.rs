@@ -89,6 +89,7 @@ fn a_stop_moves_through_its_phases_and_keeps_a_timeline() {
             target: SignalTarget::Group,
             signal: Signal::TERM,
             error: None,
+            by: Some(Requester::Plan),
         },
     );
     let n = f.node("a");
@@ -215,6 +216,7 @@ fn during_a_stop_a_blocked_stop_signal_is_judged_on_the_pending_evidence() {
                 target: SignalTarget::Group,
                 signal: Signal::TERM,
                 error: None,
+                by: Some(Requester::Plan),
             },
         );
     };
@@ -643,4 +645,101 @@ fn a_settling_read_that_looks_like_a_hazard_raises_none_but_the_sample_does() {
     f.at(2_100, EventKind::ProcSampled { node: "dies".into(), sample: sample(100, &[Signal::INT], &[], &[&[]]) });
     let ids: Vec<_> = f.node("dies").hazards.iter().map(|h| h.id).collect();
     assert_eq!(ids, vec![crate::hazards::HazardId::StopSignalDefault]);
+}
+
+fn paused_sample(pid: u32, paused: Option<Paused>) -> ProcSample {
+    ProcSample { paused, ..sample(pid, &[Signal::TERM], &[], &[&[]]) }
+}
+
+fn signal_sent(signal: Signal, by: Requester) -> EventKind {
+    EventKind::SignalSent { node: "a".into(), pid: 100, target: SignalTarget::Group, signal, error: None, by: Some(by) }
+}
+
+/// A paused node at rest is no hazard; during its stop, a process stopped with SIGSTOP is one
+/// only while no SIGCONT has been sent (the stop message waits for it) or when a read taken
+/// after the SIGCONT still finds it stopped; a stale read from before the SIGCONT is not.
+#[test]
+fn paused_during_stop_needs_a_pause_the_sigcont_did_not_end() {
+    let mut f = Feed::new(&["a"]);
+    f.at(1, spawned("a", 100));
+    f.at(10, EventKind::ProcSampled { node: "a".into(), sample: paused_sample(100, Some(Paused::Stopped)) });
+    assert_eq!(f.node("a").paused(), Some(Paused::Stopped));
+    assert!(!f.node("a").has_hazard(HazardId::PausedDuringStop), "at rest");
+    // A listening node's stop begins with the message: it cannot read it while paused.
+    let listening = StopPlan {
+        grace_ms: 1000,
+        stages: vec![
+            PlanStage { at_ms: 0, action: StageAction::Message },
+            PlanStage { at_ms: 500, action: StageAction::Signal(Signal::TERM) },
+            PlanStage { at_ms: 1000, action: StageAction::Kill },
+        ],
+        drain_extension_ms: 0,
+        group: true,
+    };
+    let requested = EventKind::StopRequested {
+        node: "a".into(),
+        by: Requester::Operator,
+        mode: StopMode::Graceful,
+        plan: listening,
+    };
+    f.at(20, requested);
+    assert!(!f.node("a").has_hazard(HazardId::PausedDuringStop), "no stage yet");
+    f.at(20, EventKind::StageEntered { node: "a".into(), stage: StageAction::Message, deadline: Some(520_000_000) });
+    assert!(f.node("a").has_hazard(HazardId::PausedDuringStop), "the message waits for a paused node");
+    f.at(520, EventKind::StageEntered { node: "a".into(), stage: StageAction::Signal(Signal::TERM), deadline: None });
+    f.at(520, signal_sent(Signal::TERM, Requester::Plan));
+    f.at(520, signal_sent(Signal::CONT, Requester::Plan));
+    // The only read says paused, but it is from before the SIGCONT.
+    assert!(!f.node("a").has_hazard(HazardId::PausedDuringStop), "{:?}", f.node("a").hazards);
+    f.at(530, EventKind::ProcSampled { node: "a".into(), sample: paused_sample(100, None) });
+    assert_eq!(f.node("a").paused(), None);
+    // Stopped again after the SIGCONT: a fresh read says so.
+    f.at(600, EventKind::ProcSampled { node: "a".into(), sample: paused_sample(100, Some(Paused::Stopped)) });
+    assert!(f.node("a").has_hazard(HazardId::PausedDuringStop));
+    let raised: Vec<&HazardNotice> = f.state.hazard_feed.iter().collect();
+    assert_eq!(raised.len(), 2, "{raised:?}");
+    assert!(raised[1].sentence.contains("still paused after SIGCONT"), "{}", raised[1].sentence);
+}
+
+/// A signal sent by hand is remembered (with who sent it); the plan's are not.
+#[test]
+fn signals_sent_by_hand_are_remembered_with_who_sent_them() {
+    let mut f = Feed::new(&["a"]);
+    f.at(1, spawned("a", 100));
+    f.at(5, signal_sent(Signal::TERM, Requester::Plan));
+    assert_eq!(f.node("a").signalled, None);
+    f.at(6, signal_sent(Signal::STOP, Requester::Operator));
+    assert_eq!(f.node("a").signalled, None, "a pause cannot end it");
+    f.at(7, signal_sent(Signal::KILL, Requester::Operator));
+    assert_eq!(
+        f.node("a").signalled,
+        Some(SignalRecord { t: 7_000_000, signal: Signal::KILL, by: Requester::Operator })
+    );
+    let line = &f.state.log.lines.iter().last().unwrap().text;
+    assert_eq!(line, "SIGKILL → process group 100 (sent by the operator)");
+}
+
+/// Journals written before `by`, `waits` and `paused` existed still read.
+#[test]
+fn old_journal_records_still_read() {
+    let old = [
+        r#"{"seq":3,"t":5,"ev":{"signal_sent":{"node":"a","pid":100,"target":"group","signal":"SIGTERM"}}}"#,
+        r#"{"seq":4,"t":6,"ev":{"stop_all_requested":{"by":"signal","force":false,"tiers":[["web"],["db"]]}}}"#,
+        r#"{"seq":5,"t":7,"ev":{"proc_sampled":{"node":"a","sample":{"pid":100,"ppid":1,"name":"x","caught":[],"ignored":[],"threads":[],"children":[]}}}}"#,
+        r#"{"seq":6,"t":8,"ev":{"node_exited":{"node":"a","pid":100,"signal":"SIGKILL","cause":"killed-at-deadline"}}}"#,
+    ];
+    let mut state = State::new();
+    for line in old {
+        let e: Event = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        state.apply(&e);
+    }
+    let all = state.stop_all.as_ref().unwrap();
+    assert!(all.waits.is_empty());
+    assert!(state.log.lines.iter().any(|l| l.text == "stop all requested by signal: web → db"));
+    assert_eq!(state.node("a").unwrap().exit.as_ref().unwrap().cause, ExitCause::KilledAtDeadline);
+    // And the new cause reads back.
+    let cause = ExitCause::Signalled { signal: Signal::KILL, by: Requester::Operator };
+    let json = serde_json::to_string(&cause).unwrap();
+    assert_eq!(json, r#"{"signalled":{"signal":"SIGKILL","by":"operator"}}"#);
+    assert_eq!(serde_json::from_str::<ExitCause>(&json).unwrap(), cause);
 }

@@ -59,11 +59,11 @@ struct Running {
     killed: Option<ExitCause>,
 }
 
+/// A stop-all in progress: the nodes whose stop has not started yet, each with the nodes it
+/// waits for (its dependents: it starts once each of them has ended).
 #[derive(Debug, Clone)]
 struct AllRun {
-    tiers: Vec<Vec<String>>,
-    /// Tiers started so far.
-    started: usize,
+    waiting: Vec<(String, Vec<String>)>,
     by: Requester,
     overrides: Overrides,
 }
@@ -132,8 +132,10 @@ impl StopEngine {
         Ok(effects)
     }
 
-    /// Asks to stop every node in reverse dependency order. A second request while one runs
-    /// (or `force`) kills everything left at once.
+    /// Asks to stop every node in reverse dependency order: each node's stop starts once every
+    /// node that depends on it has ended (not a whole tier: an unrelated node's long grace
+    /// holds nothing up). A second request while one runs (or `force`) kills everything left
+    /// at once.
     pub fn request_all(
         &mut self,
         state: &State,
@@ -149,9 +151,20 @@ impl StopEngine {
             .map(|n| n.name.clone())
             .collect();
         let escalate = force || self.all.is_some();
-        let manifest_nodes: Vec<crate::manifest::NodeSpec> = state.nodes.values().map(|n| n.spec.clone()).collect();
-        let tiers = if escalate { vec![alive.clone()] } else { stop_tiers(&manifest_nodes, &alive) };
-        let mut effects = vec![Effect::Emit(EventKind::StopAllRequested { by, force: escalate, tiers: tiers.clone() })];
+        let specs: Vec<crate::manifest::NodeSpec> = state.nodes.values().map(|n| n.spec.clone()).collect();
+        let (tiers, waits) = if escalate {
+            (vec![alive.clone()], BTreeMap::new())
+        } else {
+            let tiers = stop_tiers(&specs, &alive);
+            let waits = dependents_to_wait_for(&specs, &tiers);
+            (tiers, waits)
+        };
+        let mut effects = vec![Effect::Emit(EventKind::StopAllRequested {
+            by,
+            force: escalate,
+            tiers: tiers.clone(),
+            waits: waits.clone(),
+        })];
         if escalate {
             for name in &alive {
                 if self.running.get(name).is_some_and(|r| r.killed.is_some()) {
@@ -161,43 +174,37 @@ impl StopEngine {
                     effects.extend(more);
                 }
             }
-            self.all = Some(AllRun { tiers, started: 1, by, overrides });
+            self.all = Some(AllRun { waiting: Vec::new(), by, overrides });
         } else {
-            self.all = Some(AllRun { tiers, started: 0, by, overrides });
-            effects.extend(self.next_tier(state, now));
+            let waiting = tiers
+                .iter()
+                .flatten()
+                .map(|name| (name.clone(), waits.get(name).cloned().unwrap_or_default()))
+                .collect();
+            self.all = Some(AllRun { waiting, by, overrides });
+            effects.extend(self.start_ready(state, now));
         }
         effects
     }
 
-    /// Starts the next tier of a stop-all once the previous one has exited.
-    fn next_tier(&mut self, state: &State, now: u64) -> Vec<Effect> {
+    /// Starts the stop of each waiting node of a stop-all whose dependents have all ended.
+    fn start_ready(&mut self, state: &State, now: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
-        loop {
-            let Some(all) = &self.all else { return effects };
-            if all.started > 0 {
-                let previous = &all.tiers[all.started - 1];
-                let done = previous.iter().all(|n| state.node(n).is_none_or(|n| n.phase == Phase::Exited));
-                if !done {
-                    return effects;
-                }
+        let Some(all) = &mut self.all else { return effects };
+        let ended = |n: &String| state.node(n).is_none_or(|n| n.phase == Phase::Exited);
+        let (ready, still): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut all.waiting).into_iter().partition(|(_, waits)| waits.iter().all(ended));
+        all.waiting = still;
+        let (by, overrides) = (all.by, all.overrides);
+        for (name, _) in ready {
+            if self.running.contains_key(&name) {
+                continue;
             }
-            if all.started >= all.tiers.len() {
-                return effects;
-            }
-            let tier = all.tiers[all.started].clone();
-            let (by, overrides) = (all.by, all.overrides);
-            if let Some(all) = &mut self.all {
-                all.started += 1;
-            }
-            for name in &tier {
-                if self.running.contains_key(name) {
-                    continue;
-                }
-                if let Ok(more) = self.request(state, name, StopMode::Graceful, by, overrides, now) {
-                    effects.extend(more);
-                }
+            if let Ok(more) = self.request(state, &name, StopMode::Graceful, by, overrides, now) {
+                effects.extend(more);
             }
         }
+        effects
     }
 
     /// Enters every stage of `node` that is due at `now`.
@@ -248,6 +255,15 @@ impl StopEngine {
                 }
                 StageAction::Signal(signal) => {
                     effects.push(Effect::Signal { node: node.to_string(), signal, group: run.plan.group });
+                    // A paused process (SIGSTOP, job control) would hold the signal pending
+                    // until SIGKILL: resume it so that it can act on it, as systemd does.
+                    if signal != Signal::CONT && !signal.pauses() {
+                        effects.push(Effect::Signal {
+                            node: node.to_string(),
+                            signal: Signal::CONT,
+                            group: run.plan.group,
+                        });
+                    }
                 }
                 StageAction::Kill => {
                     run.killed =
@@ -263,14 +279,14 @@ impl StopEngine {
         effects
     }
 
-    /// Enters every stage that is due, and moves a stop-all to its next tier.
+    /// Enters every stage that is due, and starts the stops a stop-all can start now.
     pub fn tick(&mut self, state: &State, now: u64) -> Vec<Effect> {
         let names: Vec<String> = self.running.keys().cloned().collect();
         let mut effects = Vec::new();
         for name in names {
             effects.extend(self.advance(state, &name, now));
         }
-        effects.extend(self.next_tier(state, now));
+        effects.extend(self.start_ready(state, now));
         effects
     }
 
@@ -285,26 +301,59 @@ impl StopEngine {
             .min()
     }
 
-    /// A node's main process ended: how its stop (if any) ended. Call before folding the
-    /// `NodeExited` event; follow with [`StopEngine::tick`] to move a stop-all along.
-    pub fn on_exit(&mut self, node: &str, code: Option<i32>, signal: Option<Signal>) -> ExitCause {
+    /// A node's main process ended: how its stop (if any) ended. `sent`: a signal someone sent
+    /// it outside a stop plan shortly before (the cockpit's `x`), and who. Call before folding
+    /// the `NodeExited` event; follow with [`StopEngine::tick`] to move a stop-all along.
+    pub fn on_exit(
+        &mut self,
+        node: &str,
+        code: Option<i32>,
+        signal: Option<Signal>,
+        sent: Option<(Signal, Requester)>,
+    ) -> ExitCause {
         // Without a status (a watched process, no kernel connector) assume the likely end.
         let unknown = code.is_none() && signal.is_none();
-        match self.running.remove(node) {
-            Some(Running { killed: Some(cause), .. }) if signal == Some(Signal::KILL) || unknown => cause,
-            Some(_) => ExitCause::Stopped,
-            None if unknown || (code == Some(0) && signal.is_none()) => ExitCause::Exited,
-            None if self.all.is_some() => ExitCause::Stopped,
-            None => ExitCause::Crashed,
+        match (self.running.remove(node), sent) {
+            (Some(Running { killed: Some(cause), .. }), _) if signal == Some(Signal::KILL) || unknown => cause,
+            // Killed by hand during its stop, before the plan's own kill.
+            (Some(_), Some((Signal::KILL, by))) if signal == Some(Signal::KILL) => {
+                ExitCause::Signalled { signal: Signal::KILL, by }
+            }
+            (Some(_), _) => ExitCause::Stopped,
+            (None, Some((signal, by))) => ExitCause::Signalled { signal, by },
+            (None, None) if unknown || (code == Some(0) && signal.is_none()) => ExitCause::Exited,
+            (None, None) if self.all.is_some() => ExitCause::Stopped,
+            (None, None) => ExitCause::Crashed,
         }
     }
 
-    /// The stop-all finished (every tier started and every node exited).
+    /// The stop-all finished (every node's stop started and every node exited).
     pub fn all_done(&self, state: &State) -> bool {
-        self.all.as_ref().is_some_and(|a| a.started >= a.tiers.len())
+        self.all.as_ref().is_some_and(|a| a.waiting.is_empty())
             && self.running.is_empty()
             && state.nodes.values().all(|n| n.phase == Phase::Exited || n.pid.is_none())
     }
+}
+
+/// For each node of a stop-all, the nodes it waits for: those of an earlier tier that depend on
+/// it directly (a dependency within a cycle, which the manifest rejects anyway, is not waited
+/// for: the tiers have already broken it).
+fn dependents_to_wait_for(specs: &[crate::manifest::NodeSpec], tiers: &[Vec<String>]) -> BTreeMap<String, Vec<String>> {
+    let mut waits = BTreeMap::new();
+    for (i, tier) in tiers.iter().enumerate() {
+        for name in tier {
+            let dependents: Vec<String> = tiers[..i]
+                .iter()
+                .flatten()
+                .filter(|d| specs.iter().any(|s| &s.name == *d && s.depends_on.contains(name)))
+                .cloned()
+                .collect();
+            if !dependents.is_empty() {
+                waits.insert(name.clone(), dependents);
+            }
+        }
+    }
+    waits
 }
 
 /// Moves the kill deadline out while tokens drain: pending tokens, one released within the

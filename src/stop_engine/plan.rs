@@ -14,9 +14,16 @@ pub struct Overrides {
 /// A graceful stop: the stop message first when the node listens for it (for at most half of
 /// the grace period), then the stop signal, then each escalation stage that fits, then SIGKILL
 /// at the end of grace.
+///
+/// `overrides.signal` replaces the stop signal: the first signal stage sends it, the
+/// escalation stages keep their times, and one that would send that same signal again is
+/// dropped (`--signal SIGTERM` on a plan `SIGINT → SIGTERM @5s` gives `SIGTERM → SIGKILL @10s`,
+/// never `SIGTERM → SIGTERM @5s`). Overriding with the manifest's own stop signal changes
+/// nothing. SIGKILL as the signal makes the plan a kill (after the stop message, if any).
 pub fn graceful(spec: &NodeSpec, listens_stop: bool, overrides: Overrides) -> StopPlan {
     let grace_ms = overrides.grace_ms.unwrap_or(spec.grace_ms).max(1);
     let signal = overrides.signal.unwrap_or(spec.stop_signal);
+    let replaced = (signal != spec.stop_signal).then_some(signal);
     let mut stages = Vec::new();
     let mut at = 0;
     if listens_stop {
@@ -32,6 +39,9 @@ pub fn graceful(spec: &NodeSpec, listens_stop: bool, overrides: Overrides) -> St
         at += esc.after_ms;
         if at >= grace_ms {
             break;
+        }
+        if replaced == Some(esc.signal) {
+            continue;
         }
         stages.push(PlanStage { at_ms: at, action: StageAction::Signal(esc.signal) });
     }
@@ -73,5 +83,33 @@ mod tests {
         let p = graceful(&spec, true, Overrides { grace_ms: Some(1000), signal: Some(Signal::USR1) });
         assert_eq!(p.describe(), "stop message → SIGUSR1 @500ms → SIGKILL @1s");
         assert_eq!(forced(&spec).describe(), "SIGKILL");
+    }
+
+    /// `--signal` replaces the stop signal; the escalations keep their times, and one that
+    /// would repeat the new signal goes.
+    #[test]
+    fn a_signal_override_replaces_the_stop_signal_and_never_repeats_it() {
+        let mut spec = NodeSpec::with_defaults("a", vec!["x".into()]);
+        spec.stop_signal = Signal::INT;
+        spec.escalate = vec![
+            Escalation { signal: Signal::TERM, after_ms: 5000 },
+            Escalation { signal: Signal::QUIT, after_ms: 2000 },
+        ];
+        let with = |spec: &NodeSpec, signal| {
+            graceful(spec, false, Overrides { grace_ms: None, signal: Some(signal) }).describe()
+        };
+        assert_eq!(
+            graceful(&spec, false, Overrides::default()).describe(),
+            "SIGINT → SIGTERM @5s → SIGQUIT @7s → SIGKILL @10s"
+        );
+        assert_eq!(with(&spec, Signal::TERM), "SIGTERM → SIGQUIT @7s → SIGKILL @10s");
+        assert_eq!(with(&spec, Signal::USR1), "SIGUSR1 → SIGTERM @5s → SIGQUIT @7s → SIGKILL @10s");
+        // The manifest's own signal: the manifest's plan, repeats and all.
+        assert_eq!(with(&spec, Signal::INT), "SIGINT → SIGTERM @5s → SIGQUIT @7s → SIGKILL @10s");
+        assert_eq!(with(&spec, Signal::KILL), "SIGKILL");
+        // A plan that asks for the same signal twice itself (a second Ctrl-C) keeps it.
+        spec.escalate = vec![Escalation { signal: Signal::INT, after_ms: 3000 }];
+        assert_eq!(graceful(&spec, false, Overrides::default()).describe(), "SIGINT → SIGINT @3s → SIGKILL @10s");
+        assert_eq!(with(&spec, Signal::TERM), "SIGTERM → SIGINT @3s → SIGKILL @10s");
     }
 }

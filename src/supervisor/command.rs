@@ -17,14 +17,16 @@ pub enum Command {
         force: bool,
         overrides: Overrides,
         by: Requester,
-        /// Accepted nodes with their plans, or why nothing was stopped.
-        reply: oneshot::Sender<Result<Vec<(String, String)>, String>>,
+        /// How the request was taken, or why nothing was stopped.
+        reply: oneshot::Sender<Result<StopReply, String>>,
         /// With `--wait`: answered once every accepted node has exited.
         wait: Option<oneshot::Sender<Vec<StoppedNode>>>,
     },
+    /// One signal now, outside any stop plan (the cockpit's `x`).
     Signal {
         node: String,
         signal: Signal,
+        by: Requester,
         reply: oneshot::Sender<Result<(), String>>,
     },
     Subscribe(oneshot::Sender<Subscription>),
@@ -32,4 +34,19 @@ pub enum Command {
     Viewers(i32),
     /// End the session (stopping, by force, whatever still runs).
     End,
+}
+
+/// How a stop request was taken.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopReply {
+    /// Nodes whose stop started, each with its plan.
+    pub accepted: Vec<(String, String)>,
+    /// Nodes that had already ended, each said in a line: `a already exited (stopped, status 0)`.
+    pub exited: Vec<String>,
+    /// Nodes that were not stopped, and why (already stopping, not started, not ours).
+    pub refused: Vec<String>,
+    /// Names the session does not have: when any, nothing was stopped.
+    pub unknown: Vec<String>,
+    /// The session's nodes (to say which names it has when one is unknown).
+    pub known: Vec<String>,
 }

@@ -151,9 +151,12 @@ async fn one(
             match rx.await {
                 Err(_) => Some(gone()),
                 Ok(Err(message)) => Some(Answer::Error { message }),
-                Ok(Ok(accepted)) => {
-                    let (nodes, plan) = accepted.into_iter().unzip();
-                    let accepted = Answer::Accepted { nodes, plan };
+                Ok(Ok(reply)) if !reply.unknown.is_empty() => {
+                    Some(Answer::UnknownNodes { unknown: reply.unknown, known: reply.known })
+                }
+                Ok(Ok(reply)) => {
+                    let (nodes, plan) = reply.accepted.into_iter().unzip();
+                    let accepted = Answer::Accepted { nodes, plan, exited: reply.exited, refused: reply.refused };
                     match wait_rx {
                         None => Some(accepted),
                         Some(wait_rx) => {
@@ -166,9 +169,9 @@ async fn one(
                 }
             }
         }
-        Request::Signal { node, signal } => {
+        Request::Signal { node, signal, by } => {
             let (reply, rx) = oneshot::channel();
-            commands.send(Command::Signal { node, signal, reply }).await.ok()?;
+            commands.send(Command::Signal { node, signal, by, reply }).await.ok()?;
             Some(match rx.await {
                 Ok(Ok(())) => Answer::Ok,
                 Ok(Err(message)) => Answer::Error { message },

@@ -68,15 +68,21 @@ async fn forward(commands: &mpsc::Sender<Command>, req: Request) -> Option<Strin
                 Command::Stop { nodes, all, force, overrides: Overrides { grace_ms, signal }, by, reply, wait: None };
             commands.send(cmd).await.ok()?;
             match rx.await.ok()? {
-                Ok(accepted) => Some(
-                    accepted.iter().map(|(n, plan)| format!("stopping {n}: {plan}")).collect::<Vec<_>>().join("; "),
-                ),
+                Ok(reply) if !reply.unknown.is_empty() => Some(format!(
+                    "no node named {} (the session has {})",
+                    reply.unknown.join(", "),
+                    reply.known.join(", ")
+                )),
+                Ok(reply) => {
+                    let lines = reply.accepted.iter().map(|(n, plan)| format!("stopping {n}: {plan}"));
+                    Some(lines.chain(reply.exited).chain(reply.refused).collect::<Vec<_>>().join("; "))
+                }
                 Err(e) => Some(e),
             }
         }
-        Request::Signal { node, signal } => {
+        Request::Signal { node, signal, by } => {
             let (reply, rx) = oneshot::channel();
-            commands.send(Command::Signal { node: node.clone(), signal, reply }).await.ok()?;
+            commands.send(Command::Signal { node: node.clone(), signal, by, reply }).await.ok()?;
             Some(match rx.await.ok()? {
                 Ok(()) => format!("{signal} sent to {node}"),
                 Err(e) => e,

@@ -117,6 +117,8 @@ pub enum ConfirmKind {
     Stop(String),
     /// SIGKILL now.
     Kill(String),
+    /// One signal now from the picker (asked first only for SIGKILL: no cleanup can run).
+    Signal(String, crate::event::Signal),
     StopAll,
     /// Quitting an in-process session: stop every node, then leave.
     QuitStopAll,

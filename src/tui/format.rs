@@ -117,15 +117,18 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// Exit cause for a table cell; `short` for narrow screens.
-pub fn cause_label(cause: ExitCause, short: bool) -> &'static str {
+pub fn cause_label(cause: ExitCause, short: bool) -> String {
     match (cause, short) {
-        (ExitCause::KilledAtDeadline, false) => "killed-at-deadline",
-        (ExitCause::KilledAtDeadline, true) => "killed@dl",
-        (ExitCause::ForceKilled, false) => "force-killed",
-        (ExitCause::ForceKilled, true) => "forcekill",
-        (ExitCause::SpawnFailed, false) => "spawn-failed",
-        (ExitCause::SpawnFailed, true) => "no-start",
-        (other, _) => other.as_str(),
+        (ExitCause::KilledAtDeadline, false) => "killed-at-deadline".into(),
+        (ExitCause::KilledAtDeadline, true) => "killed@dl".into(),
+        (ExitCause::ForceKilled, false) => "force-killed".into(),
+        (ExitCause::ForceKilled, true) => "forcekill".into(),
+        (ExitCause::SpawnFailed, false) => "spawn-failed".into(),
+        (ExitCause::SpawnFailed, true) => "no-start".into(),
+        // Who sent it is in the detail and the log: the cell names the signal.
+        (ExitCause::Signalled { signal, .. }, false) => format!("signalled {}", signal.short_name()),
+        (ExitCause::Signalled { signal, .. }, true) => format!("sig {}", signal.short_name()),
+        (other, _) => other.as_str().into(),
     }
 }
 

@@ -337,6 +337,7 @@ fn yes(ui: &mut Ui, state: &State) -> Option<Action> {
         Overlay::Confirm(Confirm { kind, .. }) => Some(Action::Send(match kind {
             ConfirmKind::Stop(node) => stop_request(vec![node], false, false),
             ConfirmKind::Kill(node) => stop_request(vec![node], false, true),
+            ConfirmKind::Signal(node, signal) => Request::Signal { node, signal, by: Requester::Operator },
             ConfirmKind::StopAll => stop_request(Vec::new(), true, false),
             ConfirmKind::QuitStopAll => {
                 ui.quitting = Some(Quitting::Graceful);
@@ -349,7 +350,15 @@ fn yes(ui: &mut Ui, state: &State) -> Option<Action> {
         })),
         Overlay::Picker { node, index } => {
             let signal = PICKER_SIGNALS[index.min(PICKER_SIGNALS.len() - 1)];
-            Some(Action::Send(Request::Signal { node, signal }))
+            if signal == crate::event::Signal::KILL {
+                // Like `K`: no cleanup can run, so ask first.
+                let text = state
+                    .node(&node)
+                    .map_or_else(|| format!("Send SIGKILL to {node} now (no cleanup)?"), confirm::signal_kill_text);
+                ui.overlay = Overlay::Confirm(Confirm { kind: ConfirmKind::Signal(node, signal), text });
+                return None;
+            }
+            Some(Action::Send(Request::Signal { node, signal, by: Requester::Operator }))
         }
         Overlay::Search { input } => {
             if input.is_empty() {

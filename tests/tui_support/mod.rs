@@ -362,6 +362,7 @@ pub fn mid_stop() -> Feed {
             target: SignalTarget::Group,
             signal: Signal::TERM,
             error: None,
+            by: Some(Requester::Plan),
         },
     );
     f.at(12_100, out("camera", "SIGTERM: draining 6 frames before exit"));
@@ -419,6 +420,7 @@ pub fn exited_all_causes() -> Feed {
                 target: SignalTarget::Group,
                 signal: Signal::TERM,
                 error: None,
+                by: Some(Requester::Plan),
             },
         );
     }
@@ -443,6 +445,7 @@ pub fn exited_all_causes() -> Feed {
             target: SignalTarget::Group,
             signal: Signal::KILL,
             error: None,
+            by: Some(Requester::Plan),
         },
     );
     f.at(
@@ -470,6 +473,7 @@ pub fn exited_all_causes() -> Feed {
             target: SignalTarget::Group,
             signal: Signal::KILL,
             error: None,
+            by: Some(Requester::Plan),
         },
     );
     f.at(
@@ -653,4 +657,71 @@ pub fn render(state: &State, ui: &Ui, now: u64, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| f.render_widget(&Screen::new(state, ui, now), f.area())).unwrap();
     t.backend().to_string()
+}
+
+/// Paused nodes: `napper` stopped by SIGSTOP at rest (no hazard), `held` held by a debugger
+/// while its stop runs (paused-during-stop), `victim` killed by hand from the `x` picker.
+pub fn paused_and_signalled() -> Feed {
+    let mut f = Feed::new(
+        "paused",
+        vec![spec("napper", "sleep 1000"), spec("held", "python3 app.py"), spec("victim", "./victim")],
+    );
+    for (i, n) in ["napper", "held", "victim"].iter().enumerate() {
+        f.at(10, spawned(n, 7001 + i as u32, &format!("./{n}")));
+    }
+    let stopped = |pid, name: &str, paused| ProcSample {
+        paused: Some(paused),
+        ..sample(pid, name, &[], &[], &[(name, &[])], vec![])
+    };
+    f.at(500, EventKind::ProcSampled { node: "napper".into(), sample: stopped(7001, "sleep", Paused::Stopped) });
+    f.at(500, EventKind::ProcSampled { node: "held".into(), sample: stopped(7002, "python3", Paused::Traced) });
+    f.at(
+        1000,
+        EventKind::SignalSent {
+            node: "victim".into(),
+            pid: 7003,
+            target: SignalTarget::Group,
+            signal: Signal::KILL,
+            error: None,
+            by: Some(Requester::Operator),
+        },
+    );
+    f.at(
+        1001,
+        EventKind::NodeExited {
+            node: "victim".into(),
+            pid: 7003,
+            code: None,
+            signal: Some(Signal::KILL),
+            cause: ExitCause::Signalled { signal: Signal::KILL, by: Requester::Operator },
+            pending_tokens: vec![],
+        },
+    );
+    let p = plan(&[(0, StageAction::Signal(Signal::TERM)), (10_000, StageAction::Kill)], 10_000);
+    f.at(
+        2000,
+        EventKind::StopRequested { node: "held".into(), by: Requester::Operator, mode: StopMode::Graceful, plan: p },
+    );
+    f.at(
+        2000,
+        EventKind::StageEntered {
+            node: "held".into(),
+            stage: StageAction::Signal(Signal::TERM),
+            deadline: Some(12 * S),
+        },
+    );
+    for signal in [Signal::TERM, Signal::CONT] {
+        f.at(
+            2000,
+            EventKind::SignalSent {
+                node: "held".into(),
+                pid: 7002,
+                target: SignalTarget::Group,
+                signal,
+                error: None,
+                by: Some(Requester::Plan),
+            },
+        );
+    }
+    f
 }

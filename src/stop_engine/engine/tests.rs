@@ -55,7 +55,7 @@ impl World {
         self.run(t, effects);
     }
     fn exit(&mut self, t: u64, node: &str, signal: Option<Signal>) -> ExitCause {
-        let cause = self.engine.on_exit(node, None, signal);
+        let cause = self.engine.on_exit(node, None, signal, None);
         self.emit(
             t,
             EventKind::NodeExited { node: node.into(), pid: 0, code: None, signal, cause, pending_tokens: vec![] },
@@ -96,8 +96,8 @@ fn exits_are_stops_crashes_or_clean_exits() {
     w.run(0, e);
     // Dies of the SIGTERM it was sent: a stop.
     assert_eq!(w.exit(5 * MS, "a", Some(Signal::TERM)), ExitCause::Stopped);
-    assert_eq!(w.engine.on_exit("b", Some(1), None), ExitCause::Crashed);
-    assert_eq!(w.engine.on_exit("c", Some(0), None), ExitCause::Exited);
+    assert_eq!(w.engine.on_exit("b", Some(1), None, None), ExitCause::Crashed);
+    assert_eq!(w.engine.on_exit("c", Some(0), None, None), ExitCause::Exited);
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn force_kills_now_and_a_second_graceful_request_is_refused() {
 }
 
 #[test]
-fn stop_all_goes_tier_by_tier_and_a_second_request_forces() {
+fn stop_all_goes_in_dependency_order_and_a_second_request_forces() {
     let mut w = World::new(&[spec("db", 1000, &[]), spec("app", 1000, &["db"]), spec("web", 1000, &["app"])]);
     let e = w.engine.request_all(&w.state, false, Requester::Signal, Overrides::default(), 0);
     w.run(0, e);
@@ -186,4 +186,79 @@ fn a_listening_node_gets_the_message_first() {
     w.run(0, e);
     w.tick(2000 * MS);
     assert_eq!(w.log, vec!["0ms a stop message", "2000ms a SIGTERM"]);
+}
+
+#[test]
+fn every_signal_stage_is_followed_by_sigcont_and_the_kill_is_not() {
+    let mut a = spec("a", 1000, &[]);
+    a.escalate = vec![Escalation { signal: Signal::INT, after_ms: 400 }];
+    let mut w = World::new(&[a]);
+    let signals = |effects: &[Effect]| -> Vec<Signal> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Signal { signal, group: true, .. } => Some(*signal),
+                _ => None,
+            })
+            .collect()
+    };
+    let e = w.engine.request(&w.state, "a", StopMode::Graceful, Requester::Ctl, Overrides::default(), 0).unwrap();
+    assert_eq!(signals(&e), vec![Signal::TERM, Signal::CONT]);
+    w.run(0, e);
+    let e = w.engine.tick(&w.state, 400 * MS);
+    assert_eq!(signals(&e), vec![Signal::INT, Signal::CONT]);
+    w.run(400 * MS, e);
+    let e = w.engine.tick(&w.state, 1000 * MS);
+    assert_eq!(signals(&e), vec![Signal::KILL]);
+}
+
+/// Each node waits for the nodes that depend on it, not for a whole tier: `cache` (which only
+/// `app` depends on) starts once `app` has ended, while the unrelated `lone` is still in its
+/// long stop.
+#[test]
+fn stop_all_starts_each_node_once_its_own_dependents_have_ended() {
+    let mut w = World::new(&[
+        spec("db", 1000, &[]),
+        spec("cache", 1000, &["db"]),
+        spec("app", 1000, &["db", "cache"]),
+        spec("lone", 8000, &[]),
+    ]);
+    let e = w.engine.request_all(&w.state, false, Requester::Operator, Overrides::default(), 0);
+    let Some(Effect::Emit(EventKind::StopAllRequested { waits, tiers, .. })) = e.first() else { panic!("{e:?}") };
+    assert_eq!(tiers, &vec![vec!["app".to_string(), "lone".to_string()], vec!["cache".into()], vec!["db".into()]]);
+    assert_eq!(waits.get("cache"), Some(&vec!["app".to_string()]));
+    assert_eq!(waits.get("db"), Some(&vec!["app".to_string(), "cache".to_string()]));
+    assert_eq!(waits.get("lone"), None);
+    w.run(0, e);
+    assert_eq!(w.log, vec!["0ms app SIGTERM", "0ms lone SIGTERM"]);
+    w.exit(50 * MS, "app", Some(Signal::TERM));
+    assert_eq!(w.log.last().map(String::as_str), Some("50ms cache SIGTERM"), "{:?}", w.log);
+    w.exit(60 * MS, "cache", Some(Signal::TERM));
+    assert_eq!(w.log.last().map(String::as_str), Some("60ms db SIGTERM"), "{:?}", w.log);
+    w.exit(70 * MS, "db", Some(Signal::TERM));
+    assert!(!w.engine.all_done(&w.state), "lone still stopping");
+    w.tick(8000 * MS);
+    assert_eq!(w.log.last().map(String::as_str), Some("8000ms lone SIGKILL"));
+    assert_eq!(w.exit(8001 * MS, "lone", Some(Signal::KILL)), ExitCause::KilledAtDeadline);
+    assert!(w.engine.all_done(&w.state));
+}
+
+/// A signal someone sent by hand is what an exit is put down to; during a stop only a SIGKILL
+/// by hand (the stop would have ended it otherwise).
+#[test]
+fn an_exit_after_a_signal_sent_by_hand_is_put_down_to_it() {
+    let mut w = World::new(&[spec("a", 1000, &[]), spec("b", 1000, &[]), spec("c", 1000, &[])]);
+    let kill = Some((Signal::KILL, Requester::Operator));
+    assert_eq!(
+        w.engine.on_exit("a", None, Some(Signal::KILL), kill),
+        ExitCause::Signalled { signal: Signal::KILL, by: Requester::Operator }
+    );
+    let int = Some((Signal::INT, Requester::Operator));
+    assert_eq!(
+        w.engine.on_exit("b", Some(0), None, int),
+        ExitCause::Signalled { signal: Signal::INT, by: Requester::Operator }
+    );
+    let e = w.engine.request(&w.state, "c", StopMode::Graceful, Requester::Ctl, Overrides::default(), 0).unwrap();
+    w.run(0, e);
+    assert_eq!(w.engine.on_exit("c", Some(0), None, int), ExitCause::Stopped);
 }

@@ -2,7 +2,7 @@
 //! turns inputs (reaped children, edge events, commands, timers, signals to gracewatch) into
 //! events and actions.
 
-use super::command::Command;
+use super::command::{Command, StopReply};
 use super::guardian::Guardian;
 use super::hub::Hub;
 
@@ -36,6 +36,10 @@ pub use watch::Targets;
 const SURVIVOR_GRACE_NS: u64 = 250_000_000;
 /// How long the end of a session waits for its last control answers to be written.
 const CONTROL_DRAIN: std::time::Duration = std::time::Duration::from_millis(500);
+/// An exit this soon after a signal someone sent by hand (the cockpit's `x`) is put down to
+/// that signal ("signalled by the operator (SIGINT)"); later, the node ended on its own. A
+/// node that dies *of* that signal is put down to it whenever it dies.
+const SIGNALLED_WINDOW_NS: u64 = 30_000_000_000;
 
 /// What a session is asked to do.
 pub struct SessionConfig {
@@ -503,7 +507,8 @@ impl Session {
             tracing::debug!("reaped descendant {} ({:?}/{:?})", r.pid, r.code, r.signal);
             return;
         };
-        let cause = self.engine.on_exit(&node, r.code, r.signal);
+        let sent = self.signalled_by_hand(&node, r.t, r.signal);
+        let cause = self.engine.on_exit(&node, r.code, r.signal, sent);
         let pending_tokens = self
             .hub
             .state
@@ -528,6 +533,14 @@ impl Session {
         let effects = self.engine.tick(&self.hub.state, now);
         self.execute(effects);
         self.answer_waiters();
+    }
+
+    /// The signal sent to `node` by hand (not by a stop plan) that its exit at `t` is put down
+    /// to, if any: one it died of, or any that could end it sent shortly before.
+    pub(super) fn signalled_by_hand(&self, node: &str, t: u64, died_of: Option<Signal>) -> Option<(Signal, Requester)> {
+        let sent = self.hub.state.node(node)?.signalled?;
+        (died_of == Some(sent.signal) || t.saturating_sub(sent.t) <= SIGNALLED_WINDOW_NS)
+            .then_some((sent.signal, sent.by))
     }
 
     fn on_timer(&mut self) {
@@ -594,10 +607,11 @@ impl Session {
                     self.execute(effects);
                 }
             }
-            Command::Signal { node, signal, reply } => {
+            Command::Signal { node, signal, by, reply } => {
                 let group = self.hub.state.node(&node).is_some_and(|n| n.spec.group);
                 let result = if self.procs.contains_key(&node) {
-                    self.signal_node(&node, signal, group);
+                    self.signal_node(&node, signal, group, by);
+                    self.probe.sample_now(&node);
                     Ok(())
                 } else if self.hub.state.node(&node).is_some() {
                     Err(format!("{node} is not running"))
@@ -607,65 +621,16 @@ impl Session {
                 let _ = reply.send(result);
             }
             Command::Stop { nodes, all, force, overrides, by, reply, wait } => {
-                let now = self.now();
-                let mode = if force { StopMode::Force } else { StopMode::Graceful };
-                let mut accepted = Vec::new();
-                let mut errors = Vec::new();
-                let mut effects = Vec::new();
-                if all {
-                    let alive: Vec<String> = self
-                        .hub
-                        .state
-                        .nodes
-                        .values()
-                        .filter(|n| n.phase != Phase::Exited && n.pid.is_some())
-                        .map(|n| n.name.clone())
-                        .collect();
-                    effects = self.engine.request_all(&self.hub.state, force, by, overrides, now);
-                    accepted = alive;
-                    if accepted.is_empty() {
-                        errors.push("every node has already exited".to_string());
-                    }
-                } else {
-                    for node in &nodes {
-                        // Watching: say at once when the kernel would refuse our signals.
-                        let pid =
-                            self.hub.state.node(node).filter(|n| n.adopted && n.exit.is_none()).and_then(|n| n.pid);
-                        if let Some(pid) = pid.filter(|p| !super::permission::may_signal(*p)) {
-                            errors.push(format!("cannot stop {node}: {}", super::permission::permission_refused(pid)));
-                            continue;
-                        }
-                        match self.engine.request(&self.hub.state, node, mode, by, overrides, now) {
-                            Ok(more) => {
-                                effects.extend(more);
-                                accepted.push(node.clone());
-                            }
-                            Err(e) => errors.push(e.to_string()),
-                        }
-                    }
-                }
-                let plans: Vec<(String, String)> = accepted
-                    .iter()
-                    .map(|n| {
-                        let plan = effects
-                            .iter()
-                            .find_map(|e| match e {
-                                Effect::Emit(EventKind::StopRequested { node, plan, .. }) if node == n => {
-                                    Some(plan.describe())
-                                }
-                                _ => None,
-                            })
-                            .unwrap_or_else(|| "in reverse dependency order".to_string());
-                        (n.clone(), plan)
-                    })
-                    .collect();
+                let (answer, effects) = self.stop_command(&nodes, all, force, overrides, by);
                 self.execute(effects);
-                if accepted.is_empty() {
-                    let _ = reply.send(Err(errors.join("; ")));
+                let accepted: Vec<String> = answer.accepted.iter().map(|(n, _)| n.clone()).collect();
+                if accepted.is_empty() && answer.exited.is_empty() && answer.unknown.is_empty() {
+                    let _ = reply.send(Err(answer.refused.join("; ")));
                     return;
                 }
-                let _ = reply.send(Ok(plans));
+                let _ = reply.send(Ok(answer));
                 if let Some(reply) = wait {
+                    // Nothing accepted: the wait is over at once.
                     self.waiters.push(Waiter { nodes: accepted, reply });
                     self.answer_waiters();
                 }
@@ -673,22 +638,127 @@ impl Session {
         }
     }
 
-    /// Executes the stop engine's effects in order.
+    /// Takes a stop request: which nodes' stops start (and the effects that start them), which
+    /// had already ended, which were refused. A name the session does not have stops nothing.
+    fn stop_command(
+        &mut self,
+        nodes: &[String],
+        all: bool,
+        force: bool,
+        overrides: Overrides,
+        by: Requester,
+    ) -> (StopReply, Vec<Effect>) {
+        let now = self.now();
+        let mode = if force { StopMode::Force } else { StopMode::Graceful };
+        let mut answer = StopReply::default();
+        let mut effects = Vec::new();
+        let state = &self.hub.state;
+        let exited_line = |n: &crate::state::NodeState| {
+            let how = n.exit.as_ref().map_or_else(
+                || "it ended".to_string(),
+                |e| {
+                    e.cause.with_status(&if e.cause == ExitCause::SpawnFailed {
+                        "never started".into()
+                    } else {
+                        e.status()
+                    })
+                },
+            );
+            format!("{} already exited ({how})", n.name)
+        };
+        if all {
+            let alive: Vec<String> = state
+                .nodes
+                .values()
+                .filter(|n| n.phase != Phase::Exited && n.pid.is_some())
+                .map(|n| n.name.clone())
+                .collect();
+            if alive.is_empty() {
+                answer.exited.push("every node has already exited".to_string());
+                return (answer, effects);
+            }
+            effects = self.engine.request_all(state, force, by, overrides, now);
+            let mut plans: BTreeMap<&str, String> = BTreeMap::new();
+            for e in &effects {
+                match e {
+                    Effect::Emit(EventKind::StopRequested { node, plan, .. }) => {
+                        plans.insert(node.as_str(), plan.describe());
+                    }
+                    Effect::Emit(EventKind::StopAllRequested { waits, .. }) => {
+                        for (node, after) in waits {
+                            plans.insert(node.as_str(), format!("once {} ended", after.join(", ")));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            answer.accepted = alive
+                .iter()
+                .map(|n| {
+                    let plan = plans.get(n.as_str()).cloned();
+                    (n.clone(), plan.unwrap_or_else(|| "after the nodes that depend on it".to_string()))
+                })
+                .collect();
+            return (answer, effects);
+        }
+        answer.unknown = nodes.iter().filter(|n| state.node(n).is_none()).cloned().collect();
+        if !answer.unknown.is_empty() {
+            answer.known = state.nodes.keys().cloned().collect();
+            return (answer, effects);
+        }
+        for node in nodes {
+            let Some(n) = state.node(node) else { continue };
+            if n.phase == Phase::Exited {
+                answer.exited.push(exited_line(n));
+                continue;
+            }
+            // Watching: say at once when the kernel would refuse our signals.
+            let pid = Some(n).filter(|n| n.adopted && n.exit.is_none()).and_then(|n| n.pid);
+            if let Some(pid) = pid.filter(|p| !super::permission::may_signal(*p)) {
+                answer.refused.push(format!("cannot stop {node}: {}", super::permission::permission_refused(pid)));
+                continue;
+            }
+            match self.engine.request(state, node, mode, by, overrides, now) {
+                Ok(more) => {
+                    let plan = more.iter().find_map(|e| match e {
+                        Effect::Emit(EventKind::StopRequested { plan, .. }) => Some(plan.describe()),
+                        _ => None,
+                    });
+                    effects.extend(more);
+                    answer.accepted.push((node.clone(), plan.unwrap_or_default()));
+                }
+                Err(e) => answer.refused.push(e.to_string()),
+            }
+        }
+        (answer, effects)
+    }
+
+    /// Executes the stop engine's effects in order; then the probe reads each node signalled
+    /// (once all of its signals are sent: a SIGCONT follows each stop signal).
     fn execute(&mut self, effects: Vec<Effect>) {
+        let mut signalled: Vec<String> = Vec::new();
         for effect in effects {
             match effect {
                 Effect::Emit(ev) => self.emit(ev),
-                Effect::Signal { node, signal, group } => self.signal_node(&node, signal, group),
+                Effect::Signal { node, signal, group } => {
+                    self.signal_node(&node, signal, group, Requester::Plan);
+                    if !signalled.contains(&node) {
+                        signalled.push(node);
+                    }
+                }
                 Effect::SendStopMessage { node, signal_in_ms, kill_in_ms } => {
                     self.send_stop_message(&node, signal_in_ms, kill_in_ms);
                 }
             }
         }
+        for node in signalled {
+            self.probe.sample_now(&node);
+        }
     }
 
     /// Signals a node: its process group (only while the leader is provably unreaped, so the
     /// group id cannot have been recycled) or its process through its pidfd.
-    fn signal_node(&mut self, node: &str, signal: Signal, group: bool) {
+    fn signal_node(&mut self, node: &str, signal: Signal, group: bool, by: Requester) {
         let Some(p) = self.procs.get(node) else {
             return;
         };
@@ -718,8 +788,7 @@ impl Session {
             rustix::io::Errno::PERM => super::permission::permission_refused(pid),
             e => e.to_string(),
         });
-        self.emit(EventKind::SignalSent { node: node.to_string(), pid, target, signal, error });
-        self.probe.sample_now(node);
+        self.emit(EventKind::SignalSent { node: node.to_string(), pid, target, signal, error, by: Some(by) });
     }
 
     fn answer_waiters(&mut self) {

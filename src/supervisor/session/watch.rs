@@ -248,7 +248,8 @@ impl Session {
     }
 
     fn end_watched(&mut self, node: &str, pid: u32, code: Option<i32>, signal: Option<Signal>, t: u64) {
-        let cause = self.engine.on_exit(node, code, signal);
+        let sent = self.signalled_by_hand(node, t, signal);
+        let cause = self.engine.on_exit(node, code, signal, sent);
         self.hub.push(
             t,
             EventKind::NodeExited { node: node.to_string(), pid, code, signal, cause, pending_tokens: Vec::new() },

@@ -171,7 +171,10 @@ fn x_picks_a_signal() {
     let s = state(&["a"]);
     let mut u = ui(LinkMode::InProcess);
     let got = press(&mut u, &s, &[ch('x'), ch('j'), key(KeyCode::Down), key(KeyCode::Enter)]);
-    assert_eq!(got, vec![Action::Send(Request::Signal { node: "a".into(), signal: Signal::HUP })]);
+    assert_eq!(
+        got,
+        vec![Action::Send(Request::Signal { node: "a".into(), signal: Signal::HUP, by: Requester::Operator })]
+    );
     assert_eq!(press(&mut u, &s, &[ch('x'), key(KeyCode::Esc)]), vec![]);
     assert_eq!(u.overlay, Overlay::None);
 }

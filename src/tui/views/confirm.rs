@@ -36,6 +36,14 @@ pub fn kill_text(node: &NodeState) -> String {
     format!("Kill {} now with SIGKILL ({to}, no cleanup{lost})?", node.name)
 }
 
+/// `Send SIGKILL to camera now (its process group, no cleanup, outside any stop plan)?`
+pub fn signal_kill_text(node: &NodeState) -> String {
+    let to = if node.spec.group { "its process group" } else { "its process" };
+    let tokens = node.tokens.pending();
+    let lost = if tokens > 0 { format!(", {tokens} drop tokens still lent") } else { String::new() };
+    format!("Send SIGKILL to {} now ({to}, no cleanup{lost})?", node.name)
+}
+
 fn alive_names(state: &State) -> Vec<String> {
     state.nodes.values().filter(|n| n.phase != Phase::Exited).map(|n| n.name.clone()).collect()
 }

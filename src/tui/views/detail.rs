@@ -113,6 +113,9 @@ fn overview(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
         _ => t.dim,
     };
     head.push(Span::styled(n.phase.as_str(), phase_style));
+    if let Some(paused) = n.paused().filter(|_| n.exit.is_none()) {
+        head.push(Span::styled(format!(" · {}", paused.describe()), t.warn));
+    }
     if let Some(pid) = n.pid {
         head.push(Span::raw(format!("  pid {pid}")));
     }
@@ -351,8 +354,8 @@ fn stop(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
         out.push(section(cx, "Exit"));
         let mut spans = vec![
             Span::styled(format!("{:<9}", "cause"), t.dim),
-            Span::styled(e.cause.as_str(), style),
-            Span::raw(format!(" ({}) at {}", e.status(), fmt_t(e.t))),
+            Span::styled(e.cause.with_status(&e.status()), style),
+            Span::raw(format!(" at {}", fmt_t(e.t))),
         ];
         if let Some(s) = &n.stop {
             spans.push(Span::raw(format!(", {} after the stop request", fmt_ns(e.t.saturating_sub(s.requested_at)))));

@@ -73,6 +73,7 @@ fn legend(t: &Theme, w: usize, replay: bool) -> Vec<Line<'static>> {
     out.push(Line::default());
     out.push(Line::styled("Table", t.title));
     for (k, v) in [
+        ("STATE", "paused = stopped by SIGSTOP or held by a debugger; signalled SIG = ended after x sent SIG"),
         ("TOKENS", "drop tokens lent and not yet given back: count and age of the oldest"),
         ("GRACE", "bar = time left until SIGKILL; then the stage and the time left in it"),
         ("", "exited: how it ended (status or signal) and how long after the stop request"),

@@ -234,12 +234,16 @@ fn state_cell<'a>(cx: Ctx, n: &NodeState, short: bool) -> Cell<'a> {
             let style = if exit.cause.is_clean() { t.dim } else { t.bad };
             Cell::from(Span::styled(cause_label(exit.cause, short), style))
         }
+        (None, Phase::Running) if n.paused().is_some() => Cell::from(Span::styled("paused", t.warn)),
         // Its dispositions are shown as read, not judged yet: the start-up is not over.
         (None, Phase::Running) if n.settling_leader().is_some() => {
             let word = if n.adopted { "watched" } else { "running" };
             Cell::from(Span::styled(if short { "settling".to_string() } else { format!("{word} (settling)") }, t.dim))
         }
         (None, Phase::Running) => Cell::from(Span::styled(if n.adopted { "watched" } else { "running" }, t.good)),
+        (None, Phase::Stopping) if n.paused().is_some() => {
+            Cell::from(Span::styled(if short { "paused" } else { "stopping · paused" }, t.bad))
+        }
         (None, Phase::Stopping) => Cell::from(Span::styled("stopping", t.warn)),
         (None, phase) => Cell::from(Span::styled(phase.as_str(), t.dim)),
     }
