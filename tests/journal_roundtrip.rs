@@ -3,6 +3,7 @@
 mod common;
 use common::*;
 use gracewatch::event::EventKind;
+use std::fmt::Write as _;
 
 #[test]
 fn every_line_parses_back_into_the_same_events() {
@@ -134,4 +135,57 @@ fn a_session_that_cannot_start_leaves_no_socket_behind() {
     let said = String::from_utf8_lossy(&ps.stderr);
     assert!(said.contains("no session") && !said.contains("refused"), "{said}");
     assert!(!gw.path("run/gracewatch/nostart.sock").exists());
+}
+
+/// A node's exit is journaled after everything it said before it: its acknowledgement of the
+/// stop message and its last output lines, though they reach gracewatch through other paths
+/// (its socket and pipes) than its exit (the reaper) and either could come first.
+#[test]
+fn a_nodes_last_words_are_journaled_before_its_exit() {
+    const NODES: usize = 6;
+    // The acknowledgement goes out just before the callback; the lines just before the exit,
+    // which is immediate (no interpreter shutdown to give the readers time).
+    let body = "import os, sys, time, gracewatch_node as gw\n\
+                def bye(reason):\n\
+                \x20   for i in range(200): sys.stdout.write('bye %d\\n' % i)\n\
+                \x20   sys.stdout.flush()\n\
+                \x20   sys.stderr.write('last words\\n')\n\
+                \x20   sys.stderr.flush()\n\
+                \x20   os._exit(0)\n\
+                gw.on_stop(bye)\n\
+                while True: time.sleep(1)\n";
+    let mut manifest = String::from("name = \"words\"\n");
+    for i in 0..NODES {
+        let _ = writeln!(
+            manifest,
+            "[nodes.n{i}]\ncmd = [{}, \"-c\", {}]\ngrace = \"20s\"",
+            toml_str(&real_python()),
+            toml_str(body)
+        );
+    }
+    let mut gw = Gw::up(&manifest);
+    gw.wait_for(
+        |gw| gw.journal().iter().filter(|e| matches!(e.ev, EventKind::StopListening { .. })).count() == NODES,
+        "every node to listen for the stop message",
+    );
+    gw.run(&["stop", "--all", "--wait", "--session", "words"]);
+    let _ = gw.wait_exit();
+    let events = gw.journal();
+    for i in 0..NODES {
+        let node = format!("n{i}");
+        let at = |what: fn(&EventKind) -> bool| -> Vec<usize> {
+            events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.node() == Some(node.as_str()) && what(&e.ev))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let exit = at(|e| matches!(e, EventKind::NodeExited { .. }))[0];
+        let acked = at(|e| matches!(e, EventKind::StopAcked { .. }))[0];
+        let said = at(|e| matches!(e, EventKind::Output { .. }));
+        assert!(acked < exit, "{node}: acknowledged at #{acked}, exited at #{exit}");
+        assert_eq!(said.len(), 201, "{node}: every line kept\n{}", gw.post_mortem(None));
+        assert!(said.iter().all(|s| *s < exit), "{node}: a line after the exit (#{exit}): {said:?}");
+    }
 }

@@ -173,7 +173,10 @@ pub fn parse_toml(file: &Path, source: &str, default_name: &str) -> Result<(Mani
         return ctx.err(span, &format!("nodes.{first}.depends_on"), format!("dependency cycle: {}", cycle.join(" → ")));
     }
 
-    Ok((Manifest { name, path: Some(file.to_path_buf()), nodes, hazards, probe_interval_ms, watch_stop_signal: None }, places))
+    Ok((
+        Manifest { name, path: Some(file.to_path_buf()), nodes, hazards, probe_interval_ms, watch_stop_signal: None },
+        places,
+    ))
 }
 
 /// Where a node's `cmd` and `cwd` (its own, else the one of `[defaults]`) are written.

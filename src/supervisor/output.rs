@@ -69,12 +69,24 @@ fn memchr(s: &[u8]) -> Option<usize> {
     s.iter().position(|b| *b == b'\n')
 }
 
-/// Reads one stream of a node until it closes.
+/// Reads one stream of a node until it closes, then says so (the session holds the node's exit
+/// until its streams have closed: see `session::exits`).
 pub async fn pump(
     node: String,
     stream: Stream,
     fd: OwnedFd,
     sink: tokio::sync::mpsc::Sender<super::session::Input>,
+    clock: crate::clock::Clock,
+) {
+    read_lines(&node, stream, fd, &sink, clock).await;
+    let _ = sink.send(super::session::Input::StreamClosed { node }).await;
+}
+
+async fn read_lines(
+    node: &str,
+    stream: Stream,
+    fd: OwnedFd,
+    sink: &tokio::sync::mpsc::Sender<super::session::Input>,
     clock: crate::clock::Clock,
 ) {
     let Ok(mut pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
@@ -94,7 +106,7 @@ pub async fn pump(
             splitter.feed(&chunk[..n], &mut lines);
         }
         for (line, truncated_from) in lines.drain(..) {
-            let ev = EventKind::Output { node: node.clone(), stream, line, truncated_from };
+            let ev = EventKind::Output { node: node.to_string(), stream, line, truncated_from };
             if sink.send(super::session::Input::Event(clock.now(), ev)).await.is_err() {
                 return;
             }

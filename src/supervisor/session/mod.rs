@@ -6,6 +6,7 @@ use super::command::{Command, StopReply};
 use super::guardian::Guardian;
 use super::hub::Hub;
 
+mod exits;
 mod watch;
 mod wire;
 
@@ -89,6 +90,10 @@ pub enum Input {
     },
     /// An exit status from the kernel connector.
     ProcExit(crate::probe::ProcExit),
+    /// One of a node's output streams reached its end.
+    StreamClosed {
+        node: String,
+    },
     /// A survivor sweep (run off the session loop) is done.
     Swept {
         node: String,
@@ -134,6 +139,10 @@ pub struct Session {
     sweeps: Vec<(u64, String)>,
     /// Sweeps under way on a blocking thread.
     sweeps_running: usize,
+    /// Output streams of each node still open.
+    open_streams: HashMap<String, u32>,
+    /// Reaped leaders whose exits wait for their last output and messages ([`exits`]).
+    held_exits: Vec<exits::HeldExit>,
     /// Where the Python client was written for the nodes (on their `PYTHONPATH`).
     python_dir: Option<PathBuf>,
     viewers: usize,
@@ -345,6 +354,8 @@ impl Session {
             waiters: Vec::new(),
             sweeps: Vec::new(),
             sweeps_running: 0,
+            open_streams: HashMap::new(),
+            held_exits: Vec::new(),
             viewers: 0,
             intensity: Intensity::default(),
             signals_seen: 0,
@@ -441,6 +452,7 @@ impl Session {
                     let clock = self.clock;
                     for (fd, stream) in [(spawned.stdout, Stream::Stdout), (spawned.stderr, Stream::Stderr)] {
                         if let Some(fd) = fd {
+                            self.stream_opened(&name);
                             tokio::spawn(super::output::pump(name.clone(), stream, fd, self.inputs_tx.clone(), clock));
                         }
                     }
@@ -460,8 +472,13 @@ impl Session {
     }
 
     fn next_wake(&self) -> Option<u64> {
-        let sweep =
-            self.sweeps.iter().map(|(t, _)| *t).chain(self.watched.as_ref().and_then(watch::Watched::next_wake)).min();
+        let sweep = self
+            .sweeps
+            .iter()
+            .map(|(t, _)| *t)
+            .chain(self.watched.as_ref().and_then(watch::Watched::next_wake))
+            .chain(self.next_held_exit())
+            .min();
         match (self.engine.next_deadline(), sweep) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -469,7 +486,7 @@ impl Session {
     }
 
     fn should_end(&self) -> bool {
-        if !self.sweeps.is_empty() || self.sweeps_running > 0 {
+        if !self.sweeps.is_empty() || self.sweeps_running > 0 || !self.held_exits.is_empty() {
             return false;
         }
         let all_exited = self.hub.state.nodes.values().all(|n| n.phase == Phase::Exited);
@@ -487,7 +504,8 @@ impl Session {
             Input::Event(t, ev) => {
                 self.hub.push(t, ev);
             }
-            Input::Reaped(r) => self.on_reaped(r),
+            Input::Reaped(r) => self.on_leader_reaped(r),
+            Input::StreamClosed { node } => self.stream_closed(&node),
             Input::Wire(w) => self.on_wire(w),
             Input::PidfdExited { node, pid, t } => self.on_pidfd_exit(node, pid, t),
             Input::ProcExit(e) => self.on_proc_exit(e),
@@ -545,6 +563,7 @@ impl Session {
 
     fn on_timer(&mut self) {
         let now = self.now();
+        self.release_overdue_exits(now);
         self.on_watch_timer(now);
         let effects = self.engine.tick(&self.hub.state, now);
         self.execute(effects);

@@ -37,6 +37,7 @@ impl Session {
             WireInput::Closed { conn, node, reason } => {
                 if self.conns.remove(&conn).is_some() {
                     self.emit(EventKind::NodeDisconnected { node, reason });
+                    self.release_drained_exits();
                 }
             }
             WireInput::Message { conn, node, msg } => {
@@ -111,5 +112,6 @@ impl Session {
         self.emit(EventKind::ProtocolError { node: node.to_string(), error });
         let reason = "cut: protocol error".to_string();
         self.emit(EventKind::NodeDisconnected { node: node.to_string(), reason });
+        self.release_drained_exits();
     }
 }
