@@ -1317,6 +1317,55 @@ while True:
     assert!(raised_at >= stop.requested_at, "raised during the stop, not at rest");
 }
 
+/// A process under a syscall tracer (what `strace` does, here in Python so every machine has
+/// it) is found in a tracing stop (`t`) read after read, but it runs between the stops: it is
+/// not paused, and its stop is not held up by a debugger.
+#[test]
+fn paused_during_stop_is_not_raised_by_a_node_under_a_syscall_tracer() {
+    let code = r"
+import ctypes, os, signal, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(0x59616d61, ctypes.c_ulong(0xffffffffffffffff), 0, 0, 0)  # PR_SET_PTRACER_ANY (Yama)
+signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))
+parent = os.getpid()
+if os.fork() == 0:
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    if libc.ptrace(16, parent, None, None) != 0:  # PTRACE_ATTACH
+        print('attach failed: errno', ctypes.get_errno(), flush=True)
+        os._exit(1)
+    os.waitpid(parent, 0)
+    print('tracing', flush=True)
+    sig = 0
+    while True:
+        libc.ptrace(24, parent, None, ctypes.c_void_p(sig))  # PTRACE_SYSCALL
+        try:
+            _, status = os.waitpid(parent, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            os._exit(0)
+        stopped = os.WSTOPSIG(status)
+        sig = 0 if stopped == signal.SIGTRAP else stopped
+while True:
+    os.stat('/')
+    time.sleep(0.0005)
+";
+    let mut gw = up("straced", &[node("traced", &py(code, &[]), &["grace = \"10s\""]), keeper()]);
+    gw.wait_for(|gw| !lines(gw, "traced").is_empty(), "the tracer to attach");
+    assert_eq!(lines(&gw, "traced"), vec!["tracing".to_string()], "ptrace must be allowed here");
+    let pid = node_pid(&gw, "traced");
+    gw.wait_for(|_| proc_state(pid) == Some('t'), "the node to be seen in a tracing stop");
+    // Three seconds of reads (a dozen probe rounds, each finding it in `t` as often as not).
+    for _ in 0..30 {
+        assert_ne!(gw.node("traced")["paused"], "traced", "a traced process that runs is not paused");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let text = stop(&gw, &["traced"]);
+    assert!(text.contains("traced: stopped"), "{text}");
+    let (_, state) = stop_all_and_fold(&mut gw);
+    assert!(!raised(&state, "traced").contains(&HazardId::PausedDuringStop), "{:?}", raised(&state, "traced"));
+}
+
 /// Paused by SIGSTOP (a job-control stop) at rest: shown as paused, no hazard; its stop's
 /// SIGCONT resumes it, so none during the stop either. A stopped `sleep` dies of SIGTERM
 /// anyway; a handler that must run is resumed by the SIGCONT (`tests/stop_causes.rs`).

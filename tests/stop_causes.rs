@@ -359,6 +359,41 @@ fn a_signal_sent_by_the_operator_is_what_the_exit_is_put_down_to() {
     assert_eq!(report.status.code(), Some(1), "{text}");
 }
 
+/// A signal sent by hand is not blamed for a death by another one: a node sent SIGHUP (which it
+/// handles, as for a reload) that then dies of SIGSEGV crashed.
+#[test]
+fn a_crash_after_a_signal_by_hand_is_a_crash() {
+    let body = "import os, signal, sys, time\n\
+                def hup(*_):\n\
+                \x20   print('reloading', flush=True)\n\
+                \x20   signal.signal(signal.SIGSEGV, signal.SIG_DFL)\n\
+                \x20   os.kill(os.getpid(), signal.SIGSEGV)\n\
+                signal.signal(signal.SIGHUP, hup)\n\
+                print('ready', flush=True)\n\
+                while True: time.sleep(1)\n";
+    let mut gw = Gw::up(&format!(
+        "name = \"hupcrash\"\n[nodes.reloader]\ncmd = [{}, \"-c\", {}]\n",
+        toml_str(&real_python()),
+        toml_str(body)
+    ));
+    gw.wait_for(|gw| printed_by(gw, "reloader").contains(&"ready".to_string()), "reloader ready");
+    signal_by_hand(&gw, "reloader", "SIGHUP");
+    let done = gw.wait_exit();
+    let cause = gw.journal().into_iter().find_map(|e| match e.ev {
+        gracewatch::event::EventKind::NodeExited { cause, signal, .. } => {
+            Some((serde_json::to_value(cause).unwrap(), signal))
+        }
+        _ => None,
+    });
+    assert_eq!(
+        cause,
+        Some((serde_json::json!("crashed"), gracewatch::event::Signal::from_number(11))),
+        "{}",
+        gw.post_mortem(Some(&done))
+    );
+    assert_eq!(done.status.code(), Some(1), "a crash is no clean end");
+}
+
 /// `stop`'s answers and exit statuses: a name the session does not have is bad input (2, and
 /// the session's nodes are listed, nothing is stopped); a node that already exited is said so
 /// (0); bare `stop` says to name nodes or use --all (2); `--signal` replaces the stop signal

@@ -106,6 +106,15 @@ pub fn parse_status_mask(status: &[u8], key: &[u8]) -> Option<SigSet> {
     SigSet::from_hex(std::str::from_utf8(&line[key.len()..]).ok()?)
 }
 
+/// `voluntary_ctxt_switches` + `nonvoluntary_ctxt_switches` of a `status` file.
+pub fn parse_context_switches(status: &[u8]) -> Option<u64> {
+    let field = |key: &[u8]| {
+        let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(key))?;
+        parse_u64(line[key.len()..].trim_ascii())
+    };
+    Some(field(b"voluntary_ctxt_switches:")? + field(b"nonvoluntary_ctxt_switches:")?)
+}
+
 /// Parses a decimal field; negative numbers (priority, nice) read as 0, which the probe never
 /// uses.
 fn parse_u64(word: &[u8]) -> Option<u64> {
@@ -180,6 +189,14 @@ impl ProcDir {
         let bytes = self.read_into("status", buf)?;
         parse_status_mask(bytes, b"ShdPnd:")
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no ShdPnd in /proc/PID/status"))
+    }
+
+    /// How many times the process's main thread was switched out (voluntarily or not) since it
+    /// started: unchanged between two reads, it did not run at all in between.
+    pub fn context_switches(&self, buf: &mut Buf) -> io::Result<u64> {
+        let bytes = self.read_into("status", buf)?;
+        parse_context_switches(bytes)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no ctxt_switches in /proc/PID/status"))
     }
 
     /// `/proc/PID/task/TID/stat`.
@@ -396,6 +413,19 @@ mod tests {
         // This very process: nothing sent to it is waiting.
         let me = ProcDir::open(std::process::id()).unwrap();
         assert_eq!(me.shared_pending(&mut Buf::new()).unwrap(), SigSet::EMPTY);
+    }
+
+    #[test]
+    fn counts_context_switches_and_sees_them_grow_while_running() {
+        let status = b"Name:\tx\nvoluntary_ctxt_switches:\t12\nnonvoluntary_ctxt_switches:\t3\n";
+        assert_eq!(parse_context_switches(status), Some(15));
+        assert_eq!(parse_context_switches(b"Name:\tx\n"), None);
+        // /proc/TID: this thread (the main thread of a test binary only waits).
+        let me = ProcDir::open(rustix::thread::gettid().as_raw_nonzero().get() as u32).unwrap();
+        let mut buf = Buf::new();
+        let before = me.context_switches(&mut buf).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(me.context_switches(&mut buf).unwrap() > before, "a sleep is a voluntary switch");
     }
 
     #[test]

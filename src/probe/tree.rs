@@ -179,8 +179,9 @@ pub struct Proc {
 pub enum TraceSeen {
     #[default]
     No,
-    /// Every read since then found it in `t`.
-    Since(Instant),
+    /// Every read since then found it in `t`; its context switches then (see
+    /// [`context_switches`]).
+    Since(Instant, Option<u64>),
     /// Long enough: it is held by its tracer.
     Held,
 }
@@ -594,7 +595,10 @@ impl Worker {
             pending = SigSet(pending.0 | p.dir.shared_pending(&mut self.buf).unwrap_or_default().0);
         }
         if p.masks.wants_signalfd(everywhere, now) {
-            let found = p.dir.signalfd_signals(&mut self.buf).unwrap_or_default();
+            // Its descriptors cannot be looked at (another user's process under `watch`): it
+            // may read every one of these from a signalfd, so none starts a run of blocked
+            // reads. Unknown is not blocked; during a stop the pending signal still tells.
+            let found = p.dir.signalfd_signals(&mut self.buf).unwrap_or(everywhere);
             p.masks.signalfd_seen(found, everywhere, now);
         }
         p.masks.observe(everywhere, pending, now);
@@ -822,10 +826,18 @@ fn observe_stat(p: &mut Proc, stat: Stat, usage_ticks: &mut u64, now: Instant) {
         p.dirty = true;
     }
     p.trace = match (stat.state, p.trace) {
-        (b't', TraceSeen::No) => TraceSeen::Since(now),
-        (b't', TraceSeen::Since(since)) if now.saturating_duration_since(since) >= TRACED_PERSISTS => {
-            p.dirty = true;
-            TraceSeen::Held
+        (b't', TraceSeen::No) => TraceSeen::Since(now, context_switches(&p.dir)),
+        (b't', TraceSeen::Since(since, switches)) if now.saturating_duration_since(since) >= TRACED_PERSISTS => {
+            // Not switched in once since: it has not run at all, it is held. A process under
+            // `strace` is found in `t` read after read too (it stops at every system call), but
+            // it runs in between.
+            let now_switches = context_switches(&p.dir);
+            if switches.is_some() && now_switches == switches {
+                p.dirty = true;
+                TraceSeen::Held
+            } else {
+                TraceSeen::Since(now, now_switches)
+            }
         }
         (b't', seen) => seen,
         _ => TraceSeen::No,
@@ -833,8 +845,13 @@ fn observe_stat(p: &mut Proc, stat: Stat, usage_ticks: &mut u64, now: Instant) {
     p.stat = stat;
 }
 
-/// A tracing stop (`t`) seen this long, through every read, is a process held by its tracer.
+/// A tracing stop (`t`) seen this long, through every read, with the process not run once
+/// meanwhile, is a process held by its tracer.
 const TRACED_PERSISTS: Duration = Duration::from_millis(100);
+
+fn context_switches(dir: &ProcDir) -> Option<u64> {
+    dir.context_switches(&mut Buf::new()).ok()
+}
 
 fn identity(p: &Proc, buf: &mut Buf) -> Identity {
     Identity { exe: p.dir.exe().ok(), cmdline: p.dir.cmdline(buf).unwrap_or_default(), caught: p.stat.caught.0 }

@@ -9,9 +9,11 @@
 //! So a reaped leader's exit is held until its output pipes and its wire connections have
 //! closed (they close when the last process holding them does), for at most [`EXIT_DRAIN`]:
 //! a descendant that keeps the pipe open (a daemon, a forked child) must not hold the exit up.
-//! The exit keeps the time it was reaped at.
+//! The exit keeps the time it was reaped at, and its cause is decided then: the stop engine
+//! forgets the node at once, so a deadline that falls while the exit is held kills nothing.
 
 use super::Session;
+use crate::event::ExitCause;
 use crate::supervisor::reaper::Reaped;
 
 /// The longest a reaped leader's exit waits for its pipes and connections to close.
@@ -20,6 +22,9 @@ pub const EXIT_DRAIN_NS: u64 = 100_000_000;
 /// A reaped leader whose exit is not recorded yet.
 pub(super) struct HeldExit {
     pub reaped: Reaped,
+    pub node: String,
+    /// Decided when it was reaped.
+    pub cause: ExitCause,
     /// Session time after which it is recorded whatever is still open.
     pub until: u64,
 }
@@ -46,25 +51,29 @@ impl Session {
         self.open_streams.contains_key(node) || self.conns.values().any(|c| c.node == node)
     }
 
-    /// The reaper's report of a leader: recorded now, or held until the node has said all.
+    /// The reaper's report of a leader: its cause decided now, its exit recorded now or once
+    /// the node has said all.
     pub(super) fn on_leader_reaped(&mut self, reaped: Reaped) {
-        match &reaped.node {
-            Some(node) if self.still_talking(node) => {
-                let until = reaped.t + EXIT_DRAIN_NS;
-                self.held_exits.push(HeldExit { reaped, until });
-            }
-            _ => self.on_reaped(reaped),
+        let Some(node) = reaped.node.clone() else {
+            tracing::debug!("reaped descendant {} ({:?}/{:?})", reaped.pid, reaped.code, reaped.signal);
+            return;
+        };
+        let cause = self.exit_cause(&reaped, &node);
+        if self.still_talking(&node) {
+            let until = reaped.t + EXIT_DRAIN_NS;
+            self.held_exits.push(HeldExit { reaped, node, cause, until });
+        } else {
+            self.record_exit(&reaped, node, cause);
         }
     }
 
     /// Records the held exits whose nodes have nothing left open.
     pub(super) fn release_drained_exits(&mut self) {
-        let (ready, held): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held_exits)
-            .into_iter()
-            .partition(|h| h.reaped.node.as_deref().is_none_or(|n| !self.still_talking(n)));
+        let (ready, held): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.held_exits).into_iter().partition(|h| !self.still_talking(&h.node));
         self.held_exits = held;
         for h in ready {
-            self.on_reaped(h.reaped);
+            self.record_exit(&h.reaped, h.node, h.cause);
         }
     }
 
@@ -74,7 +83,7 @@ impl Session {
             std::mem::take(&mut self.held_exits).into_iter().partition(|h| h.until <= now);
         self.held_exits = held;
         for h in due {
-            self.on_reaped(h.reaped);
+            self.record_exit(&h.reaped, h.node, h.cause);
         }
     }
 

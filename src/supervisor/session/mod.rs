@@ -520,13 +520,19 @@ impl Session {
         }
     }
 
-    fn on_reaped(&mut self, r: Reaped) {
-        let Some(node) = r.node else {
-            tracing::debug!("reaped descendant {} ({:?}/{:?})", r.pid, r.code, r.signal);
-            return;
-        };
-        let sent = self.signalled_by_hand(&node, r.t, r.signal);
-        let cause = self.engine.on_exit(&node, r.code, r.signal, sent);
+    /// A node's leader was reaped: its cause is decided now, at the instant it ended (the stop
+    /// engine forgets it, so no later stage is entered for it, and nothing is signalled); the
+    /// exit is recorded by [`Session::record_exit`], at once or once it has said all
+    /// ([`exits`]).
+    fn exit_cause(&mut self, r: &Reaped, node: &str) -> ExitCause {
+        let sent = self.signalled_by_hand(node, r.t, r.signal);
+        self.procs.remove(node);
+        self.engine.on_exit(node, r.code, r.signal, sent)
+    }
+
+    fn record_exit(&mut self, r: &Reaped, node: String, cause: ExitCause) {
+        // A stop requested while the exit was held (the state still said running) ends here.
+        let _ = self.engine.on_exit(&node, r.code, r.signal, None);
         let pending_tokens = self
             .hub
             .state
@@ -544,7 +550,6 @@ impl Session {
                 pending_tokens,
             },
         );
-        self.procs.remove(&node);
         self.probe.unwatch(&node);
         self.sweeps.push((r.t + SURVIVOR_GRACE_NS, node));
         let now = self.now();
@@ -554,11 +559,16 @@ impl Session {
     }
 
     /// The signal sent to `node` by hand (not by a stop plan) that its exit at `t` is put down
-    /// to, if any: one it died of, or any that could end it sent shortly before.
+    /// to, if any: the one it died of, or one it handled by exiting (with a status, or with no
+    /// status known) shortly after. A death by another signal is not the sender's: a node sent
+    /// SIGHUP to reload that dies of SIGSEGV later crashed.
     pub(super) fn signalled_by_hand(&self, node: &str, t: u64, died_of: Option<Signal>) -> Option<(Signal, Requester)> {
         let sent = self.hub.state.node(node)?.signalled?;
-        (died_of == Some(sent.signal) || t.saturating_sub(sent.t) <= SIGNALLED_WINDOW_NS)
-            .then_some((sent.signal, sent.by))
+        let credited = match died_of {
+            Some(signal) => signal == sent.signal,
+            None => t.saturating_sub(sent.t) <= SIGNALLED_WINDOW_NS,
+        };
+        credited.then_some((sent.signal, sent.by))
     }
 
     fn on_timer(&mut self) {
