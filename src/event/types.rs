@@ -209,6 +209,16 @@ impl MaskRuns {
 pub struct MaskRun {
     pub signals: SigSet,
     pub reads: u32,
+    /// Which run this is: the number of the probe's read of the process that started it. Two
+    /// samples show the same run only with the same number: a run that ended and a new one
+    /// that grew as long between two samples are told apart. 0 in journals older than it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub started: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The run of `runs` that holds `sig`, as its read count.

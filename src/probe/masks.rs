@@ -69,17 +69,22 @@ struct Run {
     published: Option<Instant>,
     /// Long enough to be judged: the count no longer moves.
     settled: bool,
+    /// The number of the read that started it ([`MaskRun::started`]).
+    started: u64,
 }
 
 /// The runs of one kind, per signal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Runs {
     runs: Vec<Run>,
+    /// Reads observed so far: numbers the runs.
+    reads_seen: u64,
 }
 
 impl Runs {
     /// A read found `set` so (blocked on every thread, or held).
     pub fn observe(&mut self, set: SigSet, now: Instant, judging: Judging) {
+        self.reads_seen += 1;
         self.runs.retain(|r| set.contains(r.signal));
         for run in &mut self.runs {
             if run.settled || now.saturating_duration_since(run.last) < READ_GAP {
@@ -91,7 +96,8 @@ impl Runs {
         }
         for signal in set.iter() {
             if !self.runs.iter().any(|r| r.signal == signal) {
-                let mut run = Run { signal, reads: 1, last: now, published: None, settled: false };
+                let mut run =
+                    Run { signal, reads: 1, last: now, published: None, settled: false, started: self.reads_seen };
                 settle(&mut run, now, judging);
                 self.runs.push(run);
             }
@@ -102,9 +108,13 @@ impl Runs {
     pub fn published(&self, judging: Judging) -> Vec<MaskRun> {
         let mut out: Vec<MaskRun> = Vec::new();
         for run in self.runs.iter().filter(|r| r.reads >= judging.publish_from) {
-            match out.iter_mut().find(|m| m.reads == run.reads) {
+            match out.iter_mut().find(|m| m.reads == run.reads && m.started == run.started) {
                 Some(m) => m.signals.insert(run.signal),
-                None => out.push(MaskRun { signals: [run.signal].into_iter().collect(), reads: run.reads }),
+                None => out.push(MaskRun {
+                    signals: [run.signal].into_iter().collect(),
+                    reads: run.reads,
+                    started: run.started,
+                }),
             }
         }
         out.sort_by(|a, b| b.reads.cmp(&a.reads).then(a.signals.0.cmp(&b.signals.0)));
@@ -187,6 +197,11 @@ impl MaskWatch {
 mod tests {
     use super::*;
 
+    /// The runs' signals and counts, without their numbers.
+    fn shape(runs: Vec<MaskRun>) -> Vec<(SigSet, u32)> {
+        runs.into_iter().map(|r| (r.signals, r.reads)).collect()
+    }
+
     const TERM: SigSet = SigSet(1 << 14);
 
     fn at(t0: Instant, ms: u64) -> Instant {
@@ -217,7 +232,7 @@ mod tests {
         // that finds it open.
         w.observe(TERM, SigSet::EMPTY, at(t0, 500));
         w.observe(TERM, SigSet::EMPTY, at(t0, 750));
-        assert_eq!(w.runs().blocked, vec![MaskRun { signals: TERM, reads: 2 }]);
+        assert_eq!(shape(w.runs().blocked), vec![(TERM, 2)]);
         w.observe(SigSet::EMPTY, SigSet::EMPTY, at(t0, 1000));
         assert!(w.runs().is_empty());
     }
@@ -231,7 +246,7 @@ mod tests {
         }
         assert!(w.runs().is_empty(), "still one sighting");
         w.observe(TERM, SigSet::EMPTY, at(t0, 200));
-        assert_eq!(w.runs().blocked, vec![MaskRun { signals: TERM, reads: 2 }]);
+        assert_eq!(shape(w.runs().blocked), vec![(TERM, 2)]);
     }
 
     #[test]
@@ -271,14 +286,14 @@ mod tests {
         let mut w = MaskWatch::default();
         // SIGINT pending but not blocked everywhere: not held (it is being delivered).
         w.observe(TERM, SigSet(TERM.0 | int.0), t0);
-        assert_eq!(w.runs().held, vec![MaskRun { signals: TERM, reads: 1 }], "held is published at once");
+        assert_eq!(shape(w.runs().held), vec![(TERM, 1)], "held is published at once");
         w.observe(TERM, TERM, at(t0, 250));
-        assert_eq!(w.runs().held, vec![MaskRun { signals: TERM, reads: 2 }]);
-        assert_eq!(w.runs().blocked, vec![MaskRun { signals: TERM, reads: 2 }]);
+        assert_eq!(shape(w.runs().held), vec![(TERM, 2)]);
+        assert_eq!(shape(w.runs().blocked), vec![(TERM, 2)]);
         // Taken (a thread unblocked it, or it was read from a signalfd): the held run ends.
         w.observe(TERM, SigSet::EMPTY, at(t0, 500));
         assert!(w.runs().held.is_empty());
-        assert_eq!(w.runs().blocked, vec![MaskRun { signals: TERM, reads: 3 }]);
+        assert_eq!(shape(w.runs().blocked), vec![(TERM, 3)]);
     }
 
     #[test]
@@ -299,7 +314,7 @@ mod tests {
         // Sent and never read from the descriptor: held all the same.
         w.observe(TERM, TERM, at(t0, 1250));
         w.observe(TERM, TERM, at(t0, 1500));
-        assert_eq!(w.runs().held, vec![MaskRun { signals: TERM, reads: 2 }]);
+        assert_eq!(shape(w.runs().held), vec![(TERM, 2)]);
     }
 
     #[test]
@@ -311,6 +326,6 @@ mod tests {
         w.observe(TERM, SigSet::EMPTY, at(t0, 250));
         w.observe(SigSet(TERM.0 | int.0), SigSet::EMPTY, at(t0, 500));
         w.observe(SigSet(TERM.0 | int.0), SigSet::EMPTY, at(t0, 750));
-        assert_eq!(w.runs().blocked, vec![MaskRun { signals: TERM, reads: 4 }, MaskRun { signals: int, reads: 2 }]);
+        assert_eq!(shape(w.runs().blocked), vec![(TERM, 4), (int, 2)]);
     }
 }

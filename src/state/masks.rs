@@ -27,6 +27,9 @@ pub struct RunSeen {
     pub since: u64,
     /// Consecutive reads that found it so, as of the latest sample.
     pub reads: u32,
+    /// Which run it is ([`MaskRun::started`]; 0 when the journal does not say).
+    #[serde(default)]
+    pub started: u64,
 }
 
 impl MaskSeen {
@@ -53,14 +56,17 @@ impl MaskSeen {
     }
 }
 
-/// A run goes on while its signal is in a published run whose count did not go down; a lower
-/// count is a new run (the old one ended between two samples).
+/// A run goes on while its signal is in a published run of the same number (the probe numbers
+/// each run by the read that started it: one that ended and a new one that grew as long between
+/// two samples are two runs). Journals without numbers: while its count did not go down.
 fn follow(before: &[RunSeen], now: &[MaskRun], t: u64) -> Vec<RunSeen> {
     now.iter()
-        .flat_map(|run| run.signals.iter().map(move |signal| (signal, run.reads)))
-        .map(|(signal, reads)| {
-            let since = before.iter().find(|r| r.signal == signal && r.reads <= reads).map_or(t, |r| r.since);
-            RunSeen { signal, since, reads }
+        .flat_map(|run| run.signals.iter().map(move |signal| (signal, run.reads, run.started)))
+        .map(|(signal, reads, started)| {
+            let same =
+                |r: &&RunSeen| r.signal == signal && if started == 0 { r.reads <= reads } else { r.started == started };
+            let since = before.iter().find(same).map_or(t, |r| r.since);
+            RunSeen { signal, since, reads, started }
         })
         .collect()
 }
@@ -70,10 +76,29 @@ mod tests {
     use super::*;
 
     fn runs(blocked: &[(Signal, u32)]) -> MaskRuns {
+        numbered(blocked, 0)
+    }
+
+    fn numbered(blocked: &[(Signal, u32)], started: u64) -> MaskRuns {
         MaskRuns {
-            blocked: blocked.iter().map(|(s, r)| MaskRun { signals: [*s].into_iter().collect(), reads: *r }).collect(),
+            blocked: blocked
+                .iter()
+                .map(|(s, r)| MaskRun { signals: [*s].into_iter().collect(), reads: *r, started })
+                .collect(),
             held: Vec::new(),
         }
+    }
+
+    /// A block that ended and a new one that grew as long between two samples (samples held
+    /// back meanwhile): the new one is timed from its own first sample.
+    #[test]
+    fn a_new_run_as_long_as_the_old_one_is_a_new_run() {
+        let mut m = MaskSeen::default();
+        m.update(100, &numbered(&[(Signal::TERM, 2)], 7));
+        m.update(900, &numbered(&[(Signal::TERM, 3)], 7));
+        assert_eq!(m.blocked(Signal::TERM).unwrap().since, 100, "the same run goes on");
+        m.update(1_000, &numbered(&[(Signal::TERM, 3)], 12));
+        assert_eq!(m.blocked(Signal::TERM).unwrap().since, 1_000, "another run, however long");
     }
 
     #[test]

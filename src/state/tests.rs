@@ -151,7 +151,9 @@ fn ids(f: &Feed, n: &str) -> Vec<HazardId> {
 /// A sample of a process with SIGTERM caught and blocked on both of its threads (the confirmed
 /// masks), and these runs.
 fn blocking(pid: u32, blocked_reads: u32, held_reads: u32) -> ProcSample {
-    let run = |reads: u32| (reads > 0).then_some(MaskRun { signals: [Signal::TERM].into_iter().collect(), reads });
+    let run = |reads: u32| {
+        (reads > 0).then_some(MaskRun { signals: [Signal::TERM].into_iter().collect(), reads, started: 1 })
+    };
     ProcSample {
         mask_runs: MaskRuns {
             blocked: run(blocked_reads).into_iter().collect(),

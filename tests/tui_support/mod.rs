@@ -528,7 +528,10 @@ pub fn all_hazards() -> Feed {
     let blocked = |reads: u32| EventKind::ProcSampled {
         node: "blocked".into(),
         sample: ProcSample {
-            mask_runs: MaskRuns { blocked: vec![MaskRun { signals: sigs(&[Signal::TERM]), reads }], held: vec![] },
+            mask_runs: MaskRuns {
+                blocked: vec![MaskRun { signals: sigs(&[Signal::TERM]), reads, started: 1 }],
+                held: vec![],
+            },
             ..sample(
                 6002,
                 "blocked",
