@@ -1265,15 +1265,16 @@ fn survivors_after_exit_is_not_raised_by_a_clean_process() {
 // ---------------------------------------------------------------------------------------------
 // paused-during-stop
 
-/// The state letter of `/proc/PID/stat` (`S`, `T`, `t`).
-fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(')').next()?.trim_start().chars().next()
-}
-
-fn node_pid(gw: &Gw, node: &str) -> u32 {
-    gw.node(node)["pid"].as_u64().expect("a pid") as u32
-}
+/// Python that lets any process trace it (Yama's ptrace scope), exits 0 on SIGTERM and forks;
+/// what follows runs in the child (indented once), the tracer of `parent`, then in the parent.
+const PTRACED_BY_CHILD: &str = r"
+import ctypes, os, signal, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(0x59616d61, ctypes.c_ulong(0xffffffffffffffff), 0, 0, 0)  # PR_SET_PTRACER_ANY (Yama)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))
+parent = os.getpid()
+if os.fork() == 0:";
 
 /// A node held by a debugger: a helper it forks attaches to it with ptrace and never lets it
 /// go (nor dies of the group's SIGTERM, which would detach it). SIGCONT cannot resume a ptrace
@@ -1281,15 +1282,9 @@ fn node_pid(gw: &Gw, node: &str) -> u32 {
 /// cannot progress, and the stop ends at the deadline.
 #[test]
 fn paused_during_stop_is_raised_by_a_node_held_by_a_debugger() {
-    let code = r"
-import ctypes, os, signal, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-libc.prctl(0x59616d61, ctypes.c_ulong(0xffffffffffffffff), 0, 0, 0)  # PR_SET_PTRACER_ANY (Yama)
-signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))
-parent = os.getpid()
-if os.fork() == 0:
+    let code = PTRACED_BY_CHILD.to_string()
+        + r"
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
     if libc.ptrace(16, parent, None, None) != 0:  # PTRACE_ATTACH
         print('attach failed: errno', ctypes.get_errno(), flush=True)
     else:
@@ -1299,10 +1294,10 @@ if os.fork() == 0:
 while True:
     time.sleep(1)
 ";
-    let mut gw = up("held", &[node("debugged", &py(code, &[]), &["grace = \"2s\""]), keeper()]);
+    let mut gw = up("held", &[node("debugged", &py(&code, &[]), &["grace = \"2s\""]), keeper()]);
     gw.wait_for(|gw| !lines(gw, "debugged").is_empty(), "the debugger to attach");
     assert_eq!(lines(&gw, "debugged"), vec!["attached".to_string()], "ptrace must be allowed here");
-    let pid = node_pid(&gw, "debugged");
+    let pid = gw.node_pid("debugged");
     gw.wait_for(|_| proc_state(pid) == Some('t'), "the node to be in a tracing stop");
     gw.wait_for(|gw| gw.node("debugged")["paused"] == "traced", "ps --json to say it is paused (traced)");
     assert!(!ps_has(&gw, "debugged", HazardId::PausedDuringStop), "held at rest: no hazard");
@@ -1322,14 +1317,8 @@ while True:
 /// not paused, and its stop is not held up by a debugger.
 #[test]
 fn paused_during_stop_is_not_raised_by_a_node_under_a_syscall_tracer() {
-    let code = r"
-import ctypes, os, signal, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-libc.prctl(0x59616d61, ctypes.c_ulong(0xffffffffffffffff), 0, 0, 0)  # PR_SET_PTRACER_ANY (Yama)
-signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))
-parent = os.getpid()
-if os.fork() == 0:
-    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    let code = PTRACED_BY_CHILD.to_string()
+        + r"
     if libc.ptrace(16, parent, None, None) != 0:  # PTRACE_ATTACH
         print('attach failed: errno', ctypes.get_errno(), flush=True)
         os._exit(1)
@@ -1350,10 +1339,10 @@ while True:
     os.stat('/')
     time.sleep(0.0005)
 ";
-    let mut gw = up("straced", &[node("traced", &py(code, &[]), &["grace = \"10s\""]), keeper()]);
+    let mut gw = up("straced", &[node("traced", &py(&code, &[]), &["grace = \"10s\""]), keeper()]);
     gw.wait_for(|gw| !lines(gw, "traced").is_empty(), "the tracer to attach");
     assert_eq!(lines(&gw, "traced"), vec!["tracing".to_string()], "ptrace must be allowed here");
-    let pid = node_pid(&gw, "traced");
+    let pid = gw.node_pid("traced");
     gw.wait_for(|_| proc_state(pid) == Some('t'), "the node to be seen in a tracing stop");
     // Three seconds of reads (a dozen probe rounds, each finding it in `t` as often as not).
     for _ in 0..30 {
@@ -1373,7 +1362,7 @@ while True:
 fn paused_during_stop_is_not_raised_by_a_process_sigcont_resumes() {
     let mut gw = up("resumed", &[node("napper", "\"sleep 1000\"", &[])]);
     gw.wait_for(|gw| gw.node("napper")["handlers"]["SIGTERM"] == "default", "a sample");
-    let pid = node_pid(&gw, "napper");
+    let pid = gw.node_pid("napper");
     rustix::process::kill_process(rustix::process::Pid::from_raw(pid as i32).unwrap(), rustix::process::Signal::STOP)
         .unwrap();
     gw.wait_for(|gw| gw.node("napper")["paused"] == "stopped", "ps --json to say it is paused");

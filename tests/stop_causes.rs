@@ -246,16 +246,6 @@ fn printed_by(gw: &Gw, node: &str) -> Vec<String> {
         .collect()
 }
 
-/// The state letter of `/proc/PID/stat` (`S`, `T`, …).
-fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(')').next()?.trim_start().chars().next()
-}
-
-fn node_pid(gw: &Gw, node: &str) -> u32 {
-    gw.node(node)["pid"].as_u64().expect("a pid") as u32
-}
-
 /// A node paused by SIGSTOP (a debugger's, a job-control stop) gets SIGCONT after its stop
 /// signal: its SIGTERM handler runs and it ends `stopped`, not killed at the deadline. While
 /// paused at rest it shows as paused, which is no hazard.
@@ -268,7 +258,7 @@ fn a_paused_node_is_resumed_by_its_stop_and_runs_its_handler() {
         toml_str(code)
     ));
     gw.wait_for(|gw| gw.node("polite")["handlers"]["SIGTERM"] == "caught", "polite's handler");
-    let pid = node_pid(&gw, "polite");
+    let pid = gw.node_pid("polite");
     rustix::process::kill_process(rustix::process::Pid::from_raw(pid as i32).unwrap(), rustix::process::Signal::STOP)
         .unwrap();
     gw.wait_for(|_| proc_state(pid) == Some('T'), "polite to be stopped");

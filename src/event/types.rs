@@ -420,6 +420,15 @@ pub struct StopPlan {
 }
 
 impl StopPlan {
+    /// The first signal the plan sends (its stop signal, or the one `stop --signal` chose);
+    /// `None` for a plan that only kills.
+    pub fn first_signal(&self) -> Option<Signal> {
+        self.stages.iter().find_map(|s| match s.action {
+            StageAction::Signal(sig) => Some(sig),
+            _ => None,
+        })
+    }
+
     /// One line for a confirm prompt: `stop message → SIGTERM @2s → SIGINT @5s → SIGKILL @10s`.
     pub fn describe(&self) -> String {
         let parts: Vec<String> = self

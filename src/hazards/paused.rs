@@ -9,16 +9,10 @@
 //! SIGCONT has been sent yet) or when a sample taken after the SIGCONT still finds it stopped.
 
 use super::{HazardId, Lint};
-use crate::event::{Paused, ProcSample, StageAction};
+use crate::event::{Paused, StageAction};
 use crate::state::NodeState;
 
 pub struct PausedDuringStop;
-
-/// The process of the node that is paused, if one is: the one its stop signal is judged on,
-/// else the leader.
-fn paused_process(node: &NodeState) -> Option<(&ProcSample, Paused)> {
-    [node.stop_target(), node.live_leader()].into_iter().flatten().find_map(|p| Some((p, p.paused?)))
-}
 
 impl Lint for PausedDuringStop {
     fn id(&self) -> HazardId {
@@ -36,20 +30,12 @@ impl Lint for PausedDuringStop {
         if stage == StageAction::Kill {
             return None; // SIGKILL ends a paused process too
         }
-        let (p, paused) = paused_process(node)?;
+        let (p, paused) = node.paused_process()?;
         let who = match node.leader() {
             Some(leader) if leader.pid != p.pid => format!("its command {} (pid {}) ", p.name, p.pid),
             _ => String::new(),
         };
-        let signal = stop
-            .plan
-            .stages
-            .iter()
-            .find_map(|s| match s.action {
-                StageAction::Signal(sig) => Some(sig.name()),
-                _ => None,
-            })
-            .unwrap_or_else(|| "its stop signal".to_string());
+        let signal = stop.plan.first_signal().map_or_else(|| "its stop signal".to_string(), crate::event::Signal::name);
         match paused {
             Paused::Traced => Some(format!(
                 "{who}is held by a debugger (a ptrace stop): SIGCONT cannot resume it, so {signal} stays pending \

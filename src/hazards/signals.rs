@@ -4,7 +4,7 @@
 //! or, for a process taken under `watch`, the one assumed (`--stop-signal`, else SIGTERM).
 
 use super::{HazardId, Lint};
-use crate::event::{Disposition, ProcSample, Signal, StageAction};
+use crate::event::{Disposition, ProcSample, Signal};
 use crate::state::{NodeState, Phase, StepKind, is_shell};
 
 /// At rest, the stop signal blocked on every thread is a hazard only once consecutive reads of
@@ -169,10 +169,7 @@ impl Lint for StopSignalBlocked {
 /// chose), and when it was sent.
 fn stop_signal_sent(node: &NodeState) -> Option<(Signal, u64)> {
     let stop = node.stop.as_ref().filter(|_| node.phase == Phase::Stopping)?;
-    let sig = stop.plan.stages.iter().find_map(|s| match s.action {
-        StageAction::Signal(sig) => Some(sig),
-        _ => None,
-    })?;
+    let sig = stop.plan.first_signal()?;
     stop.timeline.iter().find_map(|step| match &step.what {
         StepKind::Signal { signal, error: None, .. } if *signal == sig => Some((sig, step.t)),
         _ => None,

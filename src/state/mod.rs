@@ -104,6 +104,11 @@ impl State {
         Self::default()
     }
 
+    /// The nodes that were started and have not exited, by name: what a stop of everything stops.
+    pub fn alive_nodes(&self) -> Vec<String> {
+        self.nodes.values().filter(|n| n.phase != Phase::Exited && n.pid.is_some()).map(|n| n.name.clone()).collect()
+    }
+
     pub fn node(&self, name: &str) -> Option<&NodeState> {
         self.nodes.get(name)
     }

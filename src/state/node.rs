@@ -244,7 +244,13 @@ impl NodeState {
     /// Is the node paused (the process its stop signal goes to, or its leader, stopped by
     /// SIGSTOP or job control, or held by a debugger), as its latest sample says?
     pub fn paused(&self) -> Option<crate::event::Paused> {
-        [self.stop_target(), self.live_leader()].into_iter().flatten().find_map(|p| p.paused)
+        self.paused_process().map(|(_, paused)| paused)
+    }
+
+    /// The process of the node that is paused, if one is: the one its stop signal is judged on,
+    /// else the leader.
+    pub fn paused_process(&self) -> Option<(&ProcSample, crate::event::Paused)> {
+        [self.stop_target(), self.live_leader()].into_iter().flatten().find_map(|p| Some((p, p.paused?)))
     }
 
     /// Is the node connected and listeningfor the cooperative stop message?

@@ -144,12 +144,7 @@ impl StopEngine {
         overrides: Overrides,
         now: u64,
     ) -> Vec<Effect> {
-        let alive: Vec<String> = state
-            .nodes
-            .values()
-            .filter(|n| n.phase != Phase::Exited && n.pid.is_some())
-            .map(|n| n.name.clone())
-            .collect();
+        let alive = state.alive_nodes();
         let escalate = force || self.all.is_some();
         let specs: Vec<crate::manifest::NodeSpec> = state.nodes.values().map(|n| n.spec.clone()).collect();
         let (tiers, waits) = if escalate {

@@ -136,6 +136,11 @@ impl Gw {
     }
 
     /// The ps entry of a node.
+    /// The pid of a node's leader, from `ps --json`.
+    pub fn node_pid(&self, name: &str) -> u32 {
+        self.node(name)["pid"].as_u64().expect("a pid") as u32
+    }
+
     pub fn node(&self, name: &str) -> serde_json::Value {
         let ps = self.ps();
         ps["nodes"]
@@ -249,8 +254,13 @@ impl Drop for Gw {
 }
 
 pub fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_or(true, |s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+    proc_state(pid).is_none_or(|c| c == 'Z')
+}
+
+/// The state letter of `/proc/PID/stat` (`S`, `T`, `t`, `Z`, …); `None` once it is gone.
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
 }
 
 /// Is a process with this pid alive (and not a zombie)?

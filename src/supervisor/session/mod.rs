@@ -696,12 +696,7 @@ impl Session {
             format!("{} already exited ({how})", n.name)
         };
         if all {
-            let alive: Vec<String> = state
-                .nodes
-                .values()
-                .filter(|n| n.phase != Phase::Exited && n.pid.is_some())
-                .map(|n| n.name.clone())
-                .collect();
+            let alive = state.alive_nodes();
             if alive.is_empty() {
                 answer.exited.push("every node has already exited".to_string());
                 return (answer, effects);
