@@ -69,6 +69,27 @@ pub fn start_order(nodes: &[NodeSpec]) -> Vec<String> {
     order
 }
 
+/// For each node of a stop-all, the nodes it waits for: those of an earlier tier that depend on
+/// it directly (a dependency within a cycle, which the manifest rejects anyway, is not waited
+/// for: the tiers have already broken it).
+pub fn stop_waits(specs: &[NodeSpec], tiers: &[Vec<String>]) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut waits = std::collections::BTreeMap::new();
+    for (i, tier) in tiers.iter().enumerate() {
+        for name in tier {
+            let dependents: Vec<String> = tiers[..i]
+                .iter()
+                .flatten()
+                .filter(|d| specs.iter().any(|s| &s.name == *d && s.depends_on.contains(name)))
+                .cloned()
+                .collect();
+            if !dependents.is_empty() {
+                waits.insert(name.clone(), dependents);
+            }
+        }
+    }
+    waits
+}
+
 /// Stop tiers among `names`: dependents first. A node is in a tier once every node (of `names`)
 /// that depends on it is in an earlier tier.
 pub fn stop_tiers(nodes: &[NodeSpec], names: &[String]) -> Vec<Vec<String>> {

@@ -151,7 +151,7 @@ impl StopEngine {
             (vec![alive.clone()], BTreeMap::new())
         } else {
             let tiers = stop_tiers(&specs, &alive);
-            let waits = dependents_to_wait_for(&specs, &tiers);
+            let waits = crate::manifest::order::stop_waits(&specs, &tiers);
             (tiers, waits)
         };
         let mut effects = vec![Effect::Emit(EventKind::StopAllRequested {
@@ -328,27 +328,6 @@ impl StopEngine {
             && self.running.is_empty()
             && state.nodes.values().all(|n| n.phase == Phase::Exited || n.pid.is_none())
     }
-}
-
-/// For each node of a stop-all, the nodes it waits for: those of an earlier tier that depend on
-/// it directly (a dependency within a cycle, which the manifest rejects anyway, is not waited
-/// for: the tiers have already broken it).
-fn dependents_to_wait_for(specs: &[crate::manifest::NodeSpec], tiers: &[Vec<String>]) -> BTreeMap<String, Vec<String>> {
-    let mut waits = BTreeMap::new();
-    for (i, tier) in tiers.iter().enumerate() {
-        for name in tier {
-            let dependents: Vec<String> = tiers[..i]
-                .iter()
-                .flatten()
-                .filter(|d| specs.iter().any(|s| &s.name == *d && s.depends_on.contains(name)))
-                .cloned()
-                .collect();
-            if !dependents.is_empty() {
-                waits.insert(name.clone(), dependents);
-            }
-        }
-    }
-    waits
 }
 
 /// Moves the kill deadline out while tokens drain: pending tokens, one released within the

@@ -48,16 +48,17 @@ fn alive_names(state: &State) -> Vec<String> {
     state.nodes.values().filter(|n| n.phase != Phase::Exited).map(|n| n.name.clone()).collect()
 }
 
-fn tiers_text(state: &State, names: &[String]) -> String {
+/// The order a stop of everything takes, as the log will say it: `web, lone now; db after app`.
+fn order_text(state: &State, names: &[String]) -> String {
     let specs: Vec<crate::manifest::NodeSpec> = state.nodes.values().map(|n| n.spec.clone()).collect();
     let tiers = crate::manifest::order::stop_tiers(&specs, names);
-    tiers.iter().map(|t| t.join(", ")).collect::<Vec<_>>().join(" → ")
+    crate::state::stop_all_order(&tiers, &crate::manifest::order::stop_waits(&specs, &tiers))
 }
 
-/// `Stop all 3 nodes, dependents first: app → cache → db?`
+/// `Stop all 3 nodes, each after those that depend on it: app now; cache after app; db after cache?`
 pub fn stop_all_text(state: &State) -> String {
     let names = alive_names(state);
-    format!("Stop {}, dependents first: {}?", all_nodes(names.len()), tiers_text(state, &names))
+    format!("Stop {}, each after those that depend on it: {}?", all_nodes(names.len()), order_text(state, &names))
 }
 
 /// The in-process quit question.
@@ -66,7 +67,7 @@ pub fn quit_text(state: &State) -> String {
     format!(
         "Quit: stop {} first ({}) and leave once {} exited?",
         all_nodes(names.len()),
-        tiers_text(state, &names),
+        order_text(state, &names),
         if names.len() == 1 { "it has" } else { "they have" }
     )
 }
