@@ -46,7 +46,9 @@ fn stop_one_node_watch_its_countdown_then_stop_all_and_get_the_terminal_back() {
     assert!(row.contains("SIGKILL after"), "{row}");
 
     demo.keys("S");
-    demo.wait_for("the stop-all confirm line", |s| s.contents().contains("Stop all 6 nodes, each after those that depend on it"));
+    demo.wait_for("the stop-all confirm line", |s| {
+        s.contents().contains("Stop all 6 nodes, each after those that depend on it")
+    });
     demo.keys("y");
     // The end stays on screen, where it happened, until `q`.
     demo.wait_for("the final table", |s| {

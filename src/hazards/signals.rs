@@ -44,10 +44,9 @@ fn assumed(node: &NodeState) -> &'static str {
     }
 }
 
-/// For a sentence that names the signal without saying it is the stop signal: nothing for a
-/// node's own, the assumption for a watched process.
+/// After the signal's name, in a sentence that does not otherwise say it is the stop signal.
 fn assumed_after(node: &NodeState) -> String {
-    if node.adopted { format!(" {}", assumed(node)) } else { String::new() }
+    format!(" {}", assumed(node))
 }
 
 pub struct SigtermIgnored;

@@ -340,12 +340,15 @@ fn a_shell_waiting_for_its_command_is_judged_by_that_command() {
     assert_eq!(ids(&f, "wrapped_clean"), vec![]);
     assert_eq!(ids(&f, "wrapped_py"), vec![HazardId::StopSignalDefault]);
     let s = &f.node("wrapped_py").hazards[0].sentence;
-    assert!(s.contains("its command python3 (pid 111, run by sh) has SIGTERM at its default action"), "{s}");
+    assert!(
+        s.contains("its command python3 (pid 111, run by sh) has SIGTERM (its stop signal) at its default action"),
+        "{s}"
+    );
     assert!(s.contains("catches SIGINT"), "{s}");
     for shell_judged in ["pipeline", "own_group"] {
         assert_eq!(ids(&f, shell_judged), vec![HazardId::StopSignalDefault], "{shell_judged}");
         let s = &f.node(shell_judged).hazards[0].sentence;
-        assert!(s.starts_with("SIGTERM is at its default action though it catches SIGHUP:"), "{s}");
+        assert!(s.starts_with("SIGTERM (its stop signal) is at its default action though it catches SIGHUP:"), "{s}");
     }
     assert_eq!(ids(&f, "between"), vec![]);
     // Once the command is gone from the samples, the shell waits for nothing to judge.
