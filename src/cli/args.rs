@@ -42,24 +42,6 @@ pub enum Cmd {
     DemoNode { name: String },
 }
 
-impl Cmd {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Cmd::Up(_) => "up",
-            Cmd::Attach(_) => "attach",
-            Cmd::Ps(_) => "ps",
-            Cmd::Stop(_) => "stop",
-            Cmd::Replay(_) => "replay",
-            Cmd::Report(_) => "report",
-            Cmd::Watch(_) => "watch",
-            Cmd::Demo(_) => "demo",
-            Cmd::PythonClient => "python-client",
-            Cmd::Guardian { .. } => "__guardian",
-            Cmd::DemoNode { .. } => "demo-node",
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// The manifest: gracewatch.toml or a Procfile.

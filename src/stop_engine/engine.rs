@@ -79,11 +79,6 @@ impl StopEngine {
         Self::default()
     }
 
-    /// Is a stop-all in progress?
-    pub fn stopping_all(&self) -> bool {
-        self.all.is_some()
-    }
-
     /// Nodes with a stop in progress.
     pub fn stopping(&self) -> usize {
         self.running.len()

@@ -393,11 +393,6 @@ pub fn bar(ui: &Ui) -> Vec<(String, &'static str)> {
     out
 }
 
-/// All keys of a binding for the help screen: `↑/k`.
-pub fn keys_label(b: &Binding) -> String {
-    b.keys.iter().map(|k| k.label()).collect::<Vec<_>>().join("/")
-}
-
 /// The keys of a binding that reach it: in replay, the replay context takes its keys from the
 /// panes and from the global bindings (`g`, `G`, space, the stop keys).
 pub fn live_keys(b: &Binding, replay: bool) -> Vec<Key> {
