@@ -53,6 +53,10 @@ impl World {
 pub fn check(manifest: &Manifest, places: &Places, file: &Path, source: &str, world: &World) -> Vec<ManifestError> {
     let base = manifest.path.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
     let mut errors: Vec<ManifestError> = Vec::new();
+    // Many nodes run the same program from the same place: look each up once (a search of a
+    // long PATH is a stat per entry).
+    let mut looked_up: std::collections::HashMap<(PathBuf, String, Option<String>), Result<PathBuf, String>> =
+        std::collections::HashMap::new();
     for node in &manifest.nodes {
         let Some(place) = places.get(&node.name) else { continue };
         let err =
@@ -67,8 +71,9 @@ pub fn check(manifest: &Manifest, places: &Places, file: &Path, source: &str, wo
             // Where the command would be looked for does not exist: nothing more to say.
             continue;
         }
-        if let Err(problem) = resolve(node, &cwd, world) {
-            errors.push(err(&place.cmd, problem));
+        let key = (cwd.clone(), node.cmd.first().cloned().unwrap_or_default(), node.env.get("PATH").cloned());
+        if let Err(problem) = looked_up.entry(key).or_insert_with(|| resolve(node, &cwd, world)) {
+            errors.push(err(&place.cmd, problem.clone()));
         }
     }
     errors
