@@ -36,6 +36,11 @@ fn snapshot(exited: bool) -> PsSnapshot {
     PsSnapshot::from_state(&state, 3)
 }
 
+/// The supervisor's answer that it is stopping `web` with SIGTERM.
+fn web_accepted() -> Answer {
+    Answer::Accepted { nodes: vec!["web".into()], plan: vec!["SIGTERM".into()], exited: vec![], refused: vec![] }
+}
+
 fn answer(stream: &mut std::os::unix::net::UnixStream, a: &Answer) {
     let mut line = serde_json::to_vec(a).unwrap();
     line.push(b'\n');
@@ -59,15 +64,7 @@ fn a_waiting_stop_whose_connection_breaks_follows_the_stop_through_ps() {
             }
             match serde_json::from_str::<Request>(&line).unwrap() {
                 Request::Stop { wait: true, .. } => {
-                    answer(
-                        &mut stream,
-                        &Answer::Accepted {
-                            nodes: vec!["web".into()],
-                            plan: vec!["SIGTERM".into()],
-                            exited: vec![],
-                            refused: vec![],
-                        },
-                    );
+                    answer(&mut stream, &web_accepted());
                     // …and the connection breaks before the stop ends.
                 }
                 Request::Ps => {
@@ -107,15 +104,7 @@ fn a_waiting_stop_whose_session_is_gone_says_so() {
                 break stream;
             }
         };
-        answer(
-            &mut stream,
-            &Answer::Accepted {
-                nodes: vec!["web".into()],
-                plan: vec!["SIGTERM".into()],
-                exited: vec![],
-                refused: vec![],
-            },
-        );
+        answer(&mut stream, &web_accepted());
         // The whole session goes: nobody listens any more.
         drop(listener);
         std::fs::remove_file(&sock).unwrap();

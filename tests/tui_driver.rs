@@ -141,15 +141,7 @@ async fn quitting_under_up_stops_everything_and_waits_for_the_exits() {
     }
     // Still on screen while nodes exit one by one.
     for (i, name) in names.iter().enumerate() {
-        let ev = EventKind::NodeExited {
-            node: name.clone(),
-            pid: 4101 + i as u32,
-            code: Some(0),
-            signal: None,
-            cause: ExitCause::Stopped,
-            pending_tokens: vec![],
-        };
-        rig.updates.send(Update::Event(Box::new(Event { seq, t: 7 * S, ev }))).await.unwrap();
+        rig.updates.send(stopped_at_7s(seq, name, i)).await.unwrap();
         seq += 1;
         if i + 1 < names.len() {
             settle().await;
@@ -194,6 +186,19 @@ async fn quitting_after_the_link_closed_reports_why() {
 }
 
 /// A line of webui output, arriving at +6 s.
+/// The `i`-th node of a stop-all (pid 4101 + i) stopped, at 7 s.
+fn stopped_at_7s(seq: u64, name: &str, i: usize) -> Update {
+    let ev = EventKind::NodeExited {
+        node: name.to_string(),
+        pid: 4101 + i as u32,
+        code: Some(0),
+        signal: None,
+        cause: ExitCause::Stopped,
+        pending_tokens: vec![],
+    };
+    Update::Event(Box::new(Event { seq, t: 7 * S, ev }))
+}
+
 fn new_line(seq: u64) -> Update {
     let ev = EventKind::Output {
         node: "webui".into(),
@@ -385,15 +390,7 @@ async fn after_a_stop_all_under_up_the_final_table_stays_until_q() {
     typed(&rig, "Sy").await;
     assert!(matches!(next_request(&mut rig).await, Request::Stop { all: true, force: false, .. }));
     for (i, name) in names.iter().enumerate() {
-        let ev = EventKind::NodeExited {
-            node: name.clone(),
-            pid: 4101 + i as u32,
-            code: Some(0),
-            signal: None,
-            cause: ExitCause::Stopped,
-            pending_tokens: vec![],
-        };
-        rig.updates.send(Update::Event(Box::new(Event { seq, t: 7 * S, ev }))).await.unwrap();
+        rig.updates.send(stopped_at_7s(seq, name, i)).await.unwrap();
         seq += 1;
     }
     let ended = EventKind::SessionEnded { reason: "every node stopped".into() };
