@@ -2,9 +2,9 @@
 //! turns inputs (reaped children, edge events, commands, timers, signals to gracewatch) into
 //! events and actions.
 //!
-//! - [`exits`]: a reaped leader's exit is recorded after its last output and messages.
-//! - [`watch`]: `gracewatch watch` sessions (processes taken under watch, not started).
-//! - [`wire`]: node messages on the node socket, validated against the fold.
+//! - `exits`: a reaped leader's exit is recorded after its last output and messages.
+//! - `watch`: `gracewatch watch` sessions (processes taken under watch, not started).
+//! - `wire`: node messages on the node socket, validated against the fold.
 
 use super::command::{Command, StopReply};
 use super::guardian::Guardian;
