@@ -337,7 +337,7 @@ impl ReplaySession {
         match action? {
             Action::Replay(cmd) => self.command(cmd, wall),
             Action::Quit => return Some(TuiExit::Quit),
-            Action::Send(_) => self.notify(input::STOP_DISABLED.into(), wall),
+            Action::Send(_) => self.notify(super::panes::replay::STOP_DISABLED.into(), wall),
             Action::Pause | Action::Resume | Action::Reconnect => {}
         }
         None
