@@ -155,9 +155,9 @@ fn signal_picker_paused_header_and_search() {
 fn closed_link_offers_reconnect() {
     let f = mid_stop();
     both("closed", &f.state, MID_STOP_NOW, |ui| {
-        ui.closed = Some("connection reset by peer".into());
-        ui.can_reconnect = true;
-        ui.link_dropped = 17;
+        ui.link.closed = Some("connection reset by peer".into());
+        ui.link.can_reconnect = true;
+        ui.link.dropped = 17;
     });
 }
 
@@ -179,7 +179,7 @@ fn every_screen_survives_any_size() {
                     let mut u = ui(w, h);
                     u.view = view;
                     u.overlay = overlay.clone();
-                    u.closed = (w == 60).then(|| "gone".to_string());
+                    u.link.closed = (w == 60).then(|| "gone".to_string());
                     u.detail.scroll = 500;
                     u.hazards.cursor = 500;
                     u.table.offset = 500;

@@ -197,9 +197,6 @@ impl ReplayView {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ui {
-    pub mode: LinkMode,
-    /// A reconnect function was given (attach).
-    pub can_reconnect: bool,
     pub theme: Theme,
     /// The whole screen, as last measured by the driver (key handling pages by it).
     pub screen: Rect,
@@ -214,25 +211,32 @@ pub struct Ui {
     pub paused: bool,
     /// Events folded in since the display froze.
     pub behind: u64,
-    /// Events the link skipped (resyncs after falling behind).
-    pub link_dropped: u64,
     pub notice: Option<Notice>,
-    pub quitting: Option<Quitting>,
+    pub link: LinkStatus,
+    /// Replaying a journal (`link.mode` is [`LinkMode::Replay`]).
+    pub replay: Option<ReplayView>,
+}
+
+/// The link to the session as the cockpit knows it, and how the cockpit is ending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkStatus {
+    pub mode: LinkMode,
+    /// A reconnect function was given (attach).
+    pub can_reconnect: bool,
+    /// Events the link skipped (resyncs after falling behind).
+    pub dropped: u64,
     /// The link closed, with why.
     pub closed: Option<String>,
     /// In-process (`up`, `demo`): every node stopped and the session ended (a stop-all ran its
     /// course), at this session time. The screen stays on the final state, its clock stopped
     /// there, so the end can be read where it happened, until the operator quits.
     pub finished: Option<u64>,
-    /// Replaying a journal (`mode` is [`LinkMode::Replay`]).
-    pub replay: Option<ReplayView>,
+    pub quitting: Option<Quitting>,
 }
 
 impl Ui {
     pub fn new(mode: LinkMode, theme: Theme, screen: Rect) -> Ui {
         Ui {
-            mode,
-            can_reconnect: false,
             theme,
             screen,
             view: View::Table,
@@ -244,11 +248,8 @@ impl Ui {
             hazards: HazardsPane::default(),
             paused: false,
             behind: 0,
-            link_dropped: 0,
             notice: None,
-            quitting: None,
-            closed: None,
-            finished: None,
+            link: LinkStatus { mode, can_reconnect: false, dropped: 0, closed: None, finished: None, quitting: None },
             replay: None,
         }
     }

@@ -360,7 +360,7 @@ pub fn contexts(ui: &Ui) -> Vec<Context> {
     let mut out = Vec::with_capacity(3);
     if ui.replay.is_some() {
         out.push(Context::Replay);
-    } else if ui.closed.is_some() && ui.finished.is_none() {
+    } else if ui.link.closed.is_some() && ui.link.finished.is_none() {
         out.push(Context::Closed);
     }
     out.push(pane);

@@ -209,11 +209,11 @@ fn quitting_in_process_asks_then_stops_everything_then_offers_to_force() {
     assert_eq!(press(&mut u, &s, &[ch('q')]), vec![]);
     assert!(matches!(u.overlay, Overlay::Confirm(Confirm { kind: ConfirmKind::QuitStopAll, .. })));
     assert_eq!(press(&mut u, &s, &[ch('n')]), vec![]);
-    assert_eq!(u.quitting, None);
+    assert_eq!(u.link.quitting, None);
     assert_eq!(press(&mut u, &s, &[ch('q'), ch('y')]), vec![stop(&[], true, false)]);
-    assert_eq!(u.quitting, Some(Quitting::Graceful));
+    assert_eq!(u.link.quitting, Some(Quitting::Graceful));
     assert_eq!(press(&mut u, &s, &[ch('q'), ch('y')]), vec![stop(&[], true, true)]);
-    assert_eq!(u.quitting, Some(Quitting::Forced));
+    assert_eq!(u.link.quitting, Some(Quitting::Forced));
     assert_eq!(press(&mut u, &s, &[ch('q')]), vec![]);
     assert!(u.notice.as_ref().is_some_and(|n| n.text.contains("waiting for 2")));
 }
@@ -356,9 +356,9 @@ fn tab_cycles_panes_and_skips_hidden_hazards() {
 fn closed_link_offers_reconnect_and_quit() {
     let s = state(&["a"]);
     let mut u = ui(LinkMode::Attached);
-    u.closed = Some("gone".into());
+    u.link.closed = Some("gone".into());
     assert_eq!(press(&mut u, &s, &[ch('r')]), vec![], "no reconnect function: only a notice");
-    u.can_reconnect = true;
+    u.link.can_reconnect = true;
     assert_eq!(press(&mut u, &s, &[ch('r')]), vec![Action::Reconnect]);
     // Navigation still works on the last state.
     press(&mut u, &s, &[ch('j')]);

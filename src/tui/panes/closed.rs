@@ -8,7 +8,7 @@ use crate::tui::keymap::Command;
 /// A command bound in [`crate::tui::keymap::Context::Closed`].
 pub fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     match cmd {
-        Command::Reconnect if ui.can_reconnect => Some(Action::Reconnect),
+        Command::Reconnect if ui.link.can_reconnect => Some(Action::Reconnect),
         Command::Reconnect => {
             ui.notify("this cockpit cannot reconnect: run `gracewatch attach` again");
             None

@@ -27,11 +27,11 @@ fn send(kind: ConfirmKind, ui: &mut Ui) -> Request {
         ConfirmKind::Signal(node, signal) => Request::Signal { node, signal, by: Requester::Operator },
         ConfirmKind::StopAll => stop_request(Vec::new(), true, false),
         ConfirmKind::QuitStopAll => {
-            ui.quitting = Some(Quitting::Graceful);
+            ui.link.quitting = Some(Quitting::Graceful);
             stop_request(Vec::new(), true, false)
         }
         ConfirmKind::QuitForce => {
-            ui.quitting = Some(Quitting::Forced);
+            ui.link.quitting = Some(Quitting::Forced);
             stop_request(Vec::new(), true, true)
         }
     }
@@ -90,10 +90,10 @@ pub fn signal(node: String, signal: Signal, ui: &mut Ui, state: &State) -> Optio
 /// `q`: leaves at once, unless quitting an in-process session with nodes alive: then asks to
 /// stop them all first, the second time to kill them, and then waits for them.
 pub fn quit(ui: &mut Ui, state: &State) -> Option<Action> {
-    if ui.mode != LinkMode::InProcess || ui.closed.is_some() || alive(state) == 0 {
+    if ui.link.mode != LinkMode::InProcess || ui.link.closed.is_some() || alive(state) == 0 {
         return Some(Action::Quit);
     }
-    match ui.quitting {
+    match ui.link.quitting {
         None => ask(ui, ConfirmKind::QuitStopAll, text::quit_text(state)),
         Some(Quitting::Graceful) => ask(ui, ConfirmKind::QuitForce, text::quit_force_text(state)),
         Some(Quitting::Forced) => {

@@ -77,7 +77,7 @@ impl Widget for &Screen<'_> {
             Overlay::Help { scroll } => help::render(cx, *scroll, area, buf),
             Overlay::Picker { node, index } => picker::render(cx, node, *index, area, buf),
             _ => {
-                if let Some(reason) = ui.closed.as_ref().filter(|_| ui.finished.is_none()) {
+                if let Some(reason) = ui.link.closed.as_ref().filter(|_| ui.link.finished.is_none()) {
                     closed::render(cx, reason, area, buf);
                 }
             }
