@@ -255,13 +255,7 @@ fn on_terminal_event(ev: TermEvent, ui: &mut Ui, display: &State) -> (bool, Opti
             ui.screen = Rect::new(0, 0, w, h);
             (true, None)
         }
-        TermEvent::Paste(text) => {
-            if let super::app::Overlay::Search { input } = &mut ui.overlay {
-                input.push_str(text.lines().next().unwrap_or_default());
-                return (true, None);
-            }
-            (false, None)
-        }
+        TermEvent::Paste(text) => (input::on_paste(&text, ui), None),
         TermEvent::FocusGained | TermEvent::FocusLost => (false, None),
     }
 }

@@ -53,6 +53,11 @@ pub fn on_mouse(ev: MouseEvent, ui: &mut Ui, state: &State) -> Option<Action> {
     None
 }
 
+/// A paste goes into an open prompt (its first line); `true` if one took it.
+pub fn on_paste(text: &str, ui: &mut Ui) -> bool {
+    panes::prompt::paste(text, ui)
+}
+
 /// The pane drawn at a screen position.
 fn pane_at(col: u16, row: u16, ui: &Ui, state: &State) -> Option<Pane> {
     let a = areas(ui.screen, ui, state);

@@ -19,6 +19,13 @@ pub fn type_key(key: Key, ui: &mut Ui) -> bool {
     true
 }
 
+/// Pastes the first line of `text` into an open prompt; `true` if one was open.
+pub fn paste(text: &str, ui: &mut Ui) -> bool {
+    let (Overlay::Search { input } | Overlay::Goto { input }) = &mut ui.overlay else { return false };
+    input.push_str(text.lines().next().unwrap_or_default());
+    true
+}
+
 /// A command bound in [`crate::tui::keymap::Context::Search`].
 pub fn search(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     let overlay = std::mem::replace(&mut ui.overlay, Overlay::None);
