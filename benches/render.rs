@@ -16,7 +16,8 @@ use gracewatch::event::{
 };
 use gracewatch::manifest::{Manifest, NodeSpec};
 use gracewatch::state::State;
-use gracewatch::tui::app::{LinkMode, SortKey, Ui, View};
+use gracewatch::tui::app::{LinkMode, Ui, View};
+use gracewatch::tui::panes::table::SortKey;
 use gracewatch::tui::theme::Theme;
 use gracewatch::tui::views::Screen;
 use ratatui::Terminal;
@@ -189,7 +190,7 @@ fn build(per_node: u64, skewed: bool) -> Sim {
 
 fn ui(w: u16, h: u16) -> Ui {
     let mut ui = Ui::new(LinkMode::InProcess, Theme::colored(), Rect::new(0, 0, w, h));
-    ui.selected = Some("node-0500".into());
+    ui.table.selected = Some("node-0500".into());
     ui
 }
 
@@ -221,7 +222,7 @@ fn frames(c: &mut Criterion) {
     let narrow = ui(80, 24);
     g.bench_function("render_80x24", |b| b.iter(|| draw(&mut small, black_box(&sim.state), &narrow, now)));
     let mut sorted = ui(160, 45);
-    sorted.sort = SortKey::Tokens;
+    sorted.table.sort = SortKey::Tokens;
     g.bench_function("render_sorted_by_tokens", |b| b.iter(|| draw(&mut term, black_box(&sim.state), &sorted, now)));
     g.finish();
 }
@@ -232,7 +233,7 @@ fn detail(c: &mut Criterion) {
     let mut g = c.benchmark_group("detail");
     let mut term = Terminal::new(TestBackend::new(160, 45)).ok().unwrap_or_else(|| unreachable!());
     let mut u = ui(160, 45);
-    u.selected = Some("node-0000".into());
+    u.table.selected = Some("node-0000".into());
     u.view = View::Detail;
     assert_eq!(sim.state.node("node-0000").map(|n| n.tokens.pending()), Some(TOKENS as usize));
     g.bench_function("100k_on_selected", |b| b.iter(|| draw(&mut term, black_box(&sim.state), &u, now)));

@@ -81,21 +81,21 @@ fn before_any_stop_tokens_lent_and_returned() {
 
 #[test]
 fn cooperative_stop_acknowledged_and_cleaning_up() {
-    snap_at("stops_2600ms", "stops.jsonl", 2_600, |s| s.ui.selected = Some("polite".into()));
+    snap_at("stops_2600ms", "stops.jsonl", 2_600, |s| s.ui.table.selected = Some("polite".into()));
 }
 
 #[test]
 fn grace_extended_while_the_slow_receiver_holds_tokens() {
-    snap_at("stops_5500ms", "stops.jsonl", 5_500, |s| s.ui.selected = Some("lender".into()));
+    snap_at("stops_5500ms", "stops.jsonl", 5_500, |s| s.ui.table.selected = Some("lender".into()));
     snap_at("stops_5500ms_detail", "stops.jsonl", 5_500, |s| {
-        s.ui.selected = Some("lender".into());
+        s.ui.table.selected = Some("lender".into());
         s.ui.view = View::Detail;
     });
 }
 
 #[test]
 fn stop_all_with_a_node_that_ignores_sigterm() {
-    snap_at("stops_7500ms", "stops.jsonl", 7_500, |s| s.ui.selected = Some("stubborn".into()));
+    snap_at("stops_7500ms", "stops.jsonl", 7_500, |s| s.ui.table.selected = Some("stubborn".into()));
 }
 
 #[test]
@@ -564,16 +564,16 @@ fn a_seek_past_the_index_waits_for_it_and_the_screen_stays_live() {
 #[test]
 fn demo_before_the_stop_every_failure_visible() {
     // 4 s in: the slow receiver's backlog is full, every hazard raised, nothing stopped yet.
-    snap_at("demo_4s", "demo.jsonl", 4_000, |s| s.ui.selected = Some("slow_receiver".into()));
+    snap_at("demo_4s", "demo.jsonl", 4_000, |s| s.ui.table.selected = Some("slow_receiver".into()));
 }
 
 #[test]
 fn demo_mid_stop_slow_receiver_counts_down_with_tokens_held_by_detector() {
     // 10 s in: the first tier is gone but for slow_receiver, in its SIGTERM stage, its grace
     // extended while `detector` still holds its tokens; steady waits for it.
-    snap_at("demo_10s", "demo.jsonl", 10_000, |s| s.ui.selected = Some("slow_receiver".into()));
+    snap_at("demo_10s", "demo.jsonl", 10_000, |s| s.ui.table.selected = Some("slow_receiver".into()));
     snap_at("demo_10s_detail", "demo.jsonl", 10_000, |s| {
-        s.ui.selected = Some("slow_receiver".into());
+        s.ui.table.selected = Some("slow_receiver".into());
         s.ui.view = View::Detail;
     });
 }

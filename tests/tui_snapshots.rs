@@ -29,7 +29,7 @@ fn a_running_system() {
 #[test]
 fn node_mid_stop_with_its_countdown() {
     let f = mid_stop();
-    both("mid_stop", &f.state, MID_STOP_NOW, |ui| ui.selected = Some("camera".into()));
+    both("mid_stop", &f.state, MID_STOP_NOW, |ui| ui.table.selected = Some("camera".into()));
 }
 
 #[test]
@@ -49,7 +49,7 @@ fn every_hazard_in_the_focused_panel() {
     let f = all_hazards();
     both("hazards_panel", &f.state, 2500 * MS, |ui| {
         ui.focus = Pane::Hazards;
-        ui.hazard_cursor = 2;
+        ui.hazards.cursor = 2;
     });
 }
 
@@ -57,7 +57,7 @@ fn every_hazard_in_the_focused_panel() {
 fn detail_pane_of_a_stopping_node() {
     let f = mid_stop();
     both("detail_mid_stop", &f.state, MID_STOP_NOW, |ui| {
-        ui.selected = Some("camera".into());
+        ui.table.selected = Some("camera".into());
         ui.view = View::Detail;
     });
 }
@@ -66,11 +66,11 @@ fn detail_pane_of_a_stopping_node() {
 fn detail_pane_of_a_failed_claim_and_a_child_tree() {
     let f = running_system();
     both("detail_trainer", &f.state, 6 * S, |ui| {
-        ui.selected = Some("trainer".into());
+        ui.table.selected = Some("trainer".into());
         ui.view = View::Detail;
     });
     both("detail_recorder", &f.state, 6 * S, |ui| {
-        ui.selected = Some("recorder".into());
+        ui.table.selected = Some("recorder".into());
         ui.view = View::Detail;
     });
 }
@@ -79,7 +79,7 @@ fn detail_pane_of_a_failed_claim_and_a_child_tree() {
 fn detail_pane_of_a_killed_node() {
     let f = exited_all_causes();
     both("detail_killed", &f.state, 8 * S, |ui| {
-        ui.selected = Some("killed".into());
+        ui.table.selected = Some("killed".into());
         ui.view = View::Detail;
     });
 }
@@ -106,7 +106,7 @@ fn detail_pane_says_when_a_fork_was_judged_threaded_by_sampling() {
     };
     f.at(2100, resolved);
     let mut ui = ui(160, 45);
-    ui.selected = Some("forker".into());
+    ui.table.selected = Some("forker".into());
     ui.view = View::Detail;
     let screen = render(&f.state, &ui, 2500 * MS, 160, 45);
     // The line wraps: the verdict on one row, where it was seen on the next.
@@ -131,7 +131,7 @@ fn confirm_line_shows_the_plan() {
         "Stop camera: stop message → SIGTERM @2s → SIGINT @5s → SIGKILL @10s (grace 10s, +up to 5s while tokens drain, to its process group, 6 drop tokens lent)?"
     );
     both("confirm_stop", &f.state, 6 * S, |ui| {
-        ui.selected = Some("camera".into());
+        ui.table.selected = Some("camera".into());
         ui.overlay = Overlay::Confirm(Confirm { kind: ConfirmKind::Stop("camera".into()), text: text.clone() });
     });
 }
@@ -140,7 +140,7 @@ fn confirm_line_shows_the_plan() {
 fn signal_picker_paused_header_and_search() {
     let f = mid_stop();
     both("picker_paused", &f.state, MID_STOP_NOW, |ui| {
-        ui.selected = Some("camera".into());
+        ui.table.selected = Some("camera".into());
         ui.overlay = Overlay::Picker { node: "camera".into(), index: 2 };
         ui.paused = true;
         ui.behind = 42;
@@ -155,9 +155,9 @@ fn signal_picker_paused_header_and_search() {
 fn closed_link_offers_reconnect() {
     let f = mid_stop();
     both("closed", &f.state, MID_STOP_NOW, |ui| {
-        ui.closed = Some("connection reset by peer".into());
-        ui.can_reconnect = true;
-        ui.link_dropped = 17;
+        ui.link.closed = Some("connection reset by peer".into());
+        ui.link.can_reconnect = true;
+        ui.link.dropped = 17;
     });
 }
 
@@ -179,10 +179,10 @@ fn every_screen_survives_any_size() {
                     let mut u = ui(w, h);
                     u.view = view;
                     u.overlay = overlay.clone();
-                    u.closed = (w == 60).then(|| "gone".to_string());
-                    u.detail_scroll = 500;
-                    u.hazard_cursor = 500;
-                    u.table_offset = 500;
+                    u.link.closed = (w == 60).then(|| "gone".to_string());
+                    u.detail.scroll = 500;
+                    u.hazards.cursor = 500;
+                    u.table.offset = 500;
                     u.log.anchor = Some(3);
                     render(&f.state, &u, 10 * S, w, h);
                 }
@@ -207,7 +207,7 @@ fn a_start_up_shows_what_was_read_as_settling_and_what_was_not_as_unknown() {
     f.at(2200, EventKind::Usage { node: "ready".into(), cpu_permille: 0, rss_kib: 2048 });
     both("settling", &f.state, 2300 * MS, |_| {});
     both("settling_detail", &f.state, 2300 * MS, |ui| {
-        ui.selected = Some("booting".into());
+        ui.table.selected = Some("booting".into());
         ui.view = View::Detail;
     });
 }
@@ -217,11 +217,11 @@ fn paused_nodes_and_an_exit_signalled_by_the_operator() {
     let f = paused_and_signalled();
     both("paused", &f.state, 3 * S, |_| {});
     both("detail_paused", &f.state, 3 * S, |ui| {
-        ui.selected = Some("held".into());
+        ui.table.selected = Some("held".into());
         ui.view = View::Detail;
     });
     both("detail_signalled", &f.state, 3 * S, |ui| {
-        ui.selected = Some("victim".into());
+        ui.table.selected = Some("victim".into());
         ui.view = View::Detail;
     });
 }

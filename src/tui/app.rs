@@ -1,11 +1,15 @@
-//! `Ui`: everything the cockpit remembers that is not the session's state: what is selected,
-//! which pane has focus, how the table is sorted, where the log is scrolled, which prompt is
-//! open. Keys change it (see [`super::input`]); views read it.
+//! `Ui`: everything the cockpit remembers that is not the session's state: which pane has
+//! focus, each pane's own state (see [`super::panes`]: the table's selection and sort, the
+//! log's scroll), which prompt is open. Keys change it (see [`super::input`]); views read it.
 
+use super::panes::detail::DetailPane;
+use super::panes::hazards::HazardsPane;
+use super::panes::log::LogPane;
+use super::panes::table::TablePane;
 use super::theme::Theme;
 use crate::control::link::LinkKind;
 use crate::replay::{Mark, Speed};
-use crate::state::{NodeState, Phase, State};
+use crate::state::{NodeState, State};
 use ratatui::layout::Rect;
 
 /// How the cockpit is connected, which decides what quitting means.
@@ -73,7 +77,8 @@ pub enum Overlay {
         scroll: u16,
     },
     Confirm(Confirm),
-    /// The signal picker of `x`: the node and the highlighted entry of [`PICKER_SIGNALS`].
+    /// The signal picker of `x`: the node and the highlighted entry of
+    /// [`PICKER_SIGNALS`](super::panes::picker::PICKER_SIGNALS).
     Picker {
         node: String,
         index: usize,
@@ -87,22 +92,6 @@ pub enum Overlay {
         input: String,
     },
 }
-
-/// The signals `x` offers, in order.
-pub const PICKER_SIGNALS: [crate::event::Signal; 9] = {
-    use crate::event::Signal;
-    [
-        Signal::TERM,
-        Signal::INT,
-        Signal::HUP,
-        Signal::QUIT,
-        Signal::USR1,
-        Signal::USR2,
-        Signal::KILL,
-        Signal::STOP,
-        Signal::CONT,
-    ]
-};
 
 /// A question on the confirm line, with the text fixed when it was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,56 +113,6 @@ pub enum ConfirmKind {
     QuitStopAll,
     /// Quitting while the stop of everything is still running: force it.
     QuitForce,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// Manifest order.
-    Declared,
-    Name,
-    State,
-    Tokens,
-    Hazards,
-    Cpu,
-    Mem,
-}
-
-impl SortKey {
-    #[must_use]
-    pub fn next(self) -> SortKey {
-        match self {
-            SortKey::Declared => SortKey::Name,
-            SortKey::Name => SortKey::State,
-            SortKey::State => SortKey::Tokens,
-            SortKey::Tokens => SortKey::Hazards,
-            SortKey::Hazards => SortKey::Cpu,
-            SortKey::Cpu => SortKey::Mem,
-            SortKey::Mem => SortKey::Declared,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            SortKey::Declared => "manifest order",
-            SortKey::Name => "name",
-            SortKey::State => "state",
-            SortKey::Tokens => "pending tokens",
-            SortKey::Hazards => "hazards",
-            SortKey::Cpu => "CPU",
-            SortKey::Mem => "memory",
-        }
-    }
-}
-
-/// Where the log is scrolled and what it shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LogView {
-    /// Only the selected node's lines.
-    pub only_selected: bool,
-    /// Absolute number (`log.dropped + index`) of the bottom line shown; `None` follows the end.
-    pub anchor: Option<u64>,
-    /// The committed search, highlighted; `n`/`N` move between its matches.
-    pub search: Option<String>,
 }
 
 /// A message shown in the footer for a moment.
@@ -258,67 +197,59 @@ impl ReplayView {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ui {
-    pub mode: LinkMode,
-    /// A reconnect function was given (attach).
-    pub can_reconnect: bool,
     pub theme: Theme,
     /// The whole screen, as last measured by the driver (key handling pages by it).
     pub screen: Rect,
     pub view: View,
     pub focus: Pane,
     pub overlay: Overlay,
-    /// The selected node by name (stable across sorting and updates); `None`: the first row.
-    pub selected: Option<String>,
-    /// First row shown in the table.
-    pub table_offset: usize,
-    pub sort: SortKey,
-    pub sort_desc: bool,
-    pub detail_scroll: u16,
-    /// Highlighted entry of the hazards panel, 0 = newest.
-    pub hazard_cursor: usize,
-    pub log: LogView,
+    pub table: TablePane,
+    pub detail: DetailPane,
+    pub log: LogPane,
+    pub hazards: HazardsPane,
     /// The display is frozen (updates still fold in behind it).
     pub paused: bool,
     /// Events folded in since the display froze.
     pub behind: u64,
-    /// Events the link skipped (resyncs after falling behind).
-    pub link_dropped: u64,
     pub notice: Option<Notice>,
-    pub quitting: Option<Quitting>,
+    pub link: LinkStatus,
+    /// Replaying a journal (`link.mode` is [`LinkMode::Replay`]).
+    pub replay: Option<ReplayView>,
+}
+
+/// The link to the session as the cockpit knows it, and how the cockpit is ending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkStatus {
+    pub mode: LinkMode,
+    /// A reconnect function was given (attach).
+    pub can_reconnect: bool,
+    /// Events the link skipped (resyncs after falling behind).
+    pub dropped: u64,
     /// The link closed, with why.
     pub closed: Option<String>,
     /// In-process (`up`, `demo`): every node stopped and the session ended (a stop-all ran its
     /// course), at this session time. The screen stays on the final state, its clock stopped
     /// there, so the end can be read where it happened, until the operator quits.
     pub finished: Option<u64>,
-    /// Replaying a journal (`mode` is [`LinkMode::Replay`]).
-    pub replay: Option<ReplayView>,
+    pub quitting: Option<Quitting>,
 }
 
 impl Ui {
     pub fn new(mode: LinkMode, theme: Theme, screen: Rect) -> Ui {
         Ui {
-            mode,
-            can_reconnect: false,
             theme,
             screen,
             view: View::Table,
             focus: Pane::Nodes,
             overlay: Overlay::None,
-            selected: None,
-            table_offset: 0,
-            sort: SortKey::Declared,
-            sort_desc: false,
-            detail_scroll: 0,
-            hazard_cursor: 0,
-            log: LogView::default(),
+            table: TablePane::default(),
+            detail: DetailPane::default(),
+            log: LogPane::default(),
+            hazards: HazardsPane::default(),
             paused: false,
             behind: 0,
-            link_dropped: 0,
             notice: None,
-            quitting: None,
-            closed: None,
-            finished: None,
+            link: LinkStatus { mode, can_reconnect: false, dropped: 0, closed: None, finished: None, quitting: None },
             replay: None,
         }
     }
@@ -336,18 +267,15 @@ impl Ui {
 
     /// The selected node: the named one if it exists, else the first row.
     pub fn selected_node<'a>(&self, state: &'a State) -> Option<&'a NodeState> {
-        if let Some(n) = self.selected.as_deref().and_then(|name| state.node(name)) {
-            return Some(n);
-        }
-        rows(state, self).first().copied()
+        self.table.selected_node(state)
     }
 
     /// Holds on to the node shown selected: while nothing was chosen the first row is, and a
     /// sort or a live update that reorders the table must not make that another node. Called
     /// before every sort and after every change of the state on screen.
     pub fn pin_selection(&mut self, state: &State) {
-        if self.selected.is_none() {
-            self.selected = self.selected_node(state).map(|n| n.name.clone());
+        if self.table.selected.is_none() {
+            self.table.selected = self.selected_node(state).map(|n| n.name.clone());
         }
     }
 
@@ -355,53 +283,4 @@ impl Ui {
     pub fn log_filter<'a>(&self, state: &'a State) -> Option<&'a str> {
         if self.log.only_selected { self.selected_node(state).map(|n| n.name.as_str()) } else { None }
     }
-}
-
-/// The table's rows in display order.
-pub fn rows<'a>(state: &'a State, ui: &Ui) -> Vec<&'a NodeState> {
-    let mut rows: Vec<&NodeState> = state.nodes.values().collect();
-    let key = ui.sort;
-    match key {
-        SortKey::Declared => {}
-        SortKey::Name => rows.sort_by(|a, b| a.name.cmp(&b.name)),
-        // Stable sorts: ties keep manifest order.
-        SortKey::State => rows.sort_by_key(|n| state_rank(n)),
-        SortKey::Tokens => rows.sort_by_key(|n| std::cmp::Reverse(n.tokens.pending())),
-        SortKey::Hazards => rows.sort_by_key(|n| std::cmp::Reverse(n.hazards.len())),
-        SortKey::Cpu => rows.sort_by_key(|n| std::cmp::Reverse(n.cpu_permille)),
-        SortKey::Mem => rows.sort_by_key(|n| std::cmp::Reverse(n.rss_kib)),
-    }
-    if ui.sort_desc {
-        rows.reverse();
-    }
-    rows
-}
-
-/// Stopping first (they are what the operator is watching), then running, starting, exited.
-fn state_rank(n: &NodeState) -> u8 {
-    match n.phase {
-        Phase::Stopping => 0,
-        Phase::Running => 1,
-        Phase::Starting => 2,
-        Phase::Exited => 3,
-    }
-}
-
-/// Index of the selected node among `rows` (0 when nothing or something gone is selected).
-pub fn selected_index(rows: &[&NodeState], ui: &Ui) -> usize {
-    ui.selected.as_deref().and_then(|name| rows.iter().position(|n| n.name == name)).unwrap_or(0)
-}
-
-/// The first row to show so that `selected` is visible in `height` rows, starting from `offset`.
-pub fn scrolled_offset(offset: usize, selected: usize, height: usize, len: usize) -> usize {
-    if height == 0 {
-        return selected;
-    }
-    let mut off = offset.min(len.saturating_sub(height));
-    if selected < off {
-        off = selected;
-    } else if selected >= off + height {
-        off = selected + 1 - height;
-    }
-    off
 }

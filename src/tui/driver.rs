@@ -68,7 +68,7 @@ where
     let theme = opts.theme.unwrap_or_else(super::theme::Theme::from_env);
     let size = terminal.size()?;
     let mut ui = Ui::new(LinkMode::from(&link.kind), theme, Rect::new(0, 0, size.width, size.height));
-    ui.can_reconnect = opts.reconnect.is_some();
+    ui.link.can_reconnect = opts.reconnect.is_some();
     let mut session = Session::new(link);
     let mut frozen: Option<Frozen> = None;
     let mut dirty = true;
@@ -77,15 +77,15 @@ where
 
     loop {
         let now = current_time(&mut opts, &session);
-        if ui.quitting.is_some() && session.live.all_exited() {
+        if ui.link.quitting.is_some() && session.live.all_exited() {
             draw(terminal, &session, frozen.as_ref(), &mut ui, now)?;
             return Ok(TuiExit::AllStopped);
         }
-        if let (Some(_), Some(reason)) = (ui.quitting, &ui.closed) {
+        if let (Some(_), Some(reason)) = (ui.link.quitting, &ui.link.closed) {
             // Quitting and the session is gone: nothing more will come to wait for.
             return Ok(TuiExit::LinkClosed(reason.clone()));
         }
-        if let (LinkMode::InProcess, Some(reason)) = (ui.mode, ui.closed.clone()) {
+        if let (LinkMode::InProcess, Some(reason)) = (ui.link.mode, ui.link.closed.clone()) {
             // In-process, a closed link is the end of the session: there is nothing to reconnect
             // to. After a stop-all every node has exited: the final table stays until `q`.
             // Otherwise (the session failed) the cockpit ends with why.
@@ -93,8 +93,8 @@ where
                 draw(terminal, &session, frozen.as_ref(), &mut ui, now)?;
                 return Ok(TuiExit::LinkClosed(reason));
             }
-            if ui.finished.is_none() {
-                ui.finished = Some(session.live.now);
+            if ui.link.finished.is_none() {
+                ui.link.finished = Some(session.live.now);
                 dirty = true;
             }
         }
@@ -137,18 +137,18 @@ where
                 Some(Err(e)) => return Err(anyhow::Error::new(e).context("reading the terminal")),
                 None => return Ok(TuiExit::InputClosed),
             },
-            up = session.updates.recv(), if ui.closed.is_none() => {
+            up = session.updates.recv(), if ui.link.closed.is_none() => {
                 dirty = true;
                 let mut next = up;
                 let mut n = 0;
                 loop {
                     let Some(u) = next else {
-                        ui.closed = Some("the session's update stream ended".to_string());
+                        ui.link.closed = Some("the session's update stream ended".to_string());
                         break;
                     };
                     fold(u, &mut ui, &mut session);
                     n += 1;
-                    if n >= BATCH || ui.closed.is_some() {
+                    if n >= BATCH || ui.link.closed.is_some() {
                         break;
                     }
                     next = match session.updates.try_recv() {
@@ -163,7 +163,7 @@ where
                 None => signals_open = false,
             },
             () = tokio::time::sleep_until(wake.into()) => {
-                if (frozen.is_none() && ui.finished.is_none()) || ui.notice.is_some() {
+                if (frozen.is_none() && ui.link.finished.is_none()) || ui.notice.is_some() {
                     dirty = true;
                 }
             }
@@ -195,7 +195,7 @@ where
             (&f.state, f.now)
         }
         // A finished session's clock stopped at its last event (notices still time out).
-        None => (&session.live, ui.finished.unwrap_or(now)),
+        None => (&session.live, ui.link.finished.unwrap_or(now)),
     };
     terminal.draw(|f| f.render_widget(&Screen::new(state, ui, shown_now), f.area()))?;
     Ok(())
@@ -236,10 +236,10 @@ fn fold(update: Update, ui: &mut Ui, session: &mut Session) {
             if let Some(h) = &session.live.header {
                 session.clock = Some(Clock::from_start(h.monotonic_ns));
             }
-            ui.link_dropped += dropped;
+            ui.link.dropped += dropped;
         }
         Update::Notice(text) => ui.notify(text),
-        Update::Closed(reason) => ui.closed = Some(reason),
+        Update::Closed(reason) => ui.link.closed = Some(reason),
     }
 }
 
@@ -255,13 +255,7 @@ fn on_terminal_event(ev: TermEvent, ui: &mut Ui, display: &State) -> (bool, Opti
             ui.screen = Rect::new(0, 0, w, h);
             (true, None)
         }
-        TermEvent::Paste(text) => {
-            if let super::app::Overlay::Search { input } = &mut ui.overlay {
-                input.push_str(text.lines().next().unwrap_or_default());
-                return (true, None);
-            }
-            (false, None)
-        }
+        TermEvent::Paste(text) => (input::on_paste(&text, ui), None),
         TermEvent::FocusGained | TermEvent::FocusLost => (false, None),
     }
 }
@@ -293,8 +287,8 @@ fn act(
             ui.behind = 0;
             None
         }
-        Action::Quit => Some(match (&ui.closed, ui.mode) {
-            (Some(_), LinkMode::InProcess) if ui.finished.is_some() => TuiExit::AllStopped,
+        Action::Quit => Some(match (&ui.link.closed, ui.link.mode) {
+            (Some(_), LinkMode::InProcess) if ui.link.finished.is_some() => TuiExit::AllStopped,
             (Some(reason), _) => TuiExit::LinkClosed(reason.clone()),
             (None, LinkMode::Attached) => TuiExit::Detached,
             (None, LinkMode::InProcess) => TuiExit::AllStopped,
@@ -306,11 +300,11 @@ fn act(
             let reconnect = opts.reconnect.as_mut()?;
             match reconnect() {
                 Ok(link) => {
-                    ui.mode = LinkMode::from(&link.kind);
+                    ui.link.mode = LinkMode::from(&link.kind);
                     *session = Session::new(link);
                     *frozen = None;
                     ui.paused = false;
-                    ui.closed = None;
+                    ui.link.closed = None;
                     ui.notify("reconnected");
                 }
                 Err(e) => ui.notify(format!("reconnect failed: {e:#}")),

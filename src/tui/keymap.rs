@@ -336,6 +336,16 @@ pub static KEYMAP: &[Binding] = &[
     ),
 ];
 
+/// The context of the focused pane (the table or the detail pane, the log, the hazards).
+pub fn focused_pane(ui: &Ui) -> Context {
+    match (ui.focus, ui.view) {
+        (Pane::Nodes, View::Table) => Context::Table,
+        (Pane::Nodes, View::Detail) => Context::Detail,
+        (Pane::Log, _) => Context::Log,
+        (Pane::Hazards, _) => Context::Hazards,
+    }
+}
+
 /// The contexts in force, most specific first.
 pub fn contexts(ui: &Ui) -> Vec<Context> {
     match &ui.overlay {
@@ -346,16 +356,11 @@ pub fn contexts(ui: &Ui) -> Vec<Context> {
         Overlay::Goto { .. } => return vec![Context::Goto],
         Overlay::None => {}
     }
-    let pane = match (ui.focus, ui.view) {
-        (Pane::Nodes, View::Table) => Context::Table,
-        (Pane::Nodes, View::Detail) => Context::Detail,
-        (Pane::Log, _) => Context::Log,
-        (Pane::Hazards, _) => Context::Hazards,
-    };
+    let pane = focused_pane(ui);
     let mut out = Vec::with_capacity(3);
     if ui.replay.is_some() {
         out.push(Context::Replay);
-    } else if ui.closed.is_some() && ui.finished.is_none() {
+    } else if ui.link.closed.is_some() && ui.link.finished.is_none() {
         out.push(Context::Closed);
     }
     out.push(pane);

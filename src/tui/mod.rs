@@ -3,7 +3,8 @@
 //! - Views ([`views`]) are pure functions of `(&State, &Ui, now)`; replay can reuse them with
 //!   its own driver.
 //! - Keys map to actions purely ([`input::on_key`]), through one table ([`keymap::KEYMAP`])
-//!   that also draws the key bar and the help screen.
+//!   that also draws the key bar and the help screen; each pane ([`panes`]) keeps its own
+//!   state and carries out the commands of its context.
 //! - [`driver`] is the live loop; [`replay_driver`] the replay's (same views, a replay clock);
 //!   [`terminal`] sets the terminal up and always restores it.
 
@@ -15,6 +16,7 @@ pub mod input;
 pub mod keymap;
 pub mod layout;
 pub mod logview;
+pub mod panes;
 pub mod replay_driver;
 pub mod terminal;
 pub mod theme;

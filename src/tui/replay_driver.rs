@@ -9,7 +9,7 @@
 //!   ~30 times a second, and sleeps when paused and the index is built.
 
 use super::action::{Action, ReplayCmd};
-use super::app::{NOTICE_NS, Overlay, ReplayView, SeekTarget, Ui};
+use super::app::{NOTICE_NS, ReplayView, SeekTarget, Ui};
 use super::views::Screen;
 use super::{TuiExit, input};
 use crate::event::Signal;
@@ -337,7 +337,7 @@ impl ReplaySession {
         match action? {
             Action::Replay(cmd) => self.command(cmd, wall),
             Action::Quit => return Some(TuiExit::Quit),
-            Action::Send(_) => self.notify(input::STOP_DISABLED.into(), wall),
+            Action::Send(_) => self.notify(super::panes::replay::STOP_DISABLED.into(), wall),
             Action::Pause | Action::Resume | Action::Reconnect => {}
         }
         None
@@ -359,13 +359,7 @@ impl ReplaySession {
                 self.resize(Rect::new(0, 0, w, h));
                 (true, None)
             }
-            TermEvent::Paste(text) => {
-                if let Overlay::Search { input } | Overlay::Goto { input } = &mut self.ui.overlay {
-                    input.push_str(text.lines().next().unwrap_or_default());
-                    return (true, None);
-                }
-                (false, None)
-            }
+            TermEvent::Paste(text) => (input::on_paste(&text, &mut self.ui), None),
             TermEvent::FocusGained | TermEvent::FocusLost => (false, None),
         }
     }

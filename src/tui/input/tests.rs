@@ -2,10 +2,14 @@
 #![allow(clippy::expect_used)]
 
 use super::*;
+use crate::control::protocol::Request;
 use crate::event::*;
 use crate::manifest::{Manifest, NodeSpec};
 use crate::tui::action::ReplayCmd;
-use crate::tui::app::{LinkMode, SortKey};
+use crate::tui::app::{Confirm, ConfirmKind, LinkMode, Quitting};
+use crate::tui::layout;
+use crate::tui::panes::replay::STOP_DISABLED;
+use crate::tui::panes::table::SortKey;
 use crate::tui::theme::Theme;
 use crossterm::event::{KeyCode, KeyEventKind, KeyEventState, KeyModifiers, MouseEvent};
 use ratatui::layout::Rect;
@@ -91,17 +95,17 @@ fn arrows_and_jk_move_the_selection_within_bounds() {
     let mut u = ui(LinkMode::InProcess);
     assert_eq!(u.selected_node(&s).map(|n| n.name.as_str()), Some("a"));
     press(&mut u, &s, &[ch('j'), key(KeyCode::Down)]);
-    assert_eq!(u.selected.as_deref(), Some("c"));
+    assert_eq!(u.table.selected.as_deref(), Some("c"));
     press(&mut u, &s, &[ch('j')]);
-    assert_eq!(u.selected.as_deref(), Some("c"), "stays on the last row");
+    assert_eq!(u.table.selected.as_deref(), Some("c"), "stays on the last row");
     press(&mut u, &s, &[ch('k')]);
-    assert_eq!(u.selected.as_deref(), Some("b"));
+    assert_eq!(u.table.selected.as_deref(), Some("b"));
     press(&mut u, &s, &[key(KeyCode::Home)]);
-    assert_eq!(u.selected.as_deref(), Some("a"));
+    assert_eq!(u.table.selected.as_deref(), Some("a"));
     press(&mut u, &s, &[key(KeyCode::Up)]);
-    assert_eq!(u.selected.as_deref(), Some("a"), "stays on the first row");
+    assert_eq!(u.table.selected.as_deref(), Some("a"), "stays on the first row");
     press(&mut u, &s, &[key(KeyCode::End)]);
-    assert_eq!(u.selected.as_deref(), Some("c"));
+    assert_eq!(u.table.selected.as_deref(), Some("c"));
 }
 
 #[test]
@@ -113,8 +117,8 @@ fn paging_keeps_the_selection_on_screen() {
     u.screen = Rect::new(0, 0, 80, 24);
     press(&mut u, &s, &[key(KeyCode::PageDown)]);
     let h = layout::table_rows(areas(u.screen, &u, &s).main);
-    assert_eq!(u.selected.as_deref(), Some(names[h].as_str()));
-    assert!(u.table_offset <= h && h < u.table_offset + h);
+    assert_eq!(u.table.selected.as_deref(), Some(names[h].as_str()));
+    assert!(u.table.offset <= h && h < u.table.offset + h);
 }
 
 #[test]
@@ -205,11 +209,11 @@ fn quitting_in_process_asks_then_stops_everything_then_offers_to_force() {
     assert_eq!(press(&mut u, &s, &[ch('q')]), vec![]);
     assert!(matches!(u.overlay, Overlay::Confirm(Confirm { kind: ConfirmKind::QuitStopAll, .. })));
     assert_eq!(press(&mut u, &s, &[ch('n')]), vec![]);
-    assert_eq!(u.quitting, None);
+    assert_eq!(u.link.quitting, None);
     assert_eq!(press(&mut u, &s, &[ch('q'), ch('y')]), vec![stop(&[], true, false)]);
-    assert_eq!(u.quitting, Some(Quitting::Graceful));
+    assert_eq!(u.link.quitting, Some(Quitting::Graceful));
     assert_eq!(press(&mut u, &s, &[ch('q'), ch('y')]), vec![stop(&[], true, true)]);
-    assert_eq!(u.quitting, Some(Quitting::Forced));
+    assert_eq!(u.link.quitting, Some(Quitting::Forced));
     assert_eq!(press(&mut u, &s, &[ch('q')]), vec![]);
     assert!(u.notice.as_ref().is_some_and(|n| n.text.contains("waiting for 2")));
 }
@@ -228,10 +232,10 @@ fn enter_opens_the_detail_and_esc_closes_it() {
     let mut u = ui(LinkMode::InProcess);
     press(&mut u, &s, &[ch('j'), key(KeyCode::Enter)]);
     assert_eq!(u.view, View::Detail);
-    assert_eq!(u.selected.as_deref(), Some("b"));
+    assert_eq!(u.table.selected.as_deref(), Some("b"));
     // In the detail pane, j scrolls instead of moving the selection.
     press(&mut u, &s, &[ch('j')]);
-    assert_eq!(u.selected.as_deref(), Some("b"));
+    assert_eq!(u.table.selected.as_deref(), Some("b"));
     press(&mut u, &s, &[key(KeyCode::Esc)]);
     assert_eq!(u.view, View::Table);
 }
@@ -243,18 +247,18 @@ fn sorting_keeps_the_selected_node() {
     s.apply(&Event { seq: 50, t: 3, ev });
     let mut u = ui(LinkMode::InProcess);
     press(&mut u, &s, &[ch('j')]);
-    assert_eq!(u.selected.as_deref(), Some("c"));
+    assert_eq!(u.table.selected.as_deref(), Some("c"));
     press(&mut u, &s, &[ch('o')]);
-    assert_eq!(u.sort, SortKey::Name);
-    assert_eq!(rows(&s, &u).iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), vec!["a", "b", "c"]);
-    assert_eq!(u.selected.as_deref(), Some("c"));
+    assert_eq!(u.table.sort, SortKey::Name);
+    assert_eq!(u.table.rows(&s).iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), vec!["a", "b", "c"]);
+    assert_eq!(u.table.selected.as_deref(), Some("c"));
     press(&mut u, &s, &[ch('O')]);
-    assert_eq!(rows(&s, &u).iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), vec!["c", "b", "a"]);
+    assert_eq!(u.table.rows(&s).iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), vec!["c", "b", "a"]);
     for _ in 0..4 {
         press(&mut u, &s, &[ch('o')]);
     }
-    assert_eq!(u.sort, SortKey::Cpu);
-    assert_eq!(rows(&s, &u)[0].name, "a");
+    assert_eq!(u.table.sort, SortKey::Cpu);
+    assert_eq!(u.table.rows(&s)[0].name, "a");
 }
 
 #[test]
@@ -267,12 +271,12 @@ fn sorting_before_the_cursor_moved_keeps_the_node_shown_selected() {
     let mut u = ui(LinkMode::InProcess);
     assert_eq!(u.selected_node(&s).map(|n| n.name.as_str()), Some("b"));
     press(&mut u, &s, &[ch('o')]);
-    assert_eq!(rows(&s, &u)[0].name, "a", "sorted by name");
+    assert_eq!(u.table.rows(&s)[0].name, "a", "sorted by name");
     assert_eq!(u.selected_node(&s).map(|n| n.name.as_str()), Some("b"), "still b, now on the second row");
     // Reversing, too.
     let mut u = ui(LinkMode::InProcess);
     press(&mut u, &s, &[ch('O')]);
-    assert_eq!(rows(&s, &u)[0].name, "a", "manifest order reversed");
+    assert_eq!(u.table.rows(&s)[0].name, "a", "manifest order reversed");
     assert_eq!(u.selected_node(&s).map(|n| n.name.as_str()), Some("b"));
     // And `s` stops the node that was selected, not the new first row.
     assert_eq!(press(&mut u, &s, &[ch('s'), ch('y')]), vec![stop(&["b"], false, false)]);
@@ -285,13 +289,13 @@ fn a_live_reorder_does_not_move_the_first_rows_selection() {
     for _ in 0..5 {
         press(&mut u, &s, &[ch('o')]);
     }
-    assert_eq!(u.sort, SortKey::Cpu);
+    assert_eq!(u.table.sort, SortKey::Cpu);
     u.pin_selection(&s); // what the driver does after every update
-    assert_eq!(u.selected.as_deref(), Some("a"));
+    assert_eq!(u.table.selected.as_deref(), Some("a"));
     let ev = EventKind::Usage { node: "c".into(), cpu_permille: 900, rss_kib: 1 };
     s.apply(&Event { seq: 50, t: 3, ev });
     u.pin_selection(&s);
-    assert_eq!(rows(&s, &u)[0].name, "c", "c took the first row by CPU");
+    assert_eq!(u.table.rows(&s)[0].name, "c", "c took the first row by CPU");
     assert_eq!(u.selected_node(&s).map(|n| n.name.as_str()), Some("a"), "the selection stayed on a");
 }
 
@@ -352,9 +356,9 @@ fn tab_cycles_panes_and_skips_hidden_hazards() {
 fn closed_link_offers_reconnect_and_quit() {
     let s = state(&["a"]);
     let mut u = ui(LinkMode::Attached);
-    u.closed = Some("gone".into());
+    u.link.closed = Some("gone".into());
     assert_eq!(press(&mut u, &s, &[ch('r')]), vec![], "no reconnect function: only a notice");
-    u.can_reconnect = true;
+    u.link.can_reconnect = true;
     assert_eq!(press(&mut u, &s, &[ch('r')]), vec![Action::Reconnect]);
     // Navigation still works on the last state.
     press(&mut u, &s, &[ch('j')]);
@@ -402,7 +406,7 @@ fn mouse_click_selects_a_row_and_the_wheel_scrolls_the_log() {
     };
     // Border, header row, then a, b, c.
     on_mouse(click(5, a.main.y + 4), &mut u, &s);
-    assert_eq!(u.selected.as_deref(), Some("c"));
+    assert_eq!(u.table.selected.as_deref(), Some("c"));
     let wheel = MouseEvent {
         kind: MouseEventKind::ScrollUp,
         column: a.log.x + 3,
@@ -518,7 +522,7 @@ fn replay_keys_move_the_replay() {
     u.focus = Pane::Nodes;
     // The panes' other keys still work.
     press(&mut u, &s, &[ch('j')]);
-    assert_eq!(u.selected.as_deref(), Some("b"));
+    assert_eq!(u.table.selected.as_deref(), Some("b"));
     assert_eq!(press(&mut u, &s, &[ch('q')]), vec![Action::Quit], "quitting a replay stops nothing");
 }
 
@@ -580,7 +584,7 @@ fn replay_keys_in_the_live_cockpit_do_nothing_of_replay() {
     assert_eq!(u.overlay, Overlay::None);
     // g is still the table's first node, space still freezes the display.
     press(&mut u, &s, &[ch('j'), ch('g')]);
-    assert_eq!(u.selected.as_deref(), Some("a"));
+    assert_eq!(u.table.selected.as_deref(), Some("a"));
     assert_eq!(press(&mut u, &s, &[ch(' ')]), vec![Action::Pause]);
 }
 

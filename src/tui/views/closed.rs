@@ -13,7 +13,7 @@ pub fn render(cx: Ctx, reason: &str, screen: Rect, buf: &mut Buffer) {
     let area = Rect::new(screen.x + (screen.width - w) / 2, screen.y + (screen.height - h) / 2, w, h);
     Clear.render(area, buf);
     let mut keys = Vec::new();
-    if cx.ui.can_reconnect {
+    if cx.ui.link.can_reconnect {
         keys.push(Span::styled("r", t.key));
         keys.push(Span::raw(" reconnect   "));
     }

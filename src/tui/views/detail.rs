@@ -72,7 +72,7 @@ pub fn render(cx: Ctx, node: &NodeState, area: Rect, buf: &mut Buffer) {
         .iter()
         .map(|(r, lines)| {
             let max = lines.len().saturating_sub(usize::from(r.height));
-            max - usize::from(cx.ui.detail_scroll).min(max)
+            max - usize::from(cx.ui.detail.scroll).min(max)
         })
         .max()
         .unwrap_or(0);
@@ -82,7 +82,7 @@ pub fn render(cx: Ctx, node: &NodeState, area: Rect, buf: &mut Buffer) {
     let two = cols.len() == 2;
     for (i, (rect, lines)) in cols.into_iter().enumerate() {
         let max = lines.len().saturating_sub(usize::from(rect.height)) as u16;
-        let scroll = cx.ui.detail_scroll.min(max);
+        let scroll = cx.ui.detail.scroll.min(max);
         let mut p = Paragraph::new(lines).scroll((scroll, 0));
         if two && i == 1 {
             // A rule between the columns.

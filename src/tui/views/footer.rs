@@ -15,7 +15,7 @@ pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
             return;
         }
     }
-    if ui.finished.is_some() {
+    if ui.link.finished.is_some() {
         // The session is over; this is its final state.
         Line::from(vec![
             Span::styled(" ■ ", t.key),

@@ -34,7 +34,7 @@ pub fn visible(state: &State, ui: &Ui, area: Rect) -> Vec<(usize, Vec<Line<'stat
         ];
         wrap(&spans, width, 2)
     };
-    let cursor = ui.hazard_cursor.min(feed.len() - 1);
+    let cursor = ui.hazards.cursor.min(feed.len() - 1);
     // Start at the cursor and walk back while the items up to the cursor still fit.
     let mut first = cursor;
     let mut used = item(cursor).len();
@@ -85,7 +85,7 @@ pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
         visible(state, ui, area)
             .into_iter()
             .flat_map(|(i, lines)| {
-                let highlight = is_focused && i == ui.hazard_cursor;
+                let highlight = is_focused && i == ui.hazards.cursor;
                 lines.into_iter().map(move |l| if highlight { l.patch_style(t.selected) } else { l })
             })
             .collect()

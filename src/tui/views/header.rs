@@ -39,12 +39,12 @@ fn live_spans(cx: Ctx, wide: bool, spans: &mut Vec<Span<'static>>) {
     ));
     spans.push(sep.clone());
 
-    let mode = if ui.closed.is_some() && ui.finished.is_none() {
+    let mode = if ui.link.closed.is_some() && ui.link.finished.is_none() {
         Span::styled("✕ CLOSED", t.bar.patch(t.bad))
     } else if ui.paused {
         let behind = if ui.behind > 0 { format!(" +{} events", ui.behind) } else { String::new() };
         Span::styled(format!("❚❚ PAUSED{behind}"), t.bar.patch(t.prompt))
-    } else if state.ended.is_some() || ui.finished.is_some() {
+    } else if state.ended.is_some() || ui.link.finished.is_some() {
         Span::styled("■ ENDED", t.bar)
     } else {
         Span::styled("● LIVE", t.bar)
@@ -208,11 +208,11 @@ fn spans(cx: Ctx, wide: bool, session: bool) -> Line<'static> {
     }
 
     let client: u64 = state.nodes.values().map(|n| n.client_dropped).sum();
-    let dropped = ui.link_dropped + client;
+    let dropped = ui.link.dropped + client;
     if dropped > 0 {
         spans.push(sep.clone());
         let text = if wide {
-            format!("{dropped} events dropped (link {}, clients {client})", ui.link_dropped)
+            format!("{dropped} events dropped (link {}, clients {client})", ui.link.dropped)
         } else {
             format!("drop {dropped}")
         };
@@ -222,7 +222,7 @@ fn spans(cx: Ctx, wide: bool, session: bool) -> Line<'static> {
     if let Some(r) = &ui.replay {
         replay_tail(cx, r, wide, &mut spans);
     }
-    match ui.quitting {
+    match ui.link.quitting {
         Some(Quitting::Graceful) => {
             spans.push(sep);
             spans.push(Span::styled(

@@ -14,7 +14,7 @@ pub mod picker;
 pub mod timeline;
 pub mod wrap;
 
-use super::app::{Overlay, Pane, Ui, View, rows, selected_index};
+use super::app::{Overlay, Pane, Ui, View};
 use super::layout;
 use super::theme::Theme;
 use crate::state::{NodeState, State};
@@ -50,9 +50,9 @@ impl Widget for &Screen<'_> {
         let (state, ui) = (self.state, self.ui);
         let cx = Ctx { state, ui, now: self.now, theme: &ui.theme };
         let a = layout::areas(area, ui, state);
-        let list = rows(state, ui);
+        let list = ui.table.rows(state);
         let selected: Option<&NodeState> =
-            ui.selected.as_deref().and_then(|n| state.node(n)).or_else(|| list.get(selected_index(&list, ui)).copied());
+            ui.table.selected.as_deref().and_then(|n| state.node(n)).or_else(|| list.first().copied());
 
         header::render(cx, a.header, buf);
         match ui.view {
@@ -77,7 +77,7 @@ impl Widget for &Screen<'_> {
             Overlay::Help { scroll } => help::render(cx, *scroll, area, buf),
             Overlay::Picker { node, index } => picker::render(cx, node, *index, area, buf),
             _ => {
-                if let Some(reason) = ui.closed.as_ref().filter(|_| ui.finished.is_none()) {
+                if let Some(reason) = ui.link.closed.as_ref().filter(|_| ui.link.finished.is_none()) {
                     closed::render(cx, reason, area, buf);
                 }
             }

@@ -6,9 +6,10 @@ use super::{Ctx, focused, pane};
 use crate::event::{ExitCause, Signal, StageAction};
 use crate::hazards::HazardId;
 use crate::state::{NodeState, Phase};
-use crate::tui::app::{Pane, SortKey, scrolled_offset, selected_index};
+use crate::tui::app::Pane;
 use crate::tui::format::{HandlerMark, cause_label, countdown, cpu, fit, gauge, stage_short};
 use crate::tui::layout;
+use crate::tui::panes::table::{SortKey, scrolled_offset};
 use crate::util::{fmt_kib, fmt_ns};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -102,9 +103,10 @@ fn sort_col(key: SortKey) -> Option<Col> {
 
 pub fn render(cx: Ctx, list: &[&NodeState], area: Rect, buf: &mut Buffer) {
     let (ui, t) = (cx.ui, cx.theme);
+    let table = &ui.table;
     let h = layout::table_rows(area);
-    let sel = selected_index(list, ui);
-    let off = scrolled_offset(ui.table_offset, sel, h, list.len());
+    let sel = table.selected_index(list);
+    let off = scrolled_offset(table.offset, sel, h, list.len());
     let shown = &list[off.min(list.len())..(off + h).min(list.len())];
     let name_w = (shown.iter().map(|n| n.name.chars().count()).max().unwrap_or(4) as u16 + 2).clamp(8, 22);
     let (cols, short) = columns(area.width.saturating_sub(2), name_w);
@@ -113,17 +115,17 @@ pub fn render(cx: Ctx, list: &[&NodeState], area: Rect, buf: &mut Buffer) {
     if list.len() > h && h > 0 {
         let _ = write!(title_text, " · {}-{} shown", off + 1, off + shown.len());
     }
-    if ui.sort != SortKey::Declared || ui.sort_desc {
-        let _ = write!(title_text, " · by {}{}", ui.sort.label(), if ui.sort_desc { " ▼" } else { "" });
+    if table.sort != SortKey::Declared || table.sort_desc {
+        let _ = write!(title_text, " · by {}{}", table.sort.label(), if table.sort_desc { " ▼" } else { "" });
     }
     title_text.push(' ');
     let block = pane(title_text, focused(ui, Pane::Nodes), t);
 
-    let sorted = sort_col(ui.sort);
+    let sorted = sort_col(table.sort);
     let header = Row::new(cols.iter().map(|(c, _)| {
         let mut s = title(*c).to_string();
         if Some(*c) == sorted {
-            s.push_str(if ui.sort_desc { "▲" } else { "▼" });
+            s.push_str(if table.sort_desc { "▲" } else { "▼" });
         }
         Cell::from(s)
     }))

@@ -1,7 +1,7 @@
 //! The signal picker of `x`: a small box of signals to send to the selected node.
 
 use super::Ctx;
-use crate::tui::app::PICKER_SIGNALS;
+use crate::tui::panes::picker::PICKER_SIGNALS;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
