@@ -1,7 +1,7 @@
 //! The report as plain text: readable in a terminal, pasteable into an incident ticket.
 
 use super::Report;
-use crate::hazards::count;
+use crate::state::sentence::count;
 use crate::util::{fmt_ns, fmt_t};
 use std::fmt::Write;
 
@@ -82,7 +82,7 @@ pub fn render(r: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "  grace      extended {} while tokens drained",
-                    crate::hazards::count(s.extensions as usize, "time")
+                    count(s.extensions as usize, "time")
                 );
             }
         }
