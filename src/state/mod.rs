@@ -23,6 +23,7 @@ pub use node::{
     SignalRecord, is_shell, status_text,
 };
 pub use ps::{PsChild, PsExit, PsNode, PsSnapshot, PsStop};
+pub use sentence::stop_all_order;
 pub use stop::{StepKind, StopProgress, StopStep};
 pub use tokens::{LedgerError, TokenLedger};
 
@@ -71,26 +72,6 @@ pub struct StopAll {
     /// tier then waited for the one before).
     #[serde(default)]
     pub waits: std::collections::BTreeMap<String, Vec<String>>,
-}
-
-/// The order of a stop-all in words: `web, lone now; app after web; db after app` (a journal
-/// without the waits: its tiers, `web, lone → app → db`).
-pub fn stop_all_order(tiers: &[Vec<String>], waits: &std::collections::BTreeMap<String, Vec<String>>) -> String {
-    if waits.is_empty() {
-        return tiers.iter().map(|tier| tier.join(", ")).collect::<Vec<_>>().join(" → ");
-    }
-    let all: Vec<&String> = tiers.iter().flatten().collect();
-    let now: Vec<&str> = all.iter().filter(|n| !waits.contains_key(**n)).map(|n| n.as_str()).collect();
-    let mut parts = Vec::new();
-    if !now.is_empty() {
-        parts.push(format!("{} now", now.join(", ")));
-    }
-    for name in all {
-        if let Some(after) = waits.get(name) {
-            parts.push(format!("{name} after {}", after.join(", ")));
-        }
-    }
-    parts.join("; ")
 }
 
 /// Counts of nodes per phase, for headers.

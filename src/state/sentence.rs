@@ -7,7 +7,7 @@
 //! one account. Each event's forms are written here side by side, from the same pieces, so a
 //! change to one is seen next to the others and the three cannot drift apart unseen.
 
-use super::{NodeState, StepKind, StopStep, shell_join, status_text, stop_all_order};
+use super::{NodeState, StepKind, StopStep, shell_join, status_text};
 use crate::event::{
     ClaimOutcome, EventKind, ExitCause, HandlerClaim, Header, ProbeMode, Requester, Signal, SignalTarget, StageAction,
     StopMode, StopPlan, Survivor,
@@ -96,10 +96,15 @@ pub fn output(line: &str, truncated_from: Option<u32>) -> String {
     }
 }
 
+/// `30ms after the stop request` (the log's exit line, the detail pane's exit).
+pub fn after_stop_request(ns: u64) -> String {
+    format!("{} after the stop request", fmt_ns(ns))
+}
+
 /// The log's exit line: `stopped (status 0) 30ms after the stop request, 3 tokens still lent`.
 /// `since_request` is the time from the stop request, when there was one.
 pub fn exited_log(cause: ExitCause, status: &str, since_request: Option<u64>, pending_tokens: usize) -> String {
-    let took = since_request.map(|ns| format!(" {} after the stop request", fmt_ns(ns))).unwrap_or_default();
+    let took = since_request.map(|ns| format!(" {}", after_stop_request(ns))).unwrap_or_default();
     let tokens = if pending_tokens == 0 { String::new() } else { format!(", {pending_tokens} tokens still lent") };
     format!("{}{took}{tokens}", cause.with_status(status))
 }
@@ -109,6 +114,16 @@ pub fn exited_report(cause: ExitCause, code: Option<i32>, signal: Option<Signal>
     let tokens =
         if pending_tokens == 0 { String::new() } else { format!(", {} still lent", count(pending_tokens, "token")) };
     format!("exited: {}{tokens}", cause.with_status(&status_text(code, signal)))
+}
+
+/// The survivors of a node's tree as the detail pane and the report list them, each marked
+/// when it had left the session (`5084 (gracewatch, setsid), 5090 (sleep)`).
+pub fn survivors_detached(survivors: &[Survivor]) -> String {
+    survivors
+        .iter()
+        .map(|s| format!("{} ({}{})", s.pid, s.name, if s.detached { ", setsid" } else { "" }))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn survivors_log(survivors: &[Survivor]) -> String {
@@ -158,6 +173,26 @@ pub fn stop_requested_report(by: Requester, mode: StopMode, plan: &StopPlan) -> 
     format!("{}: {}", stop_requested_step(by, mode), plan.describe())
 }
 
+/// The order of a stop-all in words: `web, lone now; app after web; db after app` (a journal
+/// without the waits: its tiers, `web, lone → app → db`).
+pub fn stop_all_order(tiers: &[Vec<String>], waits: &BTreeMap<String, Vec<String>>) -> String {
+    if waits.is_empty() {
+        return tiers.iter().map(|tier| tier.join(", ")).collect::<Vec<_>>().join(" → ");
+    }
+    let all: Vec<&String> = tiers.iter().flatten().collect();
+    let now: Vec<&str> = all.iter().filter(|n| !waits.contains_key(**n)).map(|n| n.as_str()).collect();
+    let mut parts = Vec::new();
+    if !now.is_empty() {
+        parts.push(format!("{} now", now.join(", ")));
+    }
+    for name in all {
+        if let Some(after) = waits.get(name) {
+            parts.push(format!("{name} after {}", after.join(", ")));
+        }
+    }
+    parts.join("; ")
+}
+
 /// The log's and the report's: `stop all requested by ctl: web, lone now; app after web`.
 pub fn stop_all_requested(
     by: Requester,
@@ -198,6 +233,12 @@ pub fn signal_sent_step(signal: Signal, target: SignalTarget, error: Option<&str
         Some(e) => format!("{signal} to {to} failed: {e}"),
         None => format!("{signal} sent to {to}"),
     }
+}
+
+/// How often a stop's grace was extended, for the detail pane and the report: `2 times while
+/// tokens drained`.
+pub fn grace_extensions(extensions: u32) -> String {
+    format!("{} while tokens drained", count(extensions as usize, "time"))
 }
 
 /// The log's: `grace extended by 2s: 3 tokens still draining` (from `t`, the event's time).
@@ -321,4 +362,62 @@ pub fn handler_claimed(claim: &HandlerClaim) -> (bool, String) {
 /// `hazard tokens-stuck: 6 drop tokens still held by …`.
 pub fn hazard_raised(id: impl std::fmt::Display, sentence: &str) -> String {
     format!("hazard {id}: {sentence}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::PlanStage;
+
+    fn plan() -> StopPlan {
+        StopPlan {
+            grace_ms: 2000,
+            stages: vec![
+                PlanStage { at_ms: 0, action: StageAction::Signal(Signal::TERM) },
+                PlanStage { at_ms: 2000, action: StageAction::Kill },
+            ],
+            drain_extension_ms: 0,
+            group: true,
+        }
+    }
+
+    /// Each surface's words for the same stop, side by side: what the log, a step and the
+    /// report say must change here, together, or not at all.
+    #[test]
+    fn the_three_surfaces_tell_one_stop_each_in_its_own_words() {
+        let (by, mode) = (Requester::Ctl, StopMode::Graceful);
+        assert_eq!(stop_requested_log(by, mode, &plan()), "stop requested by ctl: SIGTERM → SIGKILL @2s");
+        assert_eq!(stop_requested_step(by, mode), "graceful stop requested by ctl");
+        assert_eq!(stop_requested_report(by, mode, &plan()), "graceful stop requested by ctl: SIGTERM → SIGKILL @2s");
+        assert_eq!(
+            stop_requested_log(by, StopMode::Force, &plan()),
+            "forced stop requested by ctl: SIGTERM → SIGKILL @2s"
+        );
+
+        let (sig, group) = (Signal::TERM, SignalTarget::Group);
+        assert_eq!(signal_sent(sig, group, 4101, None, Some(Requester::Plan)), "SIGTERM → process group 4101");
+        assert_eq!(
+            signal_sent(Signal::KILL, SignalTarget::Process, 12, None, Some(Requester::Operator)),
+            "SIGKILL → pid 12 (sent by the operator)"
+        );
+        assert_eq!(signal_sent_step(sig, group, None), "SIGTERM sent to process group");
+        assert_eq!(signal_sent_step(sig, group, Some("ESRCH")), "SIGTERM to process group failed: ESRCH");
+
+        let ms = 1_000_000;
+        assert_eq!(grace_extended_log(10_000 * ms, 12_000 * ms, 3), "grace extended by 2s: 3 tokens still draining");
+        assert_eq!(grace_extended_step(12_000 * ms, 3), "grace extended to +12.000s (3 tokens draining)");
+        assert_eq!(grace_extended_report(12_000 * ms, 1), "grace extended to +12.000s: 1 token still draining");
+
+        assert_eq!(stop_acked_log(Some(2 * ms)), "acknowledged the stop after 2ms");
+        assert_eq!(stop_acked(Some(2 * ms)), "stop acknowledged after 2ms");
+        assert_eq!(
+            exited_log(ExitCause::Stopped, "status 0", Some(30 * ms), 0),
+            "stopped (status 0) 30ms after the stop request"
+        );
+        assert_eq!(
+            exited_report(ExitCause::Stopped, Some(0), None, 1),
+            "exited: stopped (status 0), 1 token still lent"
+        );
+        assert_eq!(exited_step(ExitCause::Stopped), "exit: stopped");
+    }
 }
