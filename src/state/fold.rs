@@ -4,8 +4,8 @@
 //! fields to the handler of its domain (`lifecycle`, `probe`, `stop`, `wire`): an event cannot
 //! reach a handler that does not expect it, and a new kind does not compile until it is routed.
 //! Each arm also says whether the event may have changed its node's hazards; the fold then
-//! judges that node again with its lints. It does no I/O, reads no clock and owns no channel: feed it
-//! the same events and it reaches the same state, live or from a journal.
+//! judges that node again with its lints. It does no I/O, reads no clock and owns no channel:
+//! feed it the same events and it reaches the same state, live or from a journal.
 
 mod lifecycle;
 mod probe;
