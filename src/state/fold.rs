@@ -57,10 +57,6 @@ impl Fold {
         self.state
     }
 
-    pub fn lints(&self) -> Lints {
-        self.lints
-    }
-
     /// Applies one event. Total: any event, in any order, leaves a consistent state.
     pub fn apply(&mut self, ev: &Event) {
         let s = &mut self.state;

@@ -35,11 +35,6 @@ impl Lints {
         table.iter().copied()
     }
 
-    /// The lint of a hazard, when the set has it.
-    pub fn get(&self, id: HazardId) -> Option<&'static dyn Lint> {
-        self.iter().find(|l| l.id() == id)
-    }
-
     /// The hazards a node has now, in the set's order, skipping those the manifest allows.
     pub fn evaluate(&self, node: &NodeState, manifest: Option<&Manifest>) -> Vec<(HazardId, String)> {
         self.iter()
