@@ -748,3 +748,33 @@ fn old_journal_records_still_read() {
     assert_eq!(json, r#"{"signalled":{"signal":"SIGKILL","by":"operator"}}"#);
     assert_eq!(serde_json::from_str::<ExitCause>(&json).unwrap(), cause);
 }
+
+/// The module cycle hazards → state → manifest → hazards stays broken: the fold is given its
+/// lints and names hazards by their leaf ids, and the manifest needs only those ids and signals.
+#[test]
+fn neither_the_fold_nor_the_manifest_depends_on_the_lints() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for (module, forbidden) in
+        [("state", &["crate::hazards"][..]), ("manifest", &["crate::hazards", "crate::state", "crate::event"][..])]
+    {
+        let mut files = Vec::new();
+        sources(&src.join(module), &mut files);
+        assert!(!files.is_empty(), "{module}");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for name in forbidden {
+                assert!(!text.contains(name), "{} names {name}", file.display());
+            }
+        }
+    }
+}
