@@ -6,7 +6,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gracewatch::event::{Event, EventKind, Header, Stream};
 use gracewatch::manifest::NodeSpec;
-use gracewatch::state::State;
+use gracewatch::state::Fold;
 use std::hint::black_box;
 
 const N: u64 = 100_000;
@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
 
     g.bench_function("fold", |b| {
         b.iter(|| {
-            let mut s = State::new();
+            let mut s = Fold::new(gracewatch::hazards::lints());
             s.apply(&header(50));
             for e in &evs {
                 s.apply(e);
@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
     let lines: Vec<Vec<u8>> = evs.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
     g.bench_function("journal_decode_and_fold", |b| {
         b.iter(|| {
-            let mut s = State::new();
+            let mut s = Fold::new(gracewatch::hazards::lints());
             s.apply(&header(50));
             for l in &lines {
                 let e: Event = serde_json::from_slice(l).unwrap();
@@ -83,7 +83,7 @@ fn bench(c: &mut Criterion) {
         .collect();
     g.bench_function("wire_decode_and_fold", |b| {
         b.iter(|| {
-            let mut s = State::new();
+            let mut s = Fold::new(gracewatch::hazards::lints());
             s.apply(&header(1));
             for (i, l) in wire_lines.iter().enumerate() {
                 let ev = match gracewatch::wire::decode_node_line(l).unwrap() {

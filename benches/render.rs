@@ -15,7 +15,7 @@ use gracewatch::event::{
     StageAction, StopMode, StopPlan, Stream, ThreadSample,
 };
 use gracewatch::manifest::{Manifest, NodeSpec};
-use gracewatch::state::State;
+use gracewatch::state::{Fold, State};
 use gracewatch::tui::app::{LinkMode, Ui, View};
 use gracewatch::tui::panes::table::SortKey;
 use gracewatch::tui::theme::Theme;
@@ -30,7 +30,7 @@ const TOKENS: u64 = 100_000;
 const MS: u64 = 1_000_000;
 
 struct Sim {
-    state: State,
+    state: Fold,
     feed: Feed,
 }
 
@@ -131,7 +131,7 @@ fn sample(pid: u32) -> ProcSample {
 fn build(per_node: u64, skewed: bool) -> Sim {
     let names: Vec<String> = (0..NODES).map(|i| format!("node-{i:04}")).collect();
     let feed = Feed { seq: 0, t: 0, window: vec![(0, 0); NODES], names: names.clone() };
-    let mut sim = Sim { state: State::new(), feed };
+    let mut sim = Sim { state: Fold::new(gracewatch::hazards::lints()), feed };
     sim.apply(EventKind::SessionStarted(Box::new(header())));
     for (i, n) in names.iter().enumerate() {
         sim.feed.t = MS;

@@ -3,7 +3,8 @@
 //!
 //! Where things are:
 //! - [`event`]: the one `Event` type (wire to attached clients, journal, replay input).
-//! - [`state`]: the pure fold over events; [`hazards`]: lints computed in it.
+//! - [`state`]: the pure fold over events; [`hazards`]: the lints given to it; [`hazard_id`]:
+//!   the hazards' names.
 //! - [`manifest`]: `gracewatch.toml` and `Procfile`.
 //! - [`supervisor`]: the live edges: spawner, reaper, sockets, the hub.
 //! - [`stop_engine`]: stop plans and the timed course of every stop.
@@ -33,6 +34,8 @@ pub mod control;
 pub mod demo;
 #[cfg(feature = "supervisor")]
 pub mod event;
+#[cfg(feature = "supervisor")]
+pub mod hazard_id;
 #[cfg(feature = "supervisor")]
 pub mod hazards;
 #[cfg(feature = "supervisor")]

@@ -83,7 +83,7 @@ fn every_failure_shows_as_its_hazard_and_the_well_behaved_nodes_raise_none() {
 
     // The journal, folded: the same answer afterwards.
     let events = gw.journal();
-    let mut state = gracewatch::state::State::default();
+    let mut state = gracewatch::state::Fold::new(gracewatch::hazards::lints());
     for e in &events {
         state.apply(e);
     }

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use gracewatch::event::{ClaimOutcome, EventKind, ExitCause, Signal, StageAction};
 use gracewatch::hazards::HazardId;
-use gracewatch::state::State;
+use gracewatch::state::{Fold, State};
 use std::collections::BTreeSet;
 
 // ---------------------------------------------------------------------------------------------
@@ -61,11 +61,11 @@ fn ps_has(gw: &Gw, node: &str, id: HazardId) -> bool {
 
 /// The journal so far, folded.
 fn folded(gw: &Gw) -> State {
-    let mut state = State::new();
+    let mut state = Fold::new(gracewatch::hazards::lints());
     for e in gw.journal() {
         state.apply(&e);
     }
-    state
+    state.into_state()
 }
 
 /// The hazards raised for `node` over the whole session (the feed keeps every raise).

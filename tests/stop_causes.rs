@@ -287,7 +287,7 @@ fn a_paused_node_is_resumed_by_its_stop_and_runs_its_handler() {
         signals,
         vec![("SIGTERM".to_string(), Some("plan".to_string())), ("SIGCONT".to_string(), Some("plan".to_string()))]
     );
-    let mut state = gracewatch::state::State::new();
+    let mut state = gracewatch::state::Fold::new(gracewatch::hazards::lints());
     for e in gw.journal() {
         state.apply(&e);
     }

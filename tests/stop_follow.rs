@@ -8,12 +8,12 @@ use common::*;
 use gracewatch::control::protocol::{Answer, Request};
 use gracewatch::event::{Event, EventKind, ExitCause, Header};
 use gracewatch::manifest::NodeSpec;
-use gracewatch::state::{PsSnapshot, State};
+use gracewatch::state::{Fold, PsSnapshot};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
 
 fn snapshot(exited: bool) -> PsSnapshot {
-    let mut state = State::new();
+    let mut state = Fold::new(gracewatch::hazards::lints());
     let header = Header::synthetic("follow", vec![NodeSpec::with_defaults("web", vec!["x".into()])]);
     let evs = [
         EventKind::SessionStarted(Box::new(header)),

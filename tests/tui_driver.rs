@@ -90,7 +90,7 @@ async fn next_request(rig: &mut Rig) -> Request {
 
 #[tokio::test]
 async fn stop_goes_out_after_confirmation_and_q_detaches() {
-    let (mut rig, task) = start(attached(), running_system().state, options(6 * S));
+    let (mut rig, task) = start(attached(), running_system().state.into_state(), options(6 * S));
     typed(&rig, "jsy").await;
     match next_request(&mut rig).await {
         Request::Stop { nodes, all, force, by, .. } => {
@@ -111,7 +111,7 @@ async fn stop_goes_out_after_confirmation_and_q_detaches() {
 
 #[tokio::test]
 async fn sorting_keeps_the_selected_node_before_the_cursor_has_moved() {
-    let (mut rig, task) = start(attached(), running_system().state, options(6 * S));
+    let (mut rig, task) = start(attached(), running_system().state.into_state(), options(6 * S));
     settle().await;
     // camera, the first row, is selected; by CPU, trainer comes first and camera third.
     typed(&rig, "ooooo").await;
@@ -133,7 +133,7 @@ async fn quitting_under_up_stops_everything_and_waits_for_the_exits() {
     let feed = running_system();
     let names: Vec<String> = feed.state.nodes.keys().cloned().collect();
     let mut seq = feed.state.last_seq.unwrap() + 1;
-    let (mut rig, task) = start(LinkKind::InProcess, feed.state, options(6 * S));
+    let (mut rig, task) = start(LinkKind::InProcess, feed.state.into_state(), options(6 * S));
     typed(&rig, "qy").await;
     match next_request(&mut rig).await {
         Request::Stop { all, force, by, .. } => assert_eq!((all, force, by), (true, false, Requester::Operator)),
@@ -156,10 +156,10 @@ async fn quitting_under_up_stops_everything_and_waits_for_the_exits() {
 #[tokio::test]
 async fn a_closed_link_says_so_and_r_reconnects() {
     let mut opts = options(MID_STOP_NOW);
-    let (fresh, fresh_updates, _fresh_requests) = link(attached(), mid_stop().state);
+    let (fresh, fresh_updates, _fresh_requests) = link(attached(), mid_stop().state.into_state());
     let mut fresh = Some(fresh);
     opts.reconnect = Some(Box::new(move || fresh.take().ok_or_else(|| anyhow::anyhow!("no more links"))));
-    let (rig, task) = start(attached(), running_system().state, opts);
+    let (rig, task) = start(attached(), running_system().state.into_state(), opts);
     rig.updates.send(Update::Closed("the supervisor exited".into())).await.unwrap();
     settle().await;
     typed(&rig, "r").await;
@@ -176,7 +176,7 @@ async fn a_closed_link_says_so_and_r_reconnects() {
 
 #[tokio::test]
 async fn quitting_after_the_link_closed_reports_why() {
-    let (rig, task) = start(attached(), running_system().state, options(6 * S));
+    let (rig, task) = start(attached(), running_system().state.into_state(), options(6 * S));
     rig.updates.send(Update::Closed("connection reset".into())).await.unwrap();
     settle().await;
     typed(&rig, "q").await;
@@ -213,7 +213,7 @@ fn new_line(seq: u64) -> Update {
 async fn pause_freezes_the_screen_while_updates_keep_folding() {
     let feed = running_system();
     let seq = feed.state.last_seq.unwrap() + 1;
-    let (rig, task) = start(attached(), feed.state, options(6 * S));
+    let (rig, task) = start(attached(), feed.state.into_state(), options(6 * S));
     typed(&rig, " ").await;
     rig.updates.send(new_line(seq)).await.unwrap();
     settle().await;
@@ -225,7 +225,7 @@ async fn pause_freezes_the_screen_while_updates_keep_folding() {
 
     // And space again shows it.
     let feed = running_system();
-    let (rig, task) = start(attached(), feed.state, options(6 * S));
+    let (rig, task) = start(attached(), feed.state.into_state(), options(6 * S));
     typed(&rig, " ").await;
     rig.updates.send(new_line(seq)).await.unwrap();
     typed(&rig, " ").await;
@@ -237,8 +237,8 @@ async fn pause_freezes_the_screen_while_updates_keep_folding() {
 
 #[tokio::test]
 async fn resync_replaces_the_state_and_counts_dropped_events() {
-    let (rig, task) = start(attached(), running_system().state, options(MID_STOP_NOW));
-    rig.updates.send(Update::Resync(Box::new(mid_stop().state), 1234)).await.unwrap();
+    let (rig, task) = start(attached(), running_system().state.into_state(), options(MID_STOP_NOW));
+    rig.updates.send(Update::Resync(Box::new(mid_stop().state.into_state()), 1234)).await.unwrap();
     settle().await;
     typed(&rig, "q").await;
     let (_, screen) = task.await.unwrap();
@@ -248,7 +248,7 @@ async fn resync_replaces_the_state_and_counts_dropped_events() {
 
 #[tokio::test]
 async fn sigterm_to_gracewatch_ends_the_cockpit() {
-    let (rig, task) = start(LinkKind::InProcess, running_system().state, options(6 * S));
+    let (rig, task) = start(LinkKind::InProcess, running_system().state.into_state(), options(6 * S));
     settle().await;
     rig.signals.send(Signal::TERM).unwrap();
     let (exit, _) = tokio::time::timeout(Duration::from_secs(2), task).await.unwrap().unwrap();
@@ -257,7 +257,7 @@ async fn sigterm_to_gracewatch_ends_the_cockpit() {
 
 #[tokio::test]
 async fn resize_redraws_at_the_new_size() {
-    let (rig, task) = start(attached(), running_system().state, options(6 * S));
+    let (rig, task) = start(attached(), running_system().state.into_state(), options(6 * S));
     rig.keys.send(TermEvent::Resize(80, 24)).unwrap();
     settle().await;
     typed(&rig, "q").await;
@@ -350,14 +350,16 @@ async fn frames_while<F: std::future::Future<Output = ()>>(
 
 #[tokio::test]
 async fn idle_means_no_redraws_but_the_clock_second() {
-    let (n, elapsed) = frames_while(running_system().state, |_| tokio::time::sleep(Duration::from_millis(1500))).await;
+    let (n, elapsed) =
+        frames_while(running_system().state.into_state(), |_| tokio::time::sleep(Duration::from_millis(1500))).await;
     // The first frame, then at most one per second for the header clock.
     assert!(n <= at_most(elapsed, Duration::from_secs(1)), "{n} frames in {elapsed:?} of nothing");
 }
 
 #[tokio::test]
 async fn a_running_stop_ticks_at_about_ten_hertz() {
-    let (n, elapsed) = frames_while(mid_stop().state, |_| tokio::time::sleep(Duration::from_secs(1))).await;
+    let (n, elapsed) =
+        frames_while(mid_stop().state.into_state(), |_| tokio::time::sleep(Duration::from_secs(1))).await;
     // It does tick (more than the idle clock's once a second), and not faster than 10 Hz.
     assert!(n >= 3 && n <= at_most(elapsed, TICK), "{n} frames in {elapsed:?} of a countdown");
 }
@@ -366,7 +368,7 @@ async fn a_running_stop_ticks_at_about_ten_hertz() {
 async fn a_burst_of_updates_is_drawn_at_most_thirty_times_a_second() {
     let feed = running_system();
     let seq0 = feed.state.last_seq.unwrap() + 1;
-    let (n, elapsed) = frames_while(feed.state, |updates| async move {
+    let (n, elapsed) = frames_while(feed.state.into_state(), |updates| async move {
         for i in 0..2000u64 {
             let ev = EventKind::Usage { node: "webui".into(), cpu_permille: (i % 1000) as u32, rss_kib: 1 };
             updates.send(Update::Event(Box::new(Event { seq: seq0 + i, t: 6 * S, ev }))).await.unwrap();
@@ -386,7 +388,7 @@ async fn after_a_stop_all_under_up_the_final_table_stays_until_q() {
     let feed = running_system();
     let names: Vec<String> = feed.state.nodes.keys().cloned().collect();
     let mut seq = feed.state.last_seq.unwrap() + 1;
-    let (mut rig, task) = start(LinkKind::InProcess, feed.state, options(6 * S));
+    let (mut rig, task) = start(LinkKind::InProcess, feed.state.into_state(), options(6 * S));
     typed(&rig, "Sy").await;
     assert!(matches!(next_request(&mut rig).await, Request::Stop { all: true, force: false, .. }));
     for (i, name) in names.iter().enumerate() {
@@ -413,7 +415,7 @@ async fn after_a_stop_all_under_up_the_final_table_stays_until_q() {
 
 #[tokio::test]
 async fn quitting_under_up_ends_when_the_session_closes_first() {
-    let (mut rig, task) = start(LinkKind::InProcess, running_system().state, options(6 * S));
+    let (mut rig, task) = start(LinkKind::InProcess, running_system().state.into_state(), options(6 * S));
     typed(&rig, "qy").await;
     assert!(matches!(next_request(&mut rig).await, Request::Stop { all: true, .. }));
     rig.updates.send(Update::Closed("the session ended".into())).await.unwrap();
@@ -425,7 +427,7 @@ async fn quitting_under_up_ends_when_the_session_closes_first() {
 /// operator's (not a stop: the exit will say "signalled by the operator (SIGKILL)").
 #[tokio::test]
 async fn sigkill_from_the_picker_asks_first_and_goes_out_as_the_operators() {
-    let (mut rig, task) = start(attached(), running_system().state, options(6 * S));
+    let (mut rig, task) = start(attached(), running_system().state.into_state(), options(6 * S));
     // detector, then KILL (the seventh entry of the picker).
     typed(&rig, "jxjjjjjj").await;
     rig.keys.send(TermEvent::Key(KeyCode::Enter.into())).unwrap();

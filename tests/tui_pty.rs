@@ -25,7 +25,7 @@ fn cockpit_in_a_pty() {
         let (req_tx, mut req_rx) = tokio::sync::mpsc::channel(16);
         let link = SessionLink {
             kind: LinkKind::Attached { socket: "/nonexistent.sock".into() },
-            state: tui_support::mid_stop().state,
+            state: tui_support::mid_stop().state.into_state(),
             updates: up_rx,
             requests: req_tx,
         };

@@ -1,5 +1,5 @@
 //! The cockpit's screens as text, at 160x45 and 80x24, from hand-written sessions folded
-//! through `State::apply`. Fixed `now`, header clock in UTC: deterministic.
+//! through `Fold::apply`. Fixed `now`, header clock in UTC: deterministic.
 #![allow(clippy::unwrap_used)]
 
 mod tui_support;

@@ -143,7 +143,7 @@ fn a_stop_from_watch_escalates_to_sigkill() {
     assert!(report.contains("killed at deadline after"), "{report}");
     assert!(report.contains("ended: "), "{report}");
     let events = gw.journal();
-    let mut state = gracewatch::state::State::default();
+    let mut state = gracewatch::state::Fold::new(gracewatch::hazards::lints());
     for e in &events {
         state.apply(e);
     }
@@ -359,7 +359,7 @@ fn watch_judges_against_the_stop_signal_given_and_says_which_it_assumed() {
     )
     .unwrap();
     let _ = int.wait_exit();
-    let mut state = gracewatch::state::State::default();
+    let mut state = gracewatch::state::Fold::new(gracewatch::hazards::lints());
     for e in &int.journal() {
         state.apply(e);
     }

@@ -208,9 +208,9 @@ while True:
 
 /// The folded state of a finished session's journal.
 fn replay_state(gw: &Gw) -> gracewatch::state::State {
-    let mut s = gracewatch::state::State::new();
+    let mut s = gracewatch::state::Fold::new(gracewatch::hazards::lints());
     for e in gw.journal() {
         s.apply(&e);
     }
-    s
+    s.into_state()
 }

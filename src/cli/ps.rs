@@ -91,9 +91,9 @@ mod tests {
     #[test]
     fn the_table_says_question_marks_until_sampled_and_lower_case_while_settling() {
         let specs = ["fresh", "booting", "ready"].map(|n| NodeSpec::with_defaults(n, vec!["x".into()])).to_vec();
-        let mut state = crate::state::State::new();
+        let mut state = crate::state::Fold::new(crate::hazards::lints());
         let mut seq = 0;
-        let mut push = |state: &mut crate::state::State, ev: EventKind| {
+        let mut push = |state: &mut crate::state::Fold, ev: EventKind| {
             state.apply(&Event { seq, t: seq * 1_000_000, ev });
             seq += 1;
         };

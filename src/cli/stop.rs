@@ -141,11 +141,11 @@ mod tests {
 
     #[test]
     fn outcomes_wait_for_every_node_and_read_like_the_stopped_answer() {
-        let mut state = crate::state::State::new();
+        let mut state = crate::state::Fold::new(crate::hazards::lints());
         let specs =
             vec![NodeSpec::with_defaults("a", vec!["x".into()]), NodeSpec::with_defaults("b", vec!["y".into()])];
         let mut seq = 0;
-        let mut push = |state: &mut crate::state::State, ev: EventKind| {
+        let mut push = |state: &mut crate::state::Fold, ev: EventKind| {
             state.apply(&crate::event::Event { seq, t: seq * 1_000_000, ev });
             seq += 1;
         };

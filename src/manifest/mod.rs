@@ -129,7 +129,7 @@ fork-without-exec-threaded = "allow"
         assert_eq!(m.nodes[0].cmd, vec!["python3", "-u", "broker.py", "--port", "5000"]);
         assert_eq!(m.nodes[0].grace_ms, 5000);
         let cam = &m.nodes[1];
-        assert_eq!(cam.stop_signal, crate::event::Signal::INT);
+        assert_eq!(cam.stop_signal, crate::signal::Signal::INT);
         assert_eq!(cam.escalate.len(), 2);
         assert_eq!(cam.escalate[1].after_ms, 500);
         assert!(!cam.group);

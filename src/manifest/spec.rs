@@ -1,6 +1,6 @@
 //! The resolved manifest: what the supervisor runs, written into every journal header.
 
-use crate::event::Signal;
+use crate::signal::Signal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

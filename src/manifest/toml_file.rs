@@ -6,7 +6,7 @@ use super::runnable::{Place, Places};
 use super::spec::{
     DEFAULT_COOPERATIVE_MS, DEFAULT_GRACE_MS, DEFAULT_PROBE_INTERVAL_MS, Escalation, HazardLevel, Manifest, NodeSpec,
 };
-use crate::event::Signal;
+use crate::signal::Signal;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -105,8 +105,8 @@ pub fn parse_toml(file: &Path, source: &str, default_name: &str) -> Result<(Mani
     let mut hazards = BTreeMap::new();
     for (id, level) in &raw.hazards {
         let key = format!("hazards.{id}");
-        if !crate::hazards::HazardId::ALL.iter().any(|h| h.as_str() == id) {
-            let known: Vec<&str> = crate::hazards::HazardId::ALL.iter().map(|h| h.as_str()).collect();
+        if !crate::hazard_id::HazardId::ALL.iter().any(|h| h.as_str() == id) {
+            let known: Vec<&str> = crate::hazard_id::HazardId::ALL.iter().map(|h| h.as_str()).collect();
             return ctx.err(level.span(), &key, format!("unknown hazard {id:?}; known hazards: {}", known.join(", ")));
         }
         let level = match level.get_ref().as_str() {

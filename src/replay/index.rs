@@ -3,7 +3,7 @@
 
 use crate::event::{Event, EventKind, StageAction};
 use crate::journal::{JournalError, JournalReader, Position, ReadSummary};
-use crate::state::State;
+use crate::state::{Fold, State};
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -115,7 +115,7 @@ const ORPHAN_CHECK_EVERY: u64 = 4096;
 /// a journal and by the recorder that watches one being written.
 #[derive(Debug)]
 pub struct IndexBuilder {
-    pub state: State,
+    pub state: Fold,
     pub applied: u64,
     /// Marks not yet handed over.
     pub marks: Vec<Mark>,
@@ -124,7 +124,12 @@ pub struct IndexBuilder {
 
 impl Default for IndexBuilder {
     fn default() -> Self {
-        IndexBuilder { state: State::new(), applied: 0, marks: Vec::new(), every: CHECKPOINT_EVERY }
+        IndexBuilder {
+            state: Fold::new(crate::hazards::lints()),
+            applied: 0,
+            marks: Vec::new(),
+            every: CHECKPOINT_EVERY,
+        }
     }
 }
 
@@ -141,7 +146,7 @@ impl IndexBuilder {
             applied: self.applied,
             t: event.t,
             pos: next,
-            state: Snapshot::Ready(Arc::new(self.state.clone())),
+            state: Snapshot::Ready(Arc::new(self.state.state().clone())),
         })
     }
 }

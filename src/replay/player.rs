@@ -3,7 +3,7 @@
 use super::index::{self, Mark, SharedIndex};
 use crate::event::Event;
 use crate::journal::{JournalError, JournalReader, Position};
-use crate::state::State;
+use crate::state::{Fold, State};
 use std::path::{Path, PathBuf};
 use std::sync::PoisonError;
 
@@ -11,7 +11,7 @@ pub struct Player {
     pub index: SharedIndex,
     files: Vec<PathBuf>,
     /// The state after `applied` events.
-    pub state: State,
+    pub state: Fold,
     /// Events applied (the index of the next one).
     pub applied: u64,
     reader: Option<JournalReader>,
@@ -26,7 +26,15 @@ impl Player {
     /// `cache`: the directory of the on-disk index cache, if one is to be used.
     pub fn open(path: &Path, cache: Option<PathBuf>) -> Result<Player, JournalError> {
         let (index, files) = index::open(path, cache)?;
-        let mut p = Player { index, files, state: State::new(), applied: 0, reader: None, ahead: None, at_end: false };
+        let mut p = Player {
+            index,
+            files,
+            state: Fold::new(crate::hazards::lints()),
+            applied: 0,
+            reader: None,
+            ahead: None,
+            at_end: false,
+        };
         p.reader = Some(JournalReader::open(path)?);
         p.step();
         Ok(p)
@@ -112,13 +120,13 @@ impl Player {
         self.at_end = false;
         match found {
             Some((applied, pos, state)) => {
-                self.state = (*state).clone();
+                self.state.replace((*state).clone());
                 self.applied = applied;
                 self.reader = JournalReader::open_at(&self.files, pos).ok();
             }
             None => {
                 // Not indexed yet that far back: from the start.
-                self.state = State::new();
+                self.state.replace(State::default());
                 self.applied = 0;
                 self.reader = self.files.first().and_then(|f| {
                     if self.files.len() == 1 {

@@ -3,9 +3,9 @@
 use crate::event::{
     Event, EventKind, ExitCause, ForkSource, PendingToken, Requester, Signal, StageAction, StopMode, Survivor,
 };
-use crate::hazards::HazardId;
+use crate::hazard_id::HazardId;
 use crate::journal::{DamagedAt, ReadSummary};
-use crate::state::{State, StepKind};
+use crate::state::{Fold, State, StepKind};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,7 +130,7 @@ pub struct TimelineEntry {
 /// Builds the report from a journal's events (as read, header first) and what the read found
 /// besides them (a torn tail, skipped records).
 pub fn analyze(events: &[Event], read: &ReadSummary) -> Report {
-    let mut state = State::new();
+    let mut state = Fold::new(crate::hazards::lints());
     let mut timeline = Vec::new();
     for e in events {
         state.apply(e);
@@ -139,7 +139,7 @@ pub fn analyze(events: &[Event], read: &ReadSummary) -> Report {
                 t: e.t,
                 seq: e.seq,
                 node: e.node().map(str::to_string),
-                what: describe(&e.ev, &state),
+                what: crate::state::sentence::report_line(&e.ev, e.node().and_then(|n| state.node(n))),
             });
         }
     }
@@ -228,7 +228,7 @@ fn node_report(n: &crate::state::NodeState, state: &State) -> NodeReport {
 /// One line: "stopped cleanly in 1.2s", "stopped in 15s after escalation to SIGINT", "killed at
 /// deadline after 10s, 3 tokens held by `detector`".
 fn verdict(n: &crate::state::NodeState) -> String {
-    use crate::hazards::count;
+    use crate::state::sentence::count;
     use crate::util::fmt_ns;
     let Some(e) = &n.exit else {
         return match &n.stop {
@@ -306,70 +306,4 @@ fn verdict(n: &crate::state::NodeState) -> String {
         }
     };
     format!("{base}{survivors}")
-}
-
-/// One line per stop-related event, for the timeline.
-fn describe(ev: &EventKind, state: &State) -> String {
-    match ev {
-        EventKind::StopAllRequested { by, force, tiers, waits } => {
-            format!(
-                "{} requested by {}: {}",
-                if *force { "forced stop of all" } else { "stop all" },
-                by.as_str(),
-                crate::state::stop_all_order(tiers, waits)
-            )
-        }
-        EventKind::StopRequested { by, mode, plan, .. } => {
-            format!(
-                "{} stop requested by {}: {}",
-                if *mode == StopMode::Force { "forced" } else { "graceful" },
-                by.as_str(),
-                plan.describe()
-            )
-        }
-        EventKind::StageEntered { stage, .. } => format!("stage: {}", stage.label()),
-        EventKind::SignalSent { signal, target, error, pid, by, .. } => {
-            let to = match target {
-                crate::event::SignalTarget::Group => format!("process group {pid}"),
-                crate::event::SignalTarget::Process => format!("pid {pid}"),
-                crate::event::SignalTarget::Descendant => format!("descendant {pid}"),
-            };
-            let who =
-                by.filter(|b| *b != Requester::Plan).map(|b| format!(" (sent by {})", b.phrase())).unwrap_or_default();
-            match error {
-                Some(e) => format!("{signal} to {to} failed: {e}{who}"),
-                None => format!("{signal} → {to}{who}"),
-            }
-        }
-        EventKind::GraceExtended { deadline, pending_tokens, .. } => {
-            format!(
-                "grace extended to {}: {} still draining",
-                crate::util::fmt_t(*deadline),
-                crate::hazards::count(*pending_tokens as usize, "token")
-            )
-        }
-        EventKind::StopMessageSent { .. } => "stop message sent".to_string(),
-        EventKind::StopAcked { node } => {
-            let latency =
-                state.node(node).and_then(|n| n.stop.as_ref()).and_then(crate::state::StopProgress::ack_latency);
-            latency.map_or_else(
-                || "stop acknowledged".to_string(),
-                |l| format!("stop acknowledged after {}", crate::util::fmt_ns(l)),
-            )
-        }
-        EventKind::NodeExited { cause, code, signal, pending_tokens, .. } => {
-            let status = crate::state::status_text(*code, *signal);
-            let tokens = if pending_tokens.is_empty() {
-                String::new()
-            } else {
-                format!(", {} still lent", crate::hazards::count(pending_tokens.len(), "token"))
-            };
-            format!("exited: {}{tokens}", cause.with_status(&status))
-        }
-        EventKind::Survivors { survivors, .. } => {
-            let list: Vec<String> = survivors.iter().map(|s| format!("{} ({})", s.pid, s.name)).collect();
-            format!("survivors killed: {}", list.join(", "))
-        }
-        other => other.name().to_string(),
-    }
 }

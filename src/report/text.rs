@@ -1,7 +1,7 @@
 //! The report as plain text: readable in a terminal, pasteable into an incident ticket.
 
 use super::Report;
-use crate::hazards::count;
+use crate::state::sentence::{self, count};
 use crate::util::{fmt_ns, fmt_t};
 use std::fmt::Write;
 
@@ -79,11 +79,7 @@ pub fn render(r: &Report) -> String {
                 let _ = writeln!(out, "  ack        after {}", fmt_ns(a));
             }
             if s.extensions > 0 {
-                let _ = writeln!(
-                    out,
-                    "  grace      extended {} while tokens drained",
-                    crate::hazards::count(s.extensions as usize, "time")
-                );
+                let _ = writeln!(out, "  grace      extended {}", sentence::grace_extensions(s.extensions));
             }
         }
         if let Some(e) = &n.exit {
@@ -127,12 +123,8 @@ pub fn render(r: &Report) -> String {
             );
         }
         if !n.survivors.is_empty() {
-            let list: Vec<String> = n
-                .survivors
-                .iter()
-                .map(|s| format!("{} ({}{})", s.pid, s.name, if s.detached { ", setsid" } else { "" }))
-                .collect();
-            let _ = writeln!(out, "  survivors  killed after it exited: {}", list.join(", "));
+            let _ =
+                writeln!(out, "  survivors  killed after it exited: {}", sentence::survivors_detached(&n.survivors));
         }
         if n.protocol_errors > 0 {
             let _ = writeln!(

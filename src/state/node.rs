@@ -3,7 +3,7 @@
 use super::stop::StopProgress;
 use super::tokens::TokenLedger;
 use crate::event::{ClaimOutcome, ExitCause, ForkSource, HandlerClaim, PendingToken, ProcSample, Signal, Survivor};
-use crate::hazards::HazardId;
+use crate::hazard_id::HazardId;
 use crate::manifest::NodeSpec;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

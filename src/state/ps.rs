@@ -2,7 +2,7 @@
 
 use super::{NodeState, State};
 use crate::event::{Disposition, ExitCause, SigSet, Signal, StageAction};
-use crate::hazards::HazardId;
+use crate::hazard_id::HazardId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

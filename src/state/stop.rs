@@ -47,35 +47,10 @@ pub enum StepKind {
 }
 
 impl StopStep {
-    /// One line for timelines: `SIGTERM → group`, `ack (latency 120ms)`.
+    /// One line for timelines: `SIGTERM sent to process group`, `stop acknowledged after 120ms`
+    /// (its words are in [`super::sentence`]).
     pub fn describe(&self, requested_at: u64) -> String {
-        match &self.what {
-            StepKind::Requested { by, mode } => format!(
-                "{} stop requested by {}",
-                if *mode == StopMode::Force { "forced" } else { "graceful" },
-                by.as_str()
-            ),
-            StepKind::Stage { action } => format!("stage: {}", action.label()),
-            StepKind::MessageSent => "stop message sent".to_string(),
-            StepKind::Signal { signal, target, error } => {
-                let to = match target {
-                    SignalTarget::Group => "process group",
-                    SignalTarget::Process => "process",
-                    SignalTarget::Descendant => "descendant",
-                };
-                match error {
-                    Some(e) => format!("{signal} to {to} failed: {e}"),
-                    None => format!("{signal} sent to {to}"),
-                }
-            }
-            StepKind::Acked => {
-                format!("stop acknowledged after {}", crate::util::fmt_ns(self.t.saturating_sub(requested_at)))
-            }
-            StepKind::Extended { deadline, pending_tokens } => {
-                format!("grace extended to {} ({pending_tokens} tokens draining)", crate::util::fmt_t(*deadline))
-            }
-            StepKind::Exited { cause } => format!("exit: {}", cause.describe()),
-        }
+        super::sentence::step(self, requested_at)
     }
 }
 

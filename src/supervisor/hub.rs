@@ -4,7 +4,7 @@
 use crate::event::{Event, EventKind};
 use crate::journal::JournalWriter;
 use crate::replay::recorder::{RECORD_FROM_EVENTS, Recorder};
-use crate::state::State;
+use crate::state::{Fold, State};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -20,7 +20,7 @@ pub struct Hub {
     journal_failed: bool,
     /// A journal failure not yet reported as an event.
     journal_failure: Option<String>,
-    pub state: State,
+    pub state: Fold,
     tx: broadcast::Sender<Arc<Event>>,
     printer: Option<super::headless::Printer>,
 }
@@ -36,7 +36,7 @@ impl Hub {
             recorder,
             journal_failed: false,
             journal_failure: None,
-            state: State::new(),
+            state: Fold::new(crate::hazards::lints()),
             tx,
             printer,
         }
@@ -83,7 +83,7 @@ impl Hub {
 
     /// A copy of the state and a receiverthat gets every event after it.
     pub fn subscribe(&self) -> (Box<State>, broadcast::Receiver<Arc<Event>>) {
-        (Box::new(self.state.clone()), self.tx.subscribe())
+        (Box::new(self.state.state().clone()), self.tx.subscribe())
     }
 
     pub fn journal_path(&self) -> Option<&std::path::Path> {

@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::control::link::{SessionLink, Update};
 use crate::control::protocol::Request;
 use crate::event::{EventKind, Signal};
-use crate::state::{Phase, State};
+use crate::state::{Fold, Phase, State};
 use crossterm::event::{Event as TermEvent, MouseEventKind};
 use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
@@ -31,7 +31,7 @@ const BATCH: usize = 4096;
 
 /// The session as the driver holds it: the live state and both channels.
 struct Session {
-    live: State,
+    live: Fold,
     updates: tokio::sync::mpsc::Receiver<Update>,
     requests: tokio::sync::mpsc::Sender<Request>,
     clock: Option<Clock>,
@@ -40,7 +40,12 @@ struct Session {
 impl Session {
     fn new(link: SessionLink) -> Session {
         let clock = link.state.header.as_ref().map(|h| Clock::from_start(h.monotonic_ns));
-        Session { live: link.state, updates: link.updates, requests: link.requests, clock }
+        Session {
+            live: Fold::resume(link.state, crate::hazards::lints()),
+            updates: link.updates,
+            requests: link.requests,
+            clock,
+        }
     }
 }
 
@@ -124,7 +129,7 @@ where
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(ev)) => {
-                    let display = frozen.as_ref().map_or(&session.live, |f| &f.state);
+                    let display = frozen.as_ref().map_or(session.live.state(), |f| &f.state);
                     let (changed, action) = on_terminal_event(ev, &mut ui, display);
                     dirty |= changed;
                     if let Some(action) = action {
@@ -195,7 +200,7 @@ where
             (&f.state, f.now)
         }
         // A finished session's clock stopped at its last event (notices still time out).
-        None => (&session.live, ui.link.finished.unwrap_or(now)),
+        None => (session.live.state(), ui.link.finished.unwrap_or(now)),
     };
     terminal.draw(|f| f.render_widget(&Screen::new(state, ui, shown_now), f.area()))?;
     Ok(())
@@ -232,7 +237,7 @@ fn fold(update: Update, ui: &mut Ui, session: &mut Session) {
             session.live.apply(&ev);
         }
         Update::Resync(state, dropped) => {
-            session.live = *state;
+            session.live.replace(*state);
             if let Some(h) = &session.live.header {
                 session.clock = Some(Clock::from_start(h.monotonic_ns));
             }
@@ -279,7 +284,7 @@ fn act(
             None
         }
         Action::Pause => {
-            *frozen = Some(Frozen { state: session.live.clone(), now });
+            *frozen = Some(Frozen { state: session.live.state().clone(), now });
             None
         }
         Action::Resume => {

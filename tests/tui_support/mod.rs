@@ -1,10 +1,10 @@
 //! Hand-written sessions for the cockpit's tests: event sequences folded through
-//! `State::apply`, exactly as the live cockpit and replay build their state.
+//! `Fold::apply`, exactly as the live cockpit and replay build their state.
 #![allow(dead_code, clippy::too_many_lines, clippy::unwrap_used)]
 
 use gracewatch::event::*;
 use gracewatch::manifest::{Escalation, Manifest, NodeSpec};
-use gracewatch::state::State;
+use gracewatch::state::{Fold, State};
 use gracewatch::tui::app::{LinkMode, Ui};
 use gracewatch::tui::theme::Theme;
 use gracewatch::tui::views::Screen;
@@ -42,13 +42,13 @@ pub fn header(session: &str, nodes: Vec<NodeSpec>) -> Header {
 }
 
 pub struct Feed {
-    pub state: State,
+    pub state: Fold,
     seq: u64,
 }
 
 impl Feed {
     pub fn new(session: &str, nodes: Vec<NodeSpec>) -> Feed {
-        let mut f = Feed { state: State::new(), seq: 0 };
+        let mut f = Feed { state: Fold::new(gracewatch::hazards::lints()), seq: 0 };
         f.at(0, EventKind::SessionStarted(Box::new(header(session, nodes))));
         f
     }

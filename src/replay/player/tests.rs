@@ -42,9 +42,9 @@ fn write_journal_recorded(path: &Path, events: u64, recorder: Option<&crate::rep
     w.finish().unwrap();
 }
 
-fn played_to(path: &Path, n: u64) -> State {
+fn played_to(path: &Path, n: u64) -> Fold {
     let (events, _) = crate::journal::read_all(path).unwrap();
-    let mut s = State::new();
+    let mut s = Fold::new(crate::hazards::lints());
     for e in events.iter().take(n as usize) {
         s.apply(e);
     }
@@ -108,7 +108,7 @@ fn cached_file(cache: &Path) -> std::path::PathBuf {
 fn seeks_are_right(p: &mut Player, path: &Path) {
     let wanted = [240_000, 5, 150_001, 100_000, 2, 250_003];
     let (events, _) = crate::journal::read_all(path).unwrap();
-    let mut s = State::new();
+    let mut s = Fold::new(crate::hazards::lints());
     let mut played = std::collections::BTreeMap::new();
     for (i, e) in events.iter().enumerate() {
         s.apply(e);

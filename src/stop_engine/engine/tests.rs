@@ -4,9 +4,10 @@
 use super::*;
 use crate::event::{Event, Header};
 use crate::manifest::{Escalation, NodeSpec};
+use crate::state::Fold;
 
 struct World {
-    state: State,
+    state: Fold,
     engine: StopEngine,
     seq: u64,
     log: Vec<String>,
@@ -15,7 +16,8 @@ struct World {
 impl World {
     fn new(specs: &[NodeSpec]) -> World {
         let header = Header::synthetic("s", specs.to_vec());
-        let mut w = World { state: State::new(), engine: StopEngine::new(), seq: 0, log: Vec::new() };
+        let mut w =
+            World { state: Fold::new(crate::hazards::lints()), engine: StopEngine::new(), seq: 0, log: Vec::new() };
         w.emit(0, EventKind::SessionStarted(Box::new(header)));
         for (i, s) in specs.iter().enumerate() {
             w.emit(

@@ -5,6 +5,7 @@ use super::*;
 use crate::control::protocol::Request;
 use crate::event::*;
 use crate::manifest::{Manifest, NodeSpec};
+use crate::state::Fold;
 use crate::tui::action::ReplayCmd;
 use crate::tui::app::{Confirm, ConfirmKind, LinkMode, Quitting};
 use crate::tui::layout;
@@ -14,7 +15,7 @@ use crate::tui::theme::Theme;
 use crossterm::event::{KeyCode, KeyEventKind, KeyEventState, KeyModifiers, MouseEvent};
 use ratatui::layout::Rect;
 
-fn state(names: &[&str]) -> State {
+fn state(names: &[&str]) -> Fold {
     let header = Header {
         format: FORMAT_VERSION,
         version: "t".into(),
@@ -35,7 +36,7 @@ fn state(names: &[&str]) -> State {
             watch_stop_signal: None,
         },
     };
-    let mut s = State::new();
+    let mut s = Fold::new(crate::hazards::lints());
     s.apply(&Event { seq: 0, t: 0, ev: EventKind::SessionStarted(Box::new(header)) });
     for (i, n) in names.iter().enumerate() {
         let ev = EventKind::NodeSpawned {
@@ -49,7 +50,7 @@ fn state(names: &[&str]) -> State {
     s
 }
 
-fn exit(s: &mut State, node: &str) {
+fn exit(s: &mut Fold, node: &str) {
     let ev = EventKind::NodeExited {
         node: node.into(),
         pid: 0,

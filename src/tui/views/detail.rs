@@ -4,7 +4,7 @@
 use super::wrap::wrap;
 use super::{Ctx, focused, pane};
 use crate::event::{ClaimOutcome, Disposition, Signal, StageAction};
-use crate::hazards::count as counted;
+use crate::state::sentence::{self, count as counted};
 use crate::state::{NodeState, Phase, State};
 use crate::tui::app::{Pane, Ui};
 use crate::tui::format::{HandlerMark, countdown, cpu, gauge};
@@ -325,12 +325,7 @@ fn stop(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
                 9,
             ));
             if s.extensions > 0 {
-                out.extend(kv(
-                    cx,
-                    "extended",
-                    format!("{} while tokens drained", crate::hazards::count(s.extensions as usize, "time")),
-                    w,
-                ));
+                out.extend(kv(cx, "extended", sentence::grace_extensions(s.extensions), w));
             }
         }
         let ack = match (s.acked_at, s.message_sent_at) {
@@ -358,7 +353,7 @@ fn stop(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
             Span::raw(format!(" at {}", fmt_t(e.t))),
         ];
         if let Some(s) = &n.stop {
-            spans.push(Span::raw(format!(", {} after the stop request", fmt_ns(e.t.saturating_sub(s.requested_at)))));
+            spans.push(Span::raw(format!(", {}", sentence::after_stop_request(e.t.saturating_sub(s.requested_at)))));
         }
         out.extend(wrap(&spans, w, 9));
         if let Some(err) = &e.error {
@@ -378,12 +373,7 @@ fn stop(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
         }
     }
     if !n.survivors.is_empty() {
-        let list: Vec<String> = n
-            .survivors
-            .iter()
-            .map(|s| format!("{} ({}{})", s.pid, s.name, if s.detached { ", setsid" } else { "" }))
-            .collect();
-        out.extend(kv(cx, "survivors", list.join(", "), w));
+        out.extend(kv(cx, "survivors", sentence::survivors_detached(&n.survivors), w));
     }
     if n.stop.is_none() && n.exit.is_none() {
         out.push(section(cx, "Stop"));

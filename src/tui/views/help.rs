@@ -4,7 +4,6 @@
 use super::Ctx;
 use super::timeline::Cell;
 use super::wrap::wrap;
-use crate::hazards::HazardId;
 use crate::tui::format::HandlerMark;
 use crate::tui::keymap::{self, Context};
 use crate::tui::layout::WIDE;
@@ -90,8 +89,8 @@ fn legend(t: &Theme, w: usize, replay: bool) -> Vec<Line<'static>> {
     }
     out.push(Line::default());
     out.push(Line::styled("Hazards", t.title));
-    for id in HazardId::ALL {
-        out.extend(wrap(&[Span::styled(format!("  {}: ", id.as_str()), t.warn), Span::raw(id.summary())], w, 4));
+    for lint in crate::hazards::lints().iter() {
+        out.extend(wrap(&[Span::styled(format!("  {}: ", lint.id()), t.warn), Span::raw(lint.summary())], w, 4));
     }
     out
 }
