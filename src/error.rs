@@ -132,3 +132,57 @@ fn journals_hint(journals: Option<&Path>) -> String {
 fn quoted(names: &[String]) -> String {
     names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_exits_2_failures_1_and_a_closed_stdout_0_quietly() {
+        let unknown = Error::UnknownNodes { session: "robot".into(), unknown: vec!["ghost".into()], known: vec![] };
+        let input = [
+            Error::Usage("replay needs a terminal".into()),
+            Error::NothingToStop,
+            Error::WatchWhat,
+            Error::NoProcess(7),
+            unknown,
+            Error::DemoNode(crate::demo::rust_nodes::Error::NoSuchNode("x".into())),
+        ];
+        for e in &input {
+            assert_eq!((e.exit_code(), e.is_quiet()), (2, false), "{e}");
+        }
+        let failed = [
+            Error::Control(control::Error::NoSession),
+            Error::StopUnfinished(control::Error::Closed),
+            Error::WatchEndedEarly,
+            Error::Stdout(std::io::Error::other("disk full")),
+            Error::Other(anyhow::anyhow!("inner").context("outer")),
+        ];
+        for e in &failed {
+            assert_eq!((e.exit_code(), e.is_quiet()), (1, false), "{e}");
+        }
+        assert_eq!((Error::StdoutClosed.exit_code(), Error::StdoutClosed.is_quiet()), (0, true));
+    }
+
+    #[test]
+    fn messages_read_as_they_always_did() {
+        let one = Error::UnknownNodes { session: "robot".into(), unknown: vec!["ghost".into()], known: vec![] };
+        assert_eq!(one.to_string(), r#"no node named "ghost" in session "robot" (it has none); nothing was stopped"#);
+        let two = Error::UnknownNodes {
+            session: "robot".into(),
+            unknown: vec!["a".into(), "b".into()],
+            known: vec!["camera".into(), "detector".into()],
+        };
+        assert_eq!(
+            two.to_string(),
+            r#"no nodes named "a", "b" in session "robot" (its nodes: camera, detector); nothing was stopped"#
+        );
+        // anyhow's causes are said, outermost first.
+        assert_eq!(Error::Other(anyhow::anyhow!("inner").context("outer")).to_string(), "outer: inner");
+        assert_eq!(
+            Error::StopUnfinished(control::Error::Closed).to_string(),
+            "the session ended before the stop did: the supervisor closed the connection (did the session end?)"
+        );
+        assert_eq!(Error::NoProcess(42).to_string(), "no process 42");
+    }
+}

@@ -51,3 +51,26 @@ fn running_hint(sessions: &[FoundSession]) -> String {
     let names: Vec<String> = sessions.iter().map(|s| format!("\n  {}", s.name)).collect();
     format!("\nrunning sessions:{}", names.concat())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_errors_list_what_is_running() {
+        let running =
+            ["a", "b"].map(|n| FoundSession { name: n.into(), socket: PathBuf::from(format!("/run/{n}.sock")) });
+        let several = Error::SeveralSessions { running: running.to_vec() };
+        assert_eq!(
+            several.to_string(),
+            "several sessions are running; pick one with --session NAME:\nrunning sessions:\n  a\n  b"
+        );
+        let missing = Error::NoSuchSession {
+            name: "c".into(),
+            socket: PathBuf::from("/run/c.sock"),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            running: Vec::new(),
+        };
+        assert_eq!(missing.to_string(), "no session \"c\" is running (/run/c.sock: entity not found)");
+    }
+}
