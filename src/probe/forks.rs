@@ -1,5 +1,7 @@
-//! Forks: seen (by the kernel connector, by the client library, or in a children list) and
-//! resolved (did the child exec; did the parent's extra threads outlive the fork).
+//! The fork tracker ([`ForkTracker`]): forks seen (by the kernel connector, by the client
+//! library, or in a children list) and resolved (did the child exec; did the parent's extra
+//! threads outlive the fork). The probe thread hands it what it sees; it owns the forks that
+//! wait for their verdict and says the verdicts through the sink.
 //!
 //! A fork is a hazard when the child does not exec while the parent had other threads: the
 //! child inherits locks held by threads that do not exist in it. Three facts of real programs
