@@ -10,6 +10,7 @@
 //! - [`stop_engine`]: stop plans and the timed course of every stop.
 //! - [`probe`]: reading `/proc` (and the kernel's process events).
 //! - [`journal`]: writing and reading JSON-lines journals.
+//! - [`Error`]: the one error of the commands, with its exit status; printed once by [`cli`].
 //! - [`control`]: the control socket protocol and session discovery (`ps`, `stop`, `attach`).
 //! - [`node`]: the client library a Rust node uses to talk to gracewatch; [`wire`]: its protocol.
 //! - [`sys`]: the only module with `unsafe`: the syscalls std and rustix do not cover.
@@ -33,9 +34,13 @@ pub mod control;
 #[cfg(feature = "supervisor")]
 pub mod demo;
 #[cfg(feature = "supervisor")]
+pub mod error;
+#[cfg(feature = "supervisor")]
 pub mod event;
 #[cfg(feature = "supervisor")]
 pub mod hazard_id;
+#[cfg(feature = "supervisor")]
+pub use error::Error;
 #[cfg(feature = "supervisor")]
 pub mod hazards;
 #[cfg(feature = "supervisor")]

@@ -144,6 +144,6 @@ pub struct DemoArgs {
     pub journal: Option<PathBuf>,
 }
 
-fn parse_duration(s: &str) -> Result<u64, String> {
+fn parse_duration(s: &str) -> Result<u64, crate::manifest::DurationError> {
     crate::manifest::parse_duration_ms(s)
 }

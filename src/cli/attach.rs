@@ -1,24 +1,24 @@
 //! `gracewatch attach`: the cockpit on a running session.
 
 use super::args::SessionArg;
-use super::{CliError, CliResult};
+use crate::Error;
 use crate::tui::{TuiExit, TuiOptions};
 use std::process::ExitCode;
 
-pub fn attach(args: &SessionArg) -> CliResult {
+pub fn attach(args: &SessionArg) -> Result<ExitCode, Error> {
     use std::io::IsTerminal;
-    let session = crate::control::session::resolve(args.session.as_deref()).map_err(CliError::failed)?;
+    let session = crate::control::session::resolve(args.session.as_deref())?;
     // The session is found first, so that a wrong name is said as such; then the terminal.
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         let name = crate::state::shell_join(std::slice::from_ref(&session.name));
-        return Err(CliError::input(format!(
+        return Err(Error::Usage(format!(
             "attach needs a terminal; for a snapshot of session {name} use `gracewatch ps --session {name}` \
              (or `gracewatch ps --session {name} --json` for a program)"
         )));
     }
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let link = crate::control::remote_link::attach(&session.socket).map_err(CliError::failed)?;
+        let link = crate::control::remote_link::attach(&session.socket)?;
         let socket = session.socket.clone();
         let opts = TuiOptions {
             reconnect: Some(Box::new(move || crate::control::remote_link::attach(&socket).map_err(anyhow::Error::msg))),

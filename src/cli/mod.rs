@@ -12,42 +12,9 @@ mod up;
 mod watch;
 pub use args::Cli;
 
+use crate::Error;
 use clap::Parser;
 use std::process::ExitCode;
-
-/// An error for the user: printed once by `main`, with the exit status it implies.
-#[derive(Debug)]
-pub struct CliError {
-    pub code: u8,
-    pub message: String,
-}
-
-impl CliError {
-    /// Bad input (usage, manifest, unreadable file): exit status 2.
-    pub fn input(message: impl Into<String>) -> Self {
-        CliError { code: 2, message: message.into() }
-    }
-    /// The operation failed: exit status 1.
-    pub fn failed(message: impl Into<String>) -> Self {
-        CliError { code: 1, message: message.into() }
-    }
-    /// Standard output was closed by its reader (`| head`): stop, say nothing, exit status 0.
-    pub fn stdout_closed() -> Self {
-        CliError { code: 0, message: String::new() }
-    }
-    /// Ends the command without a message.
-    pub fn is_quiet(&self) -> bool {
-        self.message.is_empty()
-    }
-}
-
-impl From<anyhow::Error> for CliError {
-    fn from(e: anyhow::Error) -> Self {
-        CliError::failed(format!("{e:#}"))
-    }
-}
-
-pub type CliResult = Result<ExitCode, CliError>;
 
 pub fn main() -> ExitCode {
     // Before any thread exists: every thread, and every node, starts with nothing blocked.
@@ -57,14 +24,14 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             if !e.is_quiet() {
-                out::note(&format!("gracewatch: error: {}", e.message));
+                out::note(&format!("gracewatch: error: {e}"));
             }
-            ExitCode::from(e.code)
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn run(cli: Cli) -> CliResult {
+fn run(cli: Cli) -> Result<ExitCode, Error> {
     use args::Cmd;
     match cli.command {
         Cmd::Up(a) => up::up(a),
@@ -76,7 +43,7 @@ fn run(cli: Cli) -> CliResult {
         Cmd::Watch(a) => watch::watch(&a),
         Cmd::Demo(a) => demo::demo(a),
         Cmd::PythonClient => demo::python_client(),
-        Cmd::DemoNode { name } => crate::demo::rust_nodes::run(&name).map_err(CliError::input),
+        Cmd::DemoNode { name } => Ok(crate::demo::rust_nodes::run(&name)?),
         Cmd::Guardian { session_id } => {
             Ok(ExitCode::from(crate::supervisor::guardian::guardian_main(&session_id) as u8))
         }
@@ -99,24 +66,7 @@ pub(crate) fn say_journal_problem(outcome: &crate::supervisor::SessionOutcome) {
     }
 }
 
-/// A journal that cannot be opened: the reader's error, and where journals are when the
-/// file is not there.
-pub(crate) fn journal_error(path: &std::path::Path, error: impl std::fmt::Display) -> CliError {
-    let hint = if path.exists() {
-        String::new()
-    } else {
-        format!(
-            " (sessions keep their journals in {} unless --journal said otherwise)",
-            crate::journal::journals_dir().display()
-        )
-    };
-    CliError::input(format!("{error}{hint}"))
-}
-
 /// A current-thread tokio runtime: the supervisor is one loop plus a few helper threads.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::failed(format!("cannot start the runtime: {e}")))
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)
 }

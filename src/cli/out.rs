@@ -9,17 +9,17 @@
 //!
 //! Diagnostics on standard error go through [`note`], which never panics and never fails.
 
-use super::CliError;
+use crate::Error;
 use std::io::Write;
 
 /// Writes `text` to standard output and flushes it.
-pub fn print(text: &str) -> Result<(), CliError> {
+pub fn print(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| write_error(&e))
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(write_error)
 }
 
 /// Writes `line` and a newline to standard output.
-pub fn line(line: &str) -> Result<(), CliError> {
+pub fn line(line: &str) -> Result<(), Error> {
     let mut text = String::with_capacity(line.len() + 1);
     text.push_str(line);
     text.push('\n');
@@ -27,12 +27,8 @@ pub fn line(line: &str) -> Result<(), CliError> {
 }
 
 /// What a failed write to standard output means for the command.
-pub fn write_error(e: &std::io::Error) -> CliError {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        CliError::stdout_closed()
-    } else {
-        CliError::failed(format!("cannot write to standard output: {e}"))
-    }
+pub fn write_error(e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe { Error::StdoutClosed } else { Error::Stdout(e) }
 }
 
 /// A line on standard error (gracewatch's own messages). A closed or broken standard error is
@@ -48,10 +44,10 @@ mod tests {
 
     #[test]
     fn a_broken_pipe_is_a_quiet_success_and_other_errors_are_failures() {
-        let closed = write_error(&std::io::Error::from(std::io::ErrorKind::BrokenPipe));
-        assert_eq!((closed.code, closed.is_quiet()), (0, true));
-        let full = write_error(&std::io::Error::other("no space left on device"));
-        assert_eq!(full.code, 1);
-        assert!(full.message.contains("no space left"), "{}", full.message);
+        let closed = write_error(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!((closed.exit_code(), closed.is_quiet()), (0, true));
+        let full = write_error(std::io::Error::other("no space left on device"));
+        assert_eq!((full.exit_code(), full.is_quiet()), (1, false));
+        assert_eq!(full.to_string(), "cannot write to standard output: no space left on device");
     }
 }

@@ -1,22 +1,25 @@
 //! `gracewatch ps`: one snapshot of a running session.
 
 use super::args::PsArgs;
-use super::{CliError, CliResult};
-use crate::control::protocol::{Answer, Request};
+use crate::Error;
+use crate::control::{
+    self,
+    protocol::{Answer, Request},
+};
 use crate::event::{Disposition, Signal};
 use crate::state::{PsNode, PsSnapshot};
 use std::fmt::Write;
 use std::process::ExitCode;
 
-pub fn ps(args: &PsArgs) -> CliResult {
-    let session = crate::control::session::resolve(args.session.session.as_deref()).map_err(CliError::failed)?;
-    let snapshot = match crate::control::client::ask(&session.socket, &Request::Ps).map_err(CliError::failed)? {
+pub fn ps(args: &PsArgs) -> Result<ExitCode, Error> {
+    let session = crate::control::session::resolve(args.session.session.as_deref())?;
+    let snapshot = match crate::control::client::ask(&session.socket, &Request::Ps)? {
         Answer::Ps { snapshot } => snapshot,
-        Answer::Error { message } => return Err(CliError::failed(message)),
-        other => return Err(CliError::failed(format!("unexpected answer: {other:?}"))),
+        Answer::Error { message } => return Err(control::Error::Refused(message).into()),
+        other => return Err(control::Error::Unexpected(Box::new(other)).into()),
     };
     if args.json {
-        let text = serde_json::to_string_pretty(&snapshot).map_err(|e| CliError::failed(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&snapshot)?;
         super::out::line(&text)?;
     } else {
         super::out::print(&table(&snapshot))?;

@@ -1,15 +1,15 @@
 //! `gracewatch replay JOURNAL [--speed X] [--at DUR]`: the cockpit's views on a journal.
 
 use super::args::ReplayArgs;
-use super::{CliError, CliResult};
+use crate::Error;
 use crate::replay::Speed;
 use crate::tui::replay_driver::{ReplayOptions, ReplaySession};
 use ratatui::layout::Rect;
 use std::process::ExitCode;
 
-pub fn replay(args: &ReplayArgs) -> CliResult {
+pub fn replay(args: &ReplayArgs) -> Result<ExitCode, Error> {
     use std::io::IsTerminal;
-    let speed = Speed::from_factor(args.speed).map_err(CliError::input)?;
+    let speed = Speed::from_factor(args.speed).map_err(Error::Usage)?;
     // Opened before the terminal changes mode, so a bad journal is reported plainly: not a
     // journal, unreadable, or written by a newer format version (naming both versions).
     let at = args.at.map(|ms| ms.saturating_mul(1_000_000));
@@ -22,9 +22,9 @@ pub fn replay(args: &ReplayArgs) -> CliResult {
     };
     let (w, h) = crossterm::terminal::size().unwrap_or((80, 24));
     let session = ReplaySession::open(&args.journal, &opts, Rect::new(0, 0, w, h))
-        .map_err(|e| super::journal_error(&args.journal, e))?;
+        .map_err(|e| Error::journal(&args.journal, e))?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(CliError::input(format!(
+        return Err(Error::Usage(format!(
             "replay needs a terminal; for a text post-mortem of {} use `gracewatch report`",
             args.journal.display()
         )));

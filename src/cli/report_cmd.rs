@@ -1,15 +1,14 @@
 //! `gracewatch report JOURNAL [--json]`. Exit status: [`crate::report::exit_status`].
 
 use super::args::ReportArgs;
-use super::{CliError, CliResult};
+use crate::Error;
 use std::process::ExitCode;
 
-pub fn report(args: &ReportArgs) -> CliResult {
-    let (events, summary) =
-        crate::journal::read_all(&args.journal).map_err(|e| super::journal_error(&args.journal, e))?;
+pub fn report(args: &ReportArgs) -> Result<ExitCode, Error> {
+    let (events, summary) = crate::journal::read_all(&args.journal).map_err(|e| Error::journal(&args.journal, e))?;
     let report = crate::report::analyze(&events, &summary);
     if args.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::failed(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&report)?;
         super::out::line(&text)?;
         // The text report says it in its head; JSON readers may not look.
         if let Some(damage) = summary.damage() {

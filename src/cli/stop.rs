@@ -1,21 +1,23 @@
 //! `gracewatch stop`: stop nodes of a running session.
 
 use super::args::StopArgs;
-use super::{CliError, CliResult, out};
-use crate::control::protocol::{Answer, Request};
+use super::out;
+use crate::Error;
+use crate::control::{
+    self,
+    protocol::{Answer, Request},
+};
 use crate::event::Requester;
 use crate::state::PsSnapshot;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub fn stop(args: &StopArgs) -> CliResult {
+pub fn stop(args: &StopArgs) -> Result<ExitCode, Error> {
     if args.nodes.is_empty() && !args.all {
-        return Err(CliError::input(
-            "name the nodes to stop (gracewatch stop NODE...), or use --all to stop every node",
-        ));
+        return Err(Error::NothingToStop);
     }
-    let session = crate::control::session::resolve(args.session.session.as_deref()).map_err(CliError::failed)?;
+    let session = crate::control::session::resolve(args.session.session.as_deref())?;
     let request = Request::Stop {
         nodes: args.nodes.clone(),
         all: args.all,
@@ -25,7 +27,7 @@ pub fn stop(args: &StopArgs) -> CliResult {
         wait: args.wait,
         by: Requester::Ctl,
     };
-    let mut failure: Option<CliError> = None;
+    let mut failure: Option<Error> = None;
     let mut clean = true;
     let mut accepted: Vec<String> = Vec::new();
     let talked = crate::control::client::converse(&session.socket, &request, |answer| {
@@ -45,7 +47,7 @@ pub fn stop(args: &StopArgs) -> CliResult {
                 said.map(|()| args.wait && !accepted.is_empty())
             }
             Answer::UnknownNodes { unknown, known } => {
-                Err(CliError::input(unknown_nodes(&session.name, &unknown, &known)))
+                Err(Error::UnknownNodes { session: session.name.clone(), unknown, known })
             }
             Answer::Stopped { nodes } => {
                 accepted.clear();
@@ -61,8 +63,8 @@ pub fn stop(args: &StopArgs) -> CliResult {
                     })
                     .map(|()| false)
             }
-            Answer::Error { message } => Err(CliError::failed(message)),
-            other => Err(CliError::failed(format!("unexpected answer: {other:?}"))),
+            Answer::Error { message } => Err(control::Error::Refused(message).into()),
+            other => Err(control::Error::Unexpected(Box::new(other)).into()),
         };
         // A closed standard output ends the command (quietly); the stop, once accepted, goes on.
         said.unwrap_or_else(|e| {
@@ -81,20 +83,12 @@ pub fn stop(args: &StopArgs) -> CliResult {
             out::note(&format!("gracewatch: {e}; following the stop through ps"));
             clean = follow(&session.socket, &accepted)?;
         }
-        Err(e) => return Err(CliError::failed(e)),
+        Err(e) => return Err(e.into()),
     }
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// `no node named "ghost" in session "robot" (its nodes: camera, detector)`.
-fn unknown_nodes(session: &str, unknown: &[String], known: &[String]) -> String {
-    let names: Vec<String> = unknown.iter().map(|n| format!("{n:?}")).collect();
-    let what = if unknown.len() == 1 { "no node named" } else { "no nodes named" };
-    let has = if known.is_empty() { "it has none".to_string() } else { format!("its nodes: {}", known.join(", ")) };
-    format!("{what} {} in session {session:?} ({has}); nothing was stopped", names.join(", "))
-}
-
-/// How a node's stop ended, one line: `web: stopped (status 0) in 1.2s`.
 fn ended_line(node: &str, cause: crate::event::ExitCause, status: &str, took_ms: Option<u64>) -> String {
     let took = took_ms.map_or_else(String::new, |ms| format!(" in {}", crate::util::fmt_ms(ms)));
     format!("{node}: {}{took}", cause.with_status(status))
@@ -102,12 +96,12 @@ fn ended_line(node: &str, cause: crate::event::ExitCause, status: &str, took_ms:
 
 /// Polls `ps` until every node in `nodes` has exited; prints how each ended. Whether all ended
 /// cleanly.
-fn follow(socket: &Path, nodes: &[String]) -> Result<bool, CliError> {
+fn follow(socket: &Path, nodes: &[String]) -> Result<bool, Error> {
     loop {
         let snapshot = match crate::control::client::ask(socket, &Request::Ps) {
             Ok(Answer::Ps { snapshot }) => snapshot,
-            Ok(other) => return Err(CliError::failed(format!("unexpected answer: {other:?}"))),
-            Err(e) => return Err(CliError::failed(format!("the session ended before the stop did: {e}"))),
+            Ok(other) => return Err(control::Error::Unexpected(Box::new(other)).into()),
+            Err(e) => return Err(Error::StopUnfinished(e)),
         };
         if let Some(lines) = outcomes(&snapshot, nodes) {
             let mut clean = true;

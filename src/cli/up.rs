@@ -1,7 +1,7 @@
 //! `gracewatch up`: run a manifest's nodes.
 
 use super::args::UpArgs;
-use super::{CliError, CliResult};
+use crate::Error;
 use crate::event::SessionMode;
 use crate::manifest::Manifest;
 use crate::supervisor::{Session, SessionConfig};
@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub fn up(args: UpArgs) -> CliResult {
-    let manifest = crate::manifest::load_to_run(&args.manifest).map_err(|e| CliError::input(e.to_string()))?;
+pub fn up(args: UpArgs) -> Result<ExitCode, Error> {
+    let manifest = crate::manifest::load_to_run(&args.manifest)?;
     run_session(manifest, SessionMode::Up, args.journal, args.headless, BTreeMap::new())
 }
 
@@ -21,7 +21,7 @@ pub fn run_session(
     journal: Option<PathBuf>,
     headless: bool,
     extra_env: BTreeMap<String, String>,
-) -> CliResult {
+) -> Result<ExitCode, Error> {
     init_logging();
     let rt = super::runtime()?;
     use std::io::IsTerminal;
@@ -54,11 +54,11 @@ pub fn run_session(
                 crate::control::link::LinkKind::InProcess,
             )
             .await
-            .map_err(CliError::failed)?;
+            .map_err(Error::Failed)?;
             let tui = crate::tui::run(link, crate::tui::TuiOptions::default()).await;
             // However the cockpit ended, the session ends too (stopping what still runs).
             let _ = handle.commands.send(crate::supervisor::Command::End).await;
-            let outcome = running.await.map_err(|e| CliError::failed(format!("the session failed: {e}")))??;
+            let outcome = running.await.map_err(Error::SessionTask)??;
             tui?;
             for (node, cause) in &outcome.summary {
                 super::out::note(&format!(

@@ -2,7 +2,7 @@
 //! start.
 
 use super::args::WatchArgs;
-use super::{CliError, CliResult};
+use crate::Error;
 use crate::event::SessionMode;
 use crate::manifest::Manifest;
 use crate::supervisor::{Command, Session, SessionConfig, Targets};
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub fn watch(args: &WatchArgs) -> CliResult {
+pub fn watch(args: &WatchArgs) -> Result<ExitCode, Error> {
     let targets = targets(args)?;
     let session = format!("watch-{}", std::process::id());
     let manifest = Manifest {
@@ -57,17 +57,15 @@ pub fn watch(args: &WatchArgs) -> CliResult {
     })
 }
 
-fn targets(args: &WatchArgs) -> Result<Targets, CliError> {
+fn targets(args: &WatchArgs) -> Result<Targets, Error> {
     let chosen =
         usize::from(!args.pids.is_empty()) + usize::from(args.name.is_some()) + usize::from(args.children_of.is_some());
     if chosen != 1 {
-        return Err(CliError::input(
-            "say what to watch: --pid PID... , --name PATTERN or --children-of PID (one of them)",
-        ));
+        return Err(Error::WatchWhat);
     }
     for pid in args.pids.iter().chain(args.children_of.iter()) {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            return Err(CliError::input(format!("no process {pid}")));
+            return Err(Error::NoProcess(*pid));
         }
     }
     Ok(if let Some(name) = &args.name {
@@ -80,7 +78,7 @@ fn targets(args: &WatchArgs) -> Result<Targets, CliError> {
 }
 
 /// One `ps --json`-shaped snapshot, once every watched process has been sampled.
-async fn snapshot(handle: &crate::supervisor::SessionHandle) -> CliResult {
+async fn snapshot(handle: &crate::supervisor::SessionHandle) -> Result<ExitCode, Error> {
     let ask = || async {
         let (tx, rx) = tokio::sync::oneshot::channel();
         handle.commands.send(Command::Ps(tx)).await.ok()?;
@@ -101,17 +99,16 @@ async fn snapshot(handle: &crate::supervisor::SessionHandle) -> CliResult {
         tokio::time::sleep(Duration::from_millis(50)).await;
         snap = ask().await;
     }
-    let snap = snap.ok_or_else(|| CliError::failed("the watch ended before its first snapshot"))?;
-    let text = serde_json::to_string_pretty(&snap).map_err(|e| CliError::failed(e.to_string()))?;
+    let snap = snap.ok_or(Error::WatchEndedEarly)?;
+    let text = serde_json::to_string_pretty(&snap)?;
     super::out::line(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn cockpit(handle: &crate::supervisor::SessionHandle) -> CliResult {
+async fn cockpit(handle: &crate::supervisor::SessionHandle) -> Result<ExitCode, Error> {
     // Quitting a watch detaches: the processes are not ours to stop.
     let kind = crate::control::link::LinkKind::Attached { socket: handle.control_socket.clone() };
-    let link =
-        crate::supervisor::link::in_process_link(handle.commands.clone(), kind).await.map_err(CliError::failed)?;
+    let link = crate::supervisor::link::in_process_link(handle.commands.clone(), kind).await.map_err(Error::Failed)?;
     crate::tui::run(link, crate::tui::TuiOptions::default()).await?;
     if let Some(j) = &handle.journal {
         super::say_journal(j);

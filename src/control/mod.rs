@@ -2,7 +2,10 @@
 //! `SessionLink` a cockpit reads (in-process under `up`, over the socket under `attach`).
 
 pub mod client;
+mod error;
 pub mod link;
 pub mod protocol;
 pub mod remote_link;
 pub mod session;
+
+pub use error::Error;

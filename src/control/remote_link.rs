@@ -1,5 +1,6 @@
 //! A [`SessionLink`] over the control socket, for `gracewatch attach`.
 
+use super::Error;
 use super::link::{LinkKind, SessionLink, Update};
 use super::protocol::{Answer, Request};
 use std::io::{BufRead, BufReader, Write};
@@ -8,27 +9,27 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 /// Connects, asks to attach and waits for the state; then streams. Must be called inside a
 /// tokio runtime (it spawns the link's reader and writer tasks).
-pub fn attach(socket: &Path) -> Result<SessionLink, String> {
+pub fn attach(socket: &Path) -> Result<SessionLink, Error> {
     let mut stream = std::os::unix::net::UnixStream::connect(socket)
-        .map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
-    let mut line = serde_json::to_vec(&Request::Attach).map_err(|e| e.to_string())?;
+        .map_err(|source| Error::Connect { socket: socket.to_path_buf(), source })?;
+    let mut line = serde_json::to_vec(&Request::Attach).map_err(Error::Encode)?;
     line.push(b'\n');
-    stream.write_all(&line).map_err(|e| format!("cannot attach: {e}"))?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).map_err(|e| e.to_string())?;
-    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+    stream.write_all(&line).map_err(Error::Attach)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).map_err(Error::Socket)?;
+    let mut reader = BufReader::new(stream.try_clone().map_err(Error::Socket)?);
     let mut first = String::new();
-    reader.read_line(&mut first).map_err(|e| format!("no answer from the supervisor: {e}"))?;
+    reader.read_line(&mut first).map_err(Error::NoAnswer)?;
     let state = match serde_json::from_str::<Answer>(&first) {
         Ok(Answer::State { state, .. }) => *state,
-        Ok(Answer::Error { message }) => return Err(message),
-        Ok(other) => return Err(format!("unexpected answer to attach: {other:?}")),
-        Err(e) => return Err(format!("unreadable answer from the supervisor: {e}")),
+        Ok(Answer::Error { message }) => return Err(Error::Refused(message)),
+        Ok(other) => return Err(Error::UnexpectedToAttach(Box::new(other))),
+        Err(e) => return Err(Error::Unreadable(e)),
     };
     // Anything the BufReader read past the state line is part of the stream.
     let leftover = reader.buffer().to_vec();
-    stream.set_read_timeout(None).map_err(|e| e.to_string())?;
-    stream.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let stream = tokio::net::UnixStream::from_std(stream).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(None).map_err(Error::Socket)?;
+    stream.set_nonblocking(true).map_err(Error::Socket)?;
+    let stream = tokio::net::UnixStream::from_std(stream).map_err(Error::Socket)?;
     let (rd, mut wr) = stream.into_split();
     let (up_tx, up_rx) = tokio::sync::mpsc::channel::<Update>(1024);
     let (req_tx, mut req_rx) = tokio::sync::mpsc::channel::<Request>(64);

@@ -4,6 +4,7 @@
 //! `SESSION.sock` (control, 0600), `SESSION.node.sock` (node wire protocol, 0600),
 //! `SESSION.py/` (the Python client for managed nodes).
 
+use super::Error;
 use std::path::{Path, PathBuf};
 
 /// The directory holding every session's sockets; created 0700 if missing.
@@ -73,21 +74,19 @@ pub fn list_sessions() -> Vec<FoundSession> {
 
 /// The session a command talks to: the named one, else the only one running, else the one of
 /// the manifest in the current directory. The error lists what is running.
-pub fn resolve(session: Option<&str>) -> Result<FoundSession, String> {
+pub fn resolve(session: Option<&str>) -> Result<FoundSession, Error> {
     if let Some(name) = session {
         let socket = control_socket(name);
         return match std::os::unix::net::UnixStream::connect(&socket) {
             Ok(_) => Ok(FoundSession { name: name.to_string(), socket }),
-            Err(e) => Err(format!(
-                "no session {name:?} is running ({}: {e}){}",
-                socket.display(),
-                others_hint(&list_sessions())
-            )),
+            Err(source) => {
+                Err(Error::NoSuchSession { name: name.to_string(), socket, source, running: list_sessions() })
+            }
         };
     }
     let sessions = list_sessions();
     match sessions.len() {
-        0 => Err("no gracewatch session is running (start one with `gracewatch up` or `gracewatch demo`)".to_string()),
+        0 => Err(Error::NoSession),
         1 => Ok(sessions[0].clone()),
         _ => {
             let here = Path::new(crate::manifest::DEFAULT_MANIFEST);
@@ -98,15 +97,7 @@ pub fn resolve(session: Option<&str>) -> Result<FoundSession, String> {
                     return Ok(s.clone());
                 }
             }
-            Err(format!("several sessions are running; pick one with --session NAME:{}", others_hint(&sessions)))
+            Err(Error::SeveralSessions { running: sessions })
         }
     }
-}
-
-fn others_hint(sessions: &[FoundSession]) -> String {
-    if sessions.is_empty() {
-        return String::new();
-    }
-    let names: Vec<String> = sessions.iter().map(|s| format!("\n  {}", s.name)).collect();
-    format!("\nrunning sessions:{}", names.concat())
 }

@@ -10,21 +10,30 @@ use crate::signal::Signal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub fn run(name: &str) -> Result<ExitCode, String> {
+/// Why a demo node could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no demo node {0:?} (forker, steady)")]
+    NoSuchNode(String),
+    #[error("cannot start tokio: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+pub fn run(name: &str) -> Result<ExitCode, Error> {
     match name {
         "forker" => forker(),
         "steady" => steady(),
-        other => Err(format!("no demo node {other:?} (forker, steady)")),
+        other => Err(Error::NoSuchNode(other.to_string())),
     }
 }
 
-fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, String> {
+fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("tokio-worker")
         .enable_time()
         .build()
-        .map_err(|e| format!("cannot start tokio: {e}"))
+        .map_err(Error::Runtime)
 }
 
 fn say(line: &str) {
@@ -45,7 +54,7 @@ fn forked_child() -> i32 {
     0
 }
 
-fn forker() -> Result<ExitCode, String> {
+fn forker() -> Result<ExitCode, Error> {
     let gw = Client::from_env();
     let _ = gw.watch_forks(false);
     let rt = runtime(4)?;
@@ -72,7 +81,7 @@ fn forker() -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn steady() -> Result<ExitCode, String> {
+fn steady() -> Result<ExitCode, Error> {
     let gw = Client::from_env();
     let _ = gw.watch_forks(false);
     let rt = runtime(2)?;

@@ -1,9 +1,17 @@
 //! Humane durations: `500ms`, `10s`, `1m30s`, `2.5s`, `1h`.
 
+/// A text that is not a duration; says what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad duration {text:?}: expected a number with a unit, such as 500ms, 10s, 2.5s or 1m30s")]
+pub struct DurationError {
+    /// The text as given.
+    pub text: String,
+}
+
 /// Parses a duration into milliseconds; the error says what was expected.
-pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+pub fn parse_duration_ms(text: &str) -> Result<u64, DurationError> {
     let s = text.trim();
-    let bad = || format!("bad duration {text:?}: expected a number with a unit, such as 500ms, 10s, 2.5s or 1m30s");
+    let bad = || DurationError { text: text.to_string() };
     if s.is_empty() {
         return Err(bad());
     }
@@ -53,5 +61,9 @@ mod tests {
         assert!(parse_duration_ms("10 parsecs").is_err());
         assert!(parse_duration_ms("").is_err());
         assert!(parse_duration_ms("s").is_err());
+        assert_eq!(
+            parse_duration_ms("10").unwrap_err().to_string(),
+            "bad duration \"10\": expected a number with a unit, such as 500ms, 10s, 2.5s or 1m30s"
+        );
     }
 }

@@ -11,7 +11,7 @@ pub mod runnable;
 mod spec;
 mod toml_file;
 
-pub use duration::parse_duration_ms;
+pub use duration::{DurationError, parse_duration_ms};
 pub use error::{ManifestError, ManifestErrors};
 pub use spec::*;
 

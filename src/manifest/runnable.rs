@@ -55,7 +55,7 @@ pub fn check(manifest: &Manifest, places: &Places, file: &Path, source: &str, wo
     let mut errors: Vec<ManifestError> = Vec::new();
     // Many nodes run the same program from the same place: look each up once (a search of a
     // long PATH is a stat per entry).
-    let mut looked_up: std::collections::HashMap<(PathBuf, String, Option<String>), Result<PathBuf, String>> =
+    let mut looked_up: std::collections::HashMap<(PathBuf, String, Option<String>), Result<PathBuf, CommandError>> =
         std::collections::HashMap::new();
     for node in &manifest.nodes {
         let Some(place) = places.get(&node.name) else { continue };
@@ -73,7 +73,7 @@ pub fn check(manifest: &Manifest, places: &Places, file: &Path, source: &str, wo
         }
         let key = (cwd.clone(), node.cmd.first().cloned().unwrap_or_default(), node.env.get("PATH").cloned());
         if let Err(problem) = looked_up.entry(key).or_insert_with(|| resolve(node, &cwd, world)) {
-            errors.push(err(&place.cmd, problem.clone()));
+            errors.push(err(&place.cmd, problem.to_string()));
         }
     }
     errors
@@ -99,26 +99,44 @@ fn cwd_problem(node: &NodeSpec, cwd: &Path) -> Option<String> {
     }
 }
 
+/// Why a node's command would not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("empty command")]
+    Empty,
+    /// A path (with a `/`) that names nothing.
+    #[error("command `{program}` not found: there is no {}{}", path.display(), relative_to(cwd.as_deref()))]
+    NoSuchPath { program: String, path: PathBuf, cwd: Option<PathBuf> },
+    /// A path (with a `/`) that names something `execve` will not run.
+    #[error("command `{program}` cannot be run: {}{} {why}", path.display(), relative_to(cwd.as_deref()))]
+    NotRunnable { program: String, path: PathBuf, why: &'static str, cwd: Option<PathBuf> },
+    /// A name that no entry of the search path holds.
+    #[error("command `{program}` not found in {from} ({search})")]
+    NotInPath { program: String, from: &'static str, search: String },
+    /// A name that the search path holds only as something `execve` will not run.
+    #[error("command `{program}` cannot be run: {} {why}, and no other `{program}` is in {from} ({search})", path.display())]
+    NoRunnableInPath { program: String, path: PathBuf, why: &'static str, from: &'static str, search: String },
+}
+
+/// ` (relative to the working directory W)` for a relative program path.
+fn relative_to(cwd: Option<&Path>) -> String {
+    cwd.map_or_else(String::new, |cwd| format!(" (relative to the working directory {})", cwd.display()))
+}
+
 /// The program a node's command runs, found as the spawner will find it; else why not.
-pub fn resolve(node: &NodeSpec, cwd: &Path, world: &World) -> Result<PathBuf, String> {
-    let Some(first) = node.cmd.first() else { return Err("empty command".to_string()) };
+pub fn resolve(node: &NodeSpec, cwd: &Path, world: &World) -> Result<PathBuf, CommandError> {
+    let Some(first) = node.cmd.first() else { return Err(CommandError::Empty) };
     let program = match &world.exe {
         Some(exe) if first.contains("{gracewatch}") => first.replace("{gracewatch}", &exe.display().to_string()),
         _ => first.clone(),
     };
     if program.contains('/') {
         let path = cwd.join(&program);
-        let relative = if Path::new(&program).is_relative() {
-            format!(" (relative to the working directory {})", cwd.display())
-        } else {
-            String::new()
-        };
+        let relative = Path::new(&program).is_relative().then(|| cwd.to_path_buf());
         return match runnable(&path) {
             Found::Yes => Ok(path),
-            Found::No => Err(format!("command `{program}` not found: there is no {}{relative}", path.display())),
-            Found::NotRunnable(why) => {
-                Err(format!("command `{program}` cannot be run: {}{relative} {why}", path.display()))
-            }
+            Found::No => Err(CommandError::NoSuchPath { program, path, cwd: relative }),
+            Found::NotRunnable(why) => Err(CommandError::NotRunnable { program, path, why, cwd: relative }),
         };
     }
     let (search, from) = match node.env.get("PATH") {
@@ -141,13 +159,10 @@ pub fn resolve(node: &NodeSpec, cwd: &Path, world: &World) -> Result<PathBuf, St
             }
         }
     }
-    let shown = search.to_string_lossy();
+    let search = search.to_string_lossy().into_owned();
     Err(match not_runnable {
-        Some((path, why)) => format!(
-            "command `{program}` cannot be run: {} {why}, and no other `{program}` is in {from} ({shown})",
-            path.display()
-        ),
-        None => format!("command `{program}` not found in {from} ({shown})"),
+        Some((path, why)) => CommandError::NoRunnableInPath { program, path, why, from, search },
+        None => CommandError::NotInPath { program, from, search },
     })
 }
 
@@ -203,20 +218,20 @@ mod tests {
         // The node's own PATH wins.
         let mut n = node(&["tool"]);
         n.env.insert("PATH".into(), "/nonexistent".into());
-        let e = resolve(&n, dir.path(), &w).unwrap_err();
+        let e = resolve(&n, dir.path(), &w).unwrap_err().to_string();
         assert!(e.contains("not found in the node's env.PATH (/nonexistent)"), "{e}");
 
-        let e = resolve(&node(&["nope-such-command"]), dir.path(), &w).unwrap_err();
+        let e = resolve(&node(&["nope-such-command"]), dir.path(), &w).unwrap_err().to_string();
         assert!(e.starts_with("command `nope-such-command` not found in PATH (/nonexistent:"), "{e}");
-        let e = resolve(&node(&["plain"]), dir.path(), &w).unwrap_err();
+        let e = resolve(&node(&["plain"]), dir.path(), &w).unwrap_err().to_string();
         assert!(e.contains("is not executable"), "{e}");
         assert!(e.contains(&plain.display().to_string()), "{e}");
-        let e = resolve(&node(&["./bin"]), dir.path(), &w).unwrap_err();
+        let e = resolve(&node(&["./bin"]), dir.path(), &w).unwrap_err().to_string();
         assert!(e.contains("is a directory"), "{e}");
-        let e = resolve(&node(&["./missing.sh"]), dir.path(), &w).unwrap_err();
+        let e = resolve(&node(&["./missing.sh"]), dir.path(), &w).unwrap_err().to_string();
         assert!(e.contains("relative to the working directory"), "{e}");
         // `{gracewatch}` is gracewatch itself.
-        let e = resolve(&node(&["{gracewatch}"]), dir.path(), &w).unwrap_err();
+        let e = resolve(&node(&["{gracewatch}"]), dir.path(), &w).unwrap_err().to_string();
         assert!(e.contains("/opt/gw/gracewatch"), "{e}");
     }
 }

@@ -53,7 +53,7 @@ impl Ctx<'_> {
     }
 
     fn duration(&self, value: &Spanned<String>, key: &str) -> Result<u64, ManifestError> {
-        parse_duration_ms(value.get_ref()).or_else(|e| self.err(value.span(), key, e))
+        parse_duration_ms(value.get_ref()).or_else(|e| self.err(value.span(), key, e.to_string()))
     }
 
     fn signal(&self, value: &Spanned<String>, key: &str) -> Result<Signal, ManifestError> {
@@ -268,7 +268,7 @@ fn resolve_node(
                 "SIGKILL is always the last stage; list only the stages before it",
             );
         }
-        let after_ms = parse_duration_ms(dur).or_else(|e| ctx.err(stage.span(), &escalate_key, e))?;
+        let after_ms = parse_duration_ms(dur).or_else(|e| ctx.err(stage.span(), &escalate_key, e.to_string()))?;
         total += after_ms;
         escalate.push(Escalation { signal, after_ms });
     }

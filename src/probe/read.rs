@@ -22,6 +22,12 @@ pub struct Stat {
     /// One-letter state (field 3): `R`, `S`, `Z`, …
     pub state: u8,
     pub ppid: u32,
+    /// Process group (field 5).
+    pub pgrp: u32,
+    /// Session id (field 6).
+    pub session: u32,
+    /// The kernel's `PF_*` flags (field 9).
+    pub flags: u32,
     /// User + system CPU time in clock ticks (fields 14 and 15).
     pub cpu_ticks: u64,
     /// Field 20.
@@ -84,6 +90,9 @@ pub fn parse_stat(line: &[u8]) -> Option<Stat> {
         comm,
         state,
         ppid: field(4) as u32,
+        pgrp: field(5) as u32,
+        session: field(6) as u32,
+        flags: field(9) as u32,
         cpu_ticks: field(14) + field(15),
         num_threads: field(20) as u32,
         start_time: field(22),
@@ -104,6 +113,22 @@ pub fn parse_stat(line: &[u8]) -> Option<Stat> {
 pub fn parse_status_mask(status: &[u8], key: &[u8]) -> Option<SigSet> {
     let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(key))?;
     SigSet::from_hex(std::str::from_utf8(&line[key.len()..]).ok()?)
+}
+
+/// The uids of a process (`Uid:` of `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uids {
+    pub real: u32,
+    pub effective: u32,
+    pub saved: u32,
+}
+
+/// The `Uid:` line of a `status` file (real, effective, saved, filesystem).
+pub fn parse_uids(status: &[u8]) -> Option<Uids> {
+    let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(b"Uid:"))?;
+    let mut ids = line[4..].split(u8::is_ascii_whitespace).filter(|w| !w.is_empty()).map(parse_u64);
+    let mut next = || ids.next().flatten().and_then(|n| u32::try_from(n).ok());
+    Some(Uids { real: next()?, effective: next()?, saved: next()? })
 }
 
 /// `voluntary_ctxt_switches` + `nonvoluntary_ctxt_switches` of a `status` file.
@@ -254,6 +279,28 @@ impl ProcDir {
         Ok(tids)
     }
 
+    /// The process's owner: the uid that owns `/proc/PID` (its effective uid, unless it made
+    /// itself undumpable).
+    pub fn owner_uid(&self) -> io::Result<u32> {
+        Ok(rustix::fs::fstat(&self.fd)?.st_uid)
+    }
+
+    /// The `Uid:` line of `/proc/PID/status`: real, effective and saved uid.
+    pub fn uids(&self, buf: &mut Buf) -> io::Result<Uids> {
+        let bytes = self.read_into("status", buf)?;
+        parse_uids(bytes).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Uid in /proc/PID/status"))
+    }
+
+    /// `/proc/PID/status`, raw.
+    pub fn status(&self, buf: &mut Buf) -> io::Result<Vec<u8>> {
+        Ok(self.read_into("status", buf)?.to_vec())
+    }
+
+    /// `/proc/PID/environ`, raw (NUL-separated; needs ptrace-read permission).
+    pub fn environ(&self, buf: &mut Buf) -> io::Result<Vec<u8>> {
+        Ok(self.read_into("environ", buf)?.to_vec())
+    }
+
     /// `/proc/PID/exe` (needs ptrace-read permission on the process).
     pub fn exe(&self) -> io::Result<Vec<u8>> {
         Ok(rustix::fs::readlinkat(&self.fd, "exe", Vec::new())?.into_bytes())
@@ -344,7 +391,10 @@ pub struct Units {
 
 impl Units {
     pub fn get() -> Units {
-        Units { ticks_per_sec: procfs::ticks_per_second().max(1), page_kib: (procfs::page_size() / 1024).max(1) }
+        Units {
+            ticks_per_sec: rustix::param::clock_ticks_per_second().max(1),
+            page_kib: (rustix::param::page_size() as u64 / 1024).max(1),
+        }
     }
 
     /// Now, in clock ticks since boot (the clock of stat's `starttime`).
@@ -445,6 +495,9 @@ mod tests {
         assert_eq!(ours.pid, theirs.pid as u32);
         assert_eq!(ours.comm, theirs.comm);
         assert_eq!(ours.ppid, theirs.ppid as u32);
+        assert_eq!(ours.pgrp, theirs.pgrp as u32);
+        assert_eq!(ours.session, theirs.session as u32);
+        assert_eq!(ours.flags, theirs.flags);
         assert_eq!(ours.start_time, theirs.starttime);
         assert_eq!(ours.layout.start_code, theirs.startcode);
         assert_eq!(ours.layout.start_stack, theirs.startstack);
@@ -456,6 +509,14 @@ mod tests {
         assert!(tids.contains(&std::process::id()));
         let main = me.task_stat(std::process::id(), &mut buf).unwrap();
         assert_eq!(main.start_time, ours.start_time);
+        let process = procfs::process::Process::myself().unwrap();
+        let status = process.status().unwrap();
+        let uids = me.uids(&mut buf).unwrap();
+        assert_eq!((uids.real, uids.effective, uids.saved), (status.ruid, status.euid, status.suid));
+        assert_eq!(me.owner_uid().unwrap(), process.uid().unwrap());
+        let units = Units::get();
+        assert_eq!(units.ticks_per_sec, procfs::ticks_per_second());
+        assert_eq!(units.page_kib, procfs::page_size() / 1024);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! A watched node's process tree: every process the probe knows of, how it was last seen, and
-//! the rounds that refresh it.
+//! A watched node's process tree: every process the probe knows of and how it was last seen
+//! (the rounds that refresh it are the probe thread's, in [`super::thread`]).
 //!
 //! Membership is by pid, not by ancestry: a descendant stays in its node's tree when its parent
 //! dies and it is reparented to init, a subreaper or the supervisor, and its own children join
@@ -9,12 +9,11 @@
 
 use super::Known;
 use super::at_fork::ThreadBook;
-use super::exec::{self, ExecState, Identity, Layout, Verdict};
+use super::exec::{ExecState, Identity, Layout};
 use super::masks::MaskWatch;
-use super::read::{self, Buf, ProcDir, Stat, Units};
-use super::schedule::{Cadence, RoundKind};
-use super::thread::Worker;
-use crate::event::{ChildInfo, EventKind, ProcSample, SigSet, ThreadSample};
+use super::read::{Buf, ProcDir, Stat, Units};
+use super::schedule::Cadence;
+use crate::event::{ChildInfo, ProcSample, SigSet, ThreadSample};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -104,7 +103,7 @@ impl Hysteresis<SigSet> {
 }
 
 /// What reading a tracked process's `stat` found.
-enum StatRead {
+pub enum StatRead {
     Live(Stat),
     /// It is gone or exited, and that was recorded.
     Ended,
@@ -187,7 +186,7 @@ pub enum TraceSeen {
 }
 
 impl Proc {
-    fn new(dir: ProcDir, stat: Stat, parent_layout: Layout, randomized: bool, discovery: Discovery) -> Proc {
+    pub fn new(dir: ProcDir, stat: Stat, parent_layout: Layout, randomized: bool, discovery: Discovery) -> Proc {
         Proc {
             pid: dir.pid,
             dir,
@@ -225,7 +224,7 @@ impl Proc {
 
     /// How long its program has been running (ms): since its exec if one was seen, else since
     /// the process started (`age_ms`).
-    fn program_age_ms(&self, age_ms: u64, now: Instant) -> u64 {
+    pub fn program_age_ms(&self, age_ms: u64, now: Instant) -> u64 {
         self.image_since.map_or(age_ms, |t| {
             age_ms.min(u64::try_from(now.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX))
         })
@@ -239,7 +238,7 @@ impl Proc {
     /// What is published of it; `None` while its dispositions wait for a confirmation (a
     /// sample always shows what the latest read saw, so that a handler claimed over the wire
     /// is never contradicted by an older read).
-    fn sample(&self, procs: &BTreeMap<u32, Proc>) -> Option<ProcSample> {
+    pub fn sample(&self, procs: &BTreeMap<u32, Proc>) -> Option<ProcSample> {
         if self.handlers.pending() {
             return None;
         }
@@ -249,7 +248,7 @@ impl Proc {
 
     /// What is shown of it while it starts up and has never been published: the latest read,
     /// dispositions included, to be marked as settling and never judged.
-    fn settling_sample(&self, procs: &BTreeMap<u32, Proc>) -> Option<ProcSample> {
+    pub fn settling_sample(&self, procs: &BTreeMap<u32, Proc>) -> Option<ProcSample> {
         if self.emitted.is_some() {
             return None; // after an exec the last sample stands until the new one is confirmed
         }
@@ -288,7 +287,7 @@ impl Proc {
 }
 
 /// Did anything `stat` shows, other than CPU and memory, change?
-fn stat_changed(old: &Stat, new: &Stat) -> bool {
+pub fn stat_changed(old: &Stat, new: &Stat) -> bool {
     old.exited() != new.exited()
         || crate::event::Paused::from_state(old.state) != crate::event::Paused::from_state(new.state)
         || old.ppid != new.ppid
@@ -305,7 +304,7 @@ fn stat_changed(old: &Stat, new: &Stat) -> bool {
 #[derive(Debug)]
 pub struct UsageMeter {
     window_start: Instant,
-    ticks: u64,
+    pub ticks: u64,
     last: Option<(u32, u64)>,
 }
 
@@ -394,425 +393,8 @@ pub fn read_threads(dir: &ProcDir, buf: &mut Buf) -> std::io::Result<Vec<(u32, S
     Ok(out)
 }
 
-impl Worker {
-    /// Starts watching `node` as the tree of `pid`, and samples it at once.
-    pub(super) fn watch(&mut self, node: &str, pid: u32, now: Instant) {
-        if self.nodes.contains_key(node) {
-            self.forget_node(node);
-        }
-        self.retired.remove(node);
-        let mut tree = NodeTree {
-            leader: pid,
-            watched_at_tick: self.units.now_ticks(),
-            members: 0,
-            procs: BTreeMap::new(),
-            cadence: Cadence::new(now, self.fast(), self.idle()),
-            usage: UsageMeter::new(now),
-            signalled: false,
-        };
-        // Track first, read after: a fork reported by the connector in between is then kept.
-        self.track(node, pid);
-        match ProcDir::open(pid).and_then(|dir| dir.stat(&mut self.buf).map(|s| (dir, s))) {
-            Ok((dir, stat)) => {
-                tree.procs.insert(pid, Proc::new(dir, stat, Layout::default(), self.aslr, Discovery::Leader));
-            }
-            Err(_) => self.untrack(pid),
-        }
-        self.nodes.insert(node.to_string(), tree);
-        self.round(node, RoundKind::Full, now);
-        if let Some(tree) = self.nodes.get_mut(node) {
-            tree.cadence.ran(now, RoundKind::Full, false, false);
-        }
-        self.publish_known(node);
-    }
-
-    /// A last full look at the node's tree, then stop watching it. What was still there stays
-    /// listed by `known()` (checked against start times when asked).
-    pub(super) fn unwatch(&mut self, node: &str, now: Instant) {
-        if !self.nodes.contains_key(node) {
-            return;
-        }
-        self.round(node, RoundKind::Full, now);
-        let known = self.nodes.get(node).map(NodeTree::known).unwrap_or_default();
-        self.forget_node(node);
-        self.retired.insert(node.to_string(), known);
-        self.publish_known(node);
-    }
-
-    fn forget_node(&mut self, node: &str) {
-        if let Some(tree) = self.nodes.remove(node) {
-            for pid in tree.procs.keys() {
-                self.untrack(*pid);
-                self.exit_status.remove(pid);
-            }
-        }
-        self.forks.retain(|_, f| f.node != node);
-    }
-
-    pub(super) fn track(&mut self, node: &str, pid: u32) {
-        self.recently_gone.remove(&pid);
-        self.owner.insert(pid, node.to_string());
-        self.tracked_set().insert(pid);
-    }
-
-    pub(super) fn untrack(&mut self, pid: u32) {
-        self.owner.remove(&pid);
-        self.tracked_set().remove(&pid);
-    }
-
-    /// One round over a node: `stat` of everything (cheap) or every file (full); full samples
-    /// of whatever changed, new children included. Returns whether anything changed.
-    pub(super) fn round(&mut self, node: &str, kind: RoundKind, now: Instant) -> bool {
-        let Some(tree) = self.nodes.get(node) else { return false };
-        let before = tree.members;
-        let pids: Vec<u32> = tree.procs.keys().copied().collect();
-        let mut queue = Vec::new();
-        let mut changed = false;
-        for pid in pids {
-            match kind {
-                RoundKind::Full => queue.push(pid),
-                RoundKind::Cheap => {
-                    if self.cheap_read(node, pid, &mut changed, now) {
-                        queue.push(pid);
-                    }
-                }
-            }
-        }
-        changed |= self.sample_all(node, queue, now);
-        self.report_usage(node, now);
-        if self.nodes.get(node).is_some_and(|t| t.members != before) {
-            self.publish_known(node);
-        }
-        changed
-    }
-
-    /// Full samples of some processes of a node right now (an exec, a fork reported).
-    pub(super) fn force_full(&mut self, node: &str, pids: &[u32], now: Instant) {
-        let Some(tree) = self.nodes.get(node) else { return };
-        let before = tree.members;
-        self.sample_all(node, pids.to_vec(), now);
-        if self.nodes.get(node).is_some_and(|t| t.members != before) {
-            self.publish_known(node);
-        }
-    }
-
-    /// Full samples of the queued processes and of every new child found on the way; then the
-    /// exec verdicts and the samples that changed.
-    fn sample_all(&mut self, node: &str, mut queue: Vec<u32>, now: Instant) -> bool {
-        let mut changed = false;
-        let mut seen = std::collections::HashSet::new();
-        while let Some(pid) = queue.pop() {
-            if seen.insert(pid) {
-                changed |= self.full_sample(node, pid, &mut queue, now);
-            }
-        }
-        changed |= self.settle_exec(node);
-        changed |= self.emit_dirty(node);
-        changed
-    }
-
-    /// Reads the `stat` of a tracked, still running process; records its end if it is gone
-    /// (reaped) or has exited (a zombie).
-    fn read_stat(&mut self, node: &str, pid: u32) -> StatRead {
-        let Some(p) = self.nodes.get(node).and_then(|t| t.procs.get(&pid)) else { return StatRead::Nothing };
-        // Read even an exited one: it leaves the tree once its entry is gone (reaped).
-        let already_exited = p.exited;
-        match p.dir.stat(&mut self.buf) {
-            Ok(_) if already_exited => StatRead::Nothing,
-            Ok(stat) if stat.exited() && stat.num_threads <= 1 => {
-                self.exited(node, pid, Some(stat));
-                StatRead::Ended
-            }
-            Ok(stat) => StatRead::Live(stat),
-            Err(e) if read::is_gone(&e) => {
-                self.vanished(node, pid);
-                StatRead::Ended
-            }
-            // Anything else (out of descriptors…) says nothing about the process: next time.
-            Err(_) => StatRead::Nothing,
-        }
-    }
-
-    /// Reads one process's `stat`. Returns whether it needs a full sample.
-    fn cheap_read(&mut self, node: &str, pid: u32, changed: &mut bool, now: Instant) -> bool {
-        let connector_up = self.connector_up;
-        let stat = match self.read_stat(node, pid) {
-            StatRead::Live(stat) => stat,
-            StatRead::Ended => {
-                *changed = true;
-                return false;
-            }
-            StatRead::Nothing => return false,
-        };
-        let Some(NodeTree { procs, usage, .. }) = self.nodes.get_mut(node) else { return false };
-        let Some(p) = procs.get_mut(&pid) else { return false };
-        let mut full = stat_changed(&p.stat, &stat)
-            || p.handlers.pending()
-            || p.threads.values().any(|t| t.blocked.pending())
-            || p.masks.judging();
-        observe_stat(p, stat, &mut usage.ticks, now);
-        if !connector_up && !full {
-            // Forks are not reported: look for new children.
-            full |= self.child_index.children(pid, now) != p.children;
-        }
-        full
-    }
-
-    /// Reads everything of one process; queues children it finds. Returns whether it changed.
-    fn full_sample(&mut self, node: &str, pid: u32, queue: &mut Vec<u32>, now: Instant) -> bool {
-        let stat = match self.read_stat(node, pid) {
-            StatRead::Live(stat) => stat,
-            StatRead::Ended => return true,
-            StatRead::Nothing => return false,
-        };
-        let Some(NodeTree { procs, usage, signalled, .. }) = self.nodes.get_mut(node) else { return false };
-        let Some(p) = procs.get_mut(&pid) else { return false };
-        observe_stat(p, stat, &mut usage.ticks, now);
-        let age_ms = p.program_age_ms(self.units.ticks_to_ms(self.units.now_ticks().saturating_sub(p.start_time)), now);
-        let settled = start_up_over(age_ms, p.stat.state) || p.handlers.confirmed().is_some() || *signalled;
-        p.handlers.observe_settling((p.stat.caught, p.stat.ignored), now, settled);
-        let Ok(threads) = read_threads(&p.dir, &mut self.buf) else {
-            return false;
-        };
-        let mut kept = BTreeMap::new();
-        // What this read saw, raw: blocked on every thread, pending on any.
-        let mut everywhere = SigSet(if threads.is_empty() { 0 } else { u64::MAX });
-        let mut pending = SigSet::EMPTY;
-        for (tid, ts) in threads {
-            let mut track = p.threads.remove(&tid).filter(|t| t.start_time == ts.start_time).unwrap_or_else(|| {
-                ThreadTrack { name: String::new(), start_time: ts.start_time, blocked: Hysteresis::default() }
-            });
-            everywhere = everywhere.intersect(ts.blocked);
-            pending = SigSet(pending.0 | ts.pending.0);
-            track.name = ts.comm;
-            track.blocked.observe(ts.blocked, now);
-            kept.insert(tid, track);
-        }
-        p.threads = kept;
-        if !everywhere.is_empty() {
-            // A signal sent to the process waits in its shared set (only in `status`): read it
-            // only when something is blocked everywhere, the one case where it can wait long.
-            pending = SigSet(pending.0 | p.dir.shared_pending(&mut self.buf).unwrap_or_default().0);
-        }
-        if p.masks.wants_signalfd(everywhere, now) {
-            // Its descriptors cannot be looked at (another user's process under `watch`): it
-            // may read every one of these from a signalfd, so none starts a run of blocked
-            // reads. Unknown is not blocked; during a stop the pending signal still tells.
-            let found = p.dir.signalfd_signals(&mut self.buf).unwrap_or(everywhere);
-            p.masks.signalfd_seen(found, everywhere, now);
-        }
-        p.masks.observe(everywhere, pending, now);
-        let kids = self.child_index.children(pid, now);
-        p.children.clone_from(&kids);
-        p.dirty = true;
-        let mut changed = false;
-        for kid in kids {
-            let known = self.nodes.get(node).is_some_and(|t| t.procs.contains_key(&kid));
-            if !known && self.discover(node, pid, kid, Discovery::Scan, now) {
-                queue.push(kid);
-                changed = true;
-            }
-        }
-        changed
-    }
-
-    /// Adds a new child of a tracked process. Returns whether it was added.
-    pub(super) fn discover(&mut self, node: &str, parent: u32, child: u32, how: Discovery, now: Instant) -> bool {
-        if self.owner.get(&child).is_some_and(|n| n != node) {
-            return false; // already someone else's (should not happen)
-        }
-        let Ok(dir) = ProcDir::open(child) else { return false };
-        let Ok(stat) = dir.stat(&mut self.buf) else { return false };
-        let Some(tree) = self.nodes.get(node) else { return false };
-        let Some(par) = tree.procs.get(&parent) else { return false };
-        // A pid from a children list is the child only if it still names the parent (else
-        // the pid was recycled in between); a connector fork may have been reparented already
-        // (its parent died), but it cannot have started before its parent.
-        let genuine = stat.ppid == parent || (how == Discovery::Connector && stat.start_time >= par.start_time);
-        if !genuine {
-            return false;
-        }
-        let parent_layout = par.stat.layout;
-        let tree_start = tree.watched_at_tick;
-        let randomized =
-            self.aslr && par.dir.personality(&mut self.buf).map_or(true, |p| p & read::ADDR_NO_RANDOMIZE == 0);
-        let child_start = stat.start_time;
-        let mut proc = Proc::new(dir, stat, parent_layout, randomized, how);
-        proc.parent = parent;
-        if proc.start_time >= tree_start {
-            proc.cpu_prev = 0; // born under watch: all its CPU is this tree's
-        }
-        self.track(node, child);
-        if let Some(tree) = self.nodes.get_mut(node) {
-            tree.procs.insert(child, proc);
-            tree.members += 1;
-        }
-        if how == Discovery::Scan {
-            self.fork_found(node, parent, child, child_start, now);
-        }
-        true
-    }
-
-    /// The process's `/proc` entry is gone (reaped): it leaves the tree.
-    pub(super) fn vanished(&mut self, node: &str, pid: u32) {
-        self.exited(node, pid, None);
-        let mut start_time = 0;
-        if let Some(tree) = self.nodes.get_mut(node) {
-            if let Some(p) = tree.procs.remove(&pid) {
-                tree.members += 1;
-                start_time = p.start_time;
-            }
-            // Its pid may be given to another process: no parent lists it any more.
-            for p in tree.procs.values_mut() {
-                p.children.retain(|c| *c != pid);
-            }
-        }
-        if self.connector_up {
-            // Its exit event may still be on its way (a round can see the reaping first):
-            // it stays in the connector's set a moment longer.
-            self.owner.remove(&pid);
-            self.recently_gone.insert(pid, (node.to_string(), start_time, Instant::now()));
-        } else {
-            self.untrack(pid);
-        }
-        self.fork_child_gone(pid);
-    }
-
-    /// The process exited (zombie, or gone): report it once.
-    pub(super) fn exited(&mut self, node: &str, pid: u32, last: Option<Stat>) {
-        let Some(tree) = self.nodes.get_mut(node) else { return };
-        let Some(p) = tree.procs.get_mut(&pid) else { return };
-        if let Some(s) = last {
-            p.stat.state = s.state;
-        }
-        if p.exited {
-            return;
-        }
-        p.exited = true;
-        let (parent, start_time) = (p.stat.ppid, p.start_time);
-        if let Some(par) = tree.procs.get_mut(&parent) {
-            par.dirty = true;
-        }
-        (self.sink)(EventKind::ProcGone { node: node.to_string(), pid });
-        if let Some(status) = self.exit_status.remove(&pid) {
-            self.call_exit_hook(node, pid, start_time, status);
-        }
-        self.fork_child_exited(pid);
-    }
-
-    /// Decides the exec state of children not decided yet (and notices late execs).
-    fn settle_exec(&mut self, node: &str) -> bool {
-        let now_ticks = self.units.now_ticks();
-        let Some(tree) = self.nodes.get(node) else { return false };
-        let mut updates = Vec::new();
-        for p in tree.procs.values() {
-            if p.exited || p.exec == ExecState::Execd || p.discovery == Discovery::Leader {
-                continue;
-            }
-            // A copy stays a copy until its stat changes (an exec changes its layout and name).
-            if p.exec == ExecState::NotExecd && !p.dirty {
-                continue;
-            }
-            let age_ms = self.units.ticks_to_ms(now_ticks.saturating_sub(p.start_time));
-            let layout = exec::by_layout(p.stat.layout, p.parent_layout, p.randomized, age_ms, p.equal_seen);
-            let verdict = match layout {
-                Verdict::Decided(ExecState::Execd) => ExecState::Execd,
-                // The kernel reports every exec of a child it reported the fork of: no exec
-                // event (yet) means no exec, whatever the layout can or cannot tell.
-                _ if p.discovery == Discovery::Connector && self.connector_up => {
-                    if age_ms >= exec::YOUNG_MS {
-                        ExecState::NotExecd
-                    } else {
-                        ExecState::Unknown
-                    }
-                }
-                Verdict::Decided(v) => v,
-                Verdict::NeedIdentity => {
-                    let parent = tree.procs.get(&p.parent).filter(|q| !q.exited);
-                    match parent {
-                        Some(q) => exec::by_identity(
-                            &identity(p, &mut self.buf),
-                            &identity(q, &mut self.buf),
-                            age_ms,
-                            p.equal_seen,
-                        ),
-                        None if age_ms >= exec::YOUNG_MS => ExecState::NotExecd,
-                        None => ExecState::Unknown,
-                    }
-                }
-            };
-            if verdict != p.exec && !(p.exec == ExecState::NotExecd && verdict == ExecState::Unknown) {
-                updates.push((p.pid, verdict));
-            }
-        }
-        let changed = !updates.is_empty();
-        for (pid, verdict) in updates {
-            self.set_exec(node, pid, verdict);
-        }
-        changed
-    }
-
-    /// Records a process's exec state; its parent's sample and any fork record follow.
-    pub(super) fn set_exec(&mut self, node: &str, pid: u32, state: ExecState) {
-        let Some(tree) = self.nodes.get_mut(node) else { return };
-        let Some(p) = tree.procs.get_mut(&pid) else { return };
-        if p.exec == state {
-            return;
-        }
-        p.exec = state;
-        let parents = [p.parent, p.stat.ppid];
-        for par in parents {
-            if let Some(q) = tree.procs.get_mut(&par) {
-                q.dirty = true;
-            }
-        }
-        self.fork_exec_known(pid, state);
-    }
-
-    /// Emits the samples that changed. Returns whether any did.
-    pub(super) fn emit_dirty(&mut self, node: &str) -> bool {
-        let Some(tree) = self.nodes.get_mut(node) else { return false };
-        let dirty: Vec<u32> = tree.procs.values().filter(|p| p.dirty && !p.exited).map(|p| p.pid).collect();
-        let mut changed = false;
-        for pid in dirty {
-            let Some(p) = tree.procs.get(&pid) else { continue };
-            // Not published before its dispositions are confirmed (it stays dirty till then);
-            // meanwhile the leader's reads are shown as settling.
-            let Some(sample) = p.sample(&tree.procs) else {
-                let settling = if pid == tree.leader { p.settling_sample(&tree.procs) } else { None };
-                if let Some(sample) = settling.filter(|s| p.emitted_settling.as_ref() != Some(s)) {
-                    if let Some(p) = tree.procs.get_mut(&pid) {
-                        p.emitted_settling = Some(sample.clone());
-                    }
-                    // Shown, not a change the probe's cadence answers to.
-                    (self.sink)(EventKind::ProcSettling { node: node.to_string(), sample });
-                }
-                continue;
-            };
-            let Some(p) = tree.procs.get_mut(&pid) else { continue };
-            p.dirty = false;
-            if p.emitted.as_ref() != Some(&sample) {
-                p.masks.shown(Instant::now());
-                p.emitted = Some(sample.clone());
-                changed = true;
-                (self.sink)(EventKind::ProcSampled { node: node.to_string(), sample });
-            }
-        }
-        changed
-    }
-
-    fn report_usage(&mut self, node: &str, now: Instant) {
-        let units = self.units;
-        let Some(tree) = self.nodes.get_mut(node) else { return };
-        let rss_kib: u64 = tree.procs.values().filter(|p| !p.exited).map(|p| p.stat.rss_pages * units.page_kib).sum();
-        if let Some((cpu_permille, rss_kib)) = tree.usage.close(now, rss_kib, units) {
-            (self.sink)(EventKind::Usage { node: node.to_string(), cpu_permille, rss_kib });
-        }
-    }
-}
-
 /// Takes a fresh `stat` of a process: CPU for the tree's usage, exec evidence.
-fn observe_stat(p: &mut Proc, stat: Stat, usage_ticks: &mut u64, now: Instant) {
+pub fn observe_stat(p: &mut Proc, stat: Stat, usage_ticks: &mut u64, now: Instant) {
     // Start and stack of an address space are fixed for its life: new ones mean an exec.
     if p.stat.layout.is_known() && stat.layout.is_known() && !p.stat.layout.same_origin(stat.layout) {
         p.new_image(now);
@@ -853,7 +435,7 @@ fn context_switches(dir: &ProcDir) -> Option<u64> {
     dir.context_switches(&mut Buf::new()).ok()
 }
 
-fn identity(p: &Proc, buf: &mut Buf) -> Identity {
+pub fn identity(p: &Proc, buf: &mut Buf) -> Identity {
     Identity { exe: p.dir.exe().ok(), cmdline: p.dir.cmdline(buf).unwrap_or_default(), caught: p.stat.caught.0 }
 }
 

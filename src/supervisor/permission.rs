@@ -1,6 +1,8 @@
 //! May we signal a process, and if not, whose is it: what the operator is told when the kernel
 //! would refuse (a process under `watch` that belongs to another user).
 
+use crate::probe::read::{Buf, ProcDir};
+
 /// `name (uid N)` from `/etc/passwd`, or `uid N` when the name cannot be found.
 pub fn describe_uid(uid: u32) -> String {
     let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|text| {
@@ -17,7 +19,7 @@ pub fn describe_uid(uid: u32) -> String {
 /// Why a signal to `pid` was refused (`EPERM`), in words: whose the process is and who we are.
 pub fn permission_refused(pid: u32) -> String {
     let me = describe_uid(rustix::process::geteuid().as_raw());
-    match procfs::process::Process::new(pid as i32).ok().and_then(|p| p.uid().ok()) {
+    match ProcDir::open(pid).and_then(|d| d.owner_uid()).ok() {
         Some(owner) if owner != rustix::process::geteuid().as_raw() => format!(
             "permission refused: pid {pid} belongs to {} and gracewatch runs as {me} (run gracewatch as that user, or as root)",
             describe_uid(owner)
@@ -34,8 +36,8 @@ pub fn may_signal(pid: u32) -> bool {
     if euid == 0 {
         return true;
     }
-    let Some(status) = procfs::process::Process::new(pid as i32).ok().and_then(|p| p.status().ok()) else {
+    let Ok(uids) = ProcDir::open(pid).and_then(|d| d.uids(&mut Buf::new())) else {
         return true;
     };
-    [status.ruid, status.suid].iter().any(|u| *u == euid || *u == ruid)
+    [uids.real, uids.saved].iter().any(|u| *u == euid || *u == ruid)
 }

@@ -9,6 +9,7 @@
 use crate::event::Survivor;
 use crate::probe::Known;
 use crate::probe::children::ChildIndex;
+use crate::probe::read::{Buf, ProcDir};
 use std::collections::HashSet;
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -36,7 +37,12 @@ fn subtree_in(index: &mut ChildIndex, now: std::time::Instant, pid: u32) -> Vec<
 
 /// What a process's environment says about whose it is: (node, session id).
 pub fn marker(pid: u32) -> Option<(Option<String>, String)> {
-    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    marker_in(&ProcDir::open(pid).ok()?)
+}
+
+/// [`marker`] of a process already opened.
+fn marker_in(dir: &ProcDir) -> Option<(Option<String>, String)> {
+    let env = dir.environ(&mut Buf::new()).ok()?;
     let mut node = None;
     let mut session = None;
     for var in env.split(|b| *b == 0) {
@@ -51,8 +57,10 @@ pub fn marker(pid: u32) -> Option<(Option<String>, String)> {
 
 /// What the sweep reads of a live process.
 struct Seen {
+    /// Read through this, so what is read next of it is of the same process.
+    dir: ProcDir,
     start: u64,
-    sid: i32,
+    sid: u32,
     name: String,
     /// Its main thread is running its exit (`PF_EXITING`).
     exiting: bool,
@@ -63,10 +71,12 @@ struct Seen {
 /// other threads run shows `Z` too, and is alive.)
 fn stat_of(pid: u32) -> Option<Seen> {
     const PF_EXITING: u32 = 0x4;
-    let stat = procfs::process::Process::new(pid as i32).ok()?.stat().ok()?;
-    let zombie = stat.state == 'Z';
+    let dir = ProcDir::open(pid).ok()?;
+    let stat = dir.stat(&mut Buf::new()).ok()?;
+    let zombie = stat.state == b'Z';
     (!zombie || stat.num_threads > 1).then_some(Seen {
-        start: stat.starttime,
+        dir,
+        start: stat.start_time,
         sid: stat.session,
         name: stat.comm,
         exiting: !zombie && stat.flags & PF_EXITING != 0,
@@ -121,8 +131,8 @@ pub fn wait_dead<F: AsFd>(fds: &[F], timeout: std::time::Duration) -> Vec<bool> 
 /// it is sent, and a direct SIGKILL is pending until taken. The process then ends when it is
 /// next scheduled, which on a loaded machine can be after the sweep looks. (One that stays
 /// dying, stuck in the kernel, is told apart after the sweep's wait.)
-fn dying(pid: u32, seen: &Seen) -> bool {
-    seen.exiting || std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| kill_pending(&status))
+fn dying(seen: &Seen) -> bool {
+    seen.exiting || seen.dir.status(&mut Buf::new()).is_ok_and(|status| kill_pending(&String::from_utf8_lossy(&status)))
 }
 
 /// Whether a `/proc/PID/status` text shows SIGKILL pending (for the thread or the process).
@@ -138,8 +148,8 @@ fn kill_pending(status: &str) -> bool {
 /// Not `getsid(2)`: inside a PID namespace whose session leader lives outside (a container, a CI
 /// runner), the kernel answers 0, which is a real answer there, and rustix's `getsid` asserts a
 /// non-zero pid and panics on it.
-fn my_sid() -> Option<i32> {
-    procfs::process::Process::myself().ok()?.stat().ok().map(|s| s.session)
+fn my_sid() -> Option<u32> {
+    ProcDir::open(std::process::id()).ok()?.stat(&mut Buf::new()).ok().map(|s| s.session)
 }
 
 /// Kills every leftover below our children (but `spare`: live leaders, the guardian) that
@@ -160,9 +170,9 @@ fn sweep_where(
         }
         for pid in subtree_in(&mut index, now, child) {
             let Some(seen) = stat_of(pid) else { continue };
-            let node = marker(pid).and_then(|(n, _)| n);
+            let node = marker_in(&seen.dir).and_then(|(n, _)| n);
             if belongs(pid, seen.start, node.as_deref()) {
-                let dying = dying(pid, &seen);
+                let dying = dying(&seen);
                 if let Some(fd) = kill_verified(pid, Some(seen.start)) {
                     let survivor =
                         Survivor { pid, name: seen.name, detached: my_sid.is_some_and(|sid| seen.sid != sid) };
@@ -220,9 +230,10 @@ pub fn scan_marked(session_id: &str, groups: &[u32]) -> Vec<(u32, u64)> {
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| *pid != me)
         .filter_map(|pid| {
-            let stat = procfs::process::Process::new(pid as i32).ok()?.stat().ok()?;
-            let in_group = groups.contains(&(stat.pgrp as u32));
-            (in_group || marker(pid).is_some_and(|(_, s)| s == session_id)).then_some((pid, stat.starttime))
+            let dir = ProcDir::open(pid).ok()?;
+            let stat = dir.stat(&mut Buf::new()).ok()?;
+            let in_group = groups.contains(&stat.pgrp);
+            (in_group || marker_in(&dir).is_some_and(|(_, s)| s == session_id)).then_some((pid, stat.start_time))
         })
         .collect()
 }
@@ -259,7 +270,7 @@ mod tests {
         assert!(!kill_pending(&status("0000000000004000", "0000000000000000")));
         // A live process of ours is not dying.
         let me = std::process::id();
-        assert!(!dying(me, &stat_of(me).expect("our own stat")));
+        assert!(!dying(&stat_of(me).expect("our own stat")));
     }
 
     #[test]
@@ -277,15 +288,14 @@ mod tests {
         // python3 may be a launcher that execs the interpreter: the pid stays the same.
         let pid = child.id();
         let start = std::time::Instant::now();
-        let zombie_main = || {
-            procfs::process::Process::new(pid as i32).unwrap().stat().is_ok_and(|s| s.state == 'Z' && s.num_threads > 1)
-        };
+        let zombie_main =
+            || ProcDir::open(pid).unwrap().stat(&mut Buf::new()).is_ok_and(|s| s.state == b'Z' && s.num_threads > 1);
         while !zombie_main() {
             assert!(start.elapsed() < std::time::Duration::from_secs(30), "the main thread never exited");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let seen = stat_of(pid).expect("alive: a thread still runs");
-        assert!(!seen.exiting && !dying(pid, &seen));
+        assert!(!seen.exiting && !dying(&seen));
         child.kill().unwrap();
         child.wait().unwrap();
     }

@@ -9,6 +9,7 @@
 use super::{Input, NodeProc, Session};
 use crate::event::{EventKind, Signal};
 use crate::probe::ProcExit;
+use crate::probe::read::{Buf, ProcDir};
 use std::collections::{HashMap, HashSet};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -58,7 +59,7 @@ fn cmdline_text(pid: u32) -> String {
 }
 
 fn ppid_of(pid: u32) -> Option<u32> {
-    procfs::process::Process::new(pid as i32).ok()?.stat().ok().map(|s| s.ppid as u32)
+    ProcDir::open(pid).ok()?.stat(&mut Buf::new()).ok().map(|s| s.ppid)
 }
 
 /// The parent of `pid`, its parent, and so on (init and the kernel's threads left out).
@@ -153,18 +154,22 @@ impl Session {
 
     /// Takes one process under watch.
     fn adopt(&mut self, pid: u32) -> Result<(), String> {
-        let proc = procfs::process::Process::new(pid as i32).map_err(|e| format!("no process {pid}: {e}"))?;
-        let stat = proc.stat().map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
+        let proc = ProcDir::open(pid).map_err(|e| format!("no process {pid}: {e}"))?;
+        let mut buf = Buf::new();
+        let stat = proc.stat(&mut buf).map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
         let raw = rustix::process::Pid::from_raw(pid as i32).ok_or("pid 0")?;
         let pidfd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty())
             .map_err(|e| format!("cannot open a pidfd for {pid}: {e}"))?;
         // The pidfd holds whatever process has this pid now: check it is the one read above.
-        let now_start = procfs::process::Process::new(pid as i32).and_then(|p| p.stat()).map(|s| s.starttime);
-        if now_start.ok() != Some(stat.starttime) {
+        let now_start = ProcDir::open(pid).and_then(|p| p.stat(&mut buf)).map(|s| s.start_time);
+        if now_start.ok() != Some(stat.start_time) {
             return Err(format!("pid {pid} ended (and its number may have been reused) while being taken under watch"));
         }
-        let uid = proc.uid().unwrap_or(u32::MAX);
-        let mut argv = proc.cmdline().unwrap_or_default();
+        let uid = proc.owner_uid().unwrap_or(u32::MAX);
+        let mut argv =
+            proc.cmdline(&mut buf).ok().and_then(|raw| String::from_utf8(raw).ok()).map_or_else(Vec::new, |text| {
+                text.split('\0').filter(|arg| !arg.is_empty()).map(str::to_string).collect()
+            });
         if argv.is_empty() {
             argv = vec![format!("[{}]", stat.comm)];
         }
