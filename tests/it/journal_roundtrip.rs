@@ -1,6 +1,6 @@
 //! The journal is lossless and readable after a crash.
 
-mod common;
+use crate::common;
 use common::*;
 use gracewatch::event::EventKind;
 use std::fmt::Write as _;

@@ -5,11 +5,11 @@
 //! and after a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod tui_support;
+use crate::tui_support;
 
 use gracewatch::control::link::{LinkKind, SessionLink, Update};
 use gracewatch::tui::{TuiOptions, run};
-mod pty_support;
+use crate::pty_support;
 use portable_pty::CommandBuilder;
 use pty_support::Pty;
 

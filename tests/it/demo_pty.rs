@@ -5,7 +5,7 @@
 //! back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod pty_support;
+use crate::pty_support;
 use pty_support::{Pty, row_of};
 
 #[test]

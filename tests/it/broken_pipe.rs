@@ -3,7 +3,7 @@
 //! command quietly with exit status 0: no panic, no "failed printing to stdout", for every
 //! command that prints. Real pipes, the real binary.
 
-mod common;
+use crate::common;
 
 use common::Gw;
 use gracewatch::event::{Event, EventKind, ExitCause, Header, Signal};

@@ -3,7 +3,7 @@
 //! scripted peer on a real socket: it accepts the stop, hangs up, then answers `ps`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::*;
 use gracewatch::control::protocol::{Answer, Request};
 use gracewatch::event::{Event, EventKind, ExitCause, Header};

@@ -1,6 +1,6 @@
 //! A broken manifest names the file, line, column and key, exits 2, and starts nothing.
 
-mod common;
+use crate::common;
 use common::*;
 
 /// Runs `up` on a manifest whose nodes would create a file if started.

@@ -4,7 +4,7 @@
 //! lint looks at has been sampled (and, where the hazard is about a stop, after the stop).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::*;
 use gracewatch::event::{ClaimOutcome, EventKind, ExitCause, Signal, StageAction};
 use gracewatch::hazards::HazardId;

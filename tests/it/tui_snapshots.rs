@@ -2,7 +2,7 @@
 //! through `State::apply`. Fixed `now`, header clock in UTC: deterministic.
 #![allow(clippy::unwrap_used)]
 
-mod tui_support;
+use crate::tui_support;
 
 use gracewatch::state::State;
 use gracewatch::tui::app::{Confirm, ConfirmKind, Overlay, Pane, Ui, View};

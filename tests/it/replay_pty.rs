@@ -3,7 +3,7 @@
 //! and SIGHUP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod pty_support;
+use crate::pty_support;
 use portable_pty::CommandBuilder;
 use pty_support::Pty;
 

@@ -1,7 +1,7 @@
 //! The Python client's own tests (standard-library `unittest`, in `assets/python/`) run as part
 //! of `cargo test`, and the copy gracewatch carries and prints is that file, importable.
 
-mod common;
+use crate::common;
 use common::*;
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! by the default action; what `ps --json` shows before; what the journal keeps.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::*;
 
 fn manifest() -> String {

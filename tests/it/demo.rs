@@ -2,7 +2,7 @@
 //! hazard (in `ps --json` while it runs, and in the journal), and the well-behaved nodes raise
 //! none, ever.
 
-mod common;
+use crate::common;
 use common::*;
 use gracewatch::event::EventKind;
 use gracewatch::hazards::HazardId;

@@ -1,7 +1,7 @@
 //! The node wire protocol against the real supervisor: nodes that break it are cut off with a
 //! visible event while they and every other node carry on.
 
-mod common;
+use crate::common;
 use common::*;
 use gracewatch::event::{EventKind, ExitCause};
 

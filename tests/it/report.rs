@@ -7,7 +7,7 @@
 //! start are the recording's, so the goldens are the same on every machine and at every time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::*;
 use gracewatch::event::EventKind;
 use gracewatch::report::Report;

@@ -3,8 +3,8 @@
 //! supervisor dies under it, it says so, offers to reconnect, and gives the terminal back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod pty_support;
+use crate::common;
+use crate::pty_support;
 use common::*;
 use pty_support::{Pty, row_of};
 

@@ -1,6 +1,6 @@
 //! `gracewatch watch` over real processes it did not start.
 
-mod common;
+use crate::common;
 use common::*;
 use gracewatch::event::{EventKind, ProbeMode};
 

@@ -1,7 +1,7 @@
 //! Nothing outlives gracewatch: not its nodes, not their children, not a `setsid` grandchild,
 //! whether gracewatch is killed with SIGKILL or stops normally.
 
-mod common;
+use crate::common;
 use common::*;
 use gracewatch::event::EventKind;
 
