@@ -7,9 +7,9 @@
 
 use crate::tui_support;
 
+use crate::pty_support;
 use gracewatch::control::link::{LinkKind, SessionLink, Update};
 use gracewatch::tui::{TuiOptions, run};
-use crate::pty_support;
 use portable_pty::CommandBuilder;
 use pty_support::Pty;
 
@@ -44,7 +44,9 @@ fn cockpit_in_a_pty() {
 
 fn spawn(mode: &str, no_color: bool) -> Pty {
     let mut cmd = CommandBuilder::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "cockpit_in_a_pty", "--nocapture", "--test-threads=1"]);
+    // The test's name in this binary: its module path without the crate's name.
+    let name = concat!(module_path!(), "::cockpit_in_a_pty").split_once("::").unwrap().1;
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"]);
     cmd.env(CHILD, mode);
     if no_color {
         cmd.env("NO_COLOR", "1");
