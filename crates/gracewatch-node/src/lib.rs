@@ -1,9 +1,14 @@
-//! The client library a Rust node uses to talk to gracewatch (`docs/protocol.md`).
+//! The client library a Rust node uses to talk to gracewatch (`docs/protocol.md`), and the
+//! node wire protocol ([`wire`]) and signal names ([`signal`]) it speaks. The crate a node
+//! depends on: no async runtime, none of the supervisor's or the cockpit's dependencies. The
+//! `gracewatch` crate re-exports it as `gracewatch::node` (and `gracewatch::wire`,
+//! `gracewatch::signal`).
 //!
 //! ```no_run
-//! use gracewatch::node::Client;
+//! use gracewatch_node::Client;
+//! use gracewatch_node::signal::Signal;
 //! let gw = Client::from_env(); // does nothing at all outside gracewatch
-//! let stop = gw.stop_on_signals(&[gracewatch::signal::Signal::TERM, gracewatch::signal::Signal::INT], "my-app");
+//! let stop = gw.stop_on_signals(&[Signal::TERM, Signal::INT], "my-app");
 //! let detector = gw.receiver("detector");
 //! while !stop.is_requested() {
 //!     let token = gw.lend(&[detector]); // a buffer lent to `detector`…
@@ -14,8 +19,15 @@
 //!
 //! Calls never block the caller: messages go into a bounded queue drained by a background
 //! thread; when it is full a message is dropped and counted, and the count is sent later.
-//! This module needs none of the supervisor's or the cockpit's dependencies
-//! (`gracewatch = { default-features = false }`).
+
+// Every `unsafe` block lives in `sys`, where each says why it is sound; the compiler holds the
+// rest of the crate to that.
+#![deny(unsafe_code)]
+
+pub mod signal;
+#[allow(unsafe_code)]
+mod sys;
+pub mod wire;
 
 mod connection;
 mod stop;
@@ -23,10 +35,10 @@ mod stop;
 pub use stop::{Stop, StopReason};
 
 use crate::signal::Signal;
-use crate::sys::atfork;
 use connection::{Msg, Shared};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use sys::atfork;
 
 /// Version reported in `hello`.
 pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
