@@ -2,6 +2,7 @@
 
 use super::args::SessionArg;
 use super::{CliError, CliResult};
+use crate::control::remote_link::AttachError;
 use crate::tui::{TuiExit, TuiOptions};
 use std::process::ExitCode;
 
@@ -18,7 +19,11 @@ pub fn attach(args: &SessionArg) -> CliResult {
     }
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let link = crate::control::remote_link::attach(&session.socket).map_err(CliError::failed)?;
+        // Another version of gracewatch runs the session: said as such, exit status 2.
+        let link = crate::control::remote_link::attach(&session.socket).map_err(|e| match e {
+            AttachError::Incompatible(message) => CliError::input(message),
+            AttachError::Failed(message) => CliError::failed(message),
+        })?;
         let socket = session.socket.clone();
         let opts = TuiOptions {
             reconnect: Some(Box::new(move || crate::control::remote_link::attach(&socket).map_err(anyhow::Error::msg))),

@@ -1,34 +1,63 @@
 //! A [`SessionLink`] over the control socket, for `gracewatch attach`.
 
 use super::link::{LinkKind, SessionLink, Update};
-use super::protocol::{Answer, Request};
+use super::protocol::{Answer, PROTOCOL_VERSION, Request};
+use crate::event::FORMAT_VERSION;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
-/// Connects, asks to attach and waits for the state; then streams. Must be called inside a
-/// tokio runtime (it spawns the link's reader and writer tasks).
-pub fn attach(socket: &Path) -> Result<SessionLink, String> {
+/// Why `attach` did not get a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachError {
+    /// The supervisor speaks another control protocol or event format than this cockpit
+    /// (another version of gracewatch): nothing was read past its handshake.
+    Incompatible(String),
+    /// No connection, no answer, or the supervisor refused.
+    Failed(String),
+}
+
+impl std::fmt::Display for AttachError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttachError::Incompatible(m) | AttachError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for AttachError {}
+
+/// Connects, asks to attach, checks what the supervisor speaks and waits for the state; then
+/// streams. Must be called inside a tokio runtime (it spawns the link's reader and writer
+/// tasks).
+pub fn attach(socket: &Path) -> Result<SessionLink, AttachError> {
+    let failed = |e: std::io::Error| AttachError::Failed(e.to_string());
     let mut stream = std::os::unix::net::UnixStream::connect(socket)
-        .map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
-    let mut line = serde_json::to_vec(&Request::Attach).map_err(|e| e.to_string())?;
+        .map_err(|e| AttachError::Failed(format!("cannot connect to {}: {e}", socket.display())))?;
+    let mut line = serde_json::to_vec(&Request::Attach).map_err(|e| AttachError::Failed(e.to_string()))?;
     line.push(b'\n');
-    stream.write_all(&line).map_err(|e| format!("cannot attach: {e}"))?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).map_err(|e| e.to_string())?;
-    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
-    let mut first = String::new();
-    reader.read_line(&mut first).map_err(|e| format!("no answer from the supervisor: {e}"))?;
-    let state = match serde_json::from_str::<Answer>(&first) {
+    stream.write_all(&line).map_err(|e| AttachError::Failed(format!("cannot attach: {e}")))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).map_err(failed)?;
+    let mut reader = BufReader::new(stream.try_clone().map_err(failed)?);
+    let mut read_answer = || {
+        let mut answer = String::new();
+        reader
+            .read_line(&mut answer)
+            .map_err(|e| AttachError::Failed(format!("no answer from the supervisor: {e}")))?;
+        Ok::<_, AttachError>(answer)
+    };
+    check_handshake(&read_answer()?)?;
+    let state = match serde_json::from_str::<Answer>(&read_answer()?) {
         Ok(Answer::State { state, .. }) => *state,
-        Ok(Answer::Error { message }) => return Err(message),
-        Ok(other) => return Err(format!("unexpected answer to attach: {other:?}")),
-        Err(e) => return Err(format!("unreadable answer from the supervisor: {e}")),
+        Ok(Answer::Error { message }) => return Err(AttachError::Failed(message)),
+        Ok(other) => return Err(AttachError::Failed(format!("unexpected answer to attach: {other:?}"))),
+        Err(e) => return Err(AttachError::Failed(format!("unreadable answer from the supervisor: {e}"))),
     };
     // Anything the BufReader read past the state line is part of the stream.
     let leftover = reader.buffer().to_vec();
-    stream.set_read_timeout(None).map_err(|e| e.to_string())?;
-    stream.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let stream = tokio::net::UnixStream::from_std(stream).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(None).map_err(failed)?;
+    stream.set_nonblocking(true).map_err(failed)?;
+    let stream = tokio::net::UnixStream::from_std(stream).map_err(failed)?;
     let (rd, mut wr) = stream.into_split();
     let (up_tx, up_rx) = tokio::sync::mpsc::channel::<Update>(1024);
     let (req_tx, mut req_rx) = tokio::sync::mpsc::channel::<Request>(64);
@@ -67,6 +96,45 @@ pub fn attach(socket: &Path) -> Result<SessionLink, String> {
         updates: up_rx,
         requests: req_tx,
     })
+}
+
+/// Checks the first line answering `attach` ([`Answer::Attached`]) before anything else is
+/// read: the versions are read from the bare JSON, so that whatever shape another version's
+/// answers have, a mismatch is said as such rather than as a parse error or a misread state.
+pub fn check_handshake(line: &str) -> Result<(), AttachError> {
+    let ours = format!(
+        "this is gracewatch {} (control protocol {PROTOCOL_VERSION}, event format {FORMAT_VERSION})",
+        env!("CARGO_PKG_VERSION")
+    );
+    let advice = "attach with the same version of gracewatch as the one running the session";
+    let value: serde_json::Value = serde_json::from_str(line.trim_end())
+        .map_err(|e| AttachError::Failed(format!("unreadable answer from the supervisor: {e}")))?;
+    match value.get("answer").and_then(serde_json::Value::as_str) {
+        Some("attached") => {}
+        Some("error") => {
+            let message = value.get("message").and_then(serde_json::Value::as_str).unwrap_or("refused");
+            return Err(AttachError::Failed(message.to_string()));
+        }
+        _ => {
+            return Err(AttachError::Incompatible(format!(
+                "cannot attach: the session's supervisor does not say which protocol it speaks (a gracewatch \
+                 older than this one); {ours}: {advice}"
+            )));
+        }
+    }
+    let protocol = value.get("protocol").and_then(serde_json::Value::as_u64);
+    let format = value.get("format");
+    if protocol == Some(u64::from(PROTOCOL_VERSION)) && format == Some(&serde_json::json!(FORMAT_VERSION)) {
+        return Ok(());
+    }
+    let shown = |v: Option<&serde_json::Value>| v.map_or_else(|| "?".to_string(), ToString::to_string);
+    let version = value.get("version").and_then(serde_json::Value::as_str).unwrap_or("?");
+    Err(AttachError::Incompatible(format!(
+        "cannot attach: the session's supervisor is gracewatch {version} (control protocol {}, event format {}); \
+         {ours}: {advice}",
+        shown(value.get("protocol")),
+        shown(format)
+    )))
 }
 
 /// Reads a byte prefix, then an async reader.

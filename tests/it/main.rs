@@ -11,6 +11,7 @@ mod attach_pty;
 mod broken_pipe;
 mod demo;
 mod demo_pty;
+mod formats;
 mod fuzz_corpus;
 mod hazards;
 mod journal_roundtrip;
