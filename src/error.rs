@@ -100,7 +100,8 @@ impl Error {
             | Error::WatchWhat
             | Error::NoProcess(_)
             | Error::UnknownNodes { .. }
-            | Error::DemoNode(_) => 2,
+            | Error::DemoNode(_)
+            | Error::Control(control::Error::Incompatible(_)) => 2,
             Error::Control(_)
             | Error::StopUnfinished(_)
             | Error::DemoUnpack { .. }

@@ -12,18 +12,18 @@
 //! - [`journal`]: writing and reading JSON-lines journals.
 //! - [`Error`]: the one error of the commands, with its exit status; printed once by [`cli`].
 //! - [`control`]: the control socket protocol and session discovery (`ps`, `stop`, `attach`).
-//! - [`node`]: the client library a Rust node uses to talk to gracewatch; [`wire`]: its protocol.
+//! - [`node`]: the client library a Rust node uses to talk to gracewatch; [`wire`]: its protocol;
+//!   [`signal`]: signals by name. All three are the `gracewatch-node` crate (`crates/`), re-exported.
 //! - [`sys`]: the only module with `unsafe`: the syscalls std and rustix do not cover.
 
 // Every `unsafe` block lives in `sys`, where each says why it is sound; the compiler holds the
 // rest of the crate to that.
 #![deny(unsafe_code)]
 
-pub mod node;
-pub mod signal;
+pub use gracewatch_node as node;
+pub use gracewatch_node::{signal, wire};
 #[allow(unsafe_code)]
 pub mod sys;
-pub mod wire;
 
 #[cfg(feature = "supervisor")]
 pub mod cli;

@@ -5,9 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(msg) = gracewatch::wire::decode_node_line(data) {
-        let line = gracewatch::wire::encode_line(&msg);
-        let again = gracewatch::wire::decode_node_line(&line[..line.len() - 1]);
+    if let Ok(msg) = gracewatch_node::wire::decode_node_line(data) {
+        let line = gracewatch_node::wire::encode_line(&msg);
+        let again = gracewatch_node::wire::decode_node_line(&line[..line.len() - 1]);
         assert_eq!(again.as_ref(), Ok(&msg));
     }
 });

@@ -41,6 +41,11 @@ pub enum Error {
     Unexpected(Box<Answer>),
     #[error("unexpected answer to attach: {0:?}")]
     UnexpectedToAttach(Box<Answer>),
+    /// The supervisor speaks another control protocol or event format than this cockpit
+    /// (another version of gracewatch): nothing was read past its handshake. Bad input to
+    /// this version: exit status 2.
+    #[error("{0}")]
+    Incompatible(String),
 }
 
 /// `\nrunning sessions:\n  a\n  b`, or nothing when none runs.

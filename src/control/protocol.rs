@@ -5,6 +5,12 @@ use crate::event::{Event, Signal};
 use crate::state::{PsSnapshot, State};
 use serde::{Deserialize, Serialize};
 
+/// Version of the control protocol: the requests and answers here, and the state and events
+/// they carry to an attached cockpit. Bumped on any change a cockpit of the previous version
+/// would misread; `attach` refuses a supervisor that speaks another one (see
+/// [`Answer::Attached`]).
+pub const PROTOCOL_VERSION: u32 = 1;
+
 /// Client → supervisor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -79,6 +85,16 @@ pub enum Answer {
     Stopped {
         nodes: Vec<StoppedNode>,
     },
+    /// The first line answering `attach`, before the state: what the supervisor speaks, so
+    /// that a cockpit of another version says so instead of misreading the state.
+    Attached {
+        /// [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// [`crate::event::FORMAT_VERSION`] of the events that follow.
+        format: u32,
+        /// The supervisor's package version, for the operator.
+        version: String,
+    },
     /// The attach snapshot (also sent again after a client fell behind: `dropped` events
     /// were skipped and the state replaced).
     State {
@@ -96,6 +112,17 @@ pub enum Answer {
         message: String,
     },
     Ok,
+}
+
+impl Answer {
+    /// This build's [`Answer::Attached`].
+    pub fn attached() -> Answer {
+        Answer::Attached {
+            protocol: PROTOCOL_VERSION,
+            format: crate::event::FORMAT_VERSION,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

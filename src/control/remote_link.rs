@@ -2,13 +2,15 @@
 
 use super::Error;
 use super::link::{LinkKind, SessionLink, Update};
-use super::protocol::{Answer, Request};
+use super::protocol::{Answer, PROTOCOL_VERSION, Request};
+use crate::event::FORMAT_VERSION;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
-/// Connects, asks to attach and waits for the state; then streams. Must be called inside a
-/// tokio runtime (it spawns the link's reader and writer tasks).
+/// Connects, asks to attach, checks what the supervisor speaks and waits for the state; then
+/// streams. Must be called inside a tokio runtime (it spawns the link's reader and writer
+/// tasks).
 pub fn attach(socket: &Path) -> Result<SessionLink, Error> {
     let mut stream = std::os::unix::net::UnixStream::connect(socket)
         .map_err(|source| Error::Connect { socket: socket.to_path_buf(), source })?;
@@ -17,9 +19,13 @@ pub fn attach(socket: &Path) -> Result<SessionLink, Error> {
     stream.write_all(&line).map_err(Error::Attach)?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).map_err(Error::Socket)?;
     let mut reader = BufReader::new(stream.try_clone().map_err(Error::Socket)?);
-    let mut first = String::new();
-    reader.read_line(&mut first).map_err(Error::NoAnswer)?;
-    let state = match serde_json::from_str::<Answer>(&first) {
+    let mut read_answer = || {
+        let mut answer = String::new();
+        reader.read_line(&mut answer).map_err(Error::NoAnswer)?;
+        Ok::<_, Error>(answer)
+    };
+    check_handshake(&read_answer()?)?;
+    let state = match serde_json::from_str::<Answer>(&read_answer()?) {
         Ok(Answer::State { state, .. }) => *state,
         Ok(Answer::Error { message }) => return Err(Error::Refused(message)),
         Ok(other) => return Err(Error::UnexpectedToAttach(Box::new(other))),
@@ -68,6 +74,44 @@ pub fn attach(socket: &Path) -> Result<SessionLink, Error> {
         updates: up_rx,
         requests: req_tx,
     })
+}
+
+/// Checks the first line answering `attach` ([`Answer::Attached`]) before anything else is
+/// read: the versions are read from the bare JSON, so that whatever shape another version's
+/// answers have, a mismatch is said as such rather than as a parse error or a misread state.
+pub fn check_handshake(line: &str) -> Result<(), Error> {
+    let ours = format!(
+        "this is gracewatch {} (control protocol {PROTOCOL_VERSION}, event format {FORMAT_VERSION})",
+        env!("CARGO_PKG_VERSION")
+    );
+    let advice = "attach with the same version of gracewatch as the one running the session";
+    let value: serde_json::Value = serde_json::from_str(line.trim_end()).map_err(Error::Unreadable)?;
+    match value.get("answer").and_then(serde_json::Value::as_str) {
+        Some("attached") => {}
+        Some("error") => {
+            let message = value.get("message").and_then(serde_json::Value::as_str).unwrap_or("refused");
+            return Err(Error::Refused(message.to_string()));
+        }
+        _ => {
+            return Err(Error::Incompatible(format!(
+                "cannot attach: the session's supervisor does not say which protocol it speaks (a gracewatch \
+                 older than this one); {ours}: {advice}"
+            )));
+        }
+    }
+    let protocol = value.get("protocol").and_then(serde_json::Value::as_u64);
+    let format = value.get("format");
+    if protocol == Some(u64::from(PROTOCOL_VERSION)) && format == Some(&serde_json::json!(FORMAT_VERSION)) {
+        return Ok(());
+    }
+    let shown = |v: Option<&serde_json::Value>| v.map_or_else(|| "?".to_string(), ToString::to_string);
+    let version = value.get("version").and_then(serde_json::Value::as_str).unwrap_or("?");
+    Err(Error::Incompatible(format!(
+        "cannot attach: the session's supervisor is gracewatch {version} (control protocol {}, event format {}); \
+         {ours}: {advice}",
+        shown(value.get("protocol")),
+        shown(format)
+    )))
 }
 
 /// Reads a byte prefix, then an async reader.

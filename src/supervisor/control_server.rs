@@ -182,13 +182,17 @@ async fn one(
     }
 }
 
-/// Streams the session to an attached cockpit through the same link `up` uses in-process.
+/// Streams the session to an attached cockpit through the same link `up` uses in-process:
+/// first what this supervisor speaks ([`Answer::attached`]), then the state, then the events.
 async fn attach(
     mut input: BufReader<tokio::net::unix::OwnedReadHalf>,
     mut out: tokio::net::unix::OwnedWriteHalf,
     path: PathBuf,
     commands: mpsc::Sender<Command>,
 ) {
+    if !write(&mut out, &Answer::attached()).await {
+        return;
+    }
     let Ok(mut link) = super::link::in_process_link(commands, LinkKind::Attached { socket: path }).await else {
         let _ = write(&mut out, &Answer::Error { message: "the session is ending".into() }).await;
         return;

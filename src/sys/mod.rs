@@ -3,7 +3,6 @@
 
 #[cfg(feature = "supervisor")]
 pub mod async_pidfd;
-pub mod atfork;
 #[cfg(feature = "supervisor")]
 pub mod child_setup;
 #[cfg(feature = "supervisor")]
