@@ -2,9 +2,10 @@
 
 use super::args::StopArgs;
 use super::{CliError, CliResult, out};
-use crate::control::protocol::{Answer, Request};
-use crate::event::Requester;
+use crate::control::protocol::{Answer, Request, stopping_line};
+use crate::event::{Requester, StopMode};
 use crate::state::PsSnapshot;
+use crate::stop_engine::{Overrides, StopRequest, StopTargets};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,13 +18,13 @@ pub fn stop(args: &StopArgs) -> CliResult {
     }
     let session = crate::control::session::resolve(args.session.session.as_deref()).map_err(CliError::failed)?;
     let request = Request::Stop {
-        nodes: args.nodes.clone(),
-        all: args.all,
-        force: args.force,
-        grace_ms: args.grace,
-        signal: args.signal,
+        request: StopRequest {
+            targets: if args.all { StopTargets::All } else { StopTargets::Nodes(args.nodes.clone()) },
+            mode: if args.force { StopMode::Force } else { StopMode::Graceful },
+            overrides: Overrides { grace_ms: args.grace, signal: args.signal },
+            by: Requester::Ctl,
+        },
         wait: args.wait,
-        by: Requester::Ctl,
     };
     let mut failure: Option<CliError> = None;
     let mut clean = true;
@@ -34,7 +35,7 @@ pub fn stop(args: &StopArgs) -> CliResult {
                 let said = nodes
                     .iter()
                     .zip(plan)
-                    .try_for_each(|(n, p)| out::line(&format!("stopping {n}: {p}")))
+                    .try_for_each(|(n, p)| out::line(&stopping_line(n, &p)))
                     // Already over: nothing to do, and not an error.
                     .and_then(|()| exited.iter().try_for_each(|line| out::line(line)));
                 for line in &refused {

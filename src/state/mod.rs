@@ -441,20 +441,21 @@ impl State {
         let t = ev.t;
         let mut recheck: Option<&'e str> = None;
         match &ev.ev {
-            EventKind::StopRequested { node, by, mode, plan } => {
+            EventKind::StopRequested { node, by, mode, plan, kill_at } => {
                 let n = self.node_mut(node);
                 if n.phase != Phase::Exited {
                     n.phase = Phase::Stopping;
                 }
+                let kill_at = kill_at.unwrap_or_else(|| StopProgress::kill_at_of(t, plan));
                 match &mut n.stop {
                     Some(stop) if n.phase != Phase::Exited => {
                         // A second request (usually a forced one) on a stop in progress.
                         stop.mode = *mode;
                         stop.plan = plan.clone();
-                        stop.kill_at = t + plan.grace_ms * 1_000_000;
+                        stop.kill_at = kill_at;
                         stop.push(t, StepKind::Requested { by: *by, mode: *mode });
                     }
-                    _ => n.stop = Some(StopProgress::new(t, *by, *mode, plan.clone())),
+                    _ => n.stop = Some(StopProgress::new(t, *by, *mode, plan.clone(), kill_at)),
                 }
                 let what = if *mode == crate::event::StopMode::Force { "forced stop" } else { "stop" };
                 self.say(

@@ -4,7 +4,6 @@
 use super::command::Command;
 use crate::control::link::{LinkKind, SessionLink, Update};
 use crate::control::protocol::Request;
-use crate::stop_engine::Overrides;
 use tokio::sync::{broadcast::error::RecvError, mpsc, oneshot};
 
 pub async fn in_process_link(commands: mpsc::Sender<Command>, kind: LinkKind) -> Result<SessionLink, String> {
@@ -61,33 +60,6 @@ async fn subscribe(commands: &mpsc::Sender<Command>) -> Result<super::command::S
 
 /// Passes a cockpit's request on; returns a line to show the operator.
 async fn forward(commands: &mpsc::Sender<Command>, req: Request) -> Option<String> {
-    match req {
-        Request::Stop { nodes, all, force, grace_ms, signal, by, .. } => {
-            let (reply, rx) = oneshot::channel();
-            let cmd =
-                Command::Stop { nodes, all, force, overrides: Overrides { grace_ms, signal }, by, reply, wait: None };
-            commands.send(cmd).await.ok()?;
-            match rx.await.ok()? {
-                Ok(reply) if !reply.unknown.is_empty() => Some(format!(
-                    "no node named {} (the session has {})",
-                    reply.unknown.join(", "),
-                    reply.known.join(", ")
-                )),
-                Ok(reply) => {
-                    let lines = reply.accepted.iter().map(|(n, plan)| format!("stopping {n}: {plan}"));
-                    Some(lines.chain(reply.exited).chain(reply.refused).collect::<Vec<_>>().join("; "))
-                }
-                Err(e) => Some(e),
-            }
-        }
-        Request::Signal { node, signal, by } => {
-            let (reply, rx) = oneshot::channel();
-            commands.send(Command::Signal { node: node.clone(), signal, by, reply }).await.ok()?;
-            Some(match rx.await.ok()? {
-                Ok(()) => format!("{signal} sent to {node}"),
-                Err(e) => e,
-            })
-        }
-        Request::Ps | Request::Attach => None,
-    }
+    let answered = super::dispatch::ask(commands, req.clone()).await?;
+    super::dispatch::notice(&req, &answered.answer)
 }

@@ -5,11 +5,13 @@
 //! - [`spawner`], [`reaper`], [`registry`]: starting nodes, reaping every descendant, and the
 //!   lock that keeps pidfds and group signals safe from pid recycling.
 //! - [`output`]: node stdout/stderr as events.
-//! - [`control_server`], [`link`]: `ps`/`stop`/`attach`, and the cockpit's link.
+//! - [`control_server`], [`link`]: `ps`/`stop`/`attach`, and the cockpit's link; [`dispatch`]:
+//!   the one way every request (socket, attached or in-process cockpit) becomes a [`Command`].
 //! - [`guardian`], [`survivors`]: nothing escapes, even when gracewatch is killed.
 
 pub mod command;
 pub mod control_server;
+pub mod dispatch;
 pub mod guardian;
 pub mod headless;
 pub mod hub;

@@ -10,8 +10,9 @@ use super::layout::{self, areas};
 use super::logview;
 use super::views::{confirm, detail, hazards, help};
 use crate::control::protocol::Request;
-use crate::event::Requester;
+use crate::event::{Requester, StopMode};
 use crate::state::{Phase, State};
+use crate::stop_engine::StopRequest;
 use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 
 /// Lines a mouse wheel notch scrolls.
@@ -128,8 +129,14 @@ fn pane_context(ui: &Ui) -> Context {
     }
 }
 
-fn stop_request(nodes: Vec<String>, all: bool, force: bool) -> Request {
-    Request::Stop { nodes, all, force, grace_ms: None, signal: None, wait: false, by: Requester::Operator }
+/// The operator's stop of one node.
+fn stop_node(node: &str, mode: StopMode) -> StopRequest {
+    StopRequest::nodes(vec![node.to_string()], mode, Requester::Operator)
+}
+
+/// The operator's stop of everything.
+fn stop_all(mode: StopMode) -> Request {
+    Request::Stop { request: StopRequest::all(mode, Requester::Operator), wait: false }
 }
 
 /// Carries out one command in the context it was bound in.
@@ -193,7 +200,8 @@ fn run(cmd: Command, ctx: Context, ui: &mut Ui, state: &State) -> Option<Action>
                 Phase::Stopping => ui.notify(format!("{} is already stopping (K kills it now)", node.name)),
                 Phase::Starting | Phase::Running => {
                     let text = confirm::stop_text(node);
-                    ui.overlay = Overlay::Confirm(Confirm { kind: ConfirmKind::Stop(node.name.clone()), text });
+                    let kind = ConfirmKind::Stop(stop_node(&node.name, StopMode::Graceful));
+                    ui.overlay = Overlay::Confirm(Confirm { kind, text });
                 }
             }
             None
@@ -204,7 +212,8 @@ fn run(cmd: Command, ctx: Context, ui: &mut Ui, state: &State) -> Option<Action>
                 ui.notify(format!("{} has already exited", node.name));
             } else {
                 let text = confirm::kill_text(node);
-                ui.overlay = Overlay::Confirm(Confirm { kind: ConfirmKind::Kill(node.name.clone()), text });
+                let kind = ConfirmKind::Stop(stop_node(&node.name, StopMode::Force));
+                ui.overlay = Overlay::Confirm(Confirm { kind, text });
             }
             None
         }
@@ -212,8 +221,8 @@ fn run(cmd: Command, ctx: Context, ui: &mut Ui, state: &State) -> Option<Action>
             if alive(state) == 0 {
                 ui.notify("nothing to stop: every node has exited");
             } else {
-                ui.overlay =
-                    Overlay::Confirm(Confirm { kind: ConfirmKind::StopAll, text: confirm::stop_all_text(state) });
+                let kind = ConfirmKind::Stop(StopRequest::all(StopMode::Graceful, Requester::Operator));
+                ui.overlay = Overlay::Confirm(Confirm { kind, text: confirm::stop_all_text(state) });
             }
             None
         }
@@ -308,7 +317,7 @@ fn run(cmd: Command, ctx: Context, ui: &mut Ui, state: &State) -> Option<Action>
 
 /// Nodes not yet exited.
 fn alive(state: &State) -> usize {
-    state.nodes.values().filter(|n| n.phase != Phase::Exited).count()
+    state.alive_nodes().len()
 }
 
 fn quit(ui: &mut Ui, state: &State) -> Option<Action> {
@@ -335,17 +344,15 @@ fn yes(ui: &mut Ui, state: &State) -> Option<Action> {
     let overlay = std::mem::replace(&mut ui.overlay, Overlay::None);
     match overlay {
         Overlay::Confirm(Confirm { kind, .. }) => Some(Action::Send(match kind {
-            ConfirmKind::Stop(node) => stop_request(vec![node], false, false),
-            ConfirmKind::Kill(node) => stop_request(vec![node], false, true),
+            ConfirmKind::Stop(request) => Request::Stop { request, wait: false },
             ConfirmKind::Signal(node, signal) => Request::Signal { node, signal, by: Requester::Operator },
-            ConfirmKind::StopAll => stop_request(Vec::new(), true, false),
             ConfirmKind::QuitStopAll => {
                 ui.quitting = Some(Quitting::Graceful);
-                stop_request(Vec::new(), true, false)
+                stop_all(StopMode::Graceful)
             }
             ConfirmKind::QuitForce => {
                 ui.quitting = Some(Quitting::Forced);
-                stop_request(Vec::new(), true, true)
+                stop_all(StopMode::Force)
             }
         })),
         Overlay::Picker { node, index } => {

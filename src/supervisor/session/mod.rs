@@ -6,7 +6,7 @@
 //! - `watch`: `gracewatch watch` sessions (processes taken under watch, not started).
 //! - `wire`: node messages on the node socket, validated against the fold.
 
-use super::command::{Command, StopReply};
+use super::command::{Command, CommandError, StopReply};
 use super::guardian::Guardian;
 use super::hub::Hub;
 
@@ -27,7 +27,7 @@ use crate::journal::JournalWriter;
 use crate::manifest::Manifest;
 use crate::probe::{Intensity, Probe, ProbeConfig};
 use crate::state::Phase;
-use crate::stop_engine::{Effect, Overrides, StopEngine};
+use crate::stop_engine::{Effect, StopEngine, StopRequest, StopTargets};
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -609,9 +609,7 @@ impl Session {
         let name = Signal::from_number(sig).map_or_else(|| sig.to_string(), Signal::name);
         let force = self.signals_seen > 1;
         tracing::info!("{name} received: {}", if force { "forcing" } else { "stopping everything" });
-        let now = self.now();
-        let effects = self.engine.request_all(&self.hub.state, force, Requester::Signal, Overrides::default(), now);
-        self.execute(effects);
+        self.stop_all(if force { StopMode::Force } else { StopMode::Graceful }, Requester::Signal);
         self.end_requested = true;
     }
 
@@ -629,15 +627,7 @@ impl Session {
             Command::End => {
                 self.end_requested = true;
                 if self.watched.is_none() && self.hub.state.nodes.values().any(|n| n.phase != Phase::Exited) {
-                    let now = self.now();
-                    let effects = self.engine.request_all(
-                        &self.hub.state,
-                        true,
-                        Requester::Supervisor,
-                        Overrides::default(),
-                        now,
-                    );
-                    self.execute(effects);
+                    self.stop_all(StopMode::Force, Requester::Supervisor);
                 }
             }
             Command::Signal { node, signal, by, reply } => {
@@ -647,18 +637,18 @@ impl Session {
                     self.probe.sample_now(&node);
                     Ok(())
                 } else if self.hub.state.node(&node).is_some() {
-                    Err(format!("{node} is not running"))
+                    Err(CommandError::NotRunning(node))
                 } else {
-                    Err(format!("no node named {node:?}"))
+                    Err(CommandError::UnknownNode(node))
                 };
                 let _ = reply.send(result);
             }
-            Command::Stop { nodes, all, force, overrides, by, reply, wait } => {
-                let (answer, effects) = self.stop_command(&nodes, all, force, overrides, by);
+            Command::Stop { request, reply, wait } => {
+                let (answer, effects) = self.stop_command(&request);
                 self.execute(effects);
                 let accepted: Vec<String> = answer.accepted.iter().map(|(n, _)| n.clone()).collect();
                 if accepted.is_empty() && answer.exited.is_empty() && answer.unknown.is_empty() {
-                    let _ = reply.send(Err(answer.refused.join("; ")));
+                    let _ = reply.send(Err(CommandError::Refused(answer.refused)));
                     return;
                 }
                 let _ = reply.send(Ok(answer));
@@ -673,18 +663,9 @@ impl Session {
 
     /// Takes a stop request: which nodes' stops start (and the effects that start them), which
     /// had already ended, which were refused. A name the session does not have stops nothing.
-    fn stop_command(
-        &mut self,
-        nodes: &[String],
-        all: bool,
-        force: bool,
-        overrides: Overrides,
-        by: Requester,
-    ) -> (StopReply, Vec<Effect>) {
+    fn stop_command(&mut self, request: &StopRequest) -> (StopReply, Vec<Effect>) {
         let now = self.now();
-        let mode = if force { StopMode::Force } else { StopMode::Graceful };
         let mut answer = StopReply::default();
-        let mut effects = Vec::new();
         let state = &self.hub.state;
         let exited_line = |n: &crate::state::NodeState| {
             let how = n.exit.as_ref().map_or_else(
@@ -699,66 +680,51 @@ impl Session {
             );
             format!("{} already exited ({how})", n.name)
         };
-        if all {
-            let alive = state.alive_nodes();
-            if alive.is_empty() {
-                answer.exited.push("every node has already exited".to_string());
-                return (answer, effects);
-            }
-            effects = self.engine.request_all(state, force, by, overrides, now);
-            let mut plans: BTreeMap<&str, String> = BTreeMap::new();
-            for e in &effects {
-                match e {
-                    Effect::Emit(EventKind::StopRequested { node, plan, .. }) => {
-                        plans.insert(node.as_str(), plan.describe());
-                    }
-                    Effect::Emit(EventKind::StopAllRequested { waits, .. }) => {
-                        for (node, after) in waits {
-                            plans.insert(node.as_str(), format!("once {} ended", after.join(", ")));
-                        }
-                    }
-                    _ => {}
+        let mut asked = request.clone();
+        match &request.targets {
+            StopTargets::All => {
+                if state.alive_nodes().is_empty() {
+                    answer.exited.push("every node has already exited".to_string());
+                    return (answer, Vec::new());
                 }
             }
-            answer.accepted = alive
-                .iter()
-                .map(|n| {
-                    let plan = plans.get(n.as_str()).cloned();
-                    (n.clone(), plan.unwrap_or_else(|| "after the nodes that depend on it".to_string()))
-                })
-                .collect();
-            return (answer, effects);
-        }
-        answer.unknown = nodes.iter().filter(|n| state.node(n).is_none()).cloned().collect();
-        if !answer.unknown.is_empty() {
-            answer.known = state.nodes.keys().cloned().collect();
-            return (answer, effects);
-        }
-        for node in nodes {
-            let Some(n) = state.node(node) else { continue };
-            if n.phase == Phase::Exited {
-                answer.exited.push(exited_line(n));
-                continue;
-            }
-            // Watching: say at once when the kernel would refuse our signals.
-            let pid = Some(n).filter(|n| n.adopted && n.exit.is_none()).and_then(|n| n.pid);
-            if let Some(pid) = pid.filter(|p| !super::permission::may_signal(*p)) {
-                answer.refused.push(format!("cannot stop {node}: {}", super::permission::permission_refused(pid)));
-                continue;
-            }
-            match self.engine.request(state, node, mode, by, overrides, now) {
-                Ok(more) => {
-                    let plan = more.iter().find_map(|e| match e {
-                        Effect::Emit(EventKind::StopRequested { plan, .. }) => Some(plan.describe()),
-                        _ => None,
-                    });
-                    effects.extend(more);
-                    answer.accepted.push((node.clone(), plan.unwrap_or_default()));
+            StopTargets::Nodes(nodes) => {
+                answer.unknown = nodes.iter().filter(|n| state.node(n).is_none()).cloned().collect();
+                if !answer.unknown.is_empty() {
+                    answer.known = state.nodes.keys().cloned().collect();
+                    return (answer, Vec::new());
                 }
-                Err(e) => answer.refused.push(e.to_string()),
+                let mut stoppable = Vec::new();
+                for node in nodes {
+                    let Some(n) = state.node(node) else { continue };
+                    if n.phase == Phase::Exited {
+                        answer.exited.push(exited_line(n));
+                        continue;
+                    }
+                    // Watching: say at once when the kernel would refuse our signals.
+                    let pid = Some(n).filter(|n| n.adopted && n.exit.is_none()).and_then(|n| n.pid);
+                    if let Some(pid) = pid.filter(|p| !super::permission::may_signal(*p)) {
+                        answer
+                            .refused
+                            .push(format!("cannot stop {node}: {}", super::permission::permission_refused(pid)));
+                        continue;
+                    }
+                    stoppable.push(node.clone());
+                }
+                asked.targets = StopTargets::Nodes(stoppable);
             }
         }
-        (answer, effects)
+        let submitted = self.engine.submit(state, &asked, now);
+        answer.accepted = submitted.accepted.into_iter().map(|(node, course)| (node, course.describe())).collect();
+        answer.refused.extend(submitted.refused.iter().map(ToString::to_string));
+        (answer, submitted.effects)
+    }
+
+    /// Stops everything (a signal to gracewatch, the end of the session), every plan as it is.
+    fn stop_all(&mut self, mode: StopMode, by: Requester) {
+        let now = self.now();
+        let submitted = self.engine.submit(&self.hub.state, &StopRequest::all(mode, by), now);
+        self.execute(submitted.effects);
     }
 
     /// Executes the stop engine's effects in order; then the probe reads each node signalled
