@@ -176,7 +176,10 @@ fn every_screen_survives_any_size() {
         Overlay::Help { scroll: 3 },
         Overlay::Picker { node: "camera".into(), index: 8 },
         Overlay::Search { input: "x".into() },
-        Overlay::Confirm(Confirm { kind: ConfirmKind::Stop(StopRequest::all(StopMode::Graceful, Requester::Operator)), text: "a very long question ".repeat(20) }),
+        Overlay::Confirm(Confirm {
+            kind: ConfirmKind::Stop(StopRequest::all(StopMode::Graceful, Requester::Operator)),
+            text: "a very long question ".repeat(20),
+        }),
     ];
     for f in &feeds {
         for (w, h) in [(1, 1), (2, 2), (10, 3), (30, 8), (40, 10), (60, 15), (79, 23), (100, 30), (119, 40), (200, 60)]

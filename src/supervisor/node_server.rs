@@ -5,55 +5,13 @@
 //! that breaks the protocol is cut off with a visible event; it keeps running, and nothing else
 //! is affected.
 
+use super::input::{ConnCommand, Input, WireInput};
 use crate::wire::{self, MAX_LINE, NodeMsg, SupervisorMsg};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
-
-/// What a connection task tells the session.
-#[derive(Debug)]
-pub enum WireInput {
-    /// A connection presented a valid hello.
-    Connected {
-        conn: u64,
-        node: String,
-        pid: u32,
-        language: String,
-        client_version: String,
-        listens_stop: bool,
-        tx: mpsc::Sender<ConnCommand>,
-    },
-    Refused {
-        node: Option<String>,
-        reason: String,
-    },
-    Message {
-        conn: u64,
-        node: String,
-        msg: NodeMsg,
-    },
-    /// The line could not be decoded: cut the connection.
-    BadLine {
-        conn: u64,
-        node: String,
-        error: String,
-    },
-    Closed {
-        conn: u64,
-        node: String,
-        reason: String,
-    },
-}
-
-/// What the session tells a connection.
-#[derive(Debug)]
-pub enum ConnCommand {
-    Send(SupervisorMsg),
-    /// Cut the connection (after a protocol error).
-    Cut,
-}
 
 /// Node secrets, fixed when the session starts.
 #[derive(Debug, Clone, Default)]
@@ -89,12 +47,7 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-pub async fn serve(
-    listener: UnixListener,
-    session: String,
-    secrets: Secrets,
-    sink: mpsc::Sender<super::session::Input>,
-) {
+pub async fn serve(listener: UnixListener, session: String, secrets: Secrets, sink: mpsc::Sender<Input>) {
     let mut next_conn = 0u64;
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
@@ -127,14 +80,7 @@ async fn send(out: &mut tokio::net::unix::OwnedWriteHalf, msg: &SupervisorMsg) -
     out.write_all(&wire::encode_line(msg)).await.is_ok()
 }
 
-async fn connection(
-    stream: UnixStream,
-    conn: u64,
-    session: String,
-    secrets: Secrets,
-    sink: mpsc::Sender<super::session::Input>,
-) {
-    use super::session::Input;
+async fn connection(stream: UnixStream, conn: u64, session: String, secrets: Secrets, sink: mpsc::Sender<Input>) {
     let (rd, mut out) = stream.into_split();
     let mut input = BufReader::new(rd);
     let mut buf = Vec::with_capacity(256);

@@ -6,9 +6,10 @@
 //! may collect, comes from the kernel connector when the probe has it. Ending a watch never
 //! stops or sweeps anything: the processes are not ours.
 
-use super::{Input, NodeProc, Session};
+use super::{NodeProc, Session};
 use crate::event::{EventKind, Signal};
 use crate::probe::ProcExit;
+use crate::supervisor::input::Input;
 use std::collections::{HashMap, HashSet};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -28,8 +29,9 @@ const STATUS_WAIT_NS: u64 = 200_000_000;
 /// How often `--name` and `--children-of` look for new matches.
 const RESCAN_EVERY_NS: u64 = 1_000_000_000;
 
-#[derive(Default)]
 pub(super) struct Watched {
+    /// What to watch.
+    targets: Targets,
     /// Exit statuses that arrived before the pidfd said the process had gone.
     statuses: HashMap<u32, ProcExit>,
     /// Exits waiting for their status: (give up at, node, pid).
@@ -41,6 +43,17 @@ pub(super) struct Watched {
 }
 
 impl Watched {
+    pub(super) fn new(targets: Targets) -> Self {
+        Watched {
+            targets,
+            statuses: HashMap::new(),
+            waiting: Vec::new(),
+            adopted: HashSet::new(),
+            refused: HashSet::new(),
+            next_rescan: None,
+        }
+    }
+
     pub(super) fn next_wake(&self) -> Option<u64> {
         self.waiting.iter().map(|(t, _, _)| *t).chain(self.next_rescan).min()
     }
@@ -75,8 +88,7 @@ fn ancestors_of(pid: u32) -> Vec<u32> {
 impl Session {
     /// Adopts the targets present now (called once when the session starts).
     pub(super) fn adopt_targets(&mut self) {
-        let Some(targets) = self.cfg.targets.clone() else { return };
-        self.watched = Some(Watched::default());
+        let Some(targets) = self.mode.watched().map(|w| w.targets.clone()) else { return };
         match targets {
             Targets::Pids(pids) => {
                 for pid in pids {
@@ -92,7 +104,7 @@ impl Session {
     /// Looks for new matches of `--name` / `--children-of`.
     fn rescan(&mut self) {
         let now = self.now();
-        let Some(targets) = self.cfg.targets.clone() else { return };
+        let Some(targets) = self.mode.watched().map(|w| w.targets.clone()) else { return };
         let candidates: Vec<u32> = match &targets {
             Targets::Pids(_) => return,
             Targets::ChildrenOf(parent) => crate::supervisor::survivors::children_of(*parent),
@@ -115,7 +127,7 @@ impl Session {
         // pattern in their command lines: watching them would mean offering to stop them.
         let ancestors = ancestors_of(std::process::id());
         for pid in candidates {
-            let Some(w) = &self.watched else { return };
+            let Some(w) = self.mode.watched() else { return };
             if w.adopted.contains(&pid)
                 || w.refused.contains(&pid)
                 || ancestors.contains(&pid)
@@ -124,13 +136,13 @@ impl Session {
                 continue;
             }
             if let Err(message) = self.adopt(pid) {
-                if let Some(w) = &mut self.watched {
+                if let Some(w) = self.mode.watched_mut() {
                     w.refused.insert(pid);
                 }
                 self.emit(EventKind::SupervisorError { context: format!("watch pid {pid}"), message });
             }
         }
-        if let Some(w) = &mut self.watched {
+        if let Some(w) = self.mode.watched_mut() {
             w.next_rescan = Some(now + RESCAN_EVERY_NS);
         }
     }
@@ -138,7 +150,7 @@ impl Session {
     /// Is `pid` a descendant of an adopted process (then it is part of that node's tree) or
     /// of gracewatch itself?
     fn descends_from_watched(&self, pid: u32) -> bool {
-        let Some(w) = &self.watched else { return false };
+        let Some(w) = self.mode.watched() else { return false };
         let me = std::process::id();
         let mut p = ppid_of(pid);
         for _ in 0..64 {
@@ -174,7 +186,7 @@ impl Session {
         let pidfd = Arc::new(pidfd);
         self.watch_exit(node.clone(), pid, pidfd.clone());
         self.procs.insert(node, NodeProc { pid, pgid: 0, pidfd });
-        if let Some(w) = &mut self.watched {
+        if let Some(w) = self.mode.watched_mut() {
             w.adopted.insert(pid);
         }
         Ok(())
@@ -206,11 +218,11 @@ impl Session {
 
     /// The pidfd says the process is gone; its status may still be on its way.
     pub(super) fn on_pidfd_exit(&mut self, node: String, pid: u32, t: u64) {
-        let known = self.watched.as_mut().and_then(|w| w.statuses.remove(&pid));
+        let known = self.mode.watched_mut().and_then(|w| w.statuses.remove(&pid));
         match known {
             Some(e) => self.end_watched(&node, pid, e.code, e.signal, t),
             None => {
-                if let Some(w) = &mut self.watched {
+                if let Some(w) = self.mode.watched_mut() {
                     w.waiting.push((t + STATUS_WAIT_NS, node, pid));
                 }
             }
@@ -219,7 +231,7 @@ impl Session {
 
     /// An exit status from the kernel connector (through the probe).
     pub(super) fn on_proc_exit(&mut self, e: ProcExit) {
-        let Some(w) = &mut self.watched else { return };
+        let Some(w) = self.mode.watched_mut() else { return };
         if !w.adopted.contains(&e.pid) {
             return; // a descendant, not a watched process
         }
@@ -234,7 +246,7 @@ impl Session {
 
     /// Exits whose status did not come in time, and rescans that are due.
     pub(super) fn on_watch_timer(&mut self, now: u64) {
-        let Some(w) = &mut self.watched else { return };
+        let Some(w) = self.mode.watched_mut() else { return };
         let (due, later): (Vec<_>, Vec<_>) =
             std::mem::take(&mut w.waiting).into_iter().partition(|(t, _, _)| *t <= now);
         w.waiting = later;
@@ -256,7 +268,7 @@ impl Session {
         );
         self.procs.remove(node);
         self.probe.unwatch(node);
-        if let Some(w) = &mut self.watched {
+        if let Some(w) = self.mode.watched_mut() {
             w.adopted.remove(&pid);
         }
         let now = self.now();

@@ -3,7 +3,8 @@
 
 use super::Session;
 use crate::event::EventKind;
-use crate::supervisor::node_server::{Conn, ConnCommand, WireInput};
+use crate::supervisor::input::{ConnCommand, WireInput};
+use crate::supervisor::node_server::Conn;
 
 impl Session {
     pub(super) fn send_stop_message(&mut self, node: &str, signal_in_ms: u64, kill_in_ms: u64) {
