@@ -110,8 +110,9 @@ async fn snapshot(handle: &crate::supervisor::SessionHandle) -> CliResult {
 async fn cockpit(handle: &crate::supervisor::SessionHandle) -> CliResult {
     // Quitting a watch detaches: the processes are not ours to stop.
     let kind = crate::control::link::LinkKind::Attached { socket: handle.control_socket.clone() };
-    let link =
-        crate::supervisor::link::in_process_link(handle.commands.clone(), kind).await.map_err(CliError::failed)?;
+    let link = crate::supervisor::link::in_process_link(handle.commands.clone(), kind)
+        .await
+        .map_err(|e| CliError::failed(e.to_string()))?;
     crate::tui::run(link, crate::tui::TuiOptions::default()).await?;
     if let Some(j) = &handle.journal {
         super::say_journal(j);

@@ -82,16 +82,43 @@ async fn write(out: &mut tokio::net::unix::OwnedWriteHalf, answer: &Answer) -> b
     out.write_all(&line).await.is_ok()
 }
 
-async fn read_request(input: &mut BufReader<tokio::net::unix::OwnedReadHalf>) -> Option<Result<Request, String>> {
+/// A request line that could not be taken.
+#[derive(Debug)]
+pub enum BadRequest {
+    /// Over [`MAX_REQUEST`].
+    TooLong,
+    /// Not a request.
+    Invalid(serde_json::Error),
+}
+
+impl BadRequest {
+    /// The client's mistake: bad input.
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+impl std::fmt::Display for BadRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BadRequest::TooLong => f.write_str("request over 64 KiB"),
+            BadRequest::Invalid(e) => write!(f, "bad request: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BadRequest {}
+
+async fn read_request(input: &mut BufReader<tokio::net::unix::OwnedReadHalf>) -> Option<Result<Request, BadRequest>> {
     let mut buf = Vec::new();
     let n = (&mut *input).take(MAX_REQUEST + 1).read_until(b'\n', &mut buf).await.ok()?;
     if n == 0 {
         return None;
     }
     if buf.len() as u64 > MAX_REQUEST {
-        return Some(Err("request over 64 KiB".into()));
+        return Some(Err(BadRequest::TooLong));
     }
-    Some(serde_json::from_slice::<Request>(buf.trim_ascii()).map_err(|e| format!("bad request: {e}")))
+    Some(serde_json::from_slice::<Request>(buf.trim_ascii()).map_err(BadRequest::Invalid))
 }
 
 async fn handle(stream: UnixStream, path: PathBuf, commands: mpsc::Sender<Command>) {
@@ -99,7 +126,7 @@ async fn handle(stream: UnixStream, path: PathBuf, commands: mpsc::Sender<Comman
     let mut input = BufReader::new(rd);
     while let Some(req) = read_request(&mut input).await {
         let answer = match req {
-            Err(message) => Answer::Error { message },
+            Err(bad) => Answer::Error { message: bad.to_string() },
             Ok(Request::Attach) => {
                 attach(input, out, path, commands).await;
                 return;
@@ -163,8 +190,8 @@ async fn attach(
                         return;
                     }
                 }
-                Some(Err(message)) => {
-                    if !write(&mut out, &Answer::Error { message }).await {
+                Some(Err(bad)) => {
+                    if !write(&mut out, &Answer::Error { message: bad.to_string() }).await {
                         return;
                     }
                 }

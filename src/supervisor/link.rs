@@ -1,12 +1,12 @@
 //! A [`SessionLink`] onto a running session, in-process. `up` hands it to its cockpit; the
 //! control server wraps the same link for `attach`, so both see exactly the same stream.
 
-use super::command::Command;
+use super::command::{Command, CommandError};
 use crate::control::link::{LinkKind, SessionLink, Update};
 use crate::control::protocol::Request;
 use tokio::sync::{broadcast::error::RecvError, mpsc, oneshot};
 
-pub async fn in_process_link(commands: mpsc::Sender<Command>, kind: LinkKind) -> Result<SessionLink, String> {
+pub async fn in_process_link(commands: mpsc::Sender<Command>, kind: LinkKind) -> Result<SessionLink, CommandError> {
     let (state, mut events) = subscribe(&commands).await?;
     let _ = commands.send(Command::Viewers(1)).await;
     let (up_tx, up_rx) = mpsc::channel::<Update>(1024);
@@ -28,7 +28,7 @@ pub async fn in_process_link(commands: mpsc::Sender<Command>, kind: LinkKind) ->
                             }
                         }
                         Err(e) => {
-                            let _ = up_tx.send(Update::Closed(e)).await;
+                            let _ = up_tx.send(Update::Closed(e.to_string())).await;
                             break;
                         }
                     },
@@ -52,10 +52,10 @@ pub async fn in_process_link(commands: mpsc::Sender<Command>, kind: LinkKind) ->
     Ok(SessionLink { kind, state: *state, updates: up_rx, requests: req_tx })
 }
 
-async fn subscribe(commands: &mpsc::Sender<Command>) -> Result<super::command::Subscription, String> {
+async fn subscribe(commands: &mpsc::Sender<Command>) -> Result<super::command::Subscription, CommandError> {
     let (tx, rx) = oneshot::channel();
-    commands.send(Command::Subscribe(tx)).await.map_err(|_| "the session ended".to_string())?;
-    rx.await.map_err(|_| "the session ended".to_string())
+    commands.send(Command::Subscribe(tx)).await.map_err(|_| CommandError::SessionEnded)?;
+    rx.await.map_err(|_| CommandError::SessionEnded)
 }
 
 /// Passes a cockpit's request on; returns a line to show the operator.

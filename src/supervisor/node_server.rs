@@ -29,13 +29,49 @@ impl Secrets {
     }
 
     /// Compares in constant time for equal lengths.
-    fn check(&self, node: &str, secret: &str) -> Result<(), String> {
-        let Some(expected) = self.by_node.get(node) else { return Err(format!("unknown node {node:?}")) };
+    fn check(&self, node: &str, secret: &str) -> Result<(), ConnError> {
+        let Some(expected) = self.by_node.get(node) else { return Err(ConnError::UnknownNode(node.to_string())) };
         let (a, b) = (expected.as_bytes(), secret.as_bytes());
         let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-        if same { Ok(()) } else { Err(format!("bad secret for node {node:?}")) }
+        if same { Ok(()) } else { Err(ConnError::BadSecret(node.to_string())) }
     }
 }
+
+/// Why a node connection was refused or cut (the events say it as text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnError {
+    /// The hello named a node the session does not have.
+    UnknownNode(String),
+    /// The hello's secret is not the node's.
+    BadSecret(String),
+    /// The first message was not a hello (its type).
+    NotHello(&'static str),
+    /// A line that breaks the wire protocol.
+    Line(wire::WireError),
+    /// The socket could not be read.
+    Read(String),
+}
+
+impl ConnError {
+    /// A node's mistake (bad input, 2), except a read that failed (1).
+    pub fn exit_code(&self) -> u8 {
+        if matches!(self, ConnError::Read(_)) { 1 } else { 2 }
+    }
+}
+
+impl std::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnError::UnknownNode(node) => write!(f, "unknown node {node:?}"),
+            ConnError::BadSecret(node) => write!(f, "bad secret for node {node:?}"),
+            ConnError::NotHello(got) => write!(f, "the first message must be hello, got {got}"),
+            ConnError::Line(e) => e.fmt(f),
+            ConnError::Read(e) => write!(f, "read failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnError {}
 
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     use std::os::unix::fs::PermissionsExt;
@@ -61,17 +97,17 @@ pub async fn serve(listener: UnixListener, session: String, secrets: Secrets, si
 async fn read_line(
     input: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
     buf: &mut Vec<u8>,
-) -> Result<Option<()>, String> {
+) -> Result<Option<()>, ConnError> {
     buf.clear();
     let limit = MAX_LINE as u64 + 2;
-    let n = (&mut *input).take(limit).read_until(b'\n', buf).await.map_err(|e| format!("read failed: {e}"))?;
+    let n = (&mut *input).take(limit).read_until(b'\n', buf).await.map_err(|e| ConnError::Read(e.to_string()))?;
     if n == 0 {
         return Ok(None);
     }
     if buf.last() == Some(&b'\n') {
         buf.pop();
     } else if n as u64 == limit {
-        return Err(wire::WireError::TooLong(buf.len()).to_string());
+        return Err(ConnError::Line(wire::WireError::TooLong(buf.len())));
     }
     Ok(Some(()))
 }
@@ -87,7 +123,7 @@ async fn connection(stream: UnixStream, conn: u64, session: String, secrets: Sec
 
     // Handshake.
     let first = match read_line(&mut input, &mut buf).await {
-        Ok(Some(())) => wire::decode_node_line(&buf).map_err(|e| e.to_string()),
+        Ok(Some(())) => wire::decode_node_line(&buf).map_err(ConnError::Line),
         Ok(None) => return,
         Err(e) => Err(e),
     };
@@ -95,7 +131,8 @@ async fn connection(stream: UnixStream, conn: u64, session: String, secrets: Sec
         Ok(NodeMsg::Hello { node, secret, pid, language, client_version, listens_stop, .. }) => {
             match secrets.check(&node, &secret) {
                 Ok(()) => (node, pid, language, client_version, listens_stop),
-                Err(reason) => {
+                Err(e) => {
+                    let reason = e.to_string();
                     let _ = send(&mut out, &SupervisorMsg::Refused { reason: reason.clone() }).await;
                     let _ = sink.send(Input::Wire(WireInput::Refused { node: Some(node), reason })).await;
                     return;
@@ -103,12 +140,13 @@ async fn connection(stream: UnixStream, conn: u64, session: String, secrets: Sec
             }
         }
         Ok(other) => {
-            let reason = format!("the first message must be hello, got {}", msg_type(&other));
+            let reason = ConnError::NotHello(msg_type(&other)).to_string();
             let _ = send(&mut out, &SupervisorMsg::Refused { reason: reason.clone() }).await;
             let _ = sink.send(Input::Wire(WireInput::Refused { node: None, reason })).await;
             return;
         }
-        Err(reason) => {
+        Err(e) => {
+            let reason = e.to_string();
             let _ = send(&mut out, &SupervisorMsg::Refused { reason: reason.clone() }).await;
             let _ = sink.send(Input::Wire(WireInput::Refused { node: None, reason })).await;
             return;
@@ -128,7 +166,8 @@ async fn connection(stream: UnixStream, conn: u64, session: String, secrets: Sec
         tokio::select! {
             line = read_line(&mut input, &mut buf) => match line {
                 Ok(None) => break "the node closed the connection".to_string(),
-                Err(error) => {
+                Err(e) => {
+                    let error = e.to_string();
                     let _ = sink.send(Input::Wire(WireInput::BadLine { conn, node: node.clone(), error })).await;
                     break "cut: protocol error".to_string();
                 }

@@ -320,7 +320,7 @@ impl Session {
                     let pidfd = Arc::new(spawned.pidfd);
                     self.procs.insert(name, NodeProc { pid: spawned.pid, pgid: spawned.pgid, pidfd });
                 }
-                Err(error) => self.emit(EventKind::SpawnFailed { node: name, error }),
+                Err(error) => self.emit(EventKind::SpawnFailed { node: name, error: error.to_string() }),
             }
         }
     }

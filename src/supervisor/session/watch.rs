@@ -24,6 +24,41 @@ pub enum Targets {
     ChildrenOf(u32),
 }
 
+/// Why a process could not be taken under watch (the journal says it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum AdoptError {
+    NoProcess {
+        pid: u32,
+        cause: String,
+    },
+    /// Its `/proc/PID/stat` could not be read.
+    Unreadable {
+        pid: u32,
+        cause: String,
+    },
+    PidZero,
+    Pidfd {
+        pid: u32,
+        error: rustix::io::Errno,
+    },
+    /// It ended while being taken under watch (its number may have been reused).
+    Recycled(u32),
+}
+
+impl std::fmt::Display for AdoptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdoptError::NoProcess { pid, cause } => write!(f, "no process {pid}: {cause}"),
+            AdoptError::Unreadable { pid, cause } => write!(f, "cannot read /proc/{pid}/stat: {cause}"),
+            AdoptError::PidZero => f.write_str("pid 0"),
+            AdoptError::Pidfd { pid, error } => write!(f, "cannot open a pidfd for {pid}: {error}"),
+            AdoptError::Recycled(pid) => {
+                write!(f, "pid {pid} ended (and its number may have been reused) while being taken under watch")
+            }
+        }
+    }
+}
+
 /// How long an exit may wait for its status from the kernel connector.
 const STATUS_WAIT_NS: u64 = 200_000_000;
 /// How often `--name` and `--children-of` look for new matches.
@@ -92,7 +127,8 @@ impl Session {
         match targets {
             Targets::Pids(pids) => {
                 for pid in pids {
-                    if let Err(message) = self.adopt(pid) {
+                    if let Err(e) = self.adopt(pid) {
+                        let message = e.to_string();
                         self.emit(EventKind::SupervisorError { context: format!("watch pid {pid}"), message });
                     }
                 }
@@ -135,7 +171,8 @@ impl Session {
             {
                 continue;
             }
-            if let Err(message) = self.adopt(pid) {
+            if let Err(e) = self.adopt(pid) {
+                let message = e.to_string();
                 if let Some(w) = self.mode.watched_mut() {
                     w.refused.insert(pid);
                 }
@@ -164,16 +201,17 @@ impl Session {
     }
 
     /// Takes one process under watch.
-    fn adopt(&mut self, pid: u32) -> Result<(), String> {
-        let proc = procfs::process::Process::new(pid as i32).map_err(|e| format!("no process {pid}: {e}"))?;
-        let stat = proc.stat().map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
-        let raw = rustix::process::Pid::from_raw(pid as i32).ok_or("pid 0")?;
+    fn adopt(&mut self, pid: u32) -> Result<(), AdoptError> {
+        let proc = procfs::process::Process::new(pid as i32)
+            .map_err(|e| AdoptError::NoProcess { pid, cause: e.to_string() })?;
+        let stat = proc.stat().map_err(|e| AdoptError::Unreadable { pid, cause: e.to_string() })?;
+        let raw = rustix::process::Pid::from_raw(pid as i32).ok_or(AdoptError::PidZero)?;
         let pidfd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty())
-            .map_err(|e| format!("cannot open a pidfd for {pid}: {e}"))?;
+            .map_err(|error| AdoptError::Pidfd { pid, error })?;
         // The pidfd holds whatever process has this pid now: check it is the one read above.
         let now_start = procfs::process::Process::new(pid as i32).and_then(|p| p.stat()).map(|s| s.starttime);
         if now_start.ok() != Some(stat.starttime) {
-            return Err(format!("pid {pid} ended (and its number may have been reused) while being taken under watch"));
+            return Err(AdoptError::Recycled(pid));
         }
         let uid = proc.uid().unwrap_or(u32::MAX);
         let mut argv = proc.cmdline().unwrap_or_default();
