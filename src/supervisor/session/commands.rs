@@ -38,7 +38,7 @@ impl Session {
             }
             Command::End => {
                 self.end_requested = true;
-                if self.mode.owns() && self.hub.state.nodes.values().any(|n| n.phase != Phase::Exited) {
+                if self.mode.owns() && !self.hub.state.alive_nodes().is_empty() {
                     self.stop_all(StopMode::Force, Requester::Supervisor);
                 }
             }
