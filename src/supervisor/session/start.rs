@@ -125,6 +125,28 @@ fn start_probe(cfg: &SessionConfig, clock: Clock, inputs: &mpsc::Sender<Input>) 
     )?)
 }
 
+/// The node socket, served: its path, each node's secret, and the task that accepts.
+fn serve_node_socket(
+    cfg: &SessionConfig,
+    inputs: &mpsc::Sender<Input>,
+) -> anyhow::Result<(PathBuf, Secrets, tokio::task::JoinHandle<()>)> {
+    use anyhow::Context;
+    let path = crate::control::session::node_socket(&cfg.manifest.name);
+    let listener = crate::supervisor::node_server::bind(&path)
+        .with_context(|| format!("cannot open the node socket {}", path.display()))?;
+    let mut secrets = Secrets::default();
+    for node in &cfg.manifest.nodes {
+        secrets.insert(&node.name, random_hex(16));
+    }
+    let task = tokio::spawn(crate::supervisor::node_server::serve(
+        listener,
+        cfg.manifest.name.clone(),
+        secrets.clone(),
+        inputs.clone(),
+    ));
+    Ok((path, secrets, task))
+}
+
 /// The guardian; without it (said in the journal) the session runs on.
 fn start_guardian(run_id: &str, hub: &mut Hub, clock: Clock) -> Option<Guardian> {
     match Guardian::start(run_id) {
@@ -198,21 +220,8 @@ impl Session {
                 }));
             }
         }
-        let node_socket = crate::control::session::node_socket(&name);
-        let node_listener = crate::supervisor::node_server::bind(&node_socket)
-            .with_context(|| format!("cannot open the node socket {}", node_socket.display()))?;
+        let (node_socket, secrets, node_task) = serve_node_socket(&cfg, &inputs_tx)?;
         made.0.push(node_socket.clone());
-        let mut secrets = Secrets::default();
-        for node in &cfg.manifest.nodes {
-            secrets.insert(&node.name, random_hex(16));
-        }
-        let node_task = tokio::spawn(crate::supervisor::node_server::serve(
-            node_listener,
-            name.clone(),
-            secrets.clone(),
-            inputs_tx.clone(),
-        ));
-
         let (commands_tx, commands_rx) = mpsc::channel::<Command>(256);
         let (control_open, control_drain) = crate::supervisor::control_server::tracking();
         let control_task = tokio::spawn(crate::supervisor::control_server::serve(
