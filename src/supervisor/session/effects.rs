@@ -3,7 +3,6 @@
 
 use super::Session;
 use crate::event::{EventKind, Requester, Signal, SignalTarget};
-use crate::probe::Intensity;
 use crate::stop_engine::Effect;
 
 impl Session {
@@ -63,13 +62,5 @@ impl Session {
             e => e.to_string(),
         });
         self.emit(EventKind::SignalSent { node: node.to_string(), pid, target, signal, error, by: Some(by) });
-    }
-
-    pub(super) fn update_intensity(&mut self) {
-        let next = Intensity { viewers: self.viewers, stopping: self.engine.stopping() };
-        if next != self.intensity {
-            self.intensity = next;
-            self.probe.set_intensity(next);
-        }
     }
 }

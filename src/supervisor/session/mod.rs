@@ -236,4 +236,13 @@ impl Session {
         self.execute(effects);
         self.start_due_sweeps(now);
     }
+
+    /// The probe watches closer while anyone looks or anything stops.
+    fn update_intensity(&mut self) {
+        let next = Intensity { viewers: self.viewers, stopping: self.engine.stopping() };
+        if next != self.intensity {
+            self.intensity = next;
+            self.probe.set_intensity(next);
+        }
+    }
 }
