@@ -168,6 +168,7 @@ fn build(per_node: u64, skewed: bool) -> Sim {
             by: Requester::Operator,
             mode: StopMode::Graceful,
             plan: plan.clone(),
+            kill_at: None,
         });
         sim.apply(EventKind::StageEntered {
             node: n.clone(),

@@ -128,7 +128,13 @@ fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>) {
             (StageAction::Signal(Signal::TERM), ExitCause::Stopped)
         };
         let evs = [
-            EventKind::StopRequested { node: node.clone(), by: Requester::Ctl, mode: StopMode::Graceful, plan },
+            EventKind::StopRequested {
+                node: node.clone(),
+                by: Requester::Ctl,
+                mode: StopMode::Graceful,
+                plan,
+                kill_at: None,
+            },
             EventKind::StageEntered { node: node.clone(), stage, deadline: None },
             EventKind::NodeExited { node, pid: 1000 + i, code: None, signal: None, cause, pending_tokens: vec![] },
         ];

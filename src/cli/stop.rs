@@ -5,10 +5,11 @@ use super::out;
 use crate::Error;
 use crate::control::{
     self,
-    protocol::{Answer, Request},
+    protocol::{Answer, Request, stopping_line},
 };
-use crate::event::Requester;
+use crate::event::{Requester, StopMode};
 use crate::state::PsSnapshot;
+use crate::stop_engine::{Overrides, StopRequest, StopTargets};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,13 +20,13 @@ pub fn stop(args: &StopArgs) -> Result<ExitCode, Error> {
     }
     let session = crate::control::session::resolve(args.session.session.as_deref())?;
     let request = Request::Stop {
-        nodes: args.nodes.clone(),
-        all: args.all,
-        force: args.force,
-        grace_ms: args.grace,
-        signal: args.signal,
+        request: StopRequest {
+            targets: if args.all { StopTargets::All } else { StopTargets::Nodes(args.nodes.clone()) },
+            mode: if args.force { StopMode::Force } else { StopMode::Graceful },
+            overrides: Overrides { grace_ms: args.grace, signal: args.signal },
+            by: Requester::Ctl,
+        },
         wait: args.wait,
-        by: Requester::Ctl,
     };
     let mut failure: Option<Error> = None;
     let mut clean = true;
@@ -36,7 +37,7 @@ pub fn stop(args: &StopArgs) -> Result<ExitCode, Error> {
                 let said = nodes
                     .iter()
                     .zip(plan)
-                    .try_for_each(|(n, p)| out::line(&format!("stopping {n}: {p}")))
+                    .try_for_each(|(n, p)| out::line(&stopping_line(n, &p)))
                     // Already over: nothing to do, and not an error.
                     .and_then(|()| exited.iter().try_for_each(|line| out::line(line)));
                 for line in &refused {

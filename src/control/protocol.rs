@@ -3,6 +3,7 @@
 
 use crate::event::{Event, Signal};
 use crate::state::{PsSnapshot, State};
+use crate::stop_engine::StopRequest;
 use serde::{Deserialize, Serialize};
 
 /// Version of the control protocol: the requests and answers here, and the state and events
@@ -18,22 +19,12 @@ pub enum Request {
     /// One `ps` snapshot.
     Ps,
     /// Stop nodes (or all). With `wait`, a `stopped` answer follows once they have exited.
+    /// The request's fields sit beside `op` and `wait`: `{"op":"stop","nodes":["a"],"force":true}`.
     Stop {
-        #[serde(default)]
-        nodes: Vec<String>,
-        #[serde(default)]
-        all: bool,
-        #[serde(default)]
-        force: bool,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        grace_ms: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        signal: Option<Signal>,
+        #[serde(flatten)]
+        request: StopRequest,
         #[serde(default)]
         wait: bool,
-        /// Who is asking: `ctl` for the CLI, `operator` for a cockpit.
-        #[serde(default = "default_by")]
-        by: crate::event::Requester,
     },
     /// Send one signal to a node now (the cockpit's `x`), outside any stop plan.
     Signal {
@@ -45,10 +36,6 @@ pub enum Request {
     },
     /// Stream: a `state` answer, then every event as it happens.
     Attach,
-}
-
-fn default_by() -> crate::event::Requester {
-    crate::event::Requester::Ctl
 }
 
 /// Only cockpits send `signal`.
@@ -125,6 +112,12 @@ impl Answer {
     }
 }
 
+/// A stop accepted, one line: `stopping web: SIGTERM → SIGKILL @10s` (the CLI and the
+/// cockpit both say it so).
+pub fn stopping_line(node: &str, plan: &str) -> String {
+    format!("stopping {node}: {plan}")
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoppedNode {
     pub node: String,
@@ -175,5 +168,61 @@ mod tests {
         assert_eq!(*back, *state);
         assert_eq!(back.node("cam").unwrap().tokens.pending(), 1);
         assert!(back.node("cam").unwrap().procs.contains_key(&11097));
+    }
+
+    /// The control socket's stop line is read as it always was: every field optional, the
+    /// same defaults (`by`: `ctl`), `all` winning over `nodes`, `wait` beside the request.
+    #[test]
+    fn the_stop_line_is_read_as_before_with_the_same_defaults() {
+        use crate::event::{Requester, Signal, StopMode};
+        use crate::stop_engine::{Overrides, StopTargets};
+        let read = |line: &str| serde_json::from_str::<Request>(line).unwrap();
+        assert_eq!(
+            read(r#"{"op":"stop"}"#),
+            Request::Stop { request: StopRequest::nodes(Vec::new(), StopMode::Graceful, Requester::Ctl), wait: false }
+        );
+        assert_eq!(
+            read(r#"{"op":"stop","nodes":["a","b"]}"#),
+            Request::Stop {
+                request: StopRequest::nodes(vec!["a".into(), "b".into()], StopMode::Graceful, Requester::Ctl),
+                wait: false
+            }
+        );
+        let full = read(
+            r#"{"op":"stop","nodes":["a"],"all":false,"force":true,"grace_ms":1500,"signal":"SIGINT","wait":true,"by":"operator"}"#,
+        );
+        let Request::Stop { request, wait } = full else { panic!("{full:?}") };
+        assert!(wait);
+        assert_eq!(request.targets, StopTargets::Nodes(vec!["a".into()]));
+        assert_eq!(request.mode, StopMode::Force);
+        assert_eq!(request.overrides, Overrides { grace_ms: Some(1500), signal: Some(Signal::INT) });
+        assert_eq!(request.by, Requester::Operator);
+        let Request::Stop { request, wait } = read(r#"{"op":"stop","nodes":["a"],"all":true,"by":"ctl"}"#) else {
+            panic!()
+        };
+        assert!(!wait);
+        assert_eq!(request.targets, StopTargets::All);
+        // A signal by number, as before.
+        let Request::Stop { request, .. } = read(r#"{"op":"stop","nodes":["a"],"signal":2}"#) else { panic!() };
+        assert_eq!(request.overrides.signal, Some(Signal::INT));
+    }
+
+    /// What a client sends is the same line as before: the request's fields flat beside `op`.
+    #[test]
+    fn the_stop_line_is_written_as_before() {
+        use crate::event::{Requester, StopMode};
+        let req = Request::Stop { request: StopRequest::all(StopMode::Graceful, Requester::Operator), wait: false };
+        assert_eq!(
+            serde_json::to_string(&req).unwrap(),
+            r#"{"op":"stop","nodes":[],"all":true,"force":false,"by":"operator","wait":false}"#
+        );
+        let mut request = StopRequest::nodes(vec!["a".into()], StopMode::Force, Requester::Ctl);
+        request.overrides.grace_ms = Some(200);
+        let line = serde_json::to_string(&Request::Stop { request: request.clone(), wait: true }).unwrap();
+        assert_eq!(
+            line,
+            r#"{"op":"stop","nodes":["a"],"all":false,"force":true,"grace_ms":200,"by":"ctl","wait":true}"#
+        );
+        assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), Request::Stop { request, wait: true });
     }
 }

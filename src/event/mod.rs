@@ -148,6 +148,10 @@ pub enum EventKind {
         by: Requester,
         mode: StopMode,
         plan: StopPlan,
+        /// When SIGKILL lands, as the stop engine set it (request + grace). Journals written
+        /// before it was carried have none: the fold then takes the event's time + grace.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kill_at: Option<u64>,
     },
     /// Stop of every node in reverse dependency order. `waits`: the nodes each node waits for
     /// (those that depend on it) before its own stop starts; a node not listed starts at once.

@@ -131,8 +131,8 @@ impl Fold {
                 probe::mode(s, at, *mode, detail);
                 None
             }
-            EventKind::StopRequested { node, by, mode, plan } => {
-                stop::requested(s, at, node, *by, *mode, plan);
+            EventKind::StopRequested { node, by, mode, plan, kill_at } => {
+                stop::requested(s, at, node, *by, *mode, plan, *kill_at);
                 None
             }
             EventKind::StopAllRequested { by, force, tiers, waits } => {

@@ -55,8 +55,8 @@ impl StopStep {
 }
 
 impl StopProgress {
-    pub fn new(t: u64, by: Requester, mode: StopMode, plan: StopPlan) -> Self {
-        let kill_at = t + plan.grace_ms * 1_000_000;
+    /// `kill_at`: as the `StopRequested` event carries it (see [`StopProgress::kill_at_of`]).
+    pub fn new(t: u64, by: Requester, mode: StopMode, plan: StopPlan, kill_at: u64) -> Self {
         StopProgress {
             requested_at: t,
             by,
@@ -73,6 +73,12 @@ impl StopProgress {
             continued_at: None,
             timeline: vec![StopStep { t, what: StepKind::Requested { by, mode } }],
         }
+    }
+
+    /// When SIGKILL lands for a stop requested at `t` whose event does not say (journals
+    /// written before `StopRequested` carried `kill_at`): request + grace.
+    pub fn kill_at_of(t: u64, plan: &StopPlan) -> u64 {
+        t + plan.grace_ms * 1_000_000
     }
 
     /// Nanoseconds left in the current stage at `now`.
@@ -94,5 +100,51 @@ impl StopProgress {
         if self.timeline.len() < 256 {
             self.timeline.push(StopStep { t, what });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::event::{Event, EventKind, Header};
+    use crate::manifest::NodeSpec;
+    use crate::state::Fold;
+
+    fn folded(stop_line: &str) -> u64 {
+        let spec = NodeSpec::with_defaults("a", vec!["x".into()]);
+        let mut state = Fold::new(crate::hazards::lints());
+        state.apply(&Event {
+            seq: 0,
+            t: 0,
+            ev: EventKind::SessionStarted(Box::new(Header::synthetic("s", vec![spec]))),
+        });
+        state.apply(&Event {
+            seq: 1,
+            t: 1_000_000,
+            ev: EventKind::NodeSpawned { node: "a".into(), pid: 10, pgid: 10, argv: vec![] },
+        });
+        let ev: Event = serde_json::from_str(stop_line).unwrap();
+        state.apply(&ev);
+        state.node("a").and_then(|n| n.stop.as_ref()).map(|s| s.kill_at).unwrap()
+    }
+
+    fn line(kill_at: Option<u64>) -> String {
+        let spec = NodeSpec::with_defaults("a", vec!["x".into()]);
+        let plan = crate::stop_engine::plan::graceful(&spec, false, crate::stop_engine::Overrides::default());
+        let by = crate::event::Requester::Ctl;
+        let ev =
+            EventKind::StopRequested { node: "a".into(), by, mode: crate::event::StopMode::Graceful, plan, kill_at };
+        serde_json::to_string(&Event { seq: 2, t: 5_000_000, ev }).unwrap()
+    }
+
+    /// A journal written before `StopRequested` carried `kill_at` still folds: the kill lands at
+    /// the request's time + grace, as it always did; a newer one folds to the time it carries.
+    #[test]
+    fn kill_at_comes_from_the_event_and_old_journals_without_it_still_fold() {
+        let old = line(None);
+        assert!(!old.contains("kill_at"), "{old}");
+        assert_eq!(folded(&old), 10_005_000_000, "request + the default 10 s grace");
+        let new = line(Some(10_004_000_000));
+        assert!(new.contains(r#""kill_at":10004000000"#), "{new}");
+        assert_eq!(folded(&new), 10_004_000_000);
     }
 }

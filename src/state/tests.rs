@@ -72,7 +72,16 @@ fn a_stop_moves_through_its_phases_and_keeps_a_timeline() {
     assert_eq!(f.node("a").phase, Phase::Starting);
     f.at(1, spawned("a", 100));
     assert_eq!(f.node("a").phase, Phase::Running);
-    f.at(10, EventKind::StopRequested { node: "a".into(), by: Requester::Ctl, mode: StopMode::Graceful, plan: plan() });
+    f.at(
+        10,
+        EventKind::StopRequested {
+            node: "a".into(),
+            by: Requester::Ctl,
+            mode: StopMode::Graceful,
+            plan: plan(),
+            kill_at: None,
+        },
+    );
     f.at(
         10,
         EventKind::StageEntered {
@@ -208,7 +217,13 @@ fn during_a_stop_a_blocked_stop_signal_is_judged_on_the_pending_evidence() {
     let stop = |f: &mut Feed, node: &str, pid: u32, t: u64| {
         f.at(
             t,
-            EventKind::StopRequested { node: node.into(), by: Requester::Ctl, mode: StopMode::Graceful, plan: plan() },
+            EventKind::StopRequested {
+                node: node.into(),
+                by: Requester::Ctl,
+                mode: StopMode::Graceful,
+                plan: plan(),
+                kill_at: None,
+            },
         );
         f.at(
             t,
@@ -397,7 +412,13 @@ fn tokens_pending_at_a_kill_are_kept_and_raise_tokens_stuck() {
     assert_eq!(f.node("a").tokens.pending(), 2);
     f.at(
         10,
-        EventKind::StopRequested { node: "a".into(), by: Requester::Operator, mode: StopMode::Graceful, plan: plan() },
+        EventKind::StopRequested {
+            node: "a".into(),
+            by: Requester::Operator,
+            mode: StopMode::Graceful,
+            plan: plan(),
+            kill_at: None,
+        },
     );
     f.at(
         10,
@@ -508,7 +529,13 @@ fn unacknowledged_cooperative_stop_is_a_hazard_and_an_ack_is_not() {
         f.at(1, EventKind::StopListening { node: (*n).into() });
         f.at(
             5,
-            EventKind::StopRequested { node: (*n).into(), by: Requester::Ctl, mode: StopMode::Graceful, plan: plan() },
+            EventKind::StopRequested {
+                node: (*n).into(),
+                by: Requester::Ctl,
+                mode: StopMode::Graceful,
+                plan: plan(),
+                kill_at: None,
+            },
         );
         f.at(
             5,
@@ -686,6 +713,7 @@ fn paused_during_stop_needs_a_pause_the_sigcont_did_not_end() {
         by: Requester::Operator,
         mode: StopMode::Graceful,
         plan: listening,
+        kill_at: None,
     };
     f.at(20, requested);
     assert!(!f.node("a").has_hazard(HazardId::PausedDuringStop), "no stage yet");

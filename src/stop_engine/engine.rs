@@ -2,8 +2,8 @@
 //! gives it `now` and the folded [`State`], and executes the [`Effect`]s it returns, in order.
 
 use super::plan::{self, Overrides};
+use super::request::{StopRequest, StopTargets};
 use crate::event::{EventKind, ExitCause, Requester, Signal, StageAction, StopMode, StopPlan};
-use crate::manifest::order::stop_tiers;
 use crate::state::{NodeState, Phase, State};
 use std::collections::BTreeMap;
 
@@ -22,6 +22,37 @@ pub enum Effect {
     SendStopMessage { node: String, signal_in_ms: u64, kill_in_ms: u64 },
     /// Send a signal to the node (to its group when the plan says so).
     Signal { node: String, signal: Signal, group: bool },
+}
+
+/// How the stop of one node was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Course {
+    /// Its stop started, with this plan.
+    Plan(StopPlan),
+    /// (A stop-all) its stop starts once these nodes, which depend on it, have ended.
+    After(Vec<String>),
+    /// (A stop-all) its stop is already under way and goes on as it was.
+    Unchanged,
+}
+
+impl Course {
+    /// `SIGTERM → SIGKILL @10s`, `once app, web ended`.
+    pub fn describe(&self) -> String {
+        match self {
+            Course::Plan(plan) => plan.describe(),
+            Course::After(after) => format!("once {} ended", after.join(", ")),
+            Course::Unchanged => "after the nodes that depend on it".to_string(),
+        }
+    }
+}
+
+/// What a stop request started: each node accepted with its course, each refused with why,
+/// and the effects to execute, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Submitted {
+    pub accepted: Vec<(String, Course)>,
+    pub refused: Vec<RequestError>,
+    pub effects: Vec<Effect>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +115,29 @@ impl StopEngine {
         self.running.len()
     }
 
-    /// Asks to stop one node.
-    pub fn request(
+    /// Takes a stop request: starts the stop of each node it names (or of everything, in
+    /// reverse dependency order), and says how each was taken. The effects start them.
+    pub fn submit(&mut self, state: &State, req: &StopRequest, now: u64) -> Submitted {
+        match &req.targets {
+            StopTargets::All => self.request_all(state, req.force(), req.by, req.overrides, now),
+            StopTargets::Nodes(nodes) => {
+                let mut out = Submitted::default();
+                for node in nodes {
+                    match self.request(state, node, req.mode, req.by, req.overrides, now) {
+                        Ok((plan, effects)) => {
+                            out.accepted.push((node.clone(), Course::Plan(plan)));
+                            out.effects.extend(effects);
+                        }
+                        Err(e) => out.refused.push(e),
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Asks to stop one node: its plan, and the effects that start it.
+    fn request(
         &mut self,
         state: &State,
         node: &str,
@@ -93,7 +145,7 @@ impl StopEngine {
         by: Requester,
         overrides: Overrides,
         now: u64,
-    ) -> Result<Vec<Effect>, RequestError> {
+    ) -> Result<(StopPlan, Vec<Effect>), RequestError> {
         let n = state.node(node).ok_or_else(|| RequestError::UnknownNode(node.to_string()))?;
         match n.phase {
             Phase::Exited => return Err(RequestError::AlreadyExited(node.to_string())),
@@ -107,16 +159,19 @@ impl StopEngine {
                 return Err(RequestError::AlreadyStopping(node.to_string()));
             }
         }
-        let plan = match mode {
-            StopMode::Graceful => plan::graceful(&n.spec, n.listens_for_stop(), overrides),
-            StopMode::Force => plan::forced(&n.spec),
-        };
-        let mut effects =
-            vec![Effect::Emit(EventKind::StopRequested { node: node.to_string(), by, mode, plan: plan.clone() })];
+        let plan = plan::for_node(n, mode, overrides);
+        // One clock read for the engine and the fold: the event carries the kill time.
         let kill_at = now + plan.grace_ms * MS;
+        let mut effects = vec![Effect::Emit(EventKind::StopRequested {
+            node: node.to_string(),
+            by,
+            mode,
+            plan: plan.clone(),
+            kill_at: Some(kill_at),
+        })];
         let run = Running {
             kill_bound: kill_at + plan.drain_extension_ms * MS,
-            plan,
+            plan: plan.clone(),
             requested_at: now,
             next: 0,
             kill_at,
@@ -124,63 +179,68 @@ impl StopEngine {
         };
         self.running.insert(node.to_string(), run);
         effects.extend(self.advance(state, node, now));
-        Ok(effects)
+        Ok((plan, effects))
     }
 
     /// Asks to stop every node in reverse dependency order: each node's stop starts once every
     /// node that depends on it has ended (not a whole tier: an unrelated node's long grace
     /// holds nothing up). A second request while one runs (or `force`) kills everything left
-    /// at once.
-    pub fn request_all(
-        &mut self,
-        state: &State,
-        force: bool,
-        by: Requester,
-        overrides: Overrides,
-        now: u64,
-    ) -> Vec<Effect> {
-        let alive = state.alive_nodes();
+    /// at once. Every node the stop is for is accepted, with how its stop goes.
+    fn request_all(&mut self, state: &State, force: bool, by: Requester, overrides: Overrides, now: u64) -> Submitted {
         let escalate = force || self.all.is_some();
-        let specs: Vec<crate::manifest::NodeSpec> = state.nodes.values().map(|n| n.spec.clone()).collect();
-        let (tiers, waits) = if escalate {
-            (vec![alive.clone()], BTreeMap::new())
-        } else {
-            let tiers = stop_tiers(&specs, &alive);
-            let waits = crate::manifest::order::stop_waits(&specs, &tiers);
-            (tiers, waits)
-        };
-        let mut effects = vec![Effect::Emit(EventKind::StopAllRequested {
+        let order = plan::stop_all(state, escalate);
+        let mut out = Submitted::default();
+        out.effects.push(Effect::Emit(EventKind::StopAllRequested {
             by,
             force: escalate,
-            tiers: tiers.clone(),
-            waits: waits.clone(),
-        })];
+            tiers: order.tiers.clone(),
+            waits: order.waits.clone(),
+        }));
+        let mut started: BTreeMap<String, StopPlan> = BTreeMap::new();
         if escalate {
-            for name in &alive {
+            for name in &order.nodes {
                 if self.running.get(name).is_some_and(|r| r.killed.is_some()) {
                     continue;
                 }
-                if let Ok(more) = self.request(state, name, StopMode::Force, by, overrides, now) {
-                    effects.extend(more);
+                if let Ok((plan, more)) = self.request(state, name, StopMode::Force, by, overrides, now) {
+                    started.insert(name.clone(), plan);
+                    out.effects.extend(more);
                 }
             }
             self.all = Some(AllRun { waiting: Vec::new(), by, overrides });
         } else {
-            let waiting = tiers
+            let waiting = order
+                .tiers
                 .iter()
                 .flatten()
-                .map(|name| (name.clone(), waits.get(name).cloned().unwrap_or_default()))
+                .map(|name| (name.clone(), order.waits.get(name).cloned().unwrap_or_default()))
                 .collect();
             self.all = Some(AllRun { waiting, by, overrides });
-            effects.extend(self.start_ready(state, now));
+            let (plans, more) = self.start_ready(state, now);
+            started = plans;
+            out.effects.extend(more);
         }
-        effects
+        out.accepted = order
+            .nodes
+            .into_iter()
+            .map(|name| {
+                let course = match (started.remove(&name), order.waits.get(&name)) {
+                    (Some(plan), _) => Course::Plan(plan),
+                    (None, Some(after)) => Course::After(after.clone()),
+                    (None, None) => Course::Unchanged,
+                };
+                (name, course)
+            })
+            .collect();
+        out
     }
 
-    /// Starts the stop of each waiting node of a stop-all whose dependents have all ended.
-    fn start_ready(&mut self, state: &State, now: u64) -> Vec<Effect> {
+    /// Starts the stop of each waiting node of a stop-all whose dependents have all ended: the
+    /// plans started, and their effects.
+    fn start_ready(&mut self, state: &State, now: u64) -> (BTreeMap<String, StopPlan>, Vec<Effect>) {
         let mut effects = Vec::new();
-        let Some(all) = &mut self.all else { return effects };
+        let mut plans = BTreeMap::new();
+        let Some(all) = &mut self.all else { return (plans, effects) };
         let ended = |n: &String| state.node(n).is_none_or(|n| n.phase == Phase::Exited);
         let (ready, still): (Vec<_>, Vec<_>) =
             std::mem::take(&mut all.waiting).into_iter().partition(|(_, waits)| waits.iter().all(ended));
@@ -190,11 +250,12 @@ impl StopEngine {
             if self.running.contains_key(&name) {
                 continue;
             }
-            if let Ok(more) = self.request(state, &name, StopMode::Graceful, by, overrides, now) {
+            if let Ok((plan, more)) = self.request(state, &name, StopMode::Graceful, by, overrides, now) {
+                plans.insert(name, plan);
                 effects.extend(more);
             }
         }
-        effects
+        (plans, effects)
     }
 
     /// Enters every stage of `node` that is due at `now`.
@@ -276,7 +337,7 @@ impl StopEngine {
         for name in names {
             effects.extend(self.advance(state, &name, now));
         }
-        effects.extend(self.start_ready(state, now));
+        effects.extend(self.start_ready(state, now).1);
         effects
     }
 

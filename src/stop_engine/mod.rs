@@ -1,10 +1,13 @@
 //! The stop engine: turns stop requests into a timed course of stages (stop message, stop
 //! signal, escalations, SIGKILL) and decides how each node's stop ended.
 //!
-//! [`plan`] is pure (used by the cockpit's confirm line too).
+//! [`request`] is the one shape of a stop request, from every way in; [`plan`] is pure (used by
+//! the cockpit's confirm line too).
 
 pub mod engine;
 pub mod plan;
+pub mod request;
 
-pub use engine::{Effect, RequestError, StopEngine};
+pub use engine::{Course, Effect, RequestError, StopEngine, Submitted};
 pub use plan::Overrides;
+pub use request::{StopRequest, StopTargets};

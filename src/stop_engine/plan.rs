@@ -1,14 +1,55 @@
 //! The course a stop takes, computed from the node's spec: pure, so the cockpit's confirm line
 //! shows exactly what the engine will do.
 
-use crate::event::{PlanStage, Signal, StageAction, StopPlan};
+use crate::event::{PlanStage, Signal, StageAction, StopMode, StopPlan};
 use crate::manifest::NodeSpec;
+use crate::state::{NodeState, State};
+use std::collections::BTreeMap;
 
 /// Per-request changes to a node's plan (`gracewatch stop --grace/--signal`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Overrides {
     pub grace_ms: Option<u64>,
     pub signal: Option<Signal>,
+}
+
+/// The plan a stop of `node` takes: what the engine carries out and what the cockpit's confirm
+/// line shows, from this one function.
+pub fn for_node(node: &NodeState, mode: StopMode, overrides: Overrides) -> StopPlan {
+    match mode {
+        StopMode::Graceful => graceful(&node.spec, node.listens_for_stop(), overrides),
+        StopMode::Force => forced(&node.spec),
+    }
+}
+
+/// The order of a stop of everything: the nodes it stops (those started and not exited, from
+/// [`State::alive_nodes`]), in tiers, and the nodes each waits for (its dependents).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllOrder {
+    pub nodes: Vec<String>,
+    pub tiers: Vec<Vec<String>>,
+    pub waits: BTreeMap<String, Vec<String>>,
+}
+
+impl AllOrder {
+    /// `web, lone now; db after app` (a forced stop: every node at once, `a, b`).
+    pub fn describe(&self) -> String {
+        crate::state::stop_all_order(&self.tiers, &self.waits)
+    }
+}
+
+/// How a stop of everything goes now: in reverse dependency order, or (`force`) every node at
+/// once. The one place that says which nodes a stop-all stops and in which order: the engine,
+/// the confirm and quit lines read it.
+pub fn stop_all(state: &State, force: bool) -> AllOrder {
+    let nodes = state.alive_nodes();
+    if force {
+        return AllOrder { tiers: vec![nodes.clone()], nodes, waits: BTreeMap::new() };
+    }
+    let specs: Vec<NodeSpec> = state.nodes.values().map(|n| n.spec.clone()).collect();
+    let tiers = crate::manifest::order::stop_tiers(&specs, &nodes);
+    let waits = crate::manifest::order::stop_waits(&specs, &tiers);
+    AllOrder { nodes, tiers, waits }
 }
 
 /// A graceful stop: the stop message first when the node listens for it (for at most half of

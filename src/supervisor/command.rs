@@ -3,7 +3,7 @@
 use crate::control::protocol::StoppedNode;
 use crate::event::{Event, Requester, Signal};
 use crate::state::{PsSnapshot, State};
-use crate::stop_engine::Overrides;
+use crate::stop_engine::StopRequest;
 use std::sync::Arc;
 use tokio::sync::{broadcast, oneshot};
 
@@ -12,13 +12,9 @@ pub type Subscription = (Box<State>, broadcast::Receiver<Arc<Event>>);
 pub enum Command {
     Ps(oneshot::Sender<PsSnapshot>),
     Stop {
-        nodes: Vec<String>,
-        all: bool,
-        force: bool,
-        overrides: Overrides,
-        by: Requester,
+        request: StopRequest,
         /// How the request was taken, or why nothing was stopped.
-        reply: oneshot::Sender<Result<StopReply, String>>,
+        reply: oneshot::Sender<Result<StopReply, CommandError>>,
         /// With `--wait`: answered once every accepted node has exited.
         wait: Option<oneshot::Sender<Vec<StoppedNode>>>,
     },
@@ -27,7 +23,7 @@ pub enum Command {
         node: String,
         signal: Signal,
         by: Requester,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), CommandError>>,
     },
     Subscribe(oneshot::Sender<Subscription>),
     /// A cockpit attached (+1) or left (-1): the probe watches closer while anyone looks.
@@ -39,7 +35,7 @@ pub enum Command {
 /// How a stop request was taken.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StopReply {
-    /// Nodes whose stop started, each with its plan.
+    /// Nodes whose stop started (or, in a stop-all, will start), each with its plan said.
     pub accepted: Vec<(String, String)>,
     /// Nodes that had already ended, each said in a line: `a already exited (stopped, status 0)`.
     pub exited: Vec<String>,
@@ -50,3 +46,40 @@ pub struct StopReply {
     /// The session's nodes (to say which names it has when one is unknown).
     pub known: Vec<String>,
 }
+
+/// Why the session did not do what a command asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// A stop that stopped nothing: every node named was refused, each with why.
+    Refused(Vec<String>),
+    /// A signal for a node with no process (not started, or exited).
+    NotRunning(String),
+    /// A signal for a node the session does not have.
+    UnknownNode(String),
+    /// The session ended before it answered.
+    SessionEnded,
+}
+
+impl CommandError {
+    /// The exit status for the CLI: 2 for a name the session does not have (bad input), 1
+    /// otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::UnknownNode(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandError::Refused(why) => f.write_str(&why.join("; ")),
+            CommandError::NotRunning(node) => write!(f, "{node} is not running"),
+            CommandError::UnknownNode(node) => write!(f, "no node named {node:?}"),
+            CommandError::SessionEnded => f.write_str("the session ended"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}

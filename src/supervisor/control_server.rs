@@ -1,13 +1,13 @@
 //! The control socket: `ps`, `stop` and `attach` from other processes of the same user.
 
 use super::command::Command;
+use super::dispatch::Answered;
 use crate::control::link::{LinkKind, Update};
 use crate::control::protocol::{Answer, Request};
-use crate::stop_engine::Overrides;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// Longest request line.
 const MAX_REQUEST: u64 = 64 * 1024;
@@ -82,16 +82,43 @@ async fn write(out: &mut tokio::net::unix::OwnedWriteHalf, answer: &Answer) -> b
     out.write_all(&line).await.is_ok()
 }
 
-async fn read_request(input: &mut BufReader<tokio::net::unix::OwnedReadHalf>) -> Option<Result<Request, String>> {
+/// A request line that could not be taken.
+#[derive(Debug)]
+pub enum BadRequest {
+    /// Over [`MAX_REQUEST`].
+    TooLong,
+    /// Not a request.
+    Invalid(serde_json::Error),
+}
+
+impl BadRequest {
+    /// The client's mistake: bad input.
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+impl std::fmt::Display for BadRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BadRequest::TooLong => f.write_str("request over 64 KiB"),
+            BadRequest::Invalid(e) => write!(f, "bad request: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BadRequest {}
+
+async fn read_request(input: &mut BufReader<tokio::net::unix::OwnedReadHalf>) -> Option<Result<Request, BadRequest>> {
     let mut buf = Vec::new();
     let n = (&mut *input).take(MAX_REQUEST + 1).read_until(b'\n', &mut buf).await.ok()?;
     if n == 0 {
         return None;
     }
     if buf.len() as u64 > MAX_REQUEST {
-        return Some(Err("request over 64 KiB".into()));
+        return Some(Err(BadRequest::TooLong));
     }
-    Some(serde_json::from_slice::<Request>(buf.trim_ascii()).map_err(|e| format!("bad request: {e}")))
+    Some(serde_json::from_slice::<Request>(buf.trim_ascii()).map_err(BadRequest::Invalid))
 }
 
 async fn handle(stream: UnixStream, path: PathBuf, commands: mpsc::Sender<Command>) {
@@ -99,7 +126,7 @@ async fn handle(stream: UnixStream, path: PathBuf, commands: mpsc::Sender<Comman
     let mut input = BufReader::new(rd);
     while let Some(req) = read_request(&mut input).await {
         let answer = match req {
-            Err(message) => Answer::Error { message },
+            Err(bad) => Answer::Error { message: bad.to_string() },
             Ok(Request::Attach) => {
                 attach(input, out, path, commands).await;
                 return;
@@ -121,65 +148,12 @@ async fn one(
     req: Request,
     out: &mut tokio::net::unix::OwnedWriteHalf,
 ) -> Option<Answer> {
-    let gone = || Answer::Error { message: "the session is ending".into() };
-    match req {
-        Request::Ps => {
-            let (tx, rx) = oneshot::channel();
-            commands.send(Command::Ps(tx)).await.ok()?;
-            Some(rx.await.map_or_else(|_| gone(), |snapshot| Answer::Ps { snapshot }))
-        }
-        Request::Stop { nodes, all, force, grace_ms, signal, wait, by } => {
-            let (reply, rx) = oneshot::channel();
-            let (wait_tx, wait_rx) = if wait {
-                let (a, b) = oneshot::channel();
-                (Some(a), Some(b))
-            } else {
-                (None, None)
-            };
-            commands
-                .send(Command::Stop {
-                    nodes,
-                    all,
-                    force,
-                    overrides: Overrides { grace_ms, signal },
-                    by,
-                    reply,
-                    wait: wait_tx,
-                })
-                .await
-                .ok()?;
-            match rx.await {
-                Err(_) => Some(gone()),
-                Ok(Err(message)) => Some(Answer::Error { message }),
-                Ok(Ok(reply)) if !reply.unknown.is_empty() => {
-                    Some(Answer::UnknownNodes { unknown: reply.unknown, known: reply.known })
-                }
-                Ok(Ok(reply)) => {
-                    let (nodes, plan) = reply.accepted.into_iter().unzip();
-                    let accepted = Answer::Accepted { nodes, plan, exited: reply.exited, refused: reply.refused };
-                    match wait_rx {
-                        None => Some(accepted),
-                        Some(wait_rx) => {
-                            if !write(out, &accepted).await {
-                                return None;
-                            }
-                            Some(wait_rx.await.map_or_else(|_| gone(), |nodes| Answer::Stopped { nodes }))
-                        }
-                    }
-                }
-            }
-        }
-        Request::Signal { node, signal, by } => {
-            let (reply, rx) = oneshot::channel();
-            commands.send(Command::Signal { node, signal, by, reply }).await.ok()?;
-            Some(match rx.await {
-                Ok(Ok(())) => Answer::Ok,
-                Ok(Err(message)) => Answer::Error { message },
-                Err(_) => gone(),
-            })
-        }
-        Request::Attach => None,
+    let Answered { answer, then } = super::dispatch::ask(commands, req).await?;
+    let Some(then) = then else { return Some(answer) };
+    if !write(out, &answer).await {
+        return None;
     }
+    Some(then.await.map_or_else(|_| super::dispatch::ended(), |nodes| Answer::Stopped { nodes }))
 }
 
 /// Streams the session to an attached cockpit through the same link `up` uses in-process:
@@ -194,7 +168,7 @@ async fn attach(
         return;
     }
     let Ok(mut link) = super::link::in_process_link(commands, LinkKind::Attached { socket: path }).await else {
-        let _ = write(&mut out, &Answer::Error { message: "the session is ending".into() }).await;
+        let _ = write(&mut out, &super::dispatch::ended()).await;
         return;
     };
     if !write(&mut out, &Answer::State { state: Box::new(std::mem::take(&mut link.state)), dropped: 0 }).await {
@@ -220,8 +194,8 @@ async fn attach(
                         return;
                     }
                 }
-                Some(Err(message)) => {
-                    if !write(&mut out, &Answer::Error { message }).await {
+                Some(Err(bad)) => {
+                    if !write(&mut out, &Answer::Error { message: bad.to_string() }).await {
                         return;
                     }
                 }

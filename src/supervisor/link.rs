@@ -1,13 +1,12 @@
 //! A [`SessionLink`] onto a running session, in-process. `up` hands it to its cockpit; the
 //! control server wraps the same link for `attach`, so both see exactly the same stream.
 
-use super::command::Command;
+use super::command::{Command, CommandError};
 use crate::control::link::{LinkKind, SessionLink, Update};
 use crate::control::protocol::Request;
-use crate::stop_engine::Overrides;
 use tokio::sync::{broadcast::error::RecvError, mpsc, oneshot};
 
-pub async fn in_process_link(commands: mpsc::Sender<Command>, kind: LinkKind) -> Result<SessionLink, String> {
+pub async fn in_process_link(commands: mpsc::Sender<Command>, kind: LinkKind) -> Result<SessionLink, CommandError> {
     let (state, mut events) = subscribe(&commands).await?;
     let _ = commands.send(Command::Viewers(1)).await;
     let (up_tx, up_rx) = mpsc::channel::<Update>(1024);
@@ -29,7 +28,7 @@ pub async fn in_process_link(commands: mpsc::Sender<Command>, kind: LinkKind) ->
                             }
                         }
                         Err(e) => {
-                            let _ = up_tx.send(Update::Closed(e)).await;
+                            let _ = up_tx.send(Update::Closed(e.to_string())).await;
                             break;
                         }
                     },
@@ -53,41 +52,14 @@ pub async fn in_process_link(commands: mpsc::Sender<Command>, kind: LinkKind) ->
     Ok(SessionLink { kind, state: *state, updates: up_rx, requests: req_tx })
 }
 
-async fn subscribe(commands: &mpsc::Sender<Command>) -> Result<super::command::Subscription, String> {
+async fn subscribe(commands: &mpsc::Sender<Command>) -> Result<super::command::Subscription, CommandError> {
     let (tx, rx) = oneshot::channel();
-    commands.send(Command::Subscribe(tx)).await.map_err(|_| "the session ended".to_string())?;
-    rx.await.map_err(|_| "the session ended".to_string())
+    commands.send(Command::Subscribe(tx)).await.map_err(|_| CommandError::SessionEnded)?;
+    rx.await.map_err(|_| CommandError::SessionEnded)
 }
 
 /// Passes a cockpit's request on; returns a line to show the operator.
 async fn forward(commands: &mpsc::Sender<Command>, req: Request) -> Option<String> {
-    match req {
-        Request::Stop { nodes, all, force, grace_ms, signal, by, .. } => {
-            let (reply, rx) = oneshot::channel();
-            let cmd =
-                Command::Stop { nodes, all, force, overrides: Overrides { grace_ms, signal }, by, reply, wait: None };
-            commands.send(cmd).await.ok()?;
-            match rx.await.ok()? {
-                Ok(reply) if !reply.unknown.is_empty() => Some(format!(
-                    "no node named {} (the session has {})",
-                    reply.unknown.join(", "),
-                    reply.known.join(", ")
-                )),
-                Ok(reply) => {
-                    let lines = reply.accepted.iter().map(|(n, plan)| format!("stopping {n}: {plan}"));
-                    Some(lines.chain(reply.exited).chain(reply.refused).collect::<Vec<_>>().join("; "))
-                }
-                Err(e) => Some(e),
-            }
-        }
-        Request::Signal { node, signal, by } => {
-            let (reply, rx) = oneshot::channel();
-            commands.send(Command::Signal { node: node.clone(), signal, by, reply }).await.ok()?;
-            Some(match rx.await.ok()? {
-                Ok(()) => format!("{signal} sent to {node}"),
-                Err(e) => e,
-            })
-        }
-        Request::Ps | Request::Attach => None,
-    }
+    let answered = super::dispatch::ask(commands, req.clone()).await?;
+    super::dispatch::notice(&req, &answered.answer)
 }

@@ -5,55 +5,13 @@
 //! that breaks the protocol is cut off with a visible event; it keeps running, and nothing else
 //! is affected.
 
+use super::input::{ConnCommand, Input, WireInput};
 use crate::wire::{self, MAX_LINE, NodeMsg, SupervisorMsg};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
-
-/// What a connection task tells the session.
-#[derive(Debug)]
-pub enum WireInput {
-    /// A connection presented a valid hello.
-    Connected {
-        conn: u64,
-        node: String,
-        pid: u32,
-        language: String,
-        client_version: String,
-        listens_stop: bool,
-        tx: mpsc::Sender<ConnCommand>,
-    },
-    Refused {
-        node: Option<String>,
-        reason: String,
-    },
-    Message {
-        conn: u64,
-        node: String,
-        msg: NodeMsg,
-    },
-    /// The line could not be decoded: cut the connection.
-    BadLine {
-        conn: u64,
-        node: String,
-        error: String,
-    },
-    Closed {
-        conn: u64,
-        node: String,
-        reason: String,
-    },
-}
-
-/// What the session tells a connection.
-#[derive(Debug)]
-pub enum ConnCommand {
-    Send(SupervisorMsg),
-    /// Cut the connection (after a protocol error).
-    Cut,
-}
 
 /// Node secrets, fixed when the session starts.
 #[derive(Debug, Clone, Default)]
@@ -71,13 +29,49 @@ impl Secrets {
     }
 
     /// Compares in constant time for equal lengths.
-    fn check(&self, node: &str, secret: &str) -> Result<(), String> {
-        let Some(expected) = self.by_node.get(node) else { return Err(format!("unknown node {node:?}")) };
+    fn check(&self, node: &str, secret: &str) -> Result<(), ConnError> {
+        let Some(expected) = self.by_node.get(node) else { return Err(ConnError::UnknownNode(node.to_string())) };
         let (a, b) = (expected.as_bytes(), secret.as_bytes());
         let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-        if same { Ok(()) } else { Err(format!("bad secret for node {node:?}")) }
+        if same { Ok(()) } else { Err(ConnError::BadSecret(node.to_string())) }
     }
 }
+
+/// Why a node connection was refused or cut (the events say it as text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnError {
+    /// The hello named a node the session does not have.
+    UnknownNode(String),
+    /// The hello's secret is not the node's.
+    BadSecret(String),
+    /// The first message was not a hello (its type).
+    NotHello(&'static str),
+    /// A line that breaks the wire protocol.
+    Line(wire::WireError),
+    /// The socket could not be read.
+    Read(String),
+}
+
+impl ConnError {
+    /// A node's mistake (bad input, 2), except a read that failed (1).
+    pub fn exit_code(&self) -> u8 {
+        if matches!(self, ConnError::Read(_)) { 1 } else { 2 }
+    }
+}
+
+impl std::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnError::UnknownNode(node) => write!(f, "unknown node {node:?}"),
+            ConnError::BadSecret(node) => write!(f, "bad secret for node {node:?}"),
+            ConnError::NotHello(got) => write!(f, "the first message must be hello, got {got}"),
+            ConnError::Line(e) => e.fmt(f),
+            ConnError::Read(e) => write!(f, "read failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnError {}
 
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     use std::os::unix::fs::PermissionsExt;
@@ -89,12 +83,7 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-pub async fn serve(
-    listener: UnixListener,
-    session: String,
-    secrets: Secrets,
-    sink: mpsc::Sender<super::session::Input>,
-) {
+pub async fn serve(listener: UnixListener, session: String, secrets: Secrets, sink: mpsc::Sender<Input>) {
     let mut next_conn = 0u64;
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
@@ -108,17 +97,17 @@ pub async fn serve(
 async fn read_line(
     input: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
     buf: &mut Vec<u8>,
-) -> Result<Option<()>, String> {
+) -> Result<Option<()>, ConnError> {
     buf.clear();
     let limit = MAX_LINE as u64 + 2;
-    let n = (&mut *input).take(limit).read_until(b'\n', buf).await.map_err(|e| format!("read failed: {e}"))?;
+    let n = (&mut *input).take(limit).read_until(b'\n', buf).await.map_err(|e| ConnError::Read(e.to_string()))?;
     if n == 0 {
         return Ok(None);
     }
     if buf.last() == Some(&b'\n') {
         buf.pop();
     } else if n as u64 == limit {
-        return Err(wire::WireError::TooLong(buf.len()).to_string());
+        return Err(ConnError::Line(wire::WireError::TooLong(buf.len())));
     }
     Ok(Some(()))
 }
@@ -127,21 +116,14 @@ async fn send(out: &mut tokio::net::unix::OwnedWriteHalf, msg: &SupervisorMsg) -
     out.write_all(&wire::encode_line(msg)).await.is_ok()
 }
 
-async fn connection(
-    stream: UnixStream,
-    conn: u64,
-    session: String,
-    secrets: Secrets,
-    sink: mpsc::Sender<super::session::Input>,
-) {
-    use super::session::Input;
+async fn connection(stream: UnixStream, conn: u64, session: String, secrets: Secrets, sink: mpsc::Sender<Input>) {
     let (rd, mut out) = stream.into_split();
     let mut input = BufReader::new(rd);
     let mut buf = Vec::with_capacity(256);
 
     // Handshake.
     let first = match read_line(&mut input, &mut buf).await {
-        Ok(Some(())) => wire::decode_node_line(&buf).map_err(|e| e.to_string()),
+        Ok(Some(())) => wire::decode_node_line(&buf).map_err(ConnError::Line),
         Ok(None) => return,
         Err(e) => Err(e),
     };
@@ -149,7 +131,8 @@ async fn connection(
         Ok(NodeMsg::Hello { node, secret, pid, language, client_version, listens_stop, .. }) => {
             match secrets.check(&node, &secret) {
                 Ok(()) => (node, pid, language, client_version, listens_stop),
-                Err(reason) => {
+                Err(e) => {
+                    let reason = e.to_string();
                     let _ = send(&mut out, &SupervisorMsg::Refused { reason: reason.clone() }).await;
                     let _ = sink.send(Input::Wire(WireInput::Refused { node: Some(node), reason })).await;
                     return;
@@ -157,12 +140,13 @@ async fn connection(
             }
         }
         Ok(other) => {
-            let reason = format!("the first message must be hello, got {}", msg_type(&other));
+            let reason = ConnError::NotHello(msg_type(&other)).to_string();
             let _ = send(&mut out, &SupervisorMsg::Refused { reason: reason.clone() }).await;
             let _ = sink.send(Input::Wire(WireInput::Refused { node: None, reason })).await;
             return;
         }
-        Err(reason) => {
+        Err(e) => {
+            let reason = e.to_string();
             let _ = send(&mut out, &SupervisorMsg::Refused { reason: reason.clone() }).await;
             let _ = sink.send(Input::Wire(WireInput::Refused { node: None, reason })).await;
             return;
@@ -182,7 +166,8 @@ async fn connection(
         tokio::select! {
             line = read_line(&mut input, &mut buf) => match line {
                 Ok(None) => break "the node closed the connection".to_string(),
-                Err(error) => {
+                Err(e) => {
+                    let error = e.to_string();
                     let _ = sink.send(Input::Wire(WireInput::BadLine { conn, node: node.clone(), error })).await;
                     break "cut: protocol error".to_string();
                 }

@@ -75,18 +75,18 @@ pub async fn pump(
     node: String,
     stream: Stream,
     fd: OwnedFd,
-    sink: tokio::sync::mpsc::Sender<super::session::Input>,
+    sink: tokio::sync::mpsc::Sender<super::input::Input>,
     clock: crate::clock::Clock,
 ) {
     read_lines(&node, stream, fd, &sink, clock).await;
-    let _ = sink.send(super::session::Input::StreamClosed { node }).await;
+    let _ = sink.send(super::input::Input::StreamClosed { node }).await;
 }
 
 async fn read_lines(
     node: &str,
     stream: Stream,
     fd: OwnedFd,
-    sink: &tokio::sync::mpsc::Sender<super::session::Input>,
+    sink: &tokio::sync::mpsc::Sender<super::input::Input>,
     clock: crate::clock::Clock,
 ) {
     let Ok(mut pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
@@ -107,7 +107,7 @@ async fn read_lines(
         }
         for (line, truncated_from) in lines.drain(..) {
             let ev = EventKind::Output { node: node.to_string(), stream, line, truncated_from };
-            if sink.send(super::session::Input::Event(clock.now(), ev)).await.is_err() {
+            if sink.send(super::input::Input::Event(clock.now(), ev)).await.is_err() {
                 return;
             }
         }

@@ -19,7 +19,7 @@ pub struct SpawnRequest {
     pub cwd: PathBuf,
     /// Added to gracewatch's own environment.
     pub env: BTreeMap<String, String>,
-    pub reply: tokio::sync::oneshot::Sender<Result<Spawned, String>>,
+    pub reply: tokio::sync::oneshot::Sender<Result<Spawned, SpawnError>>,
 }
 
 /// A started node.
@@ -59,21 +59,21 @@ impl Spawner {
         argv: Vec<String>,
         cwd: PathBuf,
         env: BTreeMap<String, String>,
-    ) -> Result<Spawned, String> {
+    ) -> Result<Spawned, SpawnError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.tx
             .send(SpawnRequest { node: node.to_string(), argv, cwd, env, reply })
-            .map_err(|_| "spawner thread is gone".to_string())?;
-        rx.await.map_err(|_| "spawner thread is gone".to_string())?
+            .map_err(|_| SpawnError::SpawnerGone)?;
+        rx.await.map_err(|_| SpawnError::SpawnerGone)?
     }
 }
 
-fn spawn_one(registry: &Registry, req: &SpawnRequest) -> Result<Spawned, String> {
+fn spawn_one(registry: &Registry, req: &SpawnRequest) -> Result<Spawned, SpawnError> {
     let Some((program, args)) = req.argv.split_first() else {
-        return Err("empty command".into());
+        return Err(SpawnError::EmptyCommand);
     };
     if !req.cwd.is_dir() {
-        return Err(format!("working directory {} does not exist", req.cwd.display()));
+        return Err(SpawnError::NoWorkingDir(req.cwd.clone()));
     }
     let mut cmd = Command::new(program);
     cmd.args(args)
@@ -88,11 +88,16 @@ fn spawn_one(registry: &Registry, req: &SpawnRequest) -> Result<Spawned, String>
     // Hold the registry lock from fork to pidfd: the reaper cannot reap (and the kernel cannot
     // recycle) the pid before we hold a pidfd for it.
     let mut inner = registry.lock();
-    let mut child = cmd.spawn().map_err(|e| describe_spawn_error(program, &req.cwd, &e))?;
+    let mut child = cmd.spawn().map_err(|error| SpawnError::Exec {
+        program: program.clone(),
+        cwd: req.cwd.clone(),
+        kind: error.kind(),
+        error: error.to_string(),
+    })?;
     let pid = child.id();
-    let raw = rustix::process::Pid::from_raw(pid as i32).ok_or("spawned child has pid 0")?;
+    let raw = rustix::process::Pid::from_raw(pid as i32).ok_or(SpawnError::PidZero)?;
     let pidfd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty())
-        .map_err(|e| format!("pidfd_open({pid}): {e}"))?;
+        .map_err(|e| SpawnError::Pidfd { pid, error: e })?;
     inner.add_leader(pid, &req.node);
     drop(inner);
 
@@ -105,12 +110,56 @@ fn spawn_one(registry: &Registry, req: &SpawnRequest) -> Result<Spawned, String>
     })
 }
 
-fn describe_spawn_error(program: &str, cwd: &std::path::Path, e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            format!("command not found: {program} (looked in PATH and relative to {})", cwd.display())
+/// Why a node could not be started (the `SpawnFailed` event says it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpawnError {
+    EmptyCommand,
+    NoWorkingDir(PathBuf),
+    /// The program could not be run.
+    Exec {
+        program: String,
+        cwd: PathBuf,
+        kind: std::io::ErrorKind,
+        error: String,
+    },
+    PidZero,
+    Pidfd {
+        pid: u32,
+        error: rustix::io::Errno,
+    },
+    /// The spawner thread ended (never expected while gracewatch lives).
+    SpawnerGone,
+}
+
+impl SpawnError {
+    /// A command that cannot run is bad input (2); the rest are failures (1).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SpawnError::EmptyCommand
+            | SpawnError::NoWorkingDir(_)
+            | SpawnError::Exec { kind: std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied, .. } => 2,
+            _ => 1,
         }
-        std::io::ErrorKind::PermissionDenied => format!("permission denied running {program}"),
-        _ => format!("cannot run {program}: {e}"),
     }
 }
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpawnError::EmptyCommand => f.write_str("empty command"),
+            SpawnError::NoWorkingDir(cwd) => write!(f, "working directory {} does not exist", cwd.display()),
+            SpawnError::Exec { program, cwd, kind, error } => match kind {
+                std::io::ErrorKind::NotFound => {
+                    write!(f, "command not found: {program} (looked in PATH and relative to {})", cwd.display())
+                }
+                std::io::ErrorKind::PermissionDenied => write!(f, "permission denied running {program}"),
+                _ => write!(f, "cannot run {program}: {error}"),
+            },
+            SpawnError::PidZero => f.write_str("spawned child has pid 0"),
+            SpawnError::Pidfd { pid, error } => write!(f, "pidfd_open({pid}): {error}"),
+            SpawnError::SpawnerGone => f.write_str("spawner thread is gone"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}

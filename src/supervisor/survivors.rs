@@ -200,16 +200,37 @@ pub fn sweep(node: &str, session_id: &str, known: &[Known], spare: &[u32]) -> Ve
     .collect()
 }
 
+/// A survivor sweep that failed (a panic in it: a bug), so leftovers may not have been killed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepFailed {
+    /// What the panic said.
+    pub what: String,
+}
+
+impl SweepFailed {
+    /// A failure, not bad input.
+    pub fn exit_code(&self) -> u8 {
+        1
+    }
+}
+
+impl std::fmt::Display for SweepFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the survivor sweep failed ({}); leftover processes may not have been killed", self.what)
+    }
+}
+
+impl std::error::Error for SweepFailed {}
+
 /// Runs a sweep so that a panic in it (a bug) becomes a message instead of ending gracewatch
 /// before it has recorded how the session ended.
-pub fn guarded<T>(sweep: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
-    std::panic::catch_unwind(sweep).map_err(|panic| {
-        let what = panic
+pub fn guarded<T>(sweep: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, SweepFailed> {
+    std::panic::catch_unwind(sweep).map_err(|panic| SweepFailed {
+        what: panic
             .downcast_ref::<&str>()
             .map(|s| (*s).to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".into());
-        format!("the survivor sweep failed ({what}); leftover processes may not have been killed")
+            .unwrap_or_else(|| "a panic".into()),
     })
 }
 
@@ -303,7 +324,7 @@ mod tests {
     #[test]
     fn a_sweep_that_panics_becomes_a_message() {
         assert_eq!(guarded(|| 7), Ok(7));
-        let err = guarded(|| -> u32 { panic!("boom at {}", 3) }).unwrap_err();
+        let err = guarded(|| -> u32 { panic!("boom at {}", 3) }).unwrap_err().to_string();
         assert!(err.contains("boom at 3") && err.contains("may not have been killed"), "{err}");
     }
 }

@@ -102,13 +102,10 @@ pub struct Confirm {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfirmKind {
-    /// Graceful stop of one node.
-    Stop(String),
-    /// SIGKILL now.
-    Kill(String),
+    /// A stop: of one node (graceful, or SIGKILL now) or of everything.
+    Stop(crate::stop_engine::StopRequest),
     /// One signal now from the picker (asked first only for SIGKILL: no cleanup can run).
     Signal(String, crate::event::Signal),
-    StopAll,
     /// Quitting an in-process session: stop every node, then leave.
     QuitStopAll,
     /// Quitting while the stop of everything is still running: force it.

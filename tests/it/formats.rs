@@ -101,7 +101,7 @@ fn every_event_kind() -> Vec<EventKind> {
         ForkResolved => EventKind::ForkResolved { node: node(), child_pid: 4244, execd: false, threaded: true, uncertain: true },
         Exec => EventKind::Exec { node: node(), pid: 4244 },
         ProbeMode => EventKind::ProbeMode { mode: ProbeMode::Polling, detail: "the kernel connector needs CAP_NET_ADMIN".into() },
-        StopRequested => EventKind::StopRequested { node: node(), by: Requester::Operator, mode: StopMode::Graceful, plan },
+        StopRequested => EventKind::StopRequested { node: node(), by: Requester::Operator, mode: StopMode::Graceful, plan, kill_at: Some(12_000_000_000) },
         StopAllRequested => EventKind::StopAllRequested {
             by: Requester::Ctl,
             force: false,

@@ -9,8 +9,9 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyE
 use futures_util::Stream;
 use gracewatch::control::link::{LinkKind, SessionLink, Update};
 use gracewatch::control::protocol::Request;
-use gracewatch::event::{Event, EventKind, ExitCause, Requester, Signal};
+use gracewatch::event::{Event, EventKind, ExitCause, Requester, Signal, StopMode};
 use gracewatch::state::State;
+use gracewatch::stop_engine::{StopRequest, StopTargets};
 use gracewatch::tui::driver::{FRAME, TICK, drive};
 use gracewatch::tui::theme::Theme;
 use gracewatch::tui::{TuiExit, TuiOptions};
@@ -93,9 +94,10 @@ async fn stop_goes_out_after_confirmation_and_q_detaches() {
     let (mut rig, task) = start(attached(), running_system().state.into_state(), options(6 * S));
     typed(&rig, "jsy").await;
     match next_request(&mut rig).await {
-        Request::Stop { nodes, all, force, by, .. } => {
-            assert_eq!((nodes, all, force, by), (vec!["detector".to_string()], false, false, Requester::Operator));
-        }
+        Request::Stop { request, .. } => assert_eq!(
+            request,
+            StopRequest::nodes(vec!["detector".to_string()], StopMode::Graceful, Requester::Operator)
+        ),
         other => panic!("expected a stop, got {other:?}"),
     }
     typed(&rig, "xjj").await;
@@ -117,7 +119,13 @@ async fn sorting_keeps_the_selected_node_before_the_cursor_has_moved() {
     typed(&rig, "ooooo").await;
     typed(&rig, "sy").await;
     match next_request(&mut rig).await {
-        Request::Stop { nodes, .. } => assert_eq!(nodes, vec!["camera".to_string()], "the selection followed camera"),
+        Request::Stop { request, .. } => {
+            assert_eq!(
+                request.targets,
+                StopTargets::Nodes(vec!["camera".to_string()]),
+                "the selection followed camera"
+            );
+        }
         other => panic!("expected a stop, got {other:?}"),
     }
     typed(&rig, "q").await;
@@ -136,7 +144,7 @@ async fn quitting_under_up_stops_everything_and_waits_for_the_exits() {
     let (mut rig, task) = start(LinkKind::InProcess, feed.state.into_state(), options(6 * S));
     typed(&rig, "qy").await;
     match next_request(&mut rig).await {
-        Request::Stop { all, force, by, .. } => assert_eq!((all, force, by), (true, false, Requester::Operator)),
+        Request::Stop { request, .. } => assert_eq!(request, StopRequest::all(StopMode::Graceful, Requester::Operator)),
         other => panic!("expected stop all, got {other:?}"),
     }
     // Still on screen while nodes exit one by one.
@@ -390,7 +398,10 @@ async fn after_a_stop_all_under_up_the_final_table_stays_until_q() {
     let mut seq = feed.state.last_seq.unwrap() + 1;
     let (mut rig, task) = start(LinkKind::InProcess, feed.state.into_state(), options(6 * S));
     typed(&rig, "Sy").await;
-    assert!(matches!(next_request(&mut rig).await, Request::Stop { all: true, force: false, .. }));
+    assert!(matches!(
+        next_request(&mut rig).await,
+        Request::Stop { request: StopRequest { targets: StopTargets::All, mode: StopMode::Graceful, .. }, .. }
+    ));
     for (i, name) in names.iter().enumerate() {
         rig.updates.send(stopped_at_7s(seq, name, i)).await.unwrap();
         seq += 1;
@@ -417,7 +428,10 @@ async fn after_a_stop_all_under_up_the_final_table_stays_until_q() {
 async fn quitting_under_up_ends_when_the_session_closes_first() {
     let (mut rig, task) = start(LinkKind::InProcess, running_system().state.into_state(), options(6 * S));
     typed(&rig, "qy").await;
-    assert!(matches!(next_request(&mut rig).await, Request::Stop { all: true, .. }));
+    assert!(matches!(
+        next_request(&mut rig).await,
+        Request::Stop { request: StopRequest { targets: StopTargets::All, .. }, .. }
+    ));
     rig.updates.send(Update::Closed("the session ended".into())).await.unwrap();
     let (exit, _) = tokio::time::timeout(Duration::from_secs(2), task).await.unwrap().unwrap();
     assert_eq!(exit.unwrap(), TuiExit::LinkClosed("the session ended".into()));

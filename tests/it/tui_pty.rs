@@ -101,7 +101,7 @@ fn q_detaches_and_gives_the_terminal_back() {
     let (text, ok) = finish(pty);
     assert!(ok, "{text}");
     assert!(text.contains("EXIT Ok(Detached)"), "{text}");
-    assert!(text.contains("nodes: [\"detector\"]"), "{text}");
+    assert!(text.contains("targets: Nodes([\"detector\"])"), "{text}");
 }
 
 #[test]

@@ -4,13 +4,20 @@
 
 use crate::tui_support;
 
+use gracewatch::event::{Requester, StopMode};
 use gracewatch::state::State;
+use gracewatch::stop_engine::StopRequest;
 use gracewatch::tui::app::{Confirm, ConfirmKind, Overlay, Pane, Ui, View};
 use gracewatch::tui::views::confirm::stop_text;
 use insta::assert_snapshot;
 use tui_support::*;
 
 const SIZES: [(u16, u16); 2] = [(160, 45), (80, 24)];
+
+/// The operator's graceful stop of camera, as the confirm line holds it.
+fn camera_stop() -> StopRequest {
+    StopRequest::nodes(vec!["camera".into()], StopMode::Graceful, Requester::Operator)
+}
 
 fn both(name: &str, state: &State, now: u64, setup: impl Fn(&mut Ui)) {
     for (w, h) in SIZES {
@@ -132,7 +139,7 @@ fn confirm_line_shows_the_plan() {
     );
     both("confirm_stop", &f.state, 6 * S, |ui| {
         ui.table.selected = Some("camera".into());
-        ui.overlay = Overlay::Confirm(Confirm { kind: ConfirmKind::Stop("camera".into()), text: text.clone() });
+        ui.overlay = Overlay::Confirm(Confirm { kind: ConfirmKind::Stop(camera_stop()), text: text.clone() });
     });
 }
 
@@ -169,7 +176,10 @@ fn every_screen_survives_any_size() {
         Overlay::Help { scroll: 3 },
         Overlay::Picker { node: "camera".into(), index: 8 },
         Overlay::Search { input: "x".into() },
-        Overlay::Confirm(Confirm { kind: ConfirmKind::StopAll, text: "a very long question ".repeat(20) }),
+        Overlay::Confirm(Confirm {
+            kind: ConfirmKind::Stop(StopRequest::all(StopMode::Graceful, Requester::Operator)),
+            text: "a very long question ".repeat(20),
+        }),
     ];
     for f in &feeds {
         for (w, h) in [(1, 1), (2, 2), (10, 3), (30, 8), (40, 10), (60, 15), (79, 23), (100, 30), (119, 40), (200, 60)]

@@ -339,7 +339,13 @@ pub fn mid_stop() -> Feed {
     );
     f.at(
         10_000,
-        EventKind::StopRequested { node: "camera".into(), by: Requester::Operator, mode: StopMode::Graceful, plan: p },
+        EventKind::StopRequested {
+            node: "camera".into(),
+            by: Requester::Operator,
+            mode: StopMode::Graceful,
+            plan: p,
+            kill_at: None,
+        },
     );
     f.at(
         10_000,
@@ -406,6 +412,7 @@ pub fn exited_all_causes() -> Feed {
                 by: Requester::Ctl,
                 mode: StopMode::Graceful,
                 plan: graceful.clone(),
+                kill_at: None,
             },
         );
         f.at(
@@ -462,7 +469,13 @@ pub fn exited_all_causes() -> Feed {
     let force = plan(&[(0, StageAction::Kill)], 0);
     f.at(
         6000,
-        EventKind::StopRequested { node: "forced".into(), by: Requester::Operator, mode: StopMode::Force, plan: force },
+        EventKind::StopRequested {
+            node: "forced".into(),
+            by: Requester::Operator,
+            mode: StopMode::Force,
+            plan: force,
+            kill_at: None,
+        },
     );
     f.at(6000, EventKind::StageEntered { node: "forced".into(), stage: StageAction::Kill, deadline: None });
     f.at(
@@ -608,6 +621,7 @@ pub fn all_hazards() -> Feed {
                 by: Requester::Operator,
                 mode: StopMode::Graceful,
                 plan: p.clone(),
+                kill_at: None,
             },
         );
         f.at(1000, EventKind::StageEntered { node: n.into(), stage: StageAction::Message, deadline: Some(2 * S) });
@@ -703,7 +717,13 @@ pub fn paused_and_signalled() -> Feed {
     let p = plan(&[(0, StageAction::Signal(Signal::TERM)), (10_000, StageAction::Kill)], 10_000);
     f.at(
         2000,
-        EventKind::StopRequested { node: "held".into(), by: Requester::Operator, mode: StopMode::Graceful, plan: p },
+        EventKind::StopRequested {
+            node: "held".into(),
+            by: Requester::Operator,
+            mode: StopMode::Graceful,
+            plan: p,
+            kill_at: None,
+        },
     );
     f.at(
         2000,

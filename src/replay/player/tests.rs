@@ -30,7 +30,13 @@ fn write_journal_recorded(path: &Path, events: u64, recorder: Option<&crate::rep
                 false,
                 crate::stop_engine::Overrides::default(),
             );
-            EventKind::StopRequested { node: "a".into(), by: Requester::Ctl, mode: StopMode::Graceful, plan }
+            EventKind::StopRequested {
+                node: "a".into(),
+                by: Requester::Ctl,
+                mode: StopMode::Graceful,
+                plan,
+                kill_at: None,
+            }
         } else if i % 2 == 0 {
             EventKind::TokenIssued { node: "a".into(), id: i, receivers: vec!["r".into()] }
         } else {

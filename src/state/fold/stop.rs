@@ -5,21 +5,31 @@ use crate::event::{Requester, Signal, SignalTarget, StageAction, StopMode, StopP
 use crate::state::{LogSource, Phase, SignalRecord, State, StepKind, StopAll, StopProgress, sentence};
 use std::collections::BTreeMap;
 
-pub(super) fn requested(s: &mut State, at: At, node: &str, by: Requester, mode: StopMode, plan: &StopPlan) {
+pub(super) fn requested(
+    s: &mut State,
+    at: At,
+    node: &str,
+    by: Requester,
+    mode: StopMode,
+    plan: &StopPlan,
+    kill_at: Option<u64>,
+) {
     let t = at.t;
     let n = s.node_mut(node);
     if n.phase != Phase::Exited {
         n.phase = Phase::Stopping;
     }
+    // The engine's own deadline; older journals did not carry it: the request and the grace.
+    let kill_at = kill_at.unwrap_or_else(|| StopProgress::kill_at_of(t, plan));
     match &mut n.stop {
         Some(stop) if n.phase != Phase::Exited => {
             // A second request (usually a forced one) on a stop in progress.
             stop.mode = mode;
             stop.plan = plan.clone();
-            stop.kill_at = t + plan.grace_ms * 1_000_000;
+            stop.kill_at = kill_at;
             stop.push(t, StepKind::Requested { by, mode });
         }
-        _ => n.stop = Some(StopProgress::new(t, by, mode, plan.clone())),
+        _ => n.stop = Some(StopProgress::new(t, by, mode, plan.clone(), kill_at)),
     }
     s.say(at, Some(node), LogSource::Event, sentence::stop_requested_log(by, mode, plan));
 }

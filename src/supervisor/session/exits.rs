@@ -13,11 +13,15 @@
 //! forgets the node at once, so a deadline that falls while the exit is held kills nothing.
 
 use super::Session;
-use crate::event::ExitCause;
+use crate::event::{EventKind, ExitCause, Requester, Signal};
 use crate::supervisor::reaper::Reaped;
 
 /// The longest a reaped leader's exit waits for its pipes and connections to close.
 pub const EXIT_DRAIN_NS: u64 = 100_000_000;
+/// An exit this soon after a signal someone sent by hand (the cockpit's `x`) is put down to
+/// that signal ("signalled by the operator (SIGINT)"); later, the node ended on its own. A
+/// node that dies *of* that signal is put down to it whenever it dies.
+const SIGNALLED_WINDOW_NS: u64 = 30_000_000_000;
 
 /// A reaped leader whose exit is not recorded yet.
 pub(super) struct HeldExit {
@@ -90,5 +94,56 @@ impl Session {
     /// When the next held exit is due.
     pub(super) fn next_held_exit(&self) -> Option<u64> {
         self.held_exits.iter().map(|h| h.until).min()
+    }
+
+    /// A node's leader was reaped: its cause is decided now, at the instant it ended (the stop
+    /// engine forgets it, so no later stage is entered for it, and nothing is signalled); the
+    /// exit is recorded by [`Session::record_exit`], at once or once it has said all
+    /// ([`exits`]).
+    pub(super) fn exit_cause(&mut self, r: &Reaped, node: &str) -> ExitCause {
+        let sent = self.signalled_by_hand(node, r.t, r.signal);
+        self.procs.remove(node);
+        self.engine.on_exit(node, r.code, r.signal, sent)
+    }
+
+    pub(super) fn record_exit(&mut self, r: &Reaped, node: String, cause: ExitCause) {
+        // A stop requested while the exit was held (the state still said running) ends here.
+        let _ = self.engine.on_exit(&node, r.code, r.signal, None);
+        let pending_tokens = self
+            .hub
+            .state
+            .node(&node)
+            .map(|n| if n.tokens.pending() > 0 { n.tokens.pending_tokens(r.t, 1000) } else { Vec::new() })
+            .unwrap_or_default();
+        self.hub.push(
+            r.t,
+            EventKind::NodeExited {
+                node: node.clone(),
+                pid: r.pid,
+                code: r.code,
+                signal: r.signal,
+                cause,
+                pending_tokens,
+            },
+        );
+        self.probe.unwatch(&node);
+        self.sweep_later(node, r.t);
+        let now = self.now();
+        let effects = self.engine.tick(&self.hub.state, now);
+        self.execute(effects);
+        self.answer_waiters();
+    }
+
+    /// The signal sent to `node` by hand (not by a stop plan) that its exit at `t` is put down
+    /// to, if any: the one it died of, or one it handled by exiting (with a status, or with no
+    /// status known) shortly after. A death by another signal is not the sender's: a node sent
+    /// SIGHUP to reload that dies of SIGSEGV later crashed.
+    pub(super) fn signalled_by_hand(&self, node: &str, t: u64, died_of: Option<Signal>) -> Option<(Signal, Requester)> {
+        let sent = self.hub.state.node(node)?.signalled?;
+        let credited = match died_of {
+            Some(signal) => signal == sent.signal,
+            None => t.saturating_sub(sent.t) <= SIGNALLED_WINDOW_NS,
+        };
+        credited.then_some((sent.signal, sent.by))
     }
 }

@@ -6,10 +6,11 @@
 //! may collect, comes from the kernel connector when the probe has it. Ending a watch never
 //! stops or sweeps anything: the processes are not ours.
 
-use super::{Input, NodeProc, Session};
+use super::{NodeProc, Session};
 use crate::event::{EventKind, Signal};
 use crate::probe::ProcExit;
 use crate::probe::read::{Buf, ProcDir};
+use crate::supervisor::input::Input;
 use std::collections::{HashMap, HashSet};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -24,13 +25,49 @@ pub enum Targets {
     ChildrenOf(u32),
 }
 
+/// Why a process could not be taken under watch (the journal says it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum AdoptError {
+    NoProcess {
+        pid: u32,
+        cause: String,
+    },
+    /// Its `/proc/PID/stat` could not be read.
+    Unreadable {
+        pid: u32,
+        cause: String,
+    },
+    PidZero,
+    Pidfd {
+        pid: u32,
+        error: rustix::io::Errno,
+    },
+    /// It ended while being taken under watch (its number may have been reused).
+    Recycled(u32),
+}
+
+impl std::fmt::Display for AdoptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdoptError::NoProcess { pid, cause } => write!(f, "no process {pid}: {cause}"),
+            AdoptError::Unreadable { pid, cause } => write!(f, "cannot read /proc/{pid}/stat: {cause}"),
+            AdoptError::PidZero => f.write_str("pid 0"),
+            AdoptError::Pidfd { pid, error } => write!(f, "cannot open a pidfd for {pid}: {error}"),
+            AdoptError::Recycled(pid) => {
+                write!(f, "pid {pid} ended (and its number may have been reused) while being taken under watch")
+            }
+        }
+    }
+}
+
 /// How long an exit may wait for its status from the kernel connector.
 const STATUS_WAIT_NS: u64 = 200_000_000;
 /// How often `--name` and `--children-of` look for new matches.
 const RESCAN_EVERY_NS: u64 = 1_000_000_000;
 
-#[derive(Default)]
 pub(super) struct Watched {
+    /// What to watch.
+    targets: Targets,
     /// Exit statuses that arrived before the pidfd said the process had gone.
     statuses: HashMap<u32, ProcExit>,
     /// Exits waiting for their status: (give up at, node, pid).
@@ -42,6 +79,17 @@ pub(super) struct Watched {
 }
 
 impl Watched {
+    pub(super) fn new(targets: Targets) -> Self {
+        Watched {
+            targets,
+            statuses: HashMap::new(),
+            waiting: Vec::new(),
+            adopted: HashSet::new(),
+            refused: HashSet::new(),
+            next_rescan: None,
+        }
+    }
+
     pub(super) fn next_wake(&self) -> Option<u64> {
         self.waiting.iter().map(|(t, _, _)| *t).chain(self.next_rescan).min()
     }
@@ -76,12 +124,12 @@ fn ancestors_of(pid: u32) -> Vec<u32> {
 impl Session {
     /// Adopts the targets present now (called once when the session starts).
     pub(super) fn adopt_targets(&mut self) {
-        let Some(targets) = self.cfg.targets.clone() else { return };
-        self.watched = Some(Watched::default());
+        let Some(targets) = self.mode.watched().map(|w| w.targets.clone()) else { return };
         match targets {
             Targets::Pids(pids) => {
                 for pid in pids {
-                    if let Err(message) = self.adopt(pid) {
+                    if let Err(e) = self.adopt(pid) {
+                        let message = e.to_string();
                         self.emit(EventKind::SupervisorError { context: format!("watch pid {pid}"), message });
                     }
                 }
@@ -93,7 +141,7 @@ impl Session {
     /// Looks for new matches of `--name` / `--children-of`.
     fn rescan(&mut self) {
         let now = self.now();
-        let Some(targets) = self.cfg.targets.clone() else { return };
+        let Some(targets) = self.mode.watched().map(|w| w.targets.clone()) else { return };
         let candidates: Vec<u32> = match &targets {
             Targets::Pids(_) => return,
             Targets::ChildrenOf(parent) => crate::supervisor::survivors::children_of(*parent),
@@ -116,7 +164,7 @@ impl Session {
         // pattern in their command lines: watching them would mean offering to stop them.
         let ancestors = ancestors_of(std::process::id());
         for pid in candidates {
-            let Some(w) = &self.watched else { return };
+            let Some(w) = self.mode.watched() else { return };
             if w.adopted.contains(&pid)
                 || w.refused.contains(&pid)
                 || ancestors.contains(&pid)
@@ -124,14 +172,15 @@ impl Session {
             {
                 continue;
             }
-            if let Err(message) = self.adopt(pid) {
-                if let Some(w) = &mut self.watched {
+            if let Err(e) = self.adopt(pid) {
+                let message = e.to_string();
+                if let Some(w) = self.mode.watched_mut() {
                     w.refused.insert(pid);
                 }
                 self.emit(EventKind::SupervisorError { context: format!("watch pid {pid}"), message });
             }
         }
-        if let Some(w) = &mut self.watched {
+        if let Some(w) = self.mode.watched_mut() {
             w.next_rescan = Some(now + RESCAN_EVERY_NS);
         }
     }
@@ -139,7 +188,7 @@ impl Session {
     /// Is `pid` a descendant of an adopted process (then it is part of that node's tree) or
     /// of gracewatch itself?
     fn descends_from_watched(&self, pid: u32) -> bool {
-        let Some(w) = &self.watched else { return false };
+        let Some(w) = self.mode.watched() else { return false };
         let me = std::process::id();
         let mut p = ppid_of(pid);
         for _ in 0..64 {
@@ -153,17 +202,17 @@ impl Session {
     }
 
     /// Takes one process under watch.
-    fn adopt(&mut self, pid: u32) -> Result<(), String> {
-        let proc = ProcDir::open(pid).map_err(|e| format!("no process {pid}: {e}"))?;
+    fn adopt(&mut self, pid: u32) -> Result<(), AdoptError> {
+        let proc = ProcDir::open(pid).map_err(|e| AdoptError::NoProcess { pid, cause: e.to_string() })?;
         let mut buf = Buf::new();
-        let stat = proc.stat(&mut buf).map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
-        let raw = rustix::process::Pid::from_raw(pid as i32).ok_or("pid 0")?;
+        let stat = proc.stat(&mut buf).map_err(|e| AdoptError::Unreadable { pid, cause: e.to_string() })?;
+        let raw = rustix::process::Pid::from_raw(pid as i32).ok_or(AdoptError::PidZero)?;
         let pidfd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty())
-            .map_err(|e| format!("cannot open a pidfd for {pid}: {e}"))?;
+            .map_err(|error| AdoptError::Pidfd { pid, error })?;
         // The pidfd holds whatever process has this pid now: check it is the one read above.
         let now_start = ProcDir::open(pid).and_then(|p| p.stat(&mut buf)).map(|s| s.start_time);
         if now_start.ok() != Some(stat.start_time) {
-            return Err(format!("pid {pid} ended (and its number may have been reused) while being taken under watch"));
+            return Err(AdoptError::Recycled(pid));
         }
         let uid = proc.owner_uid().unwrap_or(u32::MAX);
         let mut argv =
@@ -179,7 +228,7 @@ impl Session {
         let pidfd = Arc::new(pidfd);
         self.watch_exit(node.clone(), pid, pidfd.clone());
         self.procs.insert(node, NodeProc { pid, pgid: 0, pidfd });
-        if let Some(w) = &mut self.watched {
+        if let Some(w) = self.mode.watched_mut() {
             w.adopted.insert(pid);
         }
         Ok(())
@@ -211,11 +260,11 @@ impl Session {
 
     /// The pidfd says the process is gone; its status may still be on its way.
     pub(super) fn on_pidfd_exit(&mut self, node: String, pid: u32, t: u64) {
-        let known = self.watched.as_mut().and_then(|w| w.statuses.remove(&pid));
+        let known = self.mode.watched_mut().and_then(|w| w.statuses.remove(&pid));
         match known {
             Some(e) => self.end_watched(&node, pid, e.code, e.signal, t),
             None => {
-                if let Some(w) = &mut self.watched {
+                if let Some(w) = self.mode.watched_mut() {
                     w.waiting.push((t + STATUS_WAIT_NS, node, pid));
                 }
             }
@@ -224,7 +273,7 @@ impl Session {
 
     /// An exit status from the kernel connector (through the probe).
     pub(super) fn on_proc_exit(&mut self, e: ProcExit) {
-        let Some(w) = &mut self.watched else { return };
+        let Some(w) = self.mode.watched_mut() else { return };
         if !w.adopted.contains(&e.pid) {
             return; // a descendant, not a watched process
         }
@@ -239,7 +288,7 @@ impl Session {
 
     /// Exits whose status did not come in time, and rescans that are due.
     pub(super) fn on_watch_timer(&mut self, now: u64) {
-        let Some(w) = &mut self.watched else { return };
+        let Some(w) = self.mode.watched_mut() else { return };
         let (due, later): (Vec<_>, Vec<_>) =
             std::mem::take(&mut w.waiting).into_iter().partition(|(t, _, _)| *t <= now);
         w.waiting = later;
@@ -261,7 +310,7 @@ impl Session {
         );
         self.procs.remove(node);
         self.probe.unwatch(node);
-        if let Some(w) = &mut self.watched {
+        if let Some(w) = self.mode.watched_mut() {
             w.adopted.remove(&pid);
         }
         let now = self.now();

@@ -3,7 +3,26 @@
 
 use super::Session;
 use crate::event::EventKind;
-use crate::supervisor::node_server::{Conn, ConnCommand, WireInput};
+use crate::state::LedgerError;
+use crate::supervisor::input::{ConnCommand, WireInput};
+use crate::supervisor::node_server::Conn;
+
+/// A node message that breaks the protocol (its connection is cut; the event says why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Violation {
+    HelloTwice,
+    /// A token issued twice, or released that was never lent to that receiver.
+    Tokens(LedgerError),
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Violation::HelloTwice => f.write_str("hello sent twice on one connection"),
+            Violation::Tokens(e) => e.fmt(f),
+        }
+    }
+}
 
 impl Session {
     pub(super) fn send_stop_message(&mut self, node: &str, signal_in_ms: u64, kill_in_ms: u64) {
@@ -45,7 +64,7 @@ impl Session {
                 if self.conns.contains_key(&conn) {
                     match self.wire_event(conn, &node, msg) {
                         Ok(ev) => self.emit(ev),
-                        Err(error) => self.cut(conn, &node, error),
+                        Err(violation) => self.cut(conn, &node, violation.to_string()),
                     }
                 }
             }
@@ -53,12 +72,12 @@ impl Session {
     }
 
     /// The event a node message stands for, or why it breaks the protocol.
-    fn wire_event(&mut self, conn: u64, node: &str, msg: crate::wire::NodeMsg) -> Result<EventKind, String> {
+    fn wire_event(&mut self, conn: u64, node: &str, msg: crate::wire::NodeMsg) -> Result<EventKind, Violation> {
         use crate::wire::{NodeMsg, Outcome};
         let node_state = self.hub.state.node(node);
         let node = node.to_string();
         Ok(match msg {
-            NodeMsg::Hello { .. } => return Err("hello sent twice on one connection".into()),
+            NodeMsg::Hello { .. } => return Err(Violation::HelloTwice),
             NodeMsg::ListenStop => {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.listening = true;
@@ -76,13 +95,13 @@ impl Session {
             }
             NodeMsg::TokenIssued { id, receivers } => {
                 if let Some(n) = node_state {
-                    n.tokens.check_issue(id).map_err(|e| e.to_string())?;
+                    n.tokens.check_issue(id).map_err(Violation::Tokens)?;
                 }
                 EventKind::TokenIssued { node, id, receivers }
             }
             NodeMsg::TokenReleased { id, receiver } => {
                 if let Some(n) = node_state {
-                    n.tokens.check_release(id, &receiver).map_err(|e| e.to_string())?;
+                    n.tokens.check_release(id, &receiver).map_err(Violation::Tokens)?;
                 }
                 EventKind::TokenReleased { node, id, receiver }
             }

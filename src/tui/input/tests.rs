@@ -6,6 +6,7 @@ use crate::control::protocol::Request;
 use crate::event::*;
 use crate::manifest::{Manifest, NodeSpec};
 use crate::state::Fold;
+use crate::stop_engine::{StopRequest, StopTargets};
 use crate::tui::action::ReplayCmd;
 use crate::tui::app::{Confirm, ConfirmKind, LinkMode, Quitting};
 use crate::tui::layout;
@@ -79,15 +80,17 @@ fn press(ui: &mut Ui, s: &State, keys: &[KeyEvent]) -> Vec<Action> {
 }
 
 fn stop(nodes: &[&str], all: bool, force: bool) -> Action {
-    Action::Send(Request::Stop {
-        nodes: nodes.iter().map(|n| (*n).to_string()).collect(),
-        all,
-        force,
-        grace_ms: None,
-        signal: None,
-        wait: false,
-        by: Requester::Operator,
-    })
+    Action::Send(Request::Stop { request: stop_request(nodes, all, force), wait: false })
+}
+
+fn stop_request(nodes: &[&str], all: bool, force: bool) -> StopRequest {
+    let mode = if force { StopMode::Force } else { StopMode::Graceful };
+    if all {
+        assert!(nodes.is_empty());
+        StopRequest::all(mode, Requester::Operator)
+    } else {
+        StopRequest::nodes(nodes.iter().map(|n| (*n).to_string()).collect(), mode, Requester::Operator)
+    }
 }
 
 #[test]
@@ -129,7 +132,7 @@ fn s_asks_with_the_plan_and_y_sends_a_graceful_stop() {
     assert_eq!(press(&mut u, &s, &[ch('j'), ch('s')]), vec![]);
     match &u.overlay {
         Overlay::Confirm(c) => {
-            assert_eq!(c.kind, ConfirmKind::Stop("b".into()));
+            assert_eq!(c.kind, ConfirmKind::Stop(stop_request(&["b"], false, false)));
             assert!(c.text.contains("SIGTERM → SIGKILL @10s"), "{}", c.text);
         }
         other => panic!("expected a confirm prompt, got {other:?}"),
@@ -148,7 +151,10 @@ fn n_and_esc_cancel_a_prompt_without_sending() {
     assert_eq!(u.overlay, Overlay::None);
     // While a prompt is open, other keys do nothing.
     assert_eq!(press(&mut u, &s, &[ch('S'), ch('j'), ch('q'), ch('s')]), vec![]);
-    assert!(matches!(u.overlay, Overlay::Confirm(Confirm { kind: ConfirmKind::StopAll, .. })));
+    assert!(matches!(
+        u.overlay,
+        Overlay::Confirm(Confirm { kind: ConfirmKind::Stop(StopRequest { targets: StopTargets::All, .. }), .. })
+    ));
 }
 
 #[test]

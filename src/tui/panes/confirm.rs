@@ -3,8 +3,9 @@
 //! place a key turns into a [`Request`] to the session.
 
 use crate::control::protocol::Request;
-use crate::event::{Requester, Signal};
+use crate::event::{Requester, Signal, StopMode};
 use crate::state::{Phase, State};
+use crate::stop_engine::StopRequest;
 use crate::tui::action::Action;
 use crate::tui::app::{Confirm, ConfirmKind, LinkMode, Overlay, Quitting, Ui};
 use crate::tui::keymap::Command;
@@ -22,23 +23,27 @@ pub fn run(cmd: Command, ui: &mut Ui, _state: &State) -> Option<Action> {
 /// What `y` on the confirm line sends; quitting remembers how hard it asked.
 fn send(kind: ConfirmKind, ui: &mut Ui) -> Request {
     match kind {
-        ConfirmKind::Stop(node) => stop_request(vec![node], false, false),
-        ConfirmKind::Kill(node) => stop_request(vec![node], false, true),
+        ConfirmKind::Stop(request) => Request::Stop { request, wait: false },
         ConfirmKind::Signal(node, signal) => Request::Signal { node, signal, by: Requester::Operator },
-        ConfirmKind::StopAll => stop_request(Vec::new(), true, false),
         ConfirmKind::QuitStopAll => {
             ui.link.quitting = Some(Quitting::Graceful);
-            stop_request(Vec::new(), true, false)
+            stop_all(StopMode::Graceful)
         }
         ConfirmKind::QuitForce => {
             ui.link.quitting = Some(Quitting::Forced);
-            stop_request(Vec::new(), true, true)
+            stop_all(StopMode::Force)
         }
     }
 }
 
-fn stop_request(nodes: Vec<String>, all: bool, force: bool) -> Request {
-    Request::Stop { nodes, all, force, grace_ms: None, signal: None, wait: false, by: Requester::Operator }
+/// The operator's stop of one node.
+fn stop_node(node: &str, mode: StopMode) -> StopRequest {
+    StopRequest::nodes(vec![node.to_string()], mode, Requester::Operator)
+}
+
+/// The operator's stop of everything.
+fn stop_all(mode: StopMode) -> Request {
+    Request::Stop { request: StopRequest::all(mode, Requester::Operator), wait: false }
 }
 
 fn ask(ui: &mut Ui, kind: ConfirmKind, text: String) {
@@ -51,7 +56,9 @@ pub fn ask_stop(ui: &mut Ui, state: &State) {
     match node.phase {
         Phase::Exited => ui.notify(format!("{} has already exited", node.name)),
         Phase::Stopping => ui.notify(format!("{} is already stopping (K kills it now)", node.name)),
-        Phase::Starting | Phase::Running => ask(ui, ConfirmKind::Stop(node.name.clone()), text::stop_text(node)),
+        Phase::Starting | Phase::Running => {
+            ask(ui, ConfirmKind::Stop(stop_node(&node.name, StopMode::Graceful)), text::stop_text(node));
+        }
     }
 }
 
@@ -61,7 +68,7 @@ pub fn ask_kill(ui: &mut Ui, state: &State) {
     if node.phase == Phase::Exited {
         ui.notify(format!("{} has already exited", node.name));
     } else {
-        ask(ui, ConfirmKind::Kill(node.name.clone()), text::kill_text(node));
+        ask(ui, ConfirmKind::Stop(stop_node(&node.name, StopMode::Force)), text::kill_text(node));
     }
 }
 
@@ -70,7 +77,8 @@ pub fn ask_stop_all(ui: &mut Ui, state: &State) {
     if alive(state) == 0 {
         ui.notify("nothing to stop: every node has exited");
     } else {
-        ask(ui, ConfirmKind::StopAll, text::stop_all_text(state));
+        let request = StopRequest::all(StopMode::Graceful, Requester::Operator);
+        ask(ui, ConfirmKind::Stop(request), text::stop_all_text(state));
     }
 }
 
@@ -103,7 +111,7 @@ pub fn quit(ui: &mut Ui, state: &State) -> Option<Action> {
     None
 }
 
-/// Nodes not yet exited.
+/// Nodes started and not yet exited.
 fn alive(state: &State) -> usize {
-    state.nodes.values().filter(|n| n.phase != Phase::Exited).count()
+    state.alive_nodes().len()
 }

@@ -3,7 +3,8 @@
 
 use super::Ctx;
 use super::wrap::wrap;
-use crate::state::{NodeState, Phase, State};
+use crate::event::StopMode;
+use crate::state::{NodeState, State};
 use crate::stop_engine::plan::{self, Overrides};
 use crate::tui::app::Overlay;
 use crate::util::fmt_ms;
@@ -15,7 +16,7 @@ use std::fmt::Write as _;
 
 /// `Stop camera: stop message → SIGTERM @2s → SIGKILL @10s (grace 10s, to its process group)?`
 pub fn stop_text(node: &NodeState) -> String {
-    let p = plan::graceful(&node.spec, node.listens_for_stop(), Overrides::default());
+    let p = plan::for_node(node, StopMode::Graceful, Overrides::default());
     let mut extra = format!("grace {}", fmt_ms(p.grace_ms));
     if p.drain_extension_ms > 0 {
         let _ = write!(extra, ", +up to {} while tokens drain", fmt_ms(p.drain_extension_ms));
@@ -44,37 +45,27 @@ pub fn signal_kill_text(node: &NodeState) -> String {
     format!("Send SIGKILL to {} now ({to}, no cleanup{lost})?", node.name)
 }
 
-fn alive_names(state: &State) -> Vec<String> {
-    state.nodes.values().filter(|n| n.phase != Phase::Exited).map(|n| n.name.clone()).collect()
-}
-
-/// The order a stop of everything takes, as the log will say it: `web, lone now; db after app`.
-fn order_text(state: &State, names: &[String]) -> String {
-    let specs: Vec<crate::manifest::NodeSpec> = state.nodes.values().map(|n| n.spec.clone()).collect();
-    let tiers = crate::manifest::order::stop_tiers(&specs, names);
-    crate::state::stop_all_order(&tiers, &crate::manifest::order::stop_waits(&specs, &tiers))
-}
-
 /// `Stop all 3 nodes, each after those that depend on it: app now; cache after app; db after cache?`
 pub fn stop_all_text(state: &State) -> String {
-    let names = alive_names(state);
-    format!("Stop {}, each after those that depend on it: {}?", all_nodes(names.len()), order_text(state, &names))
+    let order = plan::stop_all(state, false);
+    format!("Stop {}, each after those that depend on it: {}?", all_nodes(order.nodes.len()), order.describe())
 }
 
 /// The in-process quit question.
 pub fn quit_text(state: &State) -> String {
-    let names = alive_names(state);
+    let order = plan::stop_all(state, false);
+    let n = order.nodes.len();
     format!(
         "Quit: stop {} first ({}) and leave once {} exited?",
-        all_nodes(names.len()),
-        order_text(state, &names),
-        if names.len() == 1 { "it has" } else { "they have" }
+        all_nodes(n),
+        order.describe(),
+        if n == 1 { "it has" } else { "they have" }
     )
 }
 
 /// Quitting again while the stop of everything runs.
 pub fn quit_force_text(state: &State) -> String {
-    let names = alive_names(state);
+    let names = state.alive_nodes();
     format!(
         "Still waiting for {} to exit ({}). Kill {} now with SIGKILL?",
         crate::hazards::count(names.len(), "node"),

@@ -377,9 +377,9 @@ fn stop(cx: Ctx, n: &NodeState, w: usize) -> Vec<Line<'static>> {
     }
     if n.stop.is_none() && n.exit.is_none() {
         out.push(section(cx, "Stop"));
-        let plan = crate::stop_engine::plan::graceful(
-            &n.spec,
-            n.listens_for_stop(),
+        let plan = crate::stop_engine::plan::for_node(
+            n,
+            crate::event::StopMode::Graceful,
             crate::stop_engine::plan::Overrides::default(),
         );
         out.extend(kv(cx, "plan", format!("not asked; s would: {}", plan.describe()), w));
