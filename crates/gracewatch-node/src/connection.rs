@@ -219,8 +219,42 @@ fn reader_loop(mut reader: BufReader<UnixStream>, tx: &SyncSender<Msg>, stop: &S
             Ok(_) => {}
         }
         if let Ok(SupervisorMsg::Stop { reason, .. }) = serde_json::from_str::<SupervisorMsg>(line.trim_end()) {
-            stop.trigger(StopReason::Message(reason));
+            // The ack is queued before the stop fires: the node may flush and exit as soon as it
+            // fires (its callbacks run here, its waiters wake at once), and an ack queued after
+            // that flush was never sent. Queued first, any flush after the stop sends it.
             let _ = tx.try_send(Msg::StopAck);
+            stop.trigger(StopReason::Message(reason));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A node that flushes and exits from its stop callback (or as soon as its waiter wakes)
+    /// must have its ack queued already: it is sent by that flush.
+    #[test]
+    fn the_ack_is_queued_before_the_stop_fires() {
+        let (mut supervisor, node) = UnixStream::pair().unwrap();
+        let stop_line =
+            wire::encode_line(&SupervisorMsg::Stop { reason: "ctl".into(), signal_in_ms: 2000, kill_in_ms: 10_000 });
+        supervisor.write_all(&stop_line).unwrap();
+        drop(supervisor);
+        let (tx, rx) = sync_channel::<Msg>(16);
+        let rx = Arc::new(Mutex::new(rx));
+        let queued_when_fired = Arc::new(Mutex::new(None));
+        let stop = Stop::default();
+        {
+            let (rx, seen) = (rx.clone(), queued_when_fired.clone());
+            stop.on_stop(move |_| {
+                let first = rx.lock().unwrap().try_recv().ok();
+                *seen.lock().unwrap() = Some(matches!(first, Some(Msg::StopAck)));
+            });
+        }
+        reader_loop(BufReader::new(node), &tx, &stop);
+        assert_eq!(stop.reason(), Some(StopReason::Message("ctl".into())));
+        assert_eq!(*queued_when_fired.lock().unwrap(), Some(true), "stop_ack queued before the stop fired");
     }
 }
