@@ -53,8 +53,7 @@ pub fn run_session(
                 handle.commands.clone(),
                 crate::control::link::LinkKind::InProcess,
             )
-            .await
-            .map_err(|e| Error::Failed(e.to_string()))?;
+            .await?;
             let tui = crate::tui::run(link, crate::tui::TuiOptions::default()).await;
             // However the cockpit ended, the session ends too (stopping what still runs).
             let _ = handle.commands.send(crate::supervisor::Command::End).await;

@@ -108,9 +108,7 @@ async fn snapshot(handle: &crate::supervisor::SessionHandle) -> Result<ExitCode,
 async fn cockpit(handle: &crate::supervisor::SessionHandle) -> Result<ExitCode, Error> {
     // Quitting a watch detaches: the processes are not ours to stop.
     let kind = crate::control::link::LinkKind::Attached { socket: handle.control_socket.clone() };
-    let link = crate::supervisor::link::in_process_link(handle.commands.clone(), kind)
-        .await
-        .map_err(|e| Error::Failed(e.to_string()))?;
+    let link = crate::supervisor::link::in_process_link(handle.commands.clone(), kind).await?;
     crate::tui::run(link, crate::tui::TuiOptions::default()).await?;
     if let Some(j) = &handle.journal {
         super::say_journal(j);
