@@ -11,6 +11,8 @@
 use crate::control;
 use crate::journal::JournalError;
 use crate::manifest::{ManifestError, ManifestErrors};
+use crate::supervisor::command::CommandError;
+use crate::supervisor::session::{RunError, StartError};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -71,15 +73,21 @@ pub enum Error {
     StdoutClosed,
     #[error("cannot write to standard output: {0}")]
     Stdout(#[source] std::io::Error),
-    /// Interim, until the supervisor and the cockpit have their own error types (issue 11,
-    /// item 7): what they report through `anyhow`, printed with its causes. Each becomes its
-    /// own `#[from]` variant at the merge.
-    #[error("{0:#}")]
-    Other(#[from] anyhow::Error),
-    /// Interim, like [`Error::Other`]: the supervisor's link and the replay clock still report
-    /// failures as text (the replay speed is bad input: [`Error::Usage`]).
-    #[error("{0}")]
-    Failed(String),
+    /// A session that could not start (`up`, `demo`, `watch`).
+    #[error(transparent)]
+    SessionStart(#[from] StartError),
+    /// A session that could not run its loop.
+    #[error(transparent)]
+    SessionRun(#[from] RunError),
+    /// The cockpit could not link to its own session (it had ended).
+    #[error(transparent)]
+    Link(#[from] CommandError),
+    /// The cockpit (live or replay) ended on an error of the terminal's.
+    #[cfg(feature = "tui")]
+    #[error(transparent)]
+    Cockpit(#[from] crate::tui::Error),
+    // The journal's and the replay's own error types plug in here as `#[from]` variants
+    // (today: `Journal` above, and the replay speed said as `Usage`).
 }
 
 impl Error {
@@ -102,6 +110,11 @@ impl Error {
             | Error::UnknownNodes { .. }
             | Error::DemoNode(_)
             | Error::Control(control::Error::Incompatible(_)) => 2,
+            Error::SessionStart(e) => e.exit_code(),
+            Error::SessionRun(e) => e.exit_code(),
+            Error::Link(e) => e.exit_code(),
+            #[cfg(feature = "tui")]
+            Error::Cockpit(e) => e.exit_code(),
             Error::Control(_)
             | Error::StopUnfinished(_)
             | Error::DemoUnpack { .. }
@@ -110,9 +123,7 @@ impl Error {
             | Error::SessionTask(_)
             | Error::WatchEndedEarly
             | Error::Json(_)
-            | Error::Stdout(_)
-            | Error::Other(_)
-            | Error::Failed(_) => 1,
+            | Error::Stdout(_) => 1,
         }
     }
 
@@ -157,7 +168,11 @@ mod tests {
             Error::StopUnfinished(control::Error::Closed),
             Error::WatchEndedEarly,
             Error::Stdout(std::io::Error::other("disk full")),
-            Error::Other(anyhow::anyhow!("inner").context("outer")),
+            Error::SessionStart(StartError::RuntimeDir(std::io::Error::other("denied"))),
+            Error::SessionRun(RunError::Signals(std::io::Error::other("no signals"))),
+            Error::Link(CommandError::SessionEnded),
+            #[cfg(feature = "tui")]
+            Error::Cockpit(crate::tui::Error::Read(std::io::Error::other("EIO"))),
         ];
         for e in &failed {
             assert_eq!((e.exit_code(), e.is_quiet()), (1, false), "{e}");
@@ -178,8 +193,12 @@ mod tests {
             two.to_string(),
             r#"no nodes named "a", "b" in session "robot" (its nodes: camera, detector); nothing was stopped"#
         );
-        // anyhow's causes are said, outermost first.
-        assert_eq!(Error::Other(anyhow::anyhow!("inner").context("outer")).to_string(), "outer: inner");
+        // What was being done, then the system's words.
+        assert_eq!(
+            Error::SessionStart(StartError::RuntimeDir(std::io::Error::other("denied"))).to_string(),
+            "cannot create the runtime directory: denied"
+        );
+        assert_eq!(Error::Link(CommandError::SessionEnded).to_string(), "the session ended");
         assert_eq!(
             Error::StopUnfinished(control::Error::Closed).to_string(),
             "the session ended before the stop did: the supervisor closed the connection (did the session end?)"

@@ -21,7 +21,7 @@ pub fn attach(args: &SessionArg) -> Result<ExitCode, Error> {
         let link = crate::control::remote_link::attach(&session.socket)?;
         let socket = session.socket.clone();
         let opts = TuiOptions {
-            reconnect: Some(Box::new(move || crate::control::remote_link::attach(&socket).map_err(anyhow::Error::msg))),
+            reconnect: Some(Box::new(move || crate::control::remote_link::attach(&socket))),
             ..TuiOptions::default()
         };
         let exit = crate::tui::run(link, opts).await?;

@@ -1,10 +1,12 @@
 //! The command line: argument parsing and one module per command. `main` only calls [`main`].
 
 mod args;
+#[cfg(feature = "tui")]
 mod attach;
 mod demo;
 pub(crate) mod out;
 mod ps;
+#[cfg(feature = "tui")]
 mod replay;
 mod report_cmd;
 mod stop;
@@ -36,9 +38,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Cmd::Up(a) => up::up(a),
         Cmd::Ps(a) => ps::ps(&a),
+        #[cfg(feature = "tui")]
         Cmd::Attach(a) => attach::attach(&a),
         Cmd::Stop(a) => stop::stop(&a),
+        #[cfg(feature = "tui")]
         Cmd::Replay(a) => replay::replay(&a),
+        #[cfg(not(feature = "tui"))]
+        Cmd::Attach(_) => Err(no_cockpit("attach")),
+        #[cfg(not(feature = "tui"))]
+        Cmd::Replay(_) => Err(no_cockpit("replay")),
         Cmd::Report(a) => report_cmd::report(&a),
         Cmd::Watch(a) => watch::watch(&a),
         Cmd::Demo(a) => demo::demo(a),
@@ -64,6 +72,13 @@ pub(crate) fn say_journal_problem(outcome: &crate::supervisor::SessionOutcome) {
     if let Some(problem) = &outcome.journal_problem {
         out::note(&format!("gracewatch: the journal is incomplete: {problem}"));
     }
+}
+
+/// What a command that needs the cockpit says when gracewatch was built without it (the
+/// library without the `tui` feature; the binary always has it).
+#[cfg(not(feature = "tui"))]
+pub(crate) fn no_cockpit(what: &str) -> Error {
+    Error::Usage(format!("{what} needs the cockpit, and this gracewatch was built without it (the `tui` feature)"))
 }
 
 /// A current-thread tokio runtime: the supervisor is one loop plus a few helper threads.

@@ -4,7 +4,7 @@ use super::args::UpArgs;
 use crate::Error;
 use crate::event::SessionMode;
 use crate::manifest::Manifest;
-use crate::supervisor::{Session, SessionConfig};
+use crate::supervisor::{Session, SessionConfig, SessionHandle, SessionOutcome};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +26,11 @@ pub fn run_session(
     let rt = super::runtime()?;
     use std::io::IsTerminal;
     let headless = headless || !std::io::stdout().is_terminal();
+    // Refused before the session has made its sockets.
+    #[cfg(not(feature = "tui"))]
+    if !headless {
+        return Err(super::no_cockpit("up without --headless"));
+    }
     rt.block_on(async move {
         let cfg = SessionConfig {
             manifest,
@@ -45,35 +50,42 @@ pub fn run_session(
                 handle.control_socket.display()
             ));
         }
-        let outcome = if headless {
-            session.run().await?
-        } else {
-            let running = tokio::spawn(session.run());
-            let link = crate::supervisor::link::in_process_link(
-                handle.commands.clone(),
-                crate::control::link::LinkKind::InProcess,
-            )
-            .await
-            .map_err(|e| Error::Failed(e.to_string()))?;
-            let tui = crate::tui::run(link, crate::tui::TuiOptions::default()).await;
-            // However the cockpit ended, the session ends too (stopping what still runs).
-            let _ = handle.commands.send(crate::supervisor::Command::End).await;
-            let outcome = running.await.map_err(Error::SessionTask)??;
-            tui?;
-            for (node, cause) in &outcome.summary {
-                super::out::note(&format!(
-                    "gracewatch: {node}: {}",
-                    cause.map_or_else(|| "did not end".to_string(), crate::event::ExitCause::describe)
-                ));
-            }
-            outcome
-        };
+        let outcome = if headless { session.run().await? } else { with_cockpit(session, &handle).await? };
         if let Some(j) = &outcome.journal {
             super::say_journal(j);
         }
         super::say_journal_problem(&outcome);
         Ok(if outcome.clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
+}
+
+/// The session under the cockpit, to its end; then each node's end, said once the terminal is
+/// restored.
+#[cfg(feature = "tui")]
+async fn with_cockpit(session: Session, handle: &SessionHandle) -> Result<SessionOutcome, Error> {
+    let running = tokio::spawn(session.run());
+    let link =
+        crate::supervisor::link::in_process_link(handle.commands.clone(), crate::control::link::LinkKind::InProcess)
+            .await?;
+    let tui = crate::tui::run(link, crate::tui::TuiOptions::default()).await;
+    // However the cockpit ended, the session ends too (stopping what still runs).
+    let _ = handle.commands.send(crate::supervisor::Command::End).await;
+    let outcome = running.await.map_err(Error::SessionTask)??;
+    tui?;
+    for (node, cause) in &outcome.summary {
+        super::out::note(&format!(
+            "gracewatch: {node}: {}",
+            cause.map_or_else(|| "did not end".to_string(), crate::event::ExitCause::describe)
+        ));
+    }
+    Ok(outcome)
+}
+
+/// Never reached: `run_session` refuses first (this only keeps one call for both builds).
+#[cfg(not(feature = "tui"))]
+#[allow(clippy::unused_async)] // the cockpit's stand-in: the same call as with the cockpit
+async fn with_cockpit(_: Session, _: &SessionHandle) -> Result<SessionOutcome, Error> {
+    Err(super::no_cockpit("up without --headless"))
 }
 
 /// gracewatch's own diagnostics go to a file, never to the terminal the cockpit draws on.

@@ -105,12 +105,17 @@ async fn snapshot(handle: &crate::supervisor::SessionHandle) -> Result<ExitCode,
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(not(feature = "tui"))]
+#[allow(clippy::unused_async)] // the cockpit's stand-in: the same call as with the cockpit
+async fn cockpit(_: &crate::supervisor::SessionHandle) -> Result<ExitCode, Error> {
+    Err(super::no_cockpit("watch without --json on a terminal"))
+}
+
+#[cfg(feature = "tui")]
 async fn cockpit(handle: &crate::supervisor::SessionHandle) -> Result<ExitCode, Error> {
     // Quitting a watch detaches: the processes are not ours to stop.
     let kind = crate::control::link::LinkKind::Attached { socket: handle.control_socket.clone() };
-    let link = crate::supervisor::link::in_process_link(handle.commands.clone(), kind)
-        .await
-        .map_err(|e| Error::Failed(e.to_string()))?;
+    let link = crate::supervisor::link::in_process_link(handle.commands.clone(), kind).await?;
     crate::tui::run(link, crate::tui::TuiOptions::default()).await?;
     if let Some(j) = &handle.journal {
         super::say_journal(j);

@@ -63,7 +63,7 @@ pub async fn drive<B, E, S>(
     mut exit_signals: S,
     link: SessionLink,
     mut opts: TuiOptions,
-) -> anyhow::Result<TuiExit>
+) -> Result<TuiExit, super::Error>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
@@ -71,7 +71,7 @@ where
     S: Stream<Item = Signal> + Unpin,
 {
     let theme = opts.theme.unwrap_or_else(super::theme::Theme::from_env);
-    let size = terminal.size()?;
+    let size = terminal.size().map_err(super::Error::draw)?;
     let mut ui = Ui::new(LinkMode::from(&link.kind), theme, Rect::new(0, 0, size.width, size.height));
     ui.link.can_reconnect = opts.reconnect.is_some();
     let mut session = Session::new(link);
@@ -139,7 +139,7 @@ where
                         }
                     }
                 }
-                Some(Err(e)) => return Err(anyhow::Error::new(e).context("reading the terminal")),
+                Some(Err(e)) => return Err(super::Error::Read(e)),
                 None => return Ok(TuiExit::InputClosed),
             },
             up = session.updates.recv(), if ui.link.closed.is_none() => {
@@ -190,7 +190,7 @@ fn draw<B: Backend>(
     frozen: Option<&Frozen>,
     ui: &mut Ui,
     now: u64,
-) -> anyhow::Result<()>
+) -> Result<(), super::Error>
 where
     B::Error: Send + Sync + 'static,
 {
@@ -202,7 +202,7 @@ where
         // A finished session's clock stopped at its last event (notices still time out).
         None => (session.live.state(), ui.link.finished.unwrap_or(now)),
     };
-    terminal.draw(|f| f.render_widget(&Screen::new(state, ui, shown_now), f.area()))?;
+    terminal.draw(|f| f.render_widget(&Screen::new(state, ui, shown_now), f.area())).map_err(super::Error::draw)?;
     Ok(())
 }
 
@@ -312,7 +312,7 @@ fn act(
                     ui.link.closed = None;
                     ui.notify("reconnected");
                 }
-                Err(e) => ui.notify(format!("reconnect failed: {e:#}")),
+                Err(e) => ui.notify(format!("reconnect failed: {e}")),
             }
             None
         }

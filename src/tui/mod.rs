@@ -11,6 +11,7 @@
 pub mod action;
 pub mod app;
 pub mod driver;
+pub mod error;
 pub mod format;
 pub mod input;
 pub mod keymap;
@@ -24,6 +25,7 @@ pub mod views;
 
 pub use action::Action;
 pub use app::Ui;
+pub use error::Error;
 pub use input::{on_key, on_mouse};
 pub use views::Screen;
 
@@ -32,7 +34,7 @@ use crate::event::Signal;
 use futures_util::StreamExt;
 
 /// Makes a fresh link after the old one closed (`attach`'s `r`).
-pub type Reconnect = Box<dyn FnMut() -> anyhow::Result<SessionLink> + Send>;
+pub type Reconnect = Box<dyn FnMut() -> Result<SessionLink, crate::control::Error> + Send>;
 
 #[derive(Default)]
 pub struct TuiOptions {
@@ -71,13 +73,13 @@ async fn on_terminal(
         &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
         crossterm::event::EventStream,
         ExitSignals,
-    ) -> anyhow::Result<TuiExit>,
-) -> anyhow::Result<TuiExit> {
-    let signals = signal_hook_tokio::Signals::new([libc::SIGTERM, libc::SIGHUP])?;
+    ) -> Result<TuiExit, Error>,
+) -> Result<TuiExit, Error> {
+    let signals = signal_hook_tokio::Signals::new([libc::SIGTERM, libc::SIGHUP]).map_err(Error::Signals)?;
     let handle = signals.handle();
     let exit_signals: ExitSignals = Box::pin(signals.filter_map(|n| std::future::ready(Signal::from_number(n))));
     let result = {
-        let (guard, mut terminal) = terminal::TerminalGuard::enter()?;
+        let (guard, mut terminal) = terminal::TerminalGuard::enter().map_err(Error::Terminal)?;
         let result = drive(&mut terminal, crossterm::event::EventStream::new(), exit_signals).await;
         drop(terminal);
         drop(guard);
@@ -88,7 +90,7 @@ async fn on_terminal(
 }
 
 /// Runs a replay on the process's terminal until the operator quits.
-pub async fn run_replay(session: replay_driver::ReplaySession) -> anyhow::Result<TuiExit> {
+pub async fn run_replay(session: replay_driver::ReplaySession) -> Result<TuiExit, Error> {
     on_terminal(async |terminal, events, exit_signals| {
         replay_driver::drive(terminal, events, exit_signals, session).await
     })
@@ -96,7 +98,7 @@ pub async fn run_replay(session: replay_driver::ReplaySession) -> anyhow::Result
 }
 
 /// Runs the cockpit on the process's terminal until the operator quits.
-pub async fn run(link: SessionLink, opts: TuiOptions) -> anyhow::Result<TuiExit> {
+pub async fn run(link: SessionLink, opts: TuiOptions) -> Result<TuiExit, Error> {
     on_terminal(async |terminal, events, exit_signals| driver::drive(terminal, events, exit_signals, link, opts).await)
         .await
 }

@@ -440,14 +440,14 @@ pub async fn drive<B, E, S>(
     mut events: E,
     mut exit_signals: S,
     mut session: ReplaySession,
-) -> anyhow::Result<TuiExit>
+) -> Result<TuiExit, super::Error>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
     E: Stream<Item = std::io::Result<TermEvent>> + Unpin,
     S: Stream<Item = Signal> + Unpin,
 {
-    let size = terminal.size()?;
+    let size = terminal.size().map_err(super::Error::draw)?;
     session.resize(Rect::new(0, 0, size.width, size.height));
     let origin = tokio::time::Instant::now();
     let wall = move || origin.elapsed().as_nanos() as u64;
@@ -457,7 +457,7 @@ where
     loop {
         dirty |= session.tick(wall());
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
-            terminal.draw(|f| f.render_widget(&session.screen(), f.area()))?;
+            terminal.draw(|f| f.render_widget(&session.screen(), f.area())).map_err(super::Error::draw)?;
             last_draw = Some(tokio::time::Instant::now());
             dirty = false;
         }
@@ -477,7 +477,7 @@ where
                     }
                     dirty |= changed;
                 }
-                Some(Err(e)) => return Err(anyhow::Error::new(e).context("reading the terminal")),
+                Some(Err(e)) => return Err(super::Error::Read(e)),
                 None => return Ok(TuiExit::InputClosed),
             },
             sig = exit_signals.next(), if signals_open => match sig {

@@ -457,7 +457,7 @@ mod driven {
         Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) }))
     }
 
-    type Run = tokio::task::JoinHandle<(anyhow::Result<TuiExit>, String)>;
+    type Run = tokio::task::JoinHandle<(Result<TuiExit, gracewatch::tui::Error>, String)>;
 
     fn start() -> (mpsc::UnboundedSender<TermEvent>, mpsc::UnboundedSender<Signal>, Run) {
         let session = open(&fixture("stops.jsonl"), 120, 30);

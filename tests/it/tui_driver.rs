@@ -42,12 +42,11 @@ fn options(now: u64) -> TuiOptions {
     TuiOptions { now: Some(Box::new(move || now)), theme: Some(Theme::plain()), ..TuiOptions::default() }
 }
 
+/// The running cockpit: how it ended and its last screen.
+type Run = tokio::task::JoinHandle<(Result<TuiExit, gracewatch::tui::Error>, String)>;
+
 /// Starts the cockpit on a 120x30 test screen; returns the rig and the running loop.
-fn start(
-    kind: LinkKind,
-    state: State,
-    opts: TuiOptions,
-) -> (Rig, tokio::task::JoinHandle<(anyhow::Result<TuiExit>, String)>) {
+fn start(kind: LinkKind, state: State, opts: TuiOptions) -> (Rig, Run) {
     let (l, updates, requests) = link(kind, state);
     let (keys, keys_rx) = mpsc::unbounded_channel::<TermEvent>();
     let (signals, sig_rx) = mpsc::unbounded_channel::<Signal>();
@@ -166,7 +165,8 @@ async fn a_closed_link_says_so_and_r_reconnects() {
     let mut opts = options(MID_STOP_NOW);
     let (fresh, fresh_updates, _fresh_requests) = link(attached(), mid_stop().state.into_state());
     let mut fresh = Some(fresh);
-    opts.reconnect = Some(Box::new(move || fresh.take().ok_or_else(|| anyhow::anyhow!("no more links"))));
+    opts.reconnect =
+        Some(Box::new(move || fresh.take().ok_or_else(|| gracewatch::control::Error::Refused("no more links".into()))));
     let (rig, task) = start(attached(), running_system().state.into_state(), opts);
     rig.updates.send(Update::Closed("the supervisor exited".into())).await.unwrap();
     settle().await;

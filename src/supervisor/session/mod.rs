@@ -21,6 +21,7 @@
 mod commands;
 mod effects;
 mod end;
+mod error;
 mod exits;
 mod mode;
 mod start;
@@ -40,6 +41,7 @@ use crate::manifest::Manifest;
 use crate::probe::{Intensity, Probe};
 use crate::state::Phase;
 use crate::stop_engine::StopEngine;
+pub use error::{RunError, StartError};
 use mode::Mode;
 pub use start::random_hex;
 use std::collections::{BTreeMap, HashMap};
@@ -144,12 +146,13 @@ pub struct Session {
 
 impl Session {
     /// Starts the nodes and runs until the session ends.
-    pub async fn run(mut self) -> anyhow::Result<SessionOutcome> {
+    pub async fn run(mut self) -> Result<SessionOutcome, RunError> {
         let mut signals = signal_hook_tokio::Signals::new([
             signal_hook::consts::SIGINT,
             signal_hook::consts::SIGTERM,
             signal_hook::consts::SIGHUP,
-        ])?;
+        ])
+        .map_err(RunError::Signals)?;
         if self.mode.owns() {
             self.spawn_all().await;
         } else {

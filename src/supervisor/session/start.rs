@@ -3,6 +3,7 @@
 //! the targets' exits (a watched one); then the nodes.
 
 use super::end::Sweeps;
+use super::error::StartError;
 use super::{Mode, NodeProc, Session, SessionConfig, SessionHandle, Sockets};
 use crate::clock::Clock;
 use crate::event::{EventKind, FORMAT_VERSION, Header, Stream};
@@ -82,13 +83,14 @@ fn host_name() -> String {
 }
 
 /// The journal, its first record written, behind the hub that stamps, folds and broadcasts.
-fn open_journal(cfg: &SessionConfig, clock: Clock) -> anyhow::Result<(Hub, PathBuf)> {
+fn open_journal(cfg: &SessionConfig, clock: Clock) -> Result<(Hub, PathBuf), StartError> {
     let started_unix_ms =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let (journal, journal_path) = match &cfg.journal {
-        Some(path) => (JournalWriter::create(path)?, path.clone()),
+        Some(path) => (JournalWriter::create(path).map_err(StartError::Journal)?, path.clone()),
         None => {
-            JournalWriter::create_numbered(&crate::journal::default_journal_path(&cfg.manifest.name, started_unix_ms))?
+            JournalWriter::create_numbered(&crate::journal::default_journal_path(&cfg.manifest.name, started_unix_ms))
+                .map_err(StartError::Journal)?
         }
     };
     let printer = cfg.print.then(|| {
@@ -102,38 +104,37 @@ fn open_journal(cfg: &SessionConfig, clock: Clock) -> anyhow::Result<(Hub, PathB
 }
 
 /// An owned session takes its nodes' orphans and their exit statuses.
-fn take_orphans() -> anyhow::Result<()> {
-    use anyhow::Context;
+fn take_orphans() -> Result<(), StartError> {
     // Orphaned descendants of nodes become our children, so we can reap and sweep them.
-    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).context("cannot become a child subreaper")?;
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).map_err(StartError::Subreaper)?;
     // A SIGCHLD ignored by whoever started us is inherited, and then the kernel reaps our
     // children itself: no exit status would ever reach the reaper. A handler (that does
     // nothing) restores reaping; exec gives each node its own default back.
     signal_hook::flag::register(signal_hook::consts::SIGCHLD, Arc::new(AtomicBool::new(false)))
-        .context("cannot take SIGCHLD back from an inherited ignore")?;
+        .map_err(StartError::Sigchld)?;
     Ok(())
 }
 
 /// The probe, its events sent to the loop stamped as they are seen.
-fn start_probe(cfg: &SessionConfig, clock: Clock, inputs: &mpsc::Sender<Input>) -> anyhow::Result<Probe> {
+fn start_probe(cfg: &SessionConfig, clock: Clock, inputs: &mpsc::Sender<Input>) -> Result<Probe, StartError> {
     let probe_tx = inputs.clone();
-    Ok(Probe::start(
+    Probe::start(
         ProbeConfig { fast_interval_ms: cfg.manifest.probe_interval_ms, ..ProbeConfig::default() },
         Box::new(move |ev| {
             let _ = probe_tx.blocking_send(Input::Event(clock.now(), ev));
         }),
-    )?)
+    )
+    .map_err(StartError::Probe)
 }
 
 /// The node socket, served: its path, each node's secret, and the task that accepts.
 fn serve_node_socket(
     cfg: &SessionConfig,
     inputs: &mpsc::Sender<Input>,
-) -> anyhow::Result<(PathBuf, Secrets, tokio::task::JoinHandle<()>)> {
-    use anyhow::Context;
+) -> Result<(PathBuf, Secrets, tokio::task::JoinHandle<()>), StartError> {
     let path = crate::control::session::node_socket(&cfg.manifest.name);
     let listener = crate::supervisor::node_server::bind(&path)
-        .with_context(|| format!("cannot open the node socket {}", path.display()))?;
+        .map_err(|source| StartError::NodeSocket { path: path.clone(), source })?;
     let mut secrets = Secrets::default();
     for node in &cfg.manifest.nodes {
         secrets.insert(&node.name, random_hex(16));
@@ -180,13 +181,12 @@ fn install_python_client(session: &str, hub: &mut Hub, clock: Clock) -> Option<P
 impl Session {
     /// Sets everything up (journal, sockets, guardian, reaper, spawner, probe). Nodes start
     /// when [`Session::run`] does.
-    pub fn start(cfg: SessionConfig) -> anyhow::Result<(Session, SessionHandle)> {
-        use anyhow::Context;
+    pub fn start(cfg: SessionConfig) -> Result<(Session, SessionHandle), StartError> {
         let name = cfg.manifest.name.clone();
-        crate::control::session::ensure_runtime_dir().context("cannot create the runtime directory")?;
+        crate::control::session::ensure_runtime_dir().map_err(StartError::RuntimeDir)?;
         let control_socket = crate::control::session::control_socket(&name);
         let listener = crate::supervisor::control_server::bind(&control_socket)
-            .with_context(|| format!("cannot open the control socket {}", control_socket.display()))?;
+            .map_err(|source| StartError::ControlSocket { path: control_socket.clone(), source })?;
         let mut made = MadeAtStart(vec![control_socket.clone()]);
 
         let clock = Clock::start();
@@ -200,8 +200,9 @@ impl Session {
         let reaped_tx = inputs_tx.clone();
         reaper::start(registry.clone(), clock, move |r| {
             let _ = reaped_tx.blocking_send(Input::Reaped(r));
-        })?;
-        let spawner = Spawner::start(registry.clone())?;
+        })
+        .map_err(StartError::Reaper)?;
+        let spawner = Spawner::start(registry.clone()).map_err(StartError::Spawner)?;
         let run_id = random_hex(16);
         if let Mode::Owned { guardian, .. } = &mut mode {
             *guardian = start_guardian(&run_id, &mut hub, clock);
