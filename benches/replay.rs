@@ -11,8 +11,11 @@ use gracewatch::event::{
     Event, EventKind, ExitCause, Header, ProcSample, Requester, SigSet, Signal, StageAction, StopMode, Stream,
     ThreadSample,
 };
+use gracewatch::journal::JournalWriter;
+use gracewatch::journal::checkpoint::is_checkpoint;
 use gracewatch::manifest::NodeSpec;
 use gracewatch::replay::recorder::{RECORD_FROM_EVENTS, Recorder};
+use gracewatch::state::State;
 use gracewatch::tui::action::ReplayCmd;
 use gracewatch::tui::replay_driver::{ReplayOptions, ReplaySession};
 use gracewatch::tui::theme::Theme;
@@ -30,8 +33,15 @@ fn events_wanted() -> u64 {
 /// the node that lent it, except node00's: its receiver is stuck, so its pending tokens pile up,
 /// about 80,000 by the end), output, samples, and a stop of everything at the end.
 /// With a `recorder`, each event is shown to it as a session's hub does while it writes.
-fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>) {
+/// With `checkpoints`, it is written as a session writes it: through a `JournalWriter` that
+/// takes a checkpoint of the fold when one is due (format 1.1); else line by line with no
+/// checkpoint, as a journal from before them (format 1.0).
+fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>, checkpoints: bool) {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    let mut journal = checkpoints.then(|| {
+        std::fs::remove_file(path).unwrap();
+        (JournalWriter::create(path).unwrap(), State::new())
+    });
     let mut bytes = 0u64;
     let mut line = Vec::with_capacity(512);
     let nodes: Vec<NodeSpec> = (0..50)
@@ -42,9 +52,18 @@ fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>) {
         host: "h".into(),
         started_unix_ms: 1_795_000_000_000,
         started: "2026-11-20T00:00:00Z".into(),
+        format_minor: u32::from(checkpoints),
         ..Header::synthetic("big", nodes)
     };
     let mut write = |e: &Event| {
+        if let Some((w, state)) = &mut journal {
+            w.append(e).unwrap();
+            state.apply(e);
+            if w.checkpoint_due() {
+                w.checkpoint(state).unwrap();
+            }
+            return;
+        }
         line.clear();
         serde_json::to_writer(&mut line, e).unwrap();
         line.push(b'\n');
@@ -137,6 +156,10 @@ fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>) {
             seq += 1;
         }
     }
+    drop(write);
+    if let Some((mut w, _)) = journal {
+        w.finish().unwrap();
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -144,7 +167,7 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.jsonl");
     let t0 = Instant::now();
-    generate(&path, n, None);
+    generate(&path, n, None, false);
     let size = std::fs::metadata(&path).unwrap().len();
     eprintln!("replay bench: generated {n} events, {:.0} MB, in {:.1?}", size as f64 / 1e6, t0.elapsed());
 
@@ -241,7 +264,7 @@ fn bench(c: &mut Criterion) {
     // journal: its very first open seeks at once.
     let recorded = dir.path().join("recorded.jsonl");
     let recorder = Recorder::start().unwrap();
-    generate(&recorded, n, Some(&recorder));
+    generate(&recorded, n, Some(&recorder), false);
     let recorded_cache = dir.path().join("recorded-cache");
     let t0 = Instant::now();
     recorder.finish(&recorded, &recorded_cache, RECORD_FROM_EVENTS).unwrap();

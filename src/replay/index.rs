@@ -1,8 +1,11 @@
 //! The replay index: checkpoints of the folded state and marks of stop-related events,
 //! built once per open on a background thread, readable while it grows.
+//!
+//! This module knows nothing of where an index is kept: [`super::open`] takes it from the
+//! cache or builds it, and [`super::cache`] stores it.
 
 use crate::event::{Event, EventKind, StageAction};
-use crate::journal::{JournalError, JournalReader, Position, ReadSummary};
+use crate::journal::{JournalReader, Position, ReadSummary};
 use crate::state::State;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -34,7 +37,9 @@ impl Snapshot {
     pub fn get(&self) -> Option<Arc<State>> {
         match self {
             Snapshot::Ready(s) => Some(s.clone()),
-            Snapshot::OnDisk { file, at, len } => super::cache::read_state(file, *at, *len).map(Arc::new),
+            Snapshot::OnDisk { file, at, len } => {
+                crate::journal::checkpoint::read_state_at(file, *at, *len).map(Arc::new)
+            }
         }
     }
 }
@@ -148,8 +153,8 @@ impl IndexBuilder {
 
 /// Reads the whole journal, publishing checkpoints and marks as it goes. Stops early, leaving
 /// the index incomplete, once nobody else holds it (the player was dropped). A complete index
-/// is then written to `cache` (a directory), if given.
-pub fn build(mut reader: JournalReader, index: &SharedIndex, cache: Option<&std::path::Path>) {
+/// read without error is then handed to `done` (a copy: the player is not held up meanwhile).
+pub fn build(mut reader: JournalReader, index: &SharedIndex, done: impl FnOnce(&Index)) {
     let mut builder = IndexBuilder::default();
     // Where each file starts, counted over the whole journal, for the progress.
     let starts: Vec<u64> = reader
@@ -192,8 +197,7 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex, cache: Option<&std:
     idx.summary = reader.summary.clone();
     idx.bytes_read = idx.bytes_total;
     idx.complete = true;
-    if let Some(dir) = cache.filter(|_| idx.error.is_none()) {
-        // Written from a copy, so the player is not held up meanwhile.
+    if idx.error.is_none() {
         let copy = Index {
             files: idx.files.clone(),
             checkpoints: idx.checkpoints.clone(),
@@ -208,29 +212,6 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex, cache: Option<&std:
             from_cache: false,
         };
         drop(idx);
-        if let Err(e) = super::cache::save(dir, &copy) {
-            tracing::debug!("replay index not cached: {e}");
-        }
+        done(&copy);
     }
-}
-
-/// Opens a journal: checks its header, then takes its index from the cache directory `cache`
-/// when it holds a valid one, else starts indexing in the background (and caches the result).
-pub fn open(path: &std::path::Path, cache: Option<PathBuf>) -> Result<(SharedIndex, Vec<PathBuf>), JournalError> {
-    let mut probe = JournalReader::open(path)?;
-    // Validates the header (version, shape) before anything is shown.
-    probe.next_event()?.ok_or_else(|| JournalError::Empty(path.to_path_buf()))?;
-    let files = probe.all_files().to_vec();
-    if let Some(cached) = cache.as_deref().and_then(|dir| super::cache::load(dir, &files)) {
-        return Ok((Arc::new(RwLock::new(cached)), files));
-    }
-    let bytes_total = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
-    let index = Arc::new(RwLock::new(Index { files: files.clone(), bytes_total, ..Index::default() }));
-    let reader = JournalReader::open(path)?;
-    let shared = index.clone();
-    std::thread::Builder::new()
-        .name("gw-replay-index".into())
-        .spawn(move || build(reader, &shared, cache.as_deref()))
-        .map_err(|e| JournalError::Io(path.to_path_buf(), e))?;
-    Ok((index, files))
 }

@@ -14,6 +14,7 @@ use super::views::Screen;
 use super::{TuiExit, input};
 use crate::event::Signal;
 use crate::journal::JournalError;
+use crate::journal::checkpoint::Moment;
 use crate::replay::{Player, ReplayClock, Speed};
 use crossterm::event::{Event as TermEvent, MouseEventKind};
 use futures_util::{Stream, StreamExt};
@@ -218,6 +219,9 @@ impl ReplaySession {
             (idx.complete, idx.end_t)
         };
         let ready = complete || matches!(target, SeekTarget::Time(t) if t <= reach);
+        if !ready && self.seek_in_journal(target, wall) {
+            return;
+        }
         self.pending = (!ready).then_some(target);
         if let Some(r) = self.ui.replay.as_mut() {
             r.seeking = self.pending;
@@ -230,6 +234,29 @@ impl ReplaySession {
                 self.seek_event(events.max(1), wall);
             }
         }
+    }
+
+    /// Past what the index has read, a journal with checkpoints inside seeks at once from the
+    /// nearest one; false for a journal without (the seek then waits for the index).
+    fn seek_in_journal(&mut self, target: SeekTarget, wall: u64) -> bool {
+        let t = match target {
+            SeekTarget::Time(t) => t,
+            SeekTarget::End => u64::MAX,
+        };
+        if !self.player.seek_in_journal(Moment::Time(t)) {
+            return false;
+        }
+        self.pending = None;
+        if let Some(r) = self.ui.replay.as_mut() {
+            r.seeking = None;
+        }
+        self.now = t.max(self.player.state.now);
+        if self.player.next_t().is_none() {
+            self.now = self.player.state.now;
+        }
+        self.clock.set(self.now, wall);
+        self.sync_view();
+        true
     }
 
     fn seek_now(&mut self, t: u64, wall: u64) {

@@ -13,6 +13,7 @@ use ratatui::layout::Rect;
 fn state(names: &[&str]) -> State {
     let header = Header {
         format: FORMAT_VERSION,
+        format_minor: crate::event::FORMAT_MINOR,
         version: "t".into(),
         session: "s".into(),
         mode: SessionMode::Up,
