@@ -16,10 +16,11 @@
 //!   from any byte finds it by the end of its line and checks it by its start.
 //!
 //! The writer takes one every [`CheckpointPolicy::every_events`] events or
-//! [`CheckpointPolicy::every_bytes`] bytes, whichever comes first; so from any byte of a journal
-//! the previous checkpoint ends at most [`CheckpointPolicy::every_bytes`] plus a line before it.
-//! [`nearest`] finds the checkpoint before a moment (a time or an event count) by a binary
-//! search on the lines' `seq`/`t` and a backward scan from there.
+//! [`CheckpointPolicy::every_bytes`] bytes, whichever comes first, spaced out as the state grows
+//! so that they add at most a tenth to the journal ([`CheckpointPolicy::ratio`]). [`nearest`]
+//! finds the checkpoint before a moment (a time or an event count) by a binary search on the
+//! lines' `seq`/`t` and a scan back from there; [`holds_checkpoints`] tells a journal that has
+//! none (written by other means) from its first megabytes.
 //!
 //! States go through [`encode`] and [`decode`] only: whatever the fold needs that is not
 //! serialized is restored in one place.
@@ -35,31 +36,40 @@ use std::path::{Path, PathBuf};
 /// are not used. `tests::the_fold_version_is_bumped_when_the_fold_changes` pins it.
 pub const FOLD_VERSION: u32 = 1;
 
-/// When the writer takes a checkpoint.
+/// When the writer takes a checkpoint: after [`CheckpointPolicy::every_events`] events or
+/// [`CheckpointPolicy::every_bytes`] bytes of events, whichever comes first, but only while all
+/// checkpoints together stay within `1/`[`CheckpointPolicy::ratio`] of the events' bytes, so
+/// that they add at most that to a journal however large the state grows (a seek then folds
+/// more: the intervals grow with the state; the small checkpoints of the start leave room for
+/// the larger ones after).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckpointPolicy {
-    /// At most this many events between two checkpoints.
     pub every_events: u64,
-    /// At most this many bytes of events between two checkpoints: what a seek folds at most.
     pub every_bytes: u64,
+    pub ratio: u64,
 }
 
 impl Default for CheckpointPolicy {
     fn default() -> Self {
-        CheckpointPolicy { every_events: DEFAULT_EVERY_EVENTS, every_bytes: DEFAULT_EVERY_BYTES }
+        CheckpointPolicy { every_events: DEFAULT_EVERY_EVENTS, every_bytes: DEFAULT_EVERY_BYTES, ratio: DEFAULT_RATIO }
     }
 }
 
-/// See [`CheckpointPolicy`]: a seek folds at most about this many events.
-pub const DEFAULT_EVERY_EVENTS: u64 = 250_000;
+/// See [`CheckpointPolicy`]: a seek folds at most about this many events (while the state is
+/// small).
+pub const DEFAULT_EVERY_EVENTS: u64 = 100_000;
 
-/// See [`CheckpointPolicy`]: a seek reads and folds at most this many bytes.
-pub const DEFAULT_EVERY_BYTES: u64 = 32 * 1024 * 1024;
+/// See [`CheckpointPolicy`]: a seek reads and folds at most this many bytes (while the state is
+/// small).
+pub const DEFAULT_EVERY_BYTES: u64 = 8 * 1024 * 1024;
 
-/// How far back from a moment a reader looks for a checkpoint before it concludes that the
-/// journal has none there: twice the most a writer leaves between two (a reader must also find
-/// them in journals written with a longer interval, up to this).
-pub const REACH: u64 = 4 * DEFAULT_EVERY_BYTES;
+/// See [`CheckpointPolicy`]: checkpoints add at most a tenth to a journal.
+pub const DEFAULT_RATIO: u64 = 10;
+
+/// The first checkpoint of a journal written by the default policy starts within this many
+/// bytes (the state after the first events is small): a longer journal without one in them has
+/// none ([`holds_checkpoints`]).
+pub const FIRST_WITHIN: u64 = DEFAULT_EVERY_BYTES + 1024 * 1024;
 
 /// The state as stored in a checkpoint (in a journal or in the replay cache).
 pub fn encode(state: &State, out: impl std::io::Write) -> serde_json::Result<()> {
@@ -189,11 +199,9 @@ pub enum Nearest {
     /// The last checkpoint at or before the moment has no more events than the reader has
     /// already folded: folding on is as good.
     Behind,
-    /// None before the moment, and none is due there: the moment is within the first interval
-    /// (fold from the start).
+    /// None before the moment: fold from the start.
     FromStart,
-    /// No usable checkpoint where one is due: a journal written without them (or by another
-    /// fold version).
+    /// The checkpoints are of another fold version: not usable.
     Absent,
 }
 
@@ -220,11 +228,6 @@ impl std::error::Error for SearchError {
 /// (a binary search on the lines' `seq`/`t`, then a scan back to the checkpoint), with no index.
 /// `here`: events the reader has folded already ([`Nearest::Behind`] a checkpoint of no more).
 pub fn nearest(path: &Path, moment: Moment, here: u64) -> Result<Nearest, SearchError> {
-    nearest_within(path, moment, here, REACH)
-}
-
-/// [`nearest`], looking back at most `reach` bytes for a checkpoint.
-fn nearest_within(path: &Path, moment: Moment, here: u64, reach: u64) -> Result<Nearest, SearchError> {
     let fail = |error| SearchError { path: path.to_path_buf(), error };
     let file = File::open(path).map_err(fail)?;
     let len = file.metadata().map_err(fail)?.len();
@@ -238,11 +241,9 @@ fn nearest_within(path: &Path, moment: Moment, here: u64, reach: u64) -> Result<
     };
     let end = first_line_after(&file, len, |seq, t| key(seq, t) > target).map_err(fail)?;
     let mut before = end;
-    let mut reach_from = end;
     loop {
-        let Some((start, next)) = scan_back(&file, before, reach_from.saturating_sub(reach)).map_err(fail)? else {
-            let from_start = reach_from <= reach;
-            return Ok(if from_start { Nearest::FromStart } else { Nearest::Absent });
+        let Some((start, next)) = scan_back(&file, before, 0).map_err(fail)? else {
+            return Ok(Nearest::FromStart);
         };
         let mut head = [0u8; 128];
         let n = read_some_at(&file, &mut head, start).map_err(fail)?;
@@ -272,11 +273,51 @@ fn nearest_within(path: &Path, moment: Moment, here: u64, reach: u64) -> Result<
             if let Some(state) = state {
                 return Ok(Nearest::Found(Box::new(Found { applied: head.applied, t: head.t, next, state })));
             }
-            // A damaged checkpoint: the one before it, within reach of this one.
-            reach_from = start;
+            // A damaged checkpoint: the one before it.
         }
         before = start;
     }
+}
+
+/// Does the journal file `path` hold checkpoints (or is it short enough to need none)? Its
+/// first [`FIRST_WITHIN`] bytes tell.
+pub fn holds_checkpoints(path: &Path) -> std::io::Result<bool> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len <= FIRST_WITHIN {
+        return Ok(true);
+    }
+    let mut buf = vec![0u8; usize::try_from(CHUNK).unwrap_or(1 << 20)];
+    let (mut at, mut line_start) = (0u64, true);
+    while at < FIRST_WITHIN {
+        let n = read_some_at(&file, &mut buf, at)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        let mut i = 0;
+        while i < n {
+            // A head cut by the end of the chunk is read again at the start of the next.
+            if line_start && n - i < 128 && at + (n as u64) < len {
+                break;
+            }
+            if line_start && is_checkpoint(&chunk[i..]) {
+                return Ok(true);
+            }
+            match memchr::memchr(b'\n', &chunk[i..]) {
+                Some(p) => {
+                    i += p + 1;
+                    line_start = true;
+                }
+                None => {
+                    i = n;
+                    line_start = false;
+                }
+            }
+        }
+        at += i.max(1) as u64;
+    }
+    Ok(false)
 }
 
 /// Bytes read per probe of the binary search, and per step of the scan back.
@@ -346,7 +387,7 @@ fn next_newline(file: &File, from: u64, until: u64) -> std::io::Result<Option<u6
         if n == 0 {
             return Ok(None);
         }
-        if let Some(p) = buf[..n].iter().position(|b| *b == b'\n') {
+        if let Some(p) = memchr::memchr(b'\n', &buf[..n]) {
             return Ok(Some(at + p as u64).filter(|p| *p < until));
         }
         at += n as u64;
@@ -376,7 +417,7 @@ fn scan_back(file: &File, before: u64, floor: u64) -> std::io::Result<Option<(u6
         file.read_exact_at(&mut buf, read_from)?;
         let first = usize::try_from(lo - read_from).unwrap_or(0);
         let mut end = buf.len();
-        while let Some(p) = buf[first..end].iter().rposition(|b| *b == b'\n') {
+        while let Some(p) = memchr::memrchr(b'\n', &buf[first..end]) {
             let p = first + p;
             end = p;
             let line_end = &buf[p.saturating_sub(TAIL as usize)..p];

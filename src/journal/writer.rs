@@ -50,6 +50,11 @@ pub struct JournalWriter {
     checkpoints: Option<CheckpointPolicy>,
     /// Events and bytes since the last checkpoint (or the start).
     since_checkpoint: (u64, u64),
+    /// Bytes of the last checkpoint (written or not: the next one's size, about).
+    last_checkpoint: u64,
+    /// Bytes of every event, and of every checkpoint written.
+    event_bytes: u64,
+    checkpoint_bytes: u64,
     /// `seq` and `t` of the last event appended.
     last: (u64, u64),
 }
@@ -132,6 +137,9 @@ impl JournalWriter {
             bytes: 0,
             checkpoints: Some(CheckpointPolicy::default()),
             since_checkpoint: (0, 0),
+            last_checkpoint: 0,
+            event_bytes: 0,
+            checkpoint_bytes: 0,
             last: (0, 0),
         })
     }
@@ -172,6 +180,7 @@ impl JournalWriter {
         self.written += 1;
         self.since_checkpoint.0 += 1;
         self.since_checkpoint.1 += len as u64;
+        self.event_bytes += len as u64;
         self.last = (event.seq, event.t);
         Ok(())
     }
@@ -179,19 +188,35 @@ impl JournalWriter {
     /// Is a checkpoint due after the last event appended? (Never before the first.)
     pub fn checkpoint_due(&self) -> bool {
         let (events, bytes) = self.since_checkpoint;
-        self.checkpoints.is_some_and(|p| events > 0 && (events >= p.every_events || bytes >= p.every_bytes))
+        self.checkpoints.is_some_and(|p| {
+            events > 0
+                && (events >= p.every_events || bytes >= p.every_bytes)
+                && self.within_share(self.last_checkpoint, p.ratio)
+        })
     }
 
-    /// Appends a checkpoint: `state` must be the fold of every event appended so far.
+    /// Would checkpoints take at most `1/ratio` of the events' bytes with one more of `len`?
+    fn within_share(&self, len: u64, ratio: u64) -> bool {
+        self.checkpoint_bytes.saturating_add(len).saturating_mul(ratio) <= self.event_bytes
+    }
+
+    /// Appends a checkpoint: `state` must be the fold of every event appended so far. One that
+    /// would bring the checkpoints over the policy's share of the journal (a state grown large)
+    /// is not written: the next is due once the events have made room for one of its size.
     pub fn checkpoint(&mut self, state: &State) -> std::io::Result<()> {
         if let Some(e) = self.failure.get() {
             return Err(std::io::Error::other(e.clone()));
         }
-        self.since_checkpoint = (0, 0);
         let mut line = Vec::with_capacity(self.line.capacity());
         if let Err(e) = checkpoint::write_record(&mut line, self.last, self.written, self.bytes, state) {
             return Err(self.fail(format!("a checkpoint could not be written as JSON: {e}")));
         }
+        self.last_checkpoint = line.len() as u64;
+        if !self.within_share(self.last_checkpoint, self.checkpoints.map_or(0, |p| p.ratio)) {
+            return Ok(());
+        }
+        self.since_checkpoint = (0, 0);
+        self.checkpoint_bytes += self.last_checkpoint;
         self.send(line)
     }
 

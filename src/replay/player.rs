@@ -28,6 +28,8 @@ pub struct Player {
     /// The journal's file, while it may hold checkpoints (format 1.1 and later, one file) and
     /// none has been found missing.
     checkpointed: Option<PathBuf>,
+    /// The journal was looked at for checkpoints.
+    probed: bool,
 }
 
 impl Player {
@@ -44,6 +46,7 @@ impl Player {
             ahead: None,
             at_end: false,
             checkpointed: None,
+            probed: false,
         };
         p.reader = Some(JournalReader::open(path)?);
         p.step();
@@ -75,6 +78,14 @@ impl Player {
     /// checkpoint where one is due: it is then seeked through the index only.
     pub fn seek_in_journal(&mut self, moment: Moment) -> bool {
         let Some(path) = self.checkpointed.clone() else { return false };
+        if !self.probed {
+            // Once: a journal of format 1.1 written by other means may hold none.
+            self.probed = true;
+            if !checkpoint::holds_checkpoints(&path).unwrap_or(false) {
+                self.checkpointed = None;
+                return false;
+            }
+        }
         let backwards = match moment {
             Moment::Time(t) => t < self.state.now,
             Moment::Events(n) => n < self.applied,

@@ -5,6 +5,11 @@ use crate::manifest::NodeSpec;
 
 /// The events of a session lending tokens, with a stop now and then.
 fn events(n: u64) -> Vec<Event> {
+    events_stuck(n, 3)
+}
+
+/// [`events`], one token in `stuck` never given back.
+fn events_stuck(n: u64, stuck: u64) -> Vec<Event> {
     let mut out = vec![Event {
         seq: 0,
         t: 0,
@@ -19,10 +24,10 @@ fn events(n: u64) -> Vec<Event> {
                 crate::stop_engine::Overrides::default(),
             );
             EventKind::StopRequested { node: "a".into(), by: Requester::Ctl, mode: StopMode::Graceful, plan }
-        } else if i % 3 == 0 {
-            // Every third token stays lent: the state grows.
+        } else if i % stuck == 0 {
+            // This token stays lent: the state grows.
             EventKind::TokenIssued { node: "a".into(), id: i, receivers: vec!["r".into()] }
-        } else if i % 3 == 1 {
+        } else if i % 2 == 1 {
             EventKind::TokenIssued { node: "a".into(), id: i, receivers: vec!["r".into()] }
         } else {
             EventKind::TokenReleased { node: "a".into(), id: i - 1, receiver: "r".into() }
@@ -54,7 +59,7 @@ fn fold(events: &[Event], n: usize) -> State {
     s
 }
 
-const SMALL: CheckpointPolicy = CheckpointPolicy { every_events: 1_000, every_bytes: 1 << 30 };
+const SMALL: CheckpointPolicy = CheckpointPolicy { every_events: 1_000, every_bytes: 1 << 30, ratio: 0 };
 
 #[test]
 fn a_record_reads_back_as_it_was_written() {
@@ -121,14 +126,21 @@ fn the_nearest_checkpoint_before_any_moment_is_found_in_the_file_alone() {
 }
 
 #[test]
-fn a_journal_without_checkpoints_has_none_in_reach_and_a_damaged_one_is_passed_over() {
+fn a_journal_without_checkpoints_is_told_and_a_damaged_one_is_passed_over() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.jsonl");
     let evs = events(3_000);
     write(&path, &evs, None);
-    let len = std::fs::metadata(&path).unwrap().len();
-    assert!(matches!(nearest_within(&path, Moment::Events(2_900), 0, len / 4).unwrap(), Nearest::Absent));
-    assert!(matches!(nearest_within(&path, Moment::Events(2_900), 0, len).unwrap(), Nearest::FromStart));
+    assert!(holds_checkpoints(&path).unwrap(), "short enough to need none");
+    assert!(matches!(nearest(&path, Moment::Events(2_900), 0).unwrap(), Nearest::FromStart));
+    // Past the first megabytes without one: it has none.
+    let long = dir.path().join("long.jsonl");
+    write(&long, &events(150_000), None);
+    assert!(std::fs::metadata(&long).unwrap().len() > FIRST_WITHIN);
+    assert!(!holds_checkpoints(&long).unwrap());
+    let long = dir.path().join("long-with.jsonl");
+    write(&long, &events(150_000), Some(CheckpointPolicy { every_events: 90_000, ..SMALL }));
+    assert!(holds_checkpoints(&long).unwrap());
     // A checkpoint whose state is damaged: the one before is used.
     let path = dir.path().join("damaged.jsonl");
     write(&path, &evs, Some(SMALL));
@@ -139,6 +151,25 @@ fn a_journal_without_checkpoints_has_none_in_reach_and_a_damaged_one_is_passed_o
     std::fs::write(&path, &bytes).unwrap();
     let Nearest::Found(f) = nearest(&path, Moment::Events(2_500), 0).unwrap() else { panic!() };
     assert_eq!(f.applied, 1_000);
+}
+
+#[test]
+fn checkpoints_add_at_most_a_tenth_however_large_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    // Every 50 events, were it not for the ratio: the state (lent tokens) grows without end.
+    let policy = CheckpointPolicy { every_events: 50, every_bytes: 1 << 30, ratio: 10 };
+    write(&path, &events_stuck(30_000, 61), Some(policy));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (mut checkpoints, mut events) = (0usize, 0usize);
+    for line in text.lines() {
+        if is_checkpoint(line.as_bytes()) {
+            checkpoints += line.len() + 1;
+        } else {
+            events += line.len() + 1;
+        }
+    }
+    assert!(checkpoints > 0 && checkpoints * 10 <= events, "{checkpoints} bytes of checkpoints, {events} of events");
 }
 
 /// `(FOLD_VERSION, hash of the fold of demo.jsonl)`, every version the fold has had: a new one
