@@ -165,7 +165,6 @@ fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>, checkpo
             seq += 1;
         }
     }
-    drop(write);
     if let Some((mut w, _)) = journal {
         w.finish().unwrap();
     }

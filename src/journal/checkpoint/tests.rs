@@ -105,7 +105,7 @@ fn the_nearest_checkpoint_before_any_moment_is_found_in_the_file_alone() {
                 assert_eq!(f.state, fold(&evs, applied as usize), "the state after {applied} events");
                 // The reading goes on from the event after it.
                 let mut r = crate::journal::JournalReader::open_at(
-                    &[path.clone()],
+                    std::slice::from_ref(&path),
                     crate::journal::Position { file: 0, offset: f.next },
                 )
                 .unwrap();
