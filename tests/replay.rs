@@ -649,6 +649,8 @@ fn a_journal_with_checkpoints_seeks_anywhere_with_no_index_and_shows_the_full_fo
     // there shows.
     let middle = n / 2 * MS + MS / 2;
     let mut s = ReplaySession::open(&path, &options(), Rect::new(0, 0, 160, 45)).unwrap();
+    let r = s.ui.replay.as_ref().unwrap();
+    assert_eq!((r.events, r.end_t), (n + 1, n * MS), "its end is known before the index gets there");
     s.command(ReplayCmd::Seek(middle), 0);
     assert!(!s.seeking(), "a journal with checkpoints does not wait for its index");
     assert_eq!(s.player.state, folded_to(&events, middle));

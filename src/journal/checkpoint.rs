@@ -218,6 +218,13 @@ impl std::fmt::Display for SearchError {
     }
 }
 
+impl SearchError {
+    /// A journal that cannot be read is bad input: exit status 2.
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
 impl std::error::Error for SearchError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.error)
@@ -318,6 +325,35 @@ pub fn holds_checkpoints(path: &Path) -> std::io::Result<bool> {
         at += i.max(1) as u64;
     }
     Ok(false)
+}
+
+/// `seq` and `t` of the last whole record of the journal file `path` (a checkpoint's are those
+/// of the event before it): where it ends, known without reading it all.
+pub fn last_record(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let from = len.saturating_sub(CHUNK);
+    let mut buf = vec![0u8; usize::try_from(len - from).unwrap_or(0)];
+    file.read_exact_at(&mut buf, from)?;
+    // Past the last newline: a torn line, not a record.
+    let mut end = memchr::memrchr(b'\n', &buf).unwrap_or(0);
+    while end > 0 {
+        let start = memchr::memrchr(b'\n', &buf[..end]).map(|p| p + 1);
+        if let Some((offset, _)) = tail_offset(&buf[end.saturating_sub(40)..end]) {
+            // A checkpoint, maybe longer than what was read: its start says where its head is.
+            let mut head = [0u8; 128];
+            let n = read_some_at(&file, &mut head, offset)?;
+            if let Some(h) = checkpoint_head(&head[..n]) {
+                return Ok(Some((h.seq, h.t)));
+            }
+        }
+        let Some(start) = start else { return Ok(None) };
+        if let Some((seq, t, _)) = line_head(&buf[start..end]) {
+            return Ok(Some((seq, t)));
+        }
+        end = start - 1;
+    }
+    Ok(None)
 }
 
 /// Bytes read per probe of the binary search, and per step of the scan back.

@@ -30,6 +30,9 @@ pub struct Player {
     checkpointed: Option<PathBuf>,
     /// The journal was looked at for checkpoints.
     probed: bool,
+    /// Of a journal with checkpoints: events (by `seq`) and `t` of its last record, read from
+    /// its end on open, before the index gets there.
+    pub known_end: Option<(u64, u64)>,
 }
 
 impl Player {
@@ -47,12 +50,14 @@ impl Player {
             at_end: false,
             checkpointed: None,
             probed: false,
+            known_end: None,
         };
         p.reader = Some(JournalReader::open(path)?);
         p.step();
         let minor = p.state.header.as_ref().map_or(0, |h| h.format_minor);
         if minor >= 1 && p.files.len() == 1 {
             p.checkpointed = p.files.first().cloned();
+            p.known_end = checkpoint::last_record(path).ok().flatten().map(|(seq, t)| (seq + 1, t));
         }
         Ok(p)
     }

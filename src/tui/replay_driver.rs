@@ -141,6 +141,11 @@ impl ReplaySession {
                 (r.events, r.end_t, r.complete, r.progress_permille, r.unknown_kinds, r.damaged_records, r.marks.len());
             r.events = idx.events;
             r.end_t = idx.end_t;
+            if let Some((events, end_t)) = self.player.known_end.filter(|_| !idx.complete) {
+                // A journal with checkpoints seeks past the index: its end is read from the file.
+                r.events = r.events.max(events);
+                r.end_t = r.end_t.max(end_t);
+            }
             r.complete = idx.complete;
             r.progress_permille = if idx.complete || idx.bytes_total == 0 {
                 1000

@@ -120,6 +120,8 @@ fn the_nearest_checkpoint_before_any_moment_is_found_in_the_file_alone() {
     assert_eq!((f.applied, f.t), (3_000, 2_999_000));
     let Nearest::Found(f) = nearest(&path, Moment::Time(3_999_000), 0).unwrap() else { panic!() };
     assert_eq!((f.applied, f.t), (4_000, 3_999_000));
+    // Its end, from the end of the file (the last record is the last event here).
+    assert_eq!(last_record(&path).unwrap(), Some((5_499, 5_499_000)));
     // A reader already past it folds on.
     assert!(matches!(nearest(&path, Moment::Events(4_500), 4_000).unwrap(), Nearest::Behind));
     assert!(matches!(nearest(&path, Moment::Events(4_500), 3_999).unwrap(), Nearest::Found(_)));
@@ -151,6 +153,14 @@ fn a_journal_without_checkpoints_is_told_and_a_damaged_one_is_passed_over() {
     std::fs::write(&path, &bytes).unwrap();
     let Nearest::Found(f) = nearest(&path, Moment::Events(2_500), 0).unwrap() else { panic!() };
     assert_eq!(f.applied, 1_000);
+    // Its last record is a checkpoint (after event 2,999): the end is that event's.
+    assert!(text_ends_with_checkpoint(&path));
+    assert_eq!(last_record(&path).unwrap(), Some((2_999, 2_999_000)));
+}
+
+fn text_ends_with_checkpoint(path: &Path) -> bool {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().last().is_some_and(|l| is_checkpoint(l.as_bytes()))
 }
 
 #[test]
