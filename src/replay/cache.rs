@@ -303,6 +303,7 @@ pub fn load(dir: &Path, files: &[PathBuf]) -> Option<Index> {
         bytes_total,
         bytes_read: bytes_total,
         from_cache: true,
+        hold: Arc::default(),
     })
 }
 

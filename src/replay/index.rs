@@ -8,6 +8,7 @@ use crate::event::{Event, EventKind, StageAction};
 use crate::journal::{JournalReader, Position, ReadSummary};
 use crate::state::State;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// Events between two checkpoints: a seek folds at most this many.
@@ -83,6 +84,9 @@ pub struct Index {
     pub bytes_read: u64,
     /// Read from the on-disk cache rather than built by this open.
     pub from_cache: bool,
+    /// Set while a seek folds from a checkpoint inside the journal: the indexer waits, so the
+    /// seek has the processor (the index is not needed for it).
+    pub hold: Arc<AtomicBool>,
 }
 
 impl Index {
@@ -155,6 +159,7 @@ impl IndexBuilder {
 /// the index incomplete, once nobody else holds it (the player was dropped). A complete index
 /// read without error is then handed to `done` (a copy: the player is not held up meanwhile).
 pub fn build(mut reader: JournalReader, index: &SharedIndex, done: impl FnOnce(&Index)) {
+    let hold = index.read().unwrap_or_else(PoisonError::into_inner).hold.clone();
     let mut builder = IndexBuilder::default();
     // Where each file starts, counted over the whole journal, for the progress.
     let starts: Vec<u64> = reader
@@ -179,8 +184,13 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex, done: impl FnOnce(&
                     idx.bytes_read = starts.get(pos.file).copied().unwrap_or(0) + pos.offset;
                     idx.summary.clone_from(&reader.summary);
                 }
-                if builder.applied % ORPHAN_CHECK_EVERY == 0 && Arc::strong_count(index) == 1 {
-                    return;
+                if builder.applied % ORPHAN_CHECK_EVERY == 0 {
+                    if Arc::strong_count(index) == 1 {
+                        return;
+                    }
+                    while hold.load(Ordering::Acquire) && Arc::strong_count(index) > 1 {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
                 }
             }
             Ok(None) => break,
@@ -210,6 +220,7 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex, done: impl FnOnce(&
             bytes_total: idx.bytes_total,
             bytes_read: idx.bytes_read,
             from_cache: false,
+            hold: Arc::default(),
         };
         drop(idx);
         done(&copy);

@@ -97,6 +97,7 @@ impl Player {
         };
         // Forwards, a checkpoint at or behind here is no better than folding on.
         let here = if backwards { 0 } else { self.applied };
+        let _hold = HoldIndexer::new(&self.index);
         match checkpoint::nearest(&path, moment, here) {
             Ok(Nearest::Found(found)) => {
                 let found = *found;
@@ -244,6 +245,23 @@ impl Player {
     /// Moves to just after a mark's event.
     pub fn jump_to_mark(&mut self, mark: Mark) {
         self.seek_to_event(mark.n + 1);
+    }
+}
+
+/// Holds the indexer while it lives (a seek folding on its own).
+struct HoldIndexer(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl HoldIndexer {
+    fn new(index: &SharedIndex) -> HoldIndexer {
+        let hold = index.read().unwrap_or_else(PoisonError::into_inner).hold.clone();
+        hold.store(true, std::sync::atomic::Ordering::Release);
+        HoldIndexer(hold)
+    }
+}
+
+impl Drop for HoldIndexer {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -134,6 +134,7 @@ impl Recorder {
             bytes_total,
             bytes_read: bytes_total,
             from_cache: false,
+            hold: std::sync::Arc::default(),
         };
         super::cache::save(dir, &index).map(Some).map_err(RecordError::Cache)
     }
