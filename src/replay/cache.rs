@@ -311,6 +311,34 @@ pub fn load(dir: &Path, files: &[PathBuf]) -> Option<Index> {
 mod tests {
     use super::*;
 
+    /// A cached index is used only by the fold that wrote its states.
+    #[test]
+    fn a_cache_of_another_fold_version_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j.jsonl");
+        let mut w = crate::journal::JournalWriter::create(&journal).unwrap();
+        let header = crate::event::Header::synthetic("s", vec![]);
+        w.append(&crate::event::Event { seq: 0, t: 0, ev: crate::event::EventKind::SessionStarted(Box::new(header)) })
+            .unwrap();
+        w.finish().unwrap();
+        let cache = dir.path().join("cache");
+        let index =
+            std::sync::Arc::new(std::sync::RwLock::new(Index { files: vec![journal.clone()], ..Index::default() }));
+        let reader = crate::journal::JournalReader::open(&journal).unwrap();
+        let mut saved = None;
+        super::super::index::build(reader, &index, |complete| saved = Some(save(&cache, complete).unwrap()));
+        let saved = saved.unwrap();
+        let loaded = load(&cache, std::slice::from_ref(&journal)).unwrap();
+        assert_eq!((loaded.events, loaded.checkpoints.len()), (1, 1));
+        assert!(loaded.checkpoints[0].state.get().is_some());
+        let text = std::fs::read_to_string(&saved).unwrap();
+        let other = text.replacen(&format!("\"fold\":{FOLD_VERSION},"), "\"fold\":999999,", 1);
+        assert_ne!(other, text);
+        std::fs::write(&saved, other).unwrap();
+        // The journal is unchanged: only the fold version differs.
+        assert!(load(&cache, &[journal]).is_none(), "a cache of another fold version is not used");
+    }
+
     #[test]
     fn eviction_deletes_the_oldest_first_and_never_the_new_one() {
         let dir = tempfile::tempdir().unwrap();
