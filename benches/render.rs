@@ -90,6 +90,7 @@ impl Feed {
 fn header() -> Header {
     Header {
         format: FORMAT_VERSION,
+        format_minor: gracewatch::event::FORMAT_MINOR,
         version: "bench".into(),
         session: "bench".into(),
         mode: SessionMode::Up,

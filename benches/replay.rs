@@ -5,14 +5,22 @@
 //! anywhere followed by the frame it shows. Under `cargo bench` the journal has 10 million events
 //! (about 1.2 GB); under `cargo test` a small one, so the suite stays fast.
 //! Targets (DESIGN.md): first frame ≤ 1 s, any seek ≤ 200 ms.
+//!
+//! `-- checkpointed`: the same session written with checkpoints inside (format 1.1), opened
+//! for the first time (no index, no cache file): what checkpoints add to the journal, the first
+//! frame, and a seek anywhere right after the open (issue 11: first frame ≤ 100 ms, seek + frame
+//! ≤ 200 ms, growth ≤ 10%).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gracewatch::event::{
     Event, EventKind, ExitCause, Header, ProcSample, Requester, SigSet, Signal, StageAction, StopMode, Stream,
     ThreadSample,
 };
+use gracewatch::journal::checkpoint::{Moment, Nearest, is_checkpoint, nearest};
+use gracewatch::journal::{JournalReader, JournalWriter, Position};
 use gracewatch::manifest::NodeSpec;
 use gracewatch::replay::recorder::{RECORD_FROM_EVENTS, Recorder};
+use gracewatch::state::Fold;
 use gracewatch::tui::action::ReplayCmd;
 use gracewatch::tui::replay_driver::{ReplayOptions, ReplaySession};
 use gracewatch::tui::theme::Theme;
@@ -30,8 +38,17 @@ fn events_wanted() -> u64 {
 /// the node that lent it, except node00's: its receiver is stuck, so its pending tokens pile up,
 /// about 80,000 by the end), output, samples, and a stop of everything at the end.
 /// With a `recorder`, each event is shown to it as a session's hub does while it writes.
-fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>) {
+/// With `checkpoints`, it is written as a session writes it: through a `JournalWriter` that
+/// takes a checkpoint of the fold when one is due (format 1.1); else line by line with no
+/// checkpoint, as a journal from before them (format 1.0).
+/// Returns the longest a checkpoint took to write (on the thread that appends, as the hub's).
+fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>, checkpoints: bool) -> Duration {
+    let mut slowest = Duration::ZERO;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    let mut journal = checkpoints.then(|| {
+        std::fs::remove_file(path).unwrap();
+        (JournalWriter::create(path).unwrap(), Fold::new(gracewatch::hazards::lints()))
+    });
     let mut bytes = 0u64;
     let mut line = Vec::with_capacity(512);
     let nodes: Vec<NodeSpec> = (0..50)
@@ -42,9 +59,20 @@ fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>) {
         host: "h".into(),
         started_unix_ms: 1_795_000_000_000,
         started: "2026-11-20T00:00:00Z".into(),
+        format_minor: u32::from(checkpoints),
         ..Header::synthetic("big", nodes)
     };
     let mut write = |e: &Event| {
+        if let Some((w, state)) = &mut journal {
+            w.append(e).unwrap();
+            state.apply(e);
+            if w.checkpoint_due() {
+                let t0 = Instant::now();
+                w.checkpoint(state.state()).unwrap();
+                slowest = slowest.max(t0.elapsed());
+            }
+            return;
+        }
         line.clear();
         serde_json::to_writer(&mut line, e).unwrap();
         line.push(b'\n');
@@ -143,14 +171,146 @@ fn generate(path: &std::path::Path, n: u64, recorder: Option<&Recorder>) {
             seq += 1;
         }
     }
+    if let Some((mut w, _)) = journal {
+        w.finish().unwrap();
+    }
+    slowest
+}
+
+/// `cargo bench --bench replay -- checkpointed` runs only the journals with checkpoints inside;
+/// any other filter, only the others.
+fn only_checkpointed() -> Option<bool> {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"))?;
+    Some(filter.contains("checkpointed"))
 }
 
 fn bench(c: &mut Criterion) {
     let n = events_wanted();
+    if only_checkpointed() != Some(false) {
+        checkpointed(c, n);
+    }
+    if only_checkpointed() != Some(true) {
+        indexed(c, n);
+    }
+}
+
+/// A journal with checkpoints inside (format 1.1), opened for the first time on this machine:
+/// no index and no cache file. It was written just before, so it is in the page cache (which
+/// cannot be dropped here). Each seek is made right after a fresh open, while the index is still
+/// being read from the start: the seek starts from the checkpoint inside the journal.
+fn checkpointed(c: &mut Criterion, n: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.jsonl");
+    let path = dir.path().join("checkpointed.jsonl");
+    let _ = generate(&plain, n, None, false);
+    let plain_size = std::fs::metadata(&plain).unwrap().len();
+    std::fs::remove_file(&plain).unwrap();
+    let t0 = Instant::now();
+    let slowest = generate(&path, n, None, true);
+    let size = std::fs::metadata(&path).unwrap().len();
+    let (mut count, mut largest, mut stored) = (0u64, 0u64, 0u64);
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path).unwrap());
+    let mut line = Vec::new();
+    while std::io::BufRead::read_until(&mut reader, b'\n', &mut line).unwrap() > 0 {
+        if is_checkpoint(&line) {
+            count += 1;
+            largest = largest.max(line.len() as u64);
+            stored += line.len() as u64;
+        }
+        line.clear();
+    }
+    eprintln!(
+        "replay bench: checkpointed journal of {n} events written in {:.1?}: {:.0} MB, {count} checkpoints \
+         ({:.1} MB, the largest {:.1} MB, written in {slowest:.2?} at most): {:.2}% over the same events \
+         without ({:.0} MB)",
+        t0.elapsed(),
+        size as f64 / 1e6,
+        stored as f64 / 1e6,
+        largest as f64 / 1e6,
+        (size - plain_size) as f64 * 100.0 / plain_size as f64,
+        plain_size as f64 / 1e6,
+    );
+    let screen = Rect::new(0, 0, 160, 45);
+    let end_t = n * 100_000;
+    // The seek itself, alone (no screen, no indexer beside it): the nearest checkpoint found in
+    // the file and decoded, then the fold from it to the moment.
+    let mut k = 7u64;
+    let mut alone = Vec::new();
+    for i in 0..16u64 {
+        k = k.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) % 1_000_003;
+        let t = if i == 0 { end_t } else { end_t / 1_000_003 * k };
+        let t0 = Instant::now();
+        let Nearest::Found(found) = nearest(&path, Moment::Time(t), 0).unwrap() else { panic!("no checkpoint") };
+        let search = t0.elapsed();
+        let at = Position { file: 0, offset: found.next };
+        let mut reader = JournalReader::open_at(std::slice::from_ref(&path), at).unwrap();
+        let mut state = Fold::resume(found.state, gracewatch::hazards::lints());
+        let mut folded = 0u64;
+        while let Some(e) = reader.next_event().unwrap() {
+            if e.t > t {
+                break;
+            }
+            state.apply(&e);
+            folded += 1;
+        }
+        alone.push((t0.elapsed(), search, folded, t * 100 / end_t));
+    }
+    alone.sort();
+    let (median, worst) = (alone[alone.len() / 2], alone[alone.len() - 1]);
+    eprintln!(
+        "replay bench: checkpointed, the seek alone: median {:.2?}; worst {:.2?} at {}% of the session ({:.2?} to \
+         find and decode the checkpoint, then {} events folded)",
+        median.0, worst.0, worst.3, worst.1, worst.2
+    );
+    let mut terminal = Terminal::new(TestBackend::new(160, 45)).unwrap();
+    let (mut firsts, mut seeks) = (Vec::new(), Vec::new());
+    let mut k = 7u64;
+    for i in 0..24u64 {
+        // A fresh cache directory each time: nothing cached for this journal.
+        let cache = dir.path().join(format!("cache-{i}"));
+        let opts = ReplayOptions { theme: Some(Theme::plain()), index_cache: Some(cache), ..ReplayOptions::default() };
+        k = k.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) % 1_000_003;
+        // The first and the last moments, then anywhere.
+        let t = match i {
+            0 => end_t,
+            1 => 0,
+            _ => end_t / 1_000_003 * k,
+        };
+        let (s, first, seek) = open_and_seek(|| ReplaySession::open(&path, &opts, screen).unwrap(), &mut terminal, t);
+        assert!(!s.seeking(), "a seek in a checkpointed journal does not wait for the index");
+        firsts.push(first);
+        seeks.push(seek);
+    }
+    let stats = |v: &mut Vec<Duration>| {
+        v.sort();
+        (v[v.len() / 2], v[v.len() - 1])
+    };
+    let ((first_median, first_worst), (seek_median, seek_worst)) = (stats(&mut firsts), stats(&mut seeks));
+    eprintln!(
+        "replay bench: checkpointed, first open, {} opens: first frame median {first_median:.2?}, worst \
+         {first_worst:.2?}; seek + frame median {seek_median:.2?}, worst {seek_worst:.2?}",
+        firsts.len()
+    );
+    let mut g = c.benchmark_group("replay");
+    g.sample_size(10);
+    let opts = ReplayOptions { theme: Some(Theme::plain()), ..ReplayOptions::default() };
+    g.bench_function("checkpointed_first_open_seek_to_middle_and_frame", |b| {
+        b.iter(|| {
+            let mut s = ReplaySession::open(&path, &opts, screen).unwrap();
+            s.command(ReplayCmd::Seek(end_t / 2), 0);
+            terminal.draw(|f| f.render_widget(&s.screen(), f.area())).unwrap();
+            std::hint::black_box(s.player.applied)
+        });
+    });
+    g.finish();
+}
+
+/// Journals without checkpoints inside (format 1.0): the index, built on open or cached.
+fn indexed(c: &mut Criterion, n: u64) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.jsonl");
     let t0 = Instant::now();
-    generate(&path, n, None);
+    let _ = generate(&path, n, None, false);
     let size = std::fs::metadata(&path).unwrap().len();
     eprintln!("replay bench: generated {n} events, {:.0} MB, in {:.1?}", size as f64 / 1e6, t0.elapsed());
 
@@ -247,7 +407,7 @@ fn bench(c: &mut Criterion) {
     // journal: its very first open seeks at once.
     let recorded = dir.path().join("recorded.jsonl");
     let recorder = Recorder::start().unwrap();
-    generate(&recorded, n, Some(&recorder));
+    let _ = generate(&recorded, n, Some(&recorder), false);
     let recorded_cache = dir.path().join("recorded-cache");
     let t0 = Instant::now();
     recorder.finish(&recorded, &recorded_cache, RECORD_FROM_EVENTS).unwrap();

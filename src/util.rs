@@ -114,14 +114,18 @@ mod tests {
 pub mod map_as_pairs {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+    /// In key order, whatever the map's own order (a `HashMap`'s changes from run to run): the
+    /// same map is always the same bytes, so a state's checkpoint can be pinned by its hash.
     pub fn serialize<'a, M, K, V, S>(map: &'a M, s: S) -> Result<S::Ok, S::Error>
     where
         &'a M: IntoIterator<Item = (&'a K, &'a V)>,
-        K: Serialize + 'a,
+        K: Serialize + Ord + 'a,
         V: Serialize + 'a,
         S: Serializer,
     {
-        s.collect_seq(map)
+        let mut pairs: Vec<(&K, &V)> = map.into_iter().collect();
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+        s.collect_seq(pairs)
     }
 
     pub fn deserialize<'de, M, K, V, D>(d: D) -> Result<M, D::Error>

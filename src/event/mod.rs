@@ -12,8 +12,15 @@ pub use types::*;
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the journal/event format. Bumped on any change an older reader cannot skip.
+/// Major version of the journal/event format. Bumped on any change an older reader cannot
+/// skip: a reader refuses a journal of a newer major.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// Minor version of the journal/event format, within [`FORMAT_VERSION`]. Bumped on additions
+/// an older reader of the same major skips (it reads every minor of its major).
+/// - 0: events only.
+/// - 1: checkpoint records (see `journal::checkpoint`) may follow any event.
+pub const FORMAT_MINOR: u32 = 1;
 
 /// One event with its envelope.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

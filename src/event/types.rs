@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 /// The first record of every session: enough to read the rest without anything else.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
-    /// [`super::FORMAT_VERSION`] of the writer.
+    /// [`super::FORMAT_VERSION`] of the writer: the major version of the format.
     pub format: u32,
+    /// [`super::FORMAT_MINOR`] of the writer (0 in journals from before minor versions).
+    #[serde(default)]
+    pub format_minor: u32,
     /// gracewatch version that wrote the session.
     pub version: String,
     pub session: String,
@@ -35,6 +38,7 @@ impl Header {
     pub fn synthetic(session: &str, nodes: Vec<crate::manifest::NodeSpec>) -> Header {
         Header {
             format: super::FORMAT_VERSION,
+            format_minor: super::FORMAT_MINOR,
             version: env!("CARGO_PKG_VERSION").to_string(),
             session: session.to_string(),
             mode: SessionMode::Up,

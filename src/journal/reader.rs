@@ -4,9 +4,12 @@
 //! - A damaged record before the end (a line that is not a whole record, with more lines after
 //!   it, or a cut-off last line of a file that is not the last of a rotated set) is skipped,
 //!   counted and located; the read goes on.
-//! - A journal written by a newer format version is refused, naming both versions.
+//! - A journal written by a newer format major version is refused, naming both versions; every
+//!   minor version of this major is read.
 //! - An event kind this version does not know (inside a known version) is skipped and counted.
+//! - Checkpoint records ([`super::checkpoint`]) are not events: they are passed over.
 
+use super::checkpoint;
 use crate::event::{Event, EventKind, FORMAT_VERSION};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -48,7 +51,21 @@ impl std::fmt::Display for JournalError {
     }
 }
 
-impl std::error::Error for JournalError {}
+impl std::error::Error for JournalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            JournalError::Io(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl JournalError {
+    /// Every way a journal cannot be read is bad input: exit status 2.
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
 
 /// A place in a journal: the file (of a rotated set) and the byte offset of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -290,6 +307,11 @@ impl JournalReader {
                         self.summary.torn_tail = Some(self.buf.len() as u64);
                         self.done = true;
                         return Ok(None);
+                    }
+                    if complete && checkpoint::is_checkpoint(text) {
+                        // A checkpoint of the state, not an event: for seeking (see
+                        // `journal::checkpoint`).
+                        continue;
                     }
                     if complete && serde_json::from_slice::<Envelope>(text).is_ok() {
                         self.summary.unknown_kinds += 1;

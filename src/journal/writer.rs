@@ -8,8 +8,15 @@
 //! [`STALL_PATIENCE`] ends the journal with a failure instead of freezing the session. Every
 //! failure is kept and returned by the next [`JournalWriter::append`] and by `finish`, so the
 //! session can say that the journal stopped and why.
+//!
+//! Every so often (see [`CheckpointPolicy`]) the caller, which folds the events anyway, is told
+//! that a checkpoint is due ([`JournalWriter::checkpoint_due`]) and hands its state to
+//! [`JournalWriter::checkpoint`]: a record of it goes into the journal right after the event it
+//! follows, so the journal seeks anywhere with no index (see [`super::checkpoint`]).
 
+use super::checkpoint::{self, CheckpointPolicy};
 use crate::event::Event;
+use crate::state::State;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,6 +46,36 @@ pub struct JournalWriter {
     line: Vec<u8>,
     written: u64,
     bytes: u64,
+    /// When checkpoints are due; none are written without one.
+    checkpoints: Option<CheckpointPolicy>,
+    /// Events and bytes since the last checkpoint (or the start).
+    since_checkpoint: (u64, u64),
+    /// Bytes of the last checkpoint (written or not: the next one's size, about).
+    last_checkpoint: u64,
+    /// Bytes of every event, and of every checkpoint written.
+    event_bytes: u64,
+    checkpoint_bytes: u64,
+    /// `seq` and `t` of the last event appended.
+    last: (u64, u64),
+}
+
+/// Why the journal stopped taking events: the first failure, kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteError(pub String);
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+impl WriteError {
+    /// A journal that could not be written is a failure of the run: exit status 1.
+    pub fn exit_code(&self) -> u8 {
+        1
+    }
 }
 
 impl JournalWriter {
@@ -98,7 +135,20 @@ impl JournalWriter {
             line: Vec::with_capacity(512),
             written: 0,
             bytes: 0,
+            checkpoints: Some(CheckpointPolicy::default()),
+            since_checkpoint: (0, 0),
+            last_checkpoint: 0,
+            event_bytes: 0,
+            checkpoint_bytes: 0,
+            last: (0, 0),
         })
+    }
+
+    /// Takes checkpoints by `policy` (the default one unless told), or none.
+    #[must_use]
+    pub fn with_checkpoints(mut self, policy: Option<CheckpointPolicy>) -> JournalWriter {
+        self.checkpoints = policy;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -124,20 +174,66 @@ impl JournalWriter {
             return Err(self.fail(format!("an event could not be written as JSON: {e}")));
         }
         self.line.push(b'\n');
+        let line = self.line.clone();
+        let len = line.len();
+        self.send(line)?;
+        self.written += 1;
+        self.since_checkpoint.0 += 1;
+        self.since_checkpoint.1 += len as u64;
+        self.event_bytes += len as u64;
+        self.last = (event.seq, event.t);
+        Ok(())
+    }
+
+    /// Is a checkpoint due after the last event appended? (Never before the first.)
+    pub fn checkpoint_due(&self) -> bool {
+        let (events, bytes) = self.since_checkpoint;
+        self.checkpoints.is_some_and(|p| {
+            events > 0
+                && (events >= p.every_events || bytes >= p.every_bytes)
+                && self.within_share(self.last_checkpoint, p.ratio)
+        })
+    }
+
+    /// Would checkpoints take at most `1/ratio` of the events' bytes with one more of `len`?
+    fn within_share(&self, len: u64, ratio: u64) -> bool {
+        self.checkpoint_bytes.saturating_add(len).saturating_mul(ratio) <= self.event_bytes
+    }
+
+    /// Appends a checkpoint: `state` must be the fold of every event appended so far. One that
+    /// would bring the checkpoints over the policy's share of the journal (a state grown large)
+    /// is not written: the next is due once the events have made room for one of its size.
+    pub fn checkpoint(&mut self, state: &State) -> std::io::Result<()> {
+        if let Some(e) = self.failure.get() {
+            return Err(std::io::Error::other(e.clone()));
+        }
+        let mut line = Vec::with_capacity(self.line.capacity());
+        if let Err(e) = checkpoint::write_record(&mut line, self.last, self.written, self.bytes, state) {
+            return Err(self.fail(format!("a checkpoint could not be written as JSON: {e}")));
+        }
+        self.last_checkpoint = line.len() as u64;
+        if !self.within_share(self.last_checkpoint, self.checkpoints.map_or(0, |p| p.ratio)) {
+            return Ok(());
+        }
+        self.since_checkpoint = (0, 0);
+        self.checkpoint_bytes += self.last_checkpoint;
+        self.send(line)
+    }
+
+    /// Queues a whole line for the worker, waiting for a disk that has fallen behind.
+    fn send(&mut self, line: Vec<u8>) -> std::io::Result<()> {
         if self.queued.load(Ordering::Acquire) > QUEUE_BYTES && !self.wait_for_room() {
             return Err(self.fail(format!(
                 "the disk took nothing for {:.1}s; events from then on are not kept",
                 self.stall_patience.as_secs_f64()
             )));
         }
-        let line = self.line.clone();
         let len = line.len();
         self.queued.fetch_add(len, Ordering::AcqRel);
         if self.tx.as_ref().is_none_or(|tx| tx.send(line).is_err()) {
             self.queued.fetch_sub(len, Ordering::AcqRel);
             return Err(self.fail("the journal writer stopped".into()));
         }
-        self.written += 1;
         self.bytes += len as u64;
         Ok(())
     }
@@ -167,7 +263,7 @@ impl JournalWriter {
 
     /// Waits until everything appended is written and flushed (also done on drop). Returns
     /// the first failure, if there was one, or says the disk did not take the last lines.
-    pub fn finish(&mut self) -> Result<(), String> {
+    pub fn finish(&mut self) -> Result<(), WriteError> {
         self.tx.take();
         if let Some(done) = self.done.take() {
             match done.recv_timeout(CLOSE_PATIENCE) {
@@ -184,7 +280,7 @@ impl JournalWriter {
             }
         }
         match self.failure.get() {
-            Some(e) => Err(e.clone()),
+            Some(e) => Err(WriteError(e.clone())),
             None => Ok(()),
         }
     }
@@ -337,7 +433,7 @@ mod tests {
         assert!(w.written() > 0 && w.written() == kept);
         assert!(w.append(&output(0)).is_err(), "a failed journal stays failed");
         drop(release);
-        assert!(w.finish().unwrap_err().contains("took nothing"));
+        assert!(w.finish().unwrap_err().to_string().contains("took nothing"));
     }
 
     struct Full;

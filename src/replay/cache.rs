@@ -7,19 +7,21 @@
 //! time), then the header's offset in a fixed-size trailer. A checkpoint's state is read only
 //! when a seek needs it.
 //!
-//! A cache that does not match (the journal grew or was rewritten, another gracewatch version,
-//! a damaged file) is ignored and rebuilt. Writing one is best effort: a read-only cache
-//! directory only means the next open indexes again.
+//! A cache that does not match (the journal grew or was rewritten, another fold version
+//! ([`FOLD_VERSION`]) or cache layout, a damaged file) is ignored and rebuilt. Writing one is
+//! best effort: a read-only cache directory only means the next open indexes again.
 
 use super::index::{Checkpoint, Index, Mark, Snapshot};
+use crate::journal::checkpoint::{self, FOLD_VERSION};
 use crate::journal::{DamagedAt, Position, ReadSummary};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Bumped whenever the layout or the meaning of what is stored changes.
-const CACHE_VERSION: u32 = 1;
+/// Bumped whenever the layout of the cache file changes (what a stored state means is
+/// [`FOLD_VERSION`]'s).
+const CACHE_VERSION: u32 = 2;
 
 /// The stored checkpoints of one journal take at most a quarter of the journal's size, or this
 /// much if that is more; beyond it, every second one is dropped (a seek then folds two
@@ -71,10 +73,51 @@ fn file_for(dir: &Path, stamps: &[FileStamp]) -> Option<PathBuf> {
     Some(dir.join(format!("{h:016x}.idx")))
 }
 
+/// Why an index could not be cached.
+#[derive(Debug)]
+pub enum CacheError {
+    /// Only a complete index read without error is cached.
+    Incomplete,
+    /// The journal's files cannot be read (to fingerprint them).
+    JournalUnreadable,
+    /// An index of no file.
+    NoJournalFile,
+    /// The cache directory or file cannot be written.
+    Io { path: PathBuf, error: std::io::Error },
+}
+
+impl std::fmt::Display for CacheError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheError::Incomplete => f.write_str("the index is not complete"),
+            CacheError::JournalUnreadable => f.write_str("the journal's files cannot be read"),
+            CacheError::NoJournalFile => f.write_str("no journal file"),
+            CacheError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for CacheError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CacheError::Io { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl CacheError {
+    /// An index not cached is a failure (never bad input): exit status 1.
+    pub fn exit_code(&self) -> u8 {
+        1
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Header {
     cache_version: u32,
-    gracewatch: String,
+    /// [`FOLD_VERSION`] of the stored states.
+    fold: u32,
     journal: Vec<FileStamp>,
     events: u64,
     end_t: u64,
@@ -99,29 +142,29 @@ struct Stored {
 }
 
 /// Writes a complete index to `dir`. Returns where, or why not.
-pub fn save(dir: &Path, index: &Index) -> Result<PathBuf, String> {
+pub fn save(dir: &Path, index: &Index) -> Result<PathBuf, CacheError> {
     if !index.complete || index.error.is_some() {
-        return Err("the index is not complete".into());
+        return Err(CacheError::Incomplete);
     }
-    let journal = fingerprint(&index.files).ok_or("the journal's files cannot be read")?;
-    let path = file_for(dir, &journal).ok_or("no journal file")?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let journal = fingerprint(&index.files).ok_or(CacheError::JournalUnreadable)?;
+    let path = file_for(dir, &journal).ok_or(CacheError::NoJournalFile)?;
+    std::fs::create_dir_all(dir).map_err(|error| CacheError::Io { path: dir.to_path_buf(), error })?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let result = write_file(&tmp, index, journal);
-    match result.and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| e.to_string())) {
+    match result.and_then(|()| std::fs::rename(&tmp, &path)) {
         Ok(()) => {
             evict(dir, &path, DIR_BUDGET);
             Ok(path)
         }
-        Err(e) => {
+        Err(error) => {
             let _ = std::fs::remove_file(&tmp);
-            Err(format!("{}: {e}", path.display()))
+            Err(CacheError::Io { path, error })
         }
     }
 }
 
-fn write_file(tmp: &Path, index: &Index, journal: Vec<FileStamp>) -> Result<(), String> {
-    let file = std::fs::File::create(tmp).map_err(|e| e.to_string())?;
+fn write_file(tmp: &Path, index: &Index, journal: Vec<FileStamp>) -> std::io::Result<()> {
+    let file = std::fs::File::create(tmp)?;
     let mut out = Counted { inner: std::io::BufWriter::with_capacity(1 << 20, file), n: 0 };
     // Sizes first (serialized into a counter, not into memory), so the checkpoints can be
     // thinned to the budget before any is written.
@@ -129,7 +172,7 @@ fn write_file(tmp: &Path, index: &Index, journal: Vec<FileStamp>) -> Result<(), 
     for cp in &index.checkpoints {
         let Some(state) = cp.state.get() else { continue };
         let mut counter = Counted { inner: std::io::sink(), n: 0 };
-        serde_json::to_writer(&mut counter, &*state).map_err(|e| e.to_string())?;
+        checkpoint::encode(&state, &mut counter)?;
         kept.push((cp, state, counter.n));
     }
     // Keep the first and the last; thin the rest until they fit.
@@ -141,13 +184,13 @@ fn write_file(tmp: &Path, index: &Index, journal: Vec<FileStamp>) -> Result<(), 
     let mut stored: Vec<Stored> = Vec::new();
     for (cp, state, _) in kept {
         let at = out.n;
-        serde_json::to_writer(&mut out, &*state).map_err(|e| e.to_string())?;
+        checkpoint::encode(&state, &mut out)?;
         stored.push(Stored { applied: cp.applied, t: cp.t, pos: cp.pos, at, len: out.n - at });
     }
     let at = out.n;
     let header = Header {
         cache_version: CACHE_VERSION,
-        gracewatch: env!("CARGO_PKG_VERSION").to_string(),
+        fold: FOLD_VERSION,
         journal,
         events: index.events,
         end_t: index.end_t,
@@ -159,10 +202,10 @@ fn write_file(tmp: &Path, index: &Index, journal: Vec<FileStamp>) -> Result<(), 
         marks: index.marks.clone(),
         checkpoints: stored,
     };
-    serde_json::to_writer(&mut out, &header).map_err(|e| e.to_string())?;
-    write!(out, "\n{at:020}\n").map_err(|e| e.to_string())?;
-    out.flush().map_err(|e| e.to_string())?;
-    out.inner.get_ref().sync_all().map_err(|e| e.to_string())
+    serde_json::to_writer(&mut out, &header)?;
+    write!(out, "\n{at:020}\n")?;
+    out.flush()?;
+    out.inner.get_ref().sync_all()
 }
 
 /// Deletes the least recently written cache files (never `keep`) until the directory holds at
@@ -225,7 +268,7 @@ pub fn load(dir: &Path, files: &[PathBuf]) -> Option<Index> {
     f.read_exact(&mut bytes).ok()?;
     let header: Header = serde_json::from_slice(&bytes).ok()?;
     if header.cache_version != CACHE_VERSION
-        || header.gracewatch != env!("CARGO_PKG_VERSION")
+        || header.fold != FOLD_VERSION
         || header.journal != journal
         || header.checkpoints.iter().any(|c| c.at.checked_add(c.len).is_none_or(|end| end > header_at))
     {
@@ -260,21 +303,41 @@ pub fn load(dir: &Path, files: &[PathBuf]) -> Option<Index> {
         bytes_total,
         bytes_read: bytes_total,
         from_cache: true,
+        hold: Arc::default(),
     })
-}
-
-/// Reads one stored state.
-pub fn read_state(file: &Path, at: u64, len: u64) -> Option<crate::state::State> {
-    let mut f = std::fs::File::open(file).ok()?;
-    f.seek(SeekFrom::Start(at)).ok()?;
-    let mut bytes = vec![0u8; usize::try_from(len).ok()?];
-    f.read_exact(&mut bytes).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cached index is used only by the fold that wrote its states.
+    #[test]
+    fn a_cache_of_another_fold_version_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j.jsonl");
+        let mut w = crate::journal::JournalWriter::create(&journal).unwrap();
+        let header = crate::event::Header::synthetic("s", vec![]);
+        w.append(&crate::event::Event { seq: 0, t: 0, ev: crate::event::EventKind::SessionStarted(Box::new(header)) })
+            .unwrap();
+        w.finish().unwrap();
+        let cache = dir.path().join("cache");
+        let index =
+            std::sync::Arc::new(std::sync::RwLock::new(Index { files: vec![journal.clone()], ..Index::default() }));
+        let reader = crate::journal::JournalReader::open(&journal).unwrap();
+        let mut saved = None;
+        super::super::index::build(reader, &index, |complete| saved = Some(save(&cache, complete).unwrap()));
+        let saved = saved.unwrap();
+        let loaded = load(&cache, std::slice::from_ref(&journal)).unwrap();
+        assert_eq!((loaded.events, loaded.checkpoints.len()), (1, 1));
+        assert!(loaded.checkpoints[0].state.get().is_some());
+        let text = std::fs::read_to_string(&saved).unwrap();
+        let other = text.replacen(&format!("\"fold\":{FOLD_VERSION},"), "\"fold\":999999,", 1);
+        assert_ne!(other, text);
+        std::fs::write(&saved, other).unwrap();
+        // The journal is unchanged: only the fold version differs.
+        assert!(load(&cache, &[journal]).is_none(), "a cache of another fold version is not used");
+    }
 
     #[test]
     fn eviction_deletes_the_oldest_first_and_never_the_new_one() {

@@ -8,6 +8,57 @@ use std::time::{Duration, UNIX_EPOCH};
 /// The speeds `+`/`-` step through; above the last one, as fast as possible.
 pub const SPEEDS: [f64; 9] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 
+/// A speed that is not a factor above 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BadSpeed(pub f64);
+
+impl std::fmt::Display for BadSpeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bad speed {}: expected a factor above 0, such as 0.25, 1 or 8", self.0)
+    }
+}
+
+impl std::error::Error for BadSpeed {}
+
+impl BadSpeed {
+    /// Bad input: exit status 2.
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+/// A go-to target that is not a moment of the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadTarget {
+    /// Neither a session time, nor a UTC time, nor an RFC 3339 time.
+    Unreadable(String),
+    /// A time before the session started (RFC 3339, to the millisecond).
+    BeforeStart { target: String, started: String },
+}
+
+impl std::fmt::Display for BadTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BadTarget::Unreadable(text) => write!(
+                f,
+                "cannot read {text:?}: give a session time (12.5s, 1m3s), a UTC time (14:02:33) or an RFC 3339 time"
+            ),
+            BadTarget::BeforeStart { target, started } => {
+                write!(f, "{target} is before the session started ({started})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BadTarget {}
+
+impl BadTarget {
+    /// Bad input: exit status 2.
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
 /// How fast session time runs against wall time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Speed {
@@ -19,9 +70,9 @@ pub enum Speed {
 
 impl Speed {
     /// A speed from the command line: any factor above 0; above 64, as fast as possible.
-    pub fn from_factor(x: f64) -> Result<Speed, String> {
+    pub fn from_factor(x: f64) -> Result<Speed, BadSpeed> {
         if !x.is_finite() || x <= 0.0 {
-            return Err(format!("bad speed {x}: expected a factor above 0, such as 0.25, 1 or 8"));
+            return Err(BadSpeed(x));
         }
         Ok(if x > SPEEDS[SPEEDS.len() - 1] { Speed::Max } else { Speed::Times(x) })
     }
@@ -123,7 +174,7 @@ impl ReplayClock {
 /// - a session time: `12.5s`, `1m3s`, `+800ms` ([`crate::manifest::parse_duration_ms`]);
 /// - a wall-clock time `HH:MM:SS[.fff]`, UTC, on the day the session started;
 /// - a full RFC 3339 instant, `2026-05-01T12:35:10Z` (the `T`, the zone and fractions optional).
-pub fn parse_target(text: &str, started_unix_ms: u64) -> Result<u64, String> {
+pub fn parse_target(text: &str, started_unix_ms: u64) -> Result<u64, BadTarget> {
     let s = text.trim();
     let s = s.strip_prefix('+').unwrap_or(s);
     if let Ok(ms) = crate::manifest::parse_duration_ms(s) {
@@ -134,13 +185,11 @@ pub fn parse_target(text: &str, started_unix_ms: u64) -> Result<u64, String> {
     } else if let Ok(at) = humantime::parse_rfc3339_weak(s) {
         at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
     } else {
-        return Err(format!(
-            "cannot read {text:?}: give a session time (12.5s, 1m3s), a UTC time (14:02:33) or an RFC 3339 time"
-        ));
+        return Err(BadTarget::Unreadable(text.to_string()));
     };
     if wall_ms < started_unix_ms {
-        let start = humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(started_unix_ms));
-        return Err(format!("{s} is before the session started ({start})"));
+        let started = humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(started_unix_ms)).to_string();
+        return Err(BadTarget::BeforeStart { target: s.to_string(), started });
     }
     Ok((wall_ms - started_unix_ms).saturating_mul(1_000_000))
 }
@@ -222,9 +271,9 @@ mod tests {
         assert_eq!(parse_target("12:35:00.5", start), Ok(4_250_000_000));
         assert_eq!(parse_target("2026-05-01T12:35:10Z", start), Ok(13_750_000_000));
         assert_eq!(parse_target("2026-05-01 12:35:10.250", start), Ok(14 * S));
-        let before = parse_target("12:00:00", start).unwrap_err();
+        let before = parse_target("12:00:00", start).unwrap_err().to_string();
         assert!(before.contains("before the session started (2026-05-01T12:34:56.250Z)"), "{before}");
-        assert!(parse_target("soon", start).unwrap_err().contains("cannot read \"soon\""));
+        assert!(parse_target("soon", start).unwrap_err().to_string().contains("cannot read \"soon\""));
         assert!(parse_target("25:00:00", start).is_err());
         assert!(parse_target("12:3:00", start).is_err());
     }

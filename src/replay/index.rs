@@ -1,10 +1,14 @@
 //! The replay index: checkpoints of the folded state and marks of stop-related events,
 //! built once per open on a background thread, readable while it grows.
+//!
+//! This module knows nothing of where an index is kept: [`super::open`] takes it from the
+//! cache or builds it, and [`super::cache`] stores it.
 
 use crate::event::{Event, EventKind, StageAction};
-use crate::journal::{JournalError, JournalReader, Position, ReadSummary};
+use crate::journal::{JournalReader, Position, ReadSummary};
 use crate::state::{Fold, State};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// Events between two checkpoints: a seek folds at most this many.
@@ -34,7 +38,9 @@ impl Snapshot {
     pub fn get(&self) -> Option<Arc<State>> {
         match self {
             Snapshot::Ready(s) => Some(s.clone()),
-            Snapshot::OnDisk { file, at, len } => super::cache::read_state(file, *at, *len).map(Arc::new),
+            Snapshot::OnDisk { file, at, len } => {
+                crate::journal::checkpoint::read_state_at(file, *at, *len).map(Arc::new)
+            }
         }
     }
 }
@@ -78,6 +84,9 @@ pub struct Index {
     pub bytes_read: u64,
     /// Read from the on-disk cache rather than built by this open.
     pub from_cache: bool,
+    /// Set while a seek folds from a checkpoint inside the journal: the indexer waits, so the
+    /// seek has the processor (the index is not needed for it).
+    pub hold: Arc<AtomicBool>,
 }
 
 impl Index {
@@ -153,8 +162,9 @@ impl IndexBuilder {
 
 /// Reads the whole journal, publishing checkpoints and marks as it goes. Stops early, leaving
 /// the index incomplete, once nobody else holds it (the player was dropped). A complete index
-/// is then written to `cache` (a directory), if given.
-pub fn build(mut reader: JournalReader, index: &SharedIndex, cache: Option<&std::path::Path>) {
+/// read without error is then handed to `done` (a copy: the player is not held up meanwhile).
+pub fn build(mut reader: JournalReader, index: &SharedIndex, done: impl FnOnce(&Index)) {
+    let hold = index.read().unwrap_or_else(PoisonError::into_inner).hold.clone();
     let mut builder = IndexBuilder::default();
     // Where each file starts, counted over the whole journal, for the progress.
     let starts: Vec<u64> = reader
@@ -179,8 +189,13 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex, cache: Option<&std:
                     idx.bytes_read = starts.get(pos.file).copied().unwrap_or(0) + pos.offset;
                     idx.summary.clone_from(&reader.summary);
                 }
-                if builder.applied % ORPHAN_CHECK_EVERY == 0 && Arc::strong_count(index) == 1 {
-                    return;
+                if builder.applied % ORPHAN_CHECK_EVERY == 0 {
+                    if Arc::strong_count(index) == 1 {
+                        return;
+                    }
+                    while hold.load(Ordering::Acquire) && Arc::strong_count(index) > 1 {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
                 }
             }
             Ok(None) => break,
@@ -197,8 +212,7 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex, cache: Option<&std:
     idx.summary = reader.summary.clone();
     idx.bytes_read = idx.bytes_total;
     idx.complete = true;
-    if let Some(dir) = cache.filter(|_| idx.error.is_none()) {
-        // Written from a copy, so the player is not held up meanwhile.
+    if idx.error.is_none() {
         let copy = Index {
             files: idx.files.clone(),
             checkpoints: idx.checkpoints.clone(),
@@ -211,31 +225,9 @@ pub fn build(mut reader: JournalReader, index: &SharedIndex, cache: Option<&std:
             bytes_total: idx.bytes_total,
             bytes_read: idx.bytes_read,
             from_cache: false,
+            hold: Arc::default(),
         };
         drop(idx);
-        if let Err(e) = super::cache::save(dir, &copy) {
-            tracing::debug!("replay index not cached: {e}");
-        }
+        done(&copy);
     }
-}
-
-/// Opens a journal: checks its header, then takes its index from the cache directory `cache`
-/// when it holds a valid one, else starts indexing in the background (and caches the result).
-pub fn open(path: &std::path::Path, cache: Option<PathBuf>) -> Result<(SharedIndex, Vec<PathBuf>), JournalError> {
-    let mut probe = JournalReader::open(path)?;
-    // Validates the header (version, shape) before anything is shown.
-    probe.next_event()?.ok_or_else(|| JournalError::Empty(path.to_path_buf()))?;
-    let files = probe.all_files().to_vec();
-    if let Some(cached) = cache.as_deref().and_then(|dir| super::cache::load(dir, &files)) {
-        return Ok((Arc::new(RwLock::new(cached)), files));
-    }
-    let bytes_total = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
-    let index = Arc::new(RwLock::new(Index { files: files.clone(), bytes_total, ..Index::default() }));
-    let reader = JournalReader::open(path)?;
-    let shared = index.clone();
-    std::thread::Builder::new()
-        .name("gw-replay-index".into())
-        .spawn(move || build(reader, &shared, cache.as_deref()))
-        .map_err(|e| JournalError::Io(path.to_path_buf(), e))?;
-    Ok((index, files))
 }

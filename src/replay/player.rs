@@ -1,7 +1,13 @@
 //! The replay player: the folded state at a chosen moment of a journal.
+//!
+//! A seek starts from the nearest checkpoint before the moment: one of the index when the
+//! index has got that far (or came complete from the cache), else one written inside the
+//! journal ([`crate::journal::checkpoint`]), found in the file itself. A journal without
+//! checkpoints inside (older than format 1.1) waits for its index.
 
 use super::index::{self, Mark, SharedIndex};
 use crate::event::Event;
+use crate::journal::checkpoint::{self, Moment, Nearest};
 use crate::journal::{JournalError, JournalReader, Position};
 use crate::state::{Fold, State};
 use std::path::{Path, PathBuf};
@@ -19,13 +25,21 @@ pub struct Player {
     ahead: Option<Event>,
     /// The journal ended (or was torn) after `applied` events.
     pub at_end: bool,
+    /// The journal's file, while it may hold checkpoints (format 1.1 and later, one file) and
+    /// none has been found missing.
+    checkpointed: Option<PathBuf>,
+    /// The journal was looked at for checkpoints.
+    probed: bool,
+    /// Of a journal with checkpoints: events (by `seq`) and `t` of its last record, read from
+    /// its end on open, before the index gets there.
+    pub known_end: Option<(u64, u64)>,
 }
 
 impl Player {
     /// Opens a journal at its start (the header applied): the first frame needs nothing more.
     /// `cache`: the directory of the on-disk index cache, if one is to be used.
     pub fn open(path: &Path, cache: Option<PathBuf>) -> Result<Player, JournalError> {
-        let (index, files) = index::open(path, cache)?;
+        let (index, files) = super::open_index(path, cache)?;
         let mut p = Player {
             index,
             files,
@@ -34,10 +48,81 @@ impl Player {
             reader: None,
             ahead: None,
             at_end: false,
+            checkpointed: None,
+            probed: false,
+            known_end: None,
         };
         p.reader = Some(JournalReader::open(path)?);
         p.step();
+        let minor = p.state.header.as_ref().map_or(0, |h| h.format_minor);
+        if minor >= 1 && p.files.len() == 1 {
+            p.checkpointed = p.files.first().cloned();
+            p.known_end = checkpoint::last_record(path).ok().flatten().map(|(seq, t)| (seq + 1, t));
+        }
         Ok(p)
+    }
+
+    /// Can a seek past the index start from a checkpoint inside the journal? (As far as is
+    /// known: a journal that turns out to have none answers no from then on.)
+    pub fn checkpointed(&self) -> bool {
+        self.checkpointed.is_some()
+    }
+
+    /// Has the index got as far as `moment`?
+    fn indexed(&self, moment: Moment) -> bool {
+        let idx = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        idx.complete
+            || match moment {
+                Moment::Time(t) => t <= idx.end_t,
+                Moment::Events(n) => n <= idx.events,
+            }
+    }
+
+    /// Moves to `moment` from the checkpoint inside the journal nearest before it (or folds on
+    /// from here when that is nearer). False, and nothing moved, when the journal has no
+    /// checkpoint where one is due: it is then seeked through the index only.
+    pub fn seek_in_journal(&mut self, moment: Moment) -> bool {
+        let Some(path) = self.checkpointed.clone() else { return false };
+        if !self.probed {
+            // Once: a journal of format 1.1 written by other means may hold none.
+            self.probed = true;
+            if !checkpoint::holds_checkpoints(&path).unwrap_or(false) {
+                self.checkpointed = None;
+                return false;
+            }
+        }
+        let backwards = match moment {
+            Moment::Time(t) => t < self.state.now,
+            Moment::Events(n) => n < self.applied,
+        };
+        // Forwards, a checkpoint at or behind here is no better than folding on.
+        let here = if backwards { 0 } else { self.applied };
+        let _hold = HoldIndexer::new(&self.index);
+        match checkpoint::nearest(&path, moment, here) {
+            Ok(Nearest::Found(found)) => {
+                let found = *found;
+                self.ahead = None;
+                self.at_end = false;
+                self.state.replace(found.state);
+                self.applied = found.applied;
+                self.reader = JournalReader::open_at(&self.files, Position { file: 0, offset: found.next }).ok();
+            }
+            Ok(Nearest::Behind) => {}
+            Ok(Nearest::FromStart) => {
+                if backwards {
+                    self.restart_from(|_| None);
+                }
+            }
+            Ok(Nearest::Absent) | Err(_) => {
+                self.checkpointed = None;
+                return false;
+            }
+        }
+        match moment {
+            Moment::Time(t) => self.advance_to_time(t),
+            Moment::Events(n) => while self.applied < n && self.step() {},
+        }
+        true
     }
 
     /// Applies the next event; returns false at the end.
@@ -75,6 +160,9 @@ impl Player {
     /// Moves to the state after `n` events (`n >= 1`: the header is always applied).
     pub fn seek_to_event(&mut self, n: u64) {
         let n = n.max(1);
+        if !self.indexed(Moment::Events(n)) && self.seek_in_journal(Moment::Events(n)) {
+            return;
+        }
         if n < self.applied || self.leaps_ahead(|idx| idx.checkpoint_before(n)) {
             self.restart_from(|idx| idx.checkpoint_before(n).cloned());
         }
@@ -92,6 +180,9 @@ impl Player {
 
     /// Moves to the last event at or before session time `t`.
     pub fn seek_to_time(&mut self, t: u64) {
+        if !self.indexed(Moment::Time(t)) && self.seek_in_journal(Moment::Time(t)) {
+            return;
+        }
         if t < self.state.now || self.leaps_ahead(|idx| idx.checkpoint_at_time(t)) {
             self.restart_from(|idx| idx.checkpoint_at_time(t).cloned());
         }
@@ -154,6 +245,23 @@ impl Player {
     /// Moves to just after a mark's event.
     pub fn jump_to_mark(&mut self, mark: Mark) {
         self.seek_to_event(mark.n + 1);
+    }
+}
+
+/// Holds the indexer while it lives (a seek folding on its own).
+struct HoldIndexer(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl HoldIndexer {
+    fn new(index: &SharedIndex) -> HoldIndexer {
+        let hold = index.read().unwrap_or_else(PoisonError::into_inner).hold.clone();
+        hold.store(true, std::sync::atomic::Ordering::Release);
+        HoldIndexer(hold)
+    }
+}
+
+impl Drop for HoldIndexer {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -6,9 +6,10 @@
 //! waiting for an indexer to read a gigabyte. Small journals are left alone: indexing them on
 //! open takes less time than a frame.
 
+use super::cache::CacheError;
 use super::index::{Checkpoint, Index, IndexBuilder, Mark};
 use crate::event::Event;
-use crate::journal::{JournalReader, Position, ReadSummary};
+use crate::journal::{JournalError, JournalReader, Position, ReadSummary};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
@@ -27,6 +28,45 @@ struct Recorded {
     marks: Vec<Mark>,
     events: u64,
     end_t: u64,
+}
+
+/// Why a recorded index was not left in the cache.
+#[derive(Debug)]
+pub enum RecordError {
+    /// The recording thread is gone (finished twice) or panicked.
+    ThreadGone,
+    ThreadFailed,
+    /// The journal could not be listed as a reader would list it.
+    Journal(JournalError),
+    Cache(CacheError),
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordError::ThreadGone => f.write_str("the recording thread is gone"),
+            RecordError::ThreadFailed => f.write_str("the recording thread failed"),
+            RecordError::Journal(e) => e.fmt(f),
+            RecordError::Cache(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecordError::Journal(e) => Some(e),
+            RecordError::Cache(e) => Some(e),
+            RecordError::ThreadGone | RecordError::ThreadFailed => None,
+        }
+    }
+}
+
+impl RecordError {
+    /// A failure, never bad input: exit status 1.
+    pub fn exit_code(&self) -> u8 {
+        1
+    }
 }
 
 pub struct Recorder {
@@ -72,19 +112,15 @@ impl Recorder {
     /// The journal at `journal` is complete and closed, every event observed: writes its index
     /// into the replay cache `dir` when it has at least `min_events` events. Returns the cache
     /// file, or `None` for a journal too small to need one.
-    pub fn finish(mut self, journal: &Path, dir: &Path, min_events: u64) -> Result<Option<PathBuf>, String> {
+    pub fn finish(mut self, journal: &Path, dir: &Path, min_events: u64) -> Result<Option<PathBuf>, RecordError> {
         self.tx.take();
-        let recorded = self
-            .worker
-            .take()
-            .ok_or("the recording thread is gone")?
-            .join()
-            .map_err(|_| "the recording thread failed".to_string())?;
+        let recorded =
+            self.worker.take().ok_or(RecordError::ThreadGone)?.join().map_err(|_| RecordError::ThreadFailed)?;
         if recorded.events < min_events.max(1) {
             return Ok(None);
         }
         // The files exactly as a reader opening this journal will list them (the cache's key).
-        let files = JournalReader::open(journal).map_err(|e| e.to_string())?.all_files().to_vec();
+        let files = JournalReader::open(journal).map_err(RecordError::Journal)?.all_files().to_vec();
         let bytes_total = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
         let index = Index {
             files,
@@ -98,8 +134,9 @@ impl Recorder {
             bytes_total,
             bytes_read: bytes_total,
             from_cache: false,
+            hold: std::sync::Arc::default(),
         };
-        super::cache::save(dir, &index).map(Some)
+        super::cache::save(dir, &index).map(Some).map_err(RecordError::Cache)
     }
 }
 

@@ -59,6 +59,12 @@ impl Hub {
             }
         }
         self.state.apply(&event);
+        if let Some(journal) = self.journal.as_mut().filter(|j| !self.journal_failed && j.checkpoint_due()) {
+            // The fold of every event so far, into the journal: it seeks anywhere with no index.
+            if let Err(e) = journal.checkpoint(&self.state) {
+                self.journal_failed(&e);
+            }
+        }
         if let Some(printer) = &mut self.printer {
             printer.print(&self.state, &event);
         }
@@ -97,7 +103,7 @@ impl Hub {
         let recorder = self.recorder.take();
         if let Err(e) = journal.finish() {
             tracing::error!("journal: {e}");
-            return Some(e);
+            return Some(e.to_string());
         }
         if let (Some(recorder), Some(dir)) = (recorder, crate::replay::cache::default_dir()) {
             match recorder.finish(journal.path(), &dir, RECORD_FROM_EVENTS) {

@@ -14,6 +14,7 @@ use super::views::Screen;
 use super::{TuiExit, input};
 use crate::event::Signal;
 use crate::journal::JournalError;
+use crate::journal::checkpoint::Moment;
 use crate::replay::{Player, ReplayClock, Speed};
 use crossterm::event::{Event as TermEvent, MouseEventKind};
 use futures_util::{Stream, StreamExt};
@@ -140,6 +141,11 @@ impl ReplaySession {
                 (r.events, r.end_t, r.complete, r.progress_permille, r.unknown_kinds, r.damaged_records, r.marks.len());
             r.events = idx.events;
             r.end_t = idx.end_t;
+            if let Some((events, end_t)) = self.player.known_end.filter(|_| !idx.complete) {
+                // A journal with checkpoints seeks past the index: its end is read from the file.
+                r.events = r.events.max(events);
+                r.end_t = r.end_t.max(end_t);
+            }
             r.complete = idx.complete;
             r.progress_permille = if idx.complete || idx.bytes_total == 0 {
                 1000
@@ -218,6 +224,9 @@ impl ReplaySession {
             (idx.complete, idx.end_t)
         };
         let ready = complete || matches!(target, SeekTarget::Time(t) if t <= reach);
+        if !ready && self.seek_in_journal(target, wall) {
+            return;
+        }
         self.pending = (!ready).then_some(target);
         if let Some(r) = self.ui.replay.as_mut() {
             r.seeking = self.pending;
@@ -230,6 +239,29 @@ impl ReplaySession {
                 self.seek_event(events.max(1), wall);
             }
         }
+    }
+
+    /// Past what the index has read, a journal with checkpoints inside seeks at once from the
+    /// nearest one; false for a journal without (the seek then waits for the index).
+    fn seek_in_journal(&mut self, target: SeekTarget, wall: u64) -> bool {
+        let t = match target {
+            SeekTarget::Time(t) => t,
+            SeekTarget::End => u64::MAX,
+        };
+        if !self.player.seek_in_journal(Moment::Time(t)) {
+            return false;
+        }
+        self.pending = None;
+        if let Some(r) = self.ui.replay.as_mut() {
+            r.seeking = None;
+        }
+        self.now = t.max(self.player.state.now);
+        if self.player.next_t().is_none() {
+            self.now = self.player.state.now;
+        }
+        self.clock.set(self.now, wall);
+        self.sync_view();
+        true
     }
 
     fn seek_now(&mut self, t: u64, wall: u64) {

@@ -85,10 +85,10 @@ fn a_large_journal_is_indexed_as_it_is_written() {
     let exit = gw.wait_exit_within(std::time::Duration::from_secs(120));
     let cache = gw.path("cache/gracewatch/replay");
     let journal = gw.path("journal.jsonl");
-    let recorded = gracewatch::replay::index::open(&journal, Some(cache)).unwrap().0;
+    let recorded = gracewatch::replay::open_index(&journal, Some(cache)).unwrap().0;
     let recorded = recorded.read().unwrap();
     assert!(recorded.from_cache && recorded.complete, "no index left by the session\n{}", gw.post_mortem(Some(&exit)));
-    let read = gracewatch::replay::index::open(&journal, None).unwrap().0;
+    let read = gracewatch::replay::open_index(&journal, None).unwrap().0;
     while !read.read().unwrap().complete {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }

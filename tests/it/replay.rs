@@ -6,9 +6,12 @@
 //! one of a newer format version, one with unknown kinds and a directory of rotated files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gracewatch::event::FORMAT_VERSION;
-use gracewatch::journal::JournalError;
+use gracewatch::event::{Event, EventKind, FORMAT_MINOR, FORMAT_VERSION};
+use gracewatch::journal::checkpoint::{CheckpointPolicy, Moment};
+use gracewatch::journal::{JournalError, JournalWriter};
+use gracewatch::replay::Player;
 use gracewatch::replay::Speed;
+use gracewatch::state::Fold;
 use gracewatch::tui::action::ReplayCmd;
 use gracewatch::tui::app::{Overlay, View};
 use gracewatch::tui::replay_driver::{ReplayOptions, ReplaySession};
@@ -581,4 +584,145 @@ fn demo_mid_stop_slow_receiver_counts_down_with_tokens_held_by_detector() {
 #[test]
 fn demo_the_end_of_the_session() {
     snap_at("demo_end", "demo.jsonl", 60_000, |_| {});
+}
+
+// ---- checkpoints inside the journal (format 1.1): seeking with no index ----
+
+/// The fixture's header (as format 1.1), then `n` token events 1 ms apart, written as a session
+/// writes them: a checkpoint of the fold every `every` events. Returns the path and the events.
+fn checkpointed_journal(dir: &Path, n: u64, every: u64) -> (PathBuf, Vec<Event>) {
+    let text = std::fs::read_to_string(fixture("stops.jsonl")).unwrap();
+    let mut header: Event = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    if let EventKind::SessionStarted(h) = &mut header.ev {
+        h.format_minor = FORMAT_MINOR;
+    }
+    let mut events = vec![header];
+    for seq in 1..=n {
+        let ev = if seq % 2 == 1 {
+            EventKind::TokenIssued { node: "lender".into(), id: seq, receivers: vec!["detector".into()] }
+        } else {
+            EventKind::TokenReleased { node: "lender".into(), id: seq - 1, receiver: "detector".into() }
+        };
+        events.push(Event { seq, t: seq * MS, ev });
+    }
+    let path = dir.join("checkpointed.jsonl");
+    let policy = CheckpointPolicy { every_events: every, every_bytes: u64::MAX, ratio: 0 };
+    let mut w = JournalWriter::create(&path).unwrap().with_checkpoints(Some(policy));
+    let mut state = Fold::new(gracewatch::hazards::lints());
+    for e in &events {
+        w.append(e).unwrap();
+        state.apply(e);
+        if w.checkpoint_due() {
+            w.checkpoint(state.state()).unwrap();
+        }
+    }
+    w.finish().unwrap();
+    (path, events)
+}
+
+/// The fold of every event at or before `t`.
+fn folded_to(events: &[Event], t: u64) -> Fold {
+    let mut s = Fold::new(gracewatch::hazards::lints());
+    events.iter().take_while(|e| e.t <= t).for_each(|e| s.apply(e));
+    s
+}
+
+#[test]
+fn a_journal_with_checkpoints_seeks_anywhere_with_no_index_and_shows_the_full_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 40_000;
+    let (path, events) = checkpointed_journal(dir.path(), n, 3_000);
+    // No cache: nothing is known of this journal but the journal itself.
+    let mut p = Player::open(&path, None).unwrap();
+    assert!(p.checkpointed());
+    for t_ms in [20_000, 39_999, 12_345, 2_999, 3_000, 3_001, n + 5, 1, 30_500] {
+        let t = t_ms * MS;
+        assert!(p.seek_in_journal(Moment::Time(t)), "at {t_ms} ms");
+        assert_eq!(p.state, folded_to(&events, t), "at {t_ms} ms");
+        assert_eq!(p.applied, events.iter().filter(|e| e.t <= t).count() as u64, "at {t_ms} ms");
+    }
+    for n in [25_001, 9_000, 1] {
+        assert!(p.seek_in_journal(Moment::Events(n)));
+        assert_eq!((p.applied, p.state.last_seq), (n, Some(n - 1)));
+    }
+    // The replay screen: a seek to the middle is answered at once, and shows what playing
+    // there shows.
+    let middle = n / 2 * MS + MS / 2;
+    let mut s = ReplaySession::open(&path, &options(), Rect::new(0, 0, 160, 45)).unwrap();
+    let r = s.ui.replay.as_ref().unwrap();
+    assert_eq!((r.events, r.end_t), (n + 1, n * MS), "its end is known before the index gets there");
+    s.command(ReplayCmd::Seek(middle), 0);
+    assert!(!s.seeking(), "a journal with checkpoints does not wait for its index");
+    assert_eq!(s.player.state, folded_to(&events, middle));
+    // Once indexed (the header and the timeline show how far the index got), the screen is the
+    // one playing there shows.
+    while !s.player.index.read().unwrap().complete {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    s.sync_index(0);
+    let played = played_to(&path, middle);
+    assert_eq!(buffer(&s), buffer(&played));
+    s.command(ReplayCmd::ToEnd, 0);
+    assert_eq!((s.player.applied, s.now()), (n + 1, n * MS));
+}
+
+#[test]
+fn a_journal_torn_in_the_middle_of_a_checkpoint_replays_up_to_its_last_whole_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, events) = checkpointed_journal(dir.path(), 10_000, 3_000);
+    let whole = std::fs::read(&path).unwrap();
+    // Cut inside the last checkpoint (after event 9,000), as a crash mid-write leaves it.
+    let text = String::from_utf8(whole.clone()).unwrap();
+    let start = text.rfind("{\"seq\":8999,\"t\":8999000000,\"ev\":{\"checkpoint\"").unwrap();
+    let end = start + text[start..].find('\n').unwrap();
+    let cut = start + (end - start) / 2;
+    std::fs::write(&path, &whole[..cut]).unwrap();
+    let (read, summary) = gracewatch::journal::read_all(&path).unwrap();
+    assert_eq!(read.as_slice(), &events[..9_000], "every event before the cut");
+    assert_eq!(summary.torn_tail, Some((cut - start) as u64));
+    let mut s = open(&path, 160, 45);
+    assert!(s.ui.replay.as_ref().unwrap().torn_tail);
+    s.command(ReplayCmd::ToEnd, 0);
+    assert_eq!(s.player.applied, 9_000);
+    assert!(screen_text(&s).contains("torn"));
+    // Seeking in the journal itself uses the checkpoints before the cut.
+    let mut p = Player::open(&path, None).unwrap();
+    assert!(p.seek_in_journal(Moment::Time(u64::MAX)));
+    assert_eq!(p.state, folded_to(&events[..9_000], u64::MAX));
+    assert!(p.seek_in_journal(Moment::Time(7_500 * MS)));
+    assert_eq!(p.state, folded_to(&events, 7_500 * MS));
+}
+
+#[test]
+fn an_old_journal_without_checkpoints_seeks_through_its_index() {
+    // Format 1.0 (the fixtures): not searched for checkpoints; the index serves the seeks.
+    let mut p = Player::open(&fixture("stops.jsonl"), None).unwrap();
+    assert!(!p.checkpointed());
+    assert!(!p.seek_in_journal(Moment::Time(5_000 * MS)));
+    assert_eq!(p.applied, 1, "nothing moved");
+    // A short 1.1 journal written with no checkpoint in it: a seek folds from its start.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, events) = checkpointed_journal(dir.path(), 3_000, u64::MAX);
+    assert!(!std::fs::read_to_string(&path).unwrap().contains("\"checkpoint\""));
+    let mut p = Player::open(&path, None).unwrap();
+    assert!(p.seek_in_journal(Moment::Time(2_000 * MS)), "within reach of the start: folded from it");
+    assert_eq!(p.state, folded_to(&events, 2_000 * MS));
+}
+
+#[test]
+fn a_newer_minor_of_the_format_is_read_and_a_newer_major_refused() {
+    let text = std::fs::read_to_string(fixture("stops.jsonl")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("minor.jsonl");
+    let minor = text.replacen("\"format\":1,", &format!("\"format\":{FORMAT_VERSION},\"format_minor\":99,"), 1);
+    assert_ne!(minor, text);
+    std::fs::write(&path, minor).unwrap();
+    let (events, _) = gracewatch::journal::read_all(&path).unwrap();
+    assert_eq!(events.len(), text.lines().count());
+    let newer = text.replacen("\"format\":1,", "\"format\":2,\"format_minor\":0,", 1);
+    std::fs::write(&path, newer).unwrap();
+    let err = gracewatch::journal::read_all(&path).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    let msg = err.to_string();
+    assert!(msg.contains("journal format version 2 is newer than this gracewatch reads (version 1)"), "{msg}");
 }

@@ -21,6 +21,7 @@ pub const S: u64 = 1_000_000_000;
 pub fn header(session: &str, nodes: Vec<NodeSpec>) -> Header {
     Header {
         format: FORMAT_VERSION,
+        format_minor: gracewatch::event::FORMAT_MINOR,
         version: "0.1.0".into(),
         session: session.into(),
         mode: SessionMode::Demo,

@@ -62,6 +62,7 @@ impl Drop for MadeAtStart {
 fn header(cfg: &SessionConfig, started_unix_ms: u64, clock: Clock, journal: &std::path::Path) -> Header {
     Header {
         format: FORMAT_VERSION,
+        format_minor: crate::event::FORMAT_MINOR,
         version: env!("CARGO_PKG_VERSION").to_string(),
         session: cfg.manifest.name.clone(),
         mode: cfg.mode,

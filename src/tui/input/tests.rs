@@ -19,6 +19,7 @@ use ratatui::layout::Rect;
 fn state(names: &[&str]) -> Fold {
     let header = Header {
         format: FORMAT_VERSION,
+        format_minor: crate::event::FORMAT_MINOR,
         version: "t".into(),
         session: "s".into(),
         mode: SessionMode::Up,

@@ -43,7 +43,7 @@ pub fn goto(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     match crate::replay::clock::parse_target(&input, started) {
         Ok(t) => Some(Action::Replay(ReplayCmd::Seek(t))),
         Err(e) => {
-            ui.notify(e);
+            ui.notify(e.to_string());
             None
         }
     }
