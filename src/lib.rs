@@ -19,26 +19,27 @@
 // Every `unsafe` block lives in `sys`, where each says why it is sound; the compiler holds the
 // rest of the crate to that.
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub use gracewatch_node as node;
 pub use gracewatch_node::{signal, wire};
 #[allow(unsafe_code)]
-pub mod sys;
+pub(crate) mod sys;
 
 #[cfg(feature = "supervisor")]
 pub mod cli;
 #[cfg(feature = "supervisor")]
-pub mod clock;
+pub(crate) mod clock;
 #[cfg(feature = "supervisor")]
 pub mod control;
 #[cfg(feature = "supervisor")]
-pub mod demo;
+pub(crate) mod demo;
 #[cfg(feature = "supervisor")]
-pub mod error;
+pub(crate) mod error;
 #[cfg(feature = "supervisor")]
 pub mod event;
 #[cfg(feature = "supervisor")]
-pub mod hazard_id;
+pub(crate) mod hazard_id;
 #[cfg(feature = "supervisor")]
 pub use error::Error;
 #[cfg(feature = "supervisor")]
@@ -58,8 +59,8 @@ pub mod state;
 #[cfg(feature = "supervisor")]
 pub mod stop_engine;
 #[cfg(feature = "supervisor")]
-pub mod supervisor;
+pub(crate) mod supervisor;
 #[cfg(feature = "tui")]
 pub mod tui;
 #[cfg(feature = "supervisor")]
-pub mod util;
+pub(crate) mod util;

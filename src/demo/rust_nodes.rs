@@ -19,7 +19,7 @@ pub enum Error {
     Runtime(#[source] std::io::Error),
 }
 
-pub fn run(name: &str) -> Result<ExitCode, Error> {
+pub(crate) fn run(name: &str) -> Result<ExitCode, Error> {
     match name {
         "forker" => forker(),
         "steady" => steady(),

@@ -9,7 +9,7 @@ mod paused;
 mod signals;
 mod stops;
 
-pub use signals::{BLOCK_PERSIST_READS, BLOCK_PERSIST_SPAN_MS, HELD_READS, HELD_SPAN_MS};
+pub(crate) use signals::{BLOCK_PERSIST_READS, BLOCK_PERSIST_SPAN_MS, HELD_READS, HELD_SPAN_MS};
 
 pub use crate::hazard_id::HazardId;
 pub(crate) use crate::state::sentence::count;

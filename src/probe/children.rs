@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How long one pass over `/proc` answers questions for.
-pub const SCAN_REUSE: Duration = Duration::from_millis(20);
+pub(crate) const SCAN_REUSE: Duration = Duration::from_millis(20);
 
 /// Does this kernel have `/proc/PID/task/TID/children`?
 pub fn per_task_files() -> bool {
@@ -25,7 +25,7 @@ pub fn per_task_files() -> bool {
 }
 
 /// Parent pid → child pids, for every process on the machine, from one pass over `/proc`.
-pub fn scan_parents() -> HashMap<u32, Vec<u32>> {
+pub(crate) fn scan_parents() -> HashMap<u32, Vec<u32>> {
     let mut by_parent: HashMap<u32, Vec<u32>> = HashMap::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return by_parent;

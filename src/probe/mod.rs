@@ -46,11 +46,11 @@ use std::time::Duration;
 use thread::{Cmd, Worker};
 
 /// Where the probe's events go (the supervisor stamps and journals them).
-pub type Sink = Box<dyn Fn(EventKind) + Send + 'static>;
+pub(crate) type Sink = Box<dyn Fn(EventKind) + Send + 'static>;
 
 /// Called on the probe thread when a watched process exits and the kernel connector told how
 /// (see [`Probe::on_exit`]).
-pub type ExitHook = Box<dyn Fn(ProcExit) + Send + 'static>;
+pub(crate) type ExitHook = Box<dyn Fn(ProcExit) + Send + 'static>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProbeConfig {
@@ -71,7 +71,7 @@ impl Default for ProbeConfig {
 
 /// How closely to watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Intensity {
+pub(crate) struct Intensity {
     /// Cockpits attached.
     pub viewers: usize,
     /// Nodes with a stop in progress.
@@ -192,13 +192,13 @@ impl Probe {
         self.send(Cmd::Unwatch { node: node.to_string() });
     }
 
-    pub fn set_intensity(&self, intensity: Intensity) {
+    pub(crate) fn set_intensity(&self, intensity: Intensity) {
         self.send(Cmd::Intensity(intensity));
     }
 
     /// Sample this node's tree now (a stop was requested, a signal sent). From then on, its
     /// processes' start-up no longer defers judging their signal dispositions.
-    pub fn sample_now(&self, node: &str) {
+    pub(crate) fn sample_now(&self, node: &str) {
         self.send(Cmd::SampleNow { node: node.to_string() });
     }
 

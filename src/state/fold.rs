@@ -40,16 +40,16 @@ impl Fold {
 
     /// Goes on folding from a state that was stored (a replay checkpoint) or received (the
     /// attach snapshot), judged by `lints` from here on.
-    pub fn resume(state: State, lints: Lints) -> Self {
+    pub(crate) fn resume(state: State, lints: Lints) -> Self {
         Fold { state, lints }
     }
 
     /// Replaces the state (a resync after falling behind), keeping the lints.
-    pub fn replace(&mut self, state: State) {
+    pub(crate) fn replace(&mut self, state: State) {
         self.state = state;
     }
 
-    pub fn state(&self) -> &State {
+    pub(crate) fn state(&self) -> &State {
         &self.state
     }
 

@@ -121,7 +121,7 @@ pub struct Notice {
 }
 
 /// How long a notice stays, ns.
-pub const NOTICE_NS: u64 = 4_000_000_000;
+pub(crate) const NOTICE_NS: u64 = 4_000_000_000;
 
 /// The stop the cockpit waits for before it returns (in-process quit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,28 +11,23 @@
 pub mod action;
 pub mod app;
 pub mod driver;
-pub mod format;
-pub mod input;
-pub mod keymap;
-pub mod layout;
-pub mod logview;
+pub(crate) mod format;
+pub(crate) mod input;
+pub(crate) mod keymap;
+pub(crate) mod layout;
+pub(crate) mod logview;
 pub mod panes;
 pub mod replay_driver;
-pub mod terminal;
+pub(crate) mod terminal;
 pub mod theme;
 pub mod views;
-
-pub use action::Action;
-pub use app::Ui;
-pub use input::{on_key, on_mouse};
-pub use views::Screen;
 
 use crate::control::link::SessionLink;
 use crate::event::Signal;
 use futures_util::StreamExt;
 
 /// Makes a fresh link after the old one closed (`attach`'s `r`).
-pub type Reconnect = Box<dyn FnMut() -> anyhow::Result<SessionLink> + Send>;
+pub(crate) type Reconnect = Box<dyn FnMut() -> anyhow::Result<SessionLink> + Send>;
 
 #[derive(Default)]
 pub struct TuiOptions {
@@ -88,7 +83,7 @@ async fn on_terminal(
 }
 
 /// Runs a replay on the process's terminal until the operator quits.
-pub async fn run_replay(session: replay_driver::ReplaySession) -> anyhow::Result<TuiExit> {
+pub(crate) async fn run_replay(session: replay_driver::ReplaySession) -> anyhow::Result<TuiExit> {
     on_terminal(async |terminal, events, exit_signals| {
         replay_driver::drive(terminal, events, exit_signals, session).await
     })

@@ -24,7 +24,7 @@ use std::sync::atomic::AtomicBool;
 use tokio::sync::mpsc;
 
 /// Random hex from the kernel.
-pub fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     use std::io::Read;
     let mut buf = vec![0u8; bytes];
     if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).is_err() {
@@ -180,7 +180,7 @@ fn install_python_client(session: &str, hub: &mut Hub, clock: Clock) -> Option<P
 impl Session {
     /// Sets everything up (journal, sockets, guardian, reaper, spawner, probe). Nodes start
     /// when [`Session::run`] does.
-    pub fn start(cfg: SessionConfig) -> anyhow::Result<(Session, SessionHandle)> {
+    pub(crate) fn start(cfg: SessionConfig) -> anyhow::Result<(Session, SessionHandle)> {
         use anyhow::Context;
         let name = cfg.manifest.name.clone();
         crate::control::session::ensure_runtime_dir().context("cannot create the runtime directory")?;
