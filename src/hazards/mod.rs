@@ -31,7 +31,7 @@ static TABLE: [&dyn Lint; HazardId::ALL.len()] = [
 ];
 
 /// The lints every surface folds with (live, `ps`, replay, the report, an attached cockpit):
-/// give them to [`crate::state::Fold::new`] or [`crate::state::Fold::resume`].
+/// give them to [`crate::state::Fold::new`] or `crate::state::Fold::resume`.
 pub fn lints() -> Lints {
     Lints::new(&TABLE)
 }

@@ -3,13 +3,13 @@
 /// A text that is not a duration; says what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad duration {text:?}: expected a number with a unit, such as 500ms, 10s, 2.5s or 1m30s")]
-pub(crate) struct DurationError {
+pub struct DurationError {
     /// The text as given.
     pub text: String,
 }
 
 /// Parses a duration into milliseconds; the error says what was expected.
-pub(crate) fn parse_duration_ms(text: &str) -> Result<u64, DurationError> {
+pub fn parse_duration_ms(text: &str) -> Result<u64, DurationError> {
     let s = text.trim();
     let bad = || DurationError { text: text.to_string() };
     if s.is_empty() {

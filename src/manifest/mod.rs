@@ -11,7 +11,7 @@ pub(crate) mod runnable;
 mod spec;
 mod toml_file;
 
-pub(crate) use duration::{DurationError, parse_duration_ms};
+pub use duration::{DurationError, parse_duration_ms};
 pub(crate) use error::{ManifestError, ManifestErrors};
 pub use spec::*;
 

@@ -7,21 +7,21 @@
 //! connector fails later).
 //!
 //! Where things are:
-//! - [`read`](self::read): reading one process or thread from `/proc` (hand-parsed `stat`).
-//! - [`exec`](self::exec): did a child exec? (address-space layout, not the command line).
-//! - [`tree`](self::tree): a node's tree as last read, mask hysteresis, usage.
-//! - [`children`](self::children): who a process's children are (with or without
+//! - [`read`]: reading one process or thread from `/proc` (hand-parsed `stat`).
+//! - `exec`: did a child exec? (address-space layout, not the command line).
+//! - `tree`: a node's tree as last read, mask hysteresis, usage.
+//! - [`children`]: who a process's children are (with or without
 //!   `CONFIG_PROC_CHILDREN`).
-//! - [`forks`](self::forks): the fork tracker, forks seen and resolved (threaded? exec'd?);
-//!   [`at_fork`](self::at_fork): which threads existed at the instant of a fork.
-//! - [`masks`](self::masks): runs of reads that found signals blocked on every thread.
-//! - [`schedule`](self::schedule): the adaptive cadence.
-//! - [`connector`](self::connector): the kernel's process events (`NETLINK_CONNECTOR`).
-//! - [`thread`](self::thread): the probe thread: its commands, the rounds that refresh each
+//! - `forks`: the fork tracker, forks seen and resolved (threaded? exec'd?);
+//!   `at_fork`: which threads existed at the instant of a fork.
+//! - `masks`: runs of reads that found signals blocked on every thread.
+//! - `schedule`: the adaptive cadence.
+//! - `connector`: the kernel's process events (`NETLINK_CONNECTOR`).
+//! - `thread`: the probe thread: its commands, the rounds that refresh each
 //!   tree, the kernel connector's events (handed to the fork tracker where they are forks).
 //!
 //! What each process costs per round, and when rounds happen, is described in
-//! [`schedule`](self::schedule); the measured figures are in `benches/probe.rs`.
+//! `schedule`; the measured figures are in `benches/probe.rs`.
 
 mod at_fork;
 pub mod children;

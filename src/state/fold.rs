@@ -18,7 +18,7 @@ use crate::event::{Event, EventKind};
 
 /// A state being folded, with the lints it is judged by. The lints are code, not data: a
 /// stored or received [`State`] carries none, and folding goes on from it only through
-/// [`Fold::resume`], which takes them again.
+/// `Fold::resume`, which takes them again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fold {
     state: State,

@@ -1,7 +1,7 @@
 //! The stop engine: turns stop requests into a timed course of stages (stop message, stop
 //! signal, escalations, SIGKILL) and decides how each node's stop ended.
 //!
-//! [`request`] is the one shape of a stop request, from every way in; [`plan`] is pure (used by
+//! `request` is the one shape of a stop request, from every way in; [`plan`] is pure (used by
 //! the cockpit's confirm line too).
 
 pub(crate) mod engine;

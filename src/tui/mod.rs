@@ -2,11 +2,11 @@
 //!
 //! - Views ([`views`]) are pure functions of `(&State, &Ui, now)`; replay can reuse them with
 //!   its own driver.
-//! - Keys map to actions purely ([`input::on_key`]), through one table ([`keymap::KEYMAP`])
+//! - Keys map to actions purely (`input::on_key`), through one table (`keymap::KEYMAP`)
 //!   that also draws the key bar and the help screen; each pane ([`panes`]) keeps its own
 //!   state and carries out the commands of its context.
 //! - [`driver`] is the live loop; [`replay_driver`] the replay's (same views, a replay clock);
-//!   [`terminal`] sets the terminal up and always restores it.
+//!   `terminal` sets the terminal up and always restores it.
 
 pub mod action;
 pub mod app;

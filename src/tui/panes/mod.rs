@@ -1,9 +1,9 @@
 //! The cockpit's panes and overlays, a file each: the state each one keeps (selection,
-//! scroll, highlight) and the commands of its [`Context`]. [`run`] hands a command to the
-//! file of the context it was bound in; [`crate::tui::keymap`] is the one table of keys.
+//! scroll, highlight) and the commands of its `Context`. `run` hands a command to the
+//! file of the context it was bound in; `crate::tui::keymap` is the one table of keys.
 //!
-//! A new pane is a file here (its state and its commands), its arm in [`run`], its
-//! [`Context`] and keys in the keymap table, its state as a field of [`Ui`], and its drawing
+//! A new pane is a file here (its state and its commands), its arm in `run`, its
+//! `Context` and keys in the keymap table, its state as a field of [`Ui`], and its drawing
 //! in [`crate::tui::views`] (views stay pure functions of the state and the panes' state).
 
 pub(crate) mod closed;
