@@ -16,7 +16,7 @@ use crate::supervisor::session::{RunError, StartError};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// A command line that does not say something that can be done.
     #[error("{0}")]
     Usage(String),
@@ -93,12 +93,12 @@ pub enum Error {
 impl Error {
     /// The journal at `path` cannot be read: the reader's error and, when the file is not there,
     /// where sessions keep their journals.
-    pub fn journal(path: &Path, source: JournalError) -> Error {
+    pub(crate) fn journal(path: &Path, source: JournalError) -> Error {
         Error::Journal { source, journals: (!path.exists()).then(crate::journal::journals_dir) }
     }
 
     /// The exit status this error ends gracewatch with.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::StdoutClosed => 0,
             Error::Usage(_)
@@ -128,7 +128,7 @@ impl Error {
     }
 
     /// Ends the command without a word (the reader of standard output has gone).
-    pub fn is_quiet(&self) -> bool {
+    pub(crate) fn is_quiet(&self) -> bool {
         matches!(self, Error::StdoutClosed)
     }
 }

@@ -3,10 +3,10 @@
 //!
 //! Where things are:
 //! - [`event`]: the one `Event` type (wire to attached clients, journal, replay input).
-//! - [`state`]: the pure fold over events; [`hazards`]: the lints given to it; [`hazard_id`]:
+//! - [`state`]: the pure fold over events; [`hazards`]: the lints given to it; `hazard_id`:
 //!   the hazards' names.
 //! - [`manifest`]: `gracewatch.toml` and `Procfile`.
-//! - [`supervisor`]: the live edges: spawner, reaper, sockets, the hub.
+//! - `supervisor`: the live edges: spawner, reaper, sockets, the hub.
 //! - [`stop_engine`]: stop plans and the timed course of every stop.
 //! - [`probe`]: reading `/proc` (and the kernel's process events).
 //! - [`journal`]: writing and reading JSON-lines journals.
@@ -14,33 +14,43 @@
 //! - [`control`]: the control socket protocol and session discovery (`ps`, `stop`, `attach`).
 //! - [`node`]: the client library a Rust node uses to talk to gracewatch; [`wire`]: its protocol;
 //!   [`signal`]: signals by name. All three are the `gracewatch-node` crate (`crates/`), re-exported.
-//! - [`sys`]: the only module with `unsafe`: the syscalls std and rustix do not cover.
+//! - `sys`: the only module with `unsafe`: the syscalls std and rustix do not cover.
+//!
+//! The public modules are what the binary, the integration tests and the benches use; the rest
+//! (`supervisor`, `sys`, `hazard_id` (its `HazardId` is [`hazards::HazardId`]), `clock`, `demo`,
+//! `error` (its [`Error`] is re-exported) and `util`) is `pub(crate)`, and `unreachable_pub`
+//! keeps every item as narrow as its module.
 
 // Every `unsafe` block lives in `sys`, where each says why it is sound; the compiler holds the
 // rest of the crate to that.
 #![deny(unsafe_code)]
+// Built without the cockpit (`--no-default-features --features supervisor`), the internals only
+// the cockpit reads go unused: that build checks that the supervisor stands alone, not that
+// everything is reached.
+#![cfg_attr(not(feature = "tui"), allow(dead_code))]
+#![warn(unreachable_pub)]
 
 pub use gracewatch_node as node;
 pub use gracewatch_node::{signal, wire};
 #[allow(unsafe_code)]
-pub mod sys;
+pub(crate) mod sys;
 
 #[cfg(feature = "supervisor")]
 pub mod cli;
 #[cfg(feature = "supervisor")]
-pub mod clock;
+pub(crate) mod clock;
 #[cfg(feature = "supervisor")]
 pub mod control;
 #[cfg(feature = "supervisor")]
-pub mod demo;
+pub(crate) mod demo;
 #[cfg(feature = "supervisor")]
-pub mod error;
+pub(crate) mod error;
 #[cfg(feature = "supervisor")]
 pub mod event;
 #[cfg(feature = "supervisor")]
-pub mod hazard_id;
+pub(crate) mod hazard_id;
 #[cfg(feature = "supervisor")]
-pub use error::Error;
+pub(crate) use error::Error;
 #[cfg(feature = "supervisor")]
 pub mod hazards;
 #[cfg(feature = "supervisor")]
@@ -58,8 +68,8 @@ pub mod state;
 #[cfg(feature = "supervisor")]
 pub mod stop_engine;
 #[cfg(feature = "supervisor")]
-pub mod supervisor;
+pub(crate) mod supervisor;
 #[cfg(feature = "tui")]
 pub mod tui;
 #[cfg(feature = "supervisor")]
-pub mod util;
+pub(crate) mod util;

@@ -1,13 +1,13 @@
 //! Small formatting helpers shared by the CLI, the views and the report.
 
 /// `850ms`, `2.5s`, `1m03s`, `2h05m`, rounded to the nearest shown unit (`1.96s` is `2s`).
-pub fn fmt_ms(ms: u64) -> String {
+pub(crate) fn fmt_ms(ms: u64) -> String {
     fmt_ns(ms.saturating_mul(1_000_000))
 }
 
 /// Nanoseconds as [`fmt_ms`], or `420µs` below a millisecond; rounded to the nearest shown
 /// unit (1.997 ms is `2ms`, 999.6 µs is `1ms`, 59.96 s is `1m00s`).
-pub fn fmt_ns(ns: u64) -> String {
+pub(crate) fn fmt_ns(ns: u64) -> String {
     const MS: u64 = 1_000_000;
     const S: u64 = 1_000 * MS;
     let nearest = |unit: u64| ns.saturating_add(unit / 2) / unit;
@@ -31,7 +31,7 @@ pub fn fmt_ns(ns: u64) -> String {
 
 /// A running clock (ns since start) as [`fmt_ns`] but never ahead of itself: truncated, as
 /// clocks are (`+8.1s` until 8.2 s have passed), so it agrees with the wall time beside it.
-pub fn fmt_clock_ns(ns: u64) -> String {
+pub(crate) fn fmt_clock_ns(ns: u64) -> String {
     const MS: u64 = 1_000_000;
     if ns < MS {
         return fmt_ns(ns - ns % 1_000);
@@ -50,7 +50,7 @@ pub fn fmt_clock_ns(ns: u64) -> String {
 }
 
 /// A session time (ns since start) as `+12.345s`, for timelines.
-pub fn fmt_t(ns: u64) -> String {
+pub(crate) fn fmt_t(ns: u64) -> String {
     let ms = ns / 1_000_000;
     if ms < 60_000 {
         format!("+{}.{:03}s", ms / 1000, ms % 1000)
@@ -60,7 +60,7 @@ pub fn fmt_t(ns: u64) -> String {
 }
 
 /// `512K`, `12.3M`, `1.2G` from KiB.
-pub fn fmt_kib(kib: u64) -> String {
+pub(crate) fn fmt_kib(kib: u64) -> String {
     if kib < 1024 {
         format!("{kib}K")
     } else if kib < 1024 * 1024 {
@@ -111,12 +111,12 @@ mod tests {
 /// Serde for a map with integer keys as a list of `[key, value]` pairs. JSON object keys are
 /// strings, and serde cannot read them back as integers inside an internally tagged enum (the
 /// control protocol's `Answer` carries the whole `State` to `attach`).
-pub mod map_as_pairs {
+pub(crate) mod map_as_pairs {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     /// In key order, whatever the map's own order (a `HashMap`'s changes from run to run): the
     /// same map is always the same bytes, so a state's checkpoint can be pinned by its hash.
-    pub fn serialize<'a, M, K, V, S>(map: &'a M, s: S) -> Result<S::Ok, S::Error>
+    pub(crate) fn serialize<'a, M, K, V, S>(map: &'a M, s: S) -> Result<S::Ok, S::Error>
     where
         &'a M: IntoIterator<Item = (&'a K, &'a V)>,
         K: Serialize + Ord + 'a,
@@ -128,7 +128,7 @@ pub mod map_as_pairs {
         s.collect_seq(pairs)
     }
 
-    pub fn deserialize<'de, M, K, V, D>(d: D) -> Result<M, D::Error>
+    pub(crate) fn deserialize<'de, M, K, V, D>(d: D) -> Result<M, D::Error>
     where
         M: FromIterator<(K, V)>,
         K: Deserialize<'de>,

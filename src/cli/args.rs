@@ -9,13 +9,13 @@ use std::path::PathBuf;
     version,
     about = "A process supervisor with a live cockpit for the moment most tools leave dark: stopping."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Cmd,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Cmd {
+pub(crate) enum Cmd {
     /// Run the nodes of a manifest (default ./gracewatch.toml), with the cockpit unless --headless.
     Up(UpArgs),
     /// Open the cockpit on a running session.
@@ -43,7 +43,7 @@ pub enum Cmd {
 }
 
 #[derive(Debug, Args)]
-pub struct UpArgs {
+pub(crate) struct UpArgs {
     /// The manifest: gracewatch.toml or a Procfile.
     #[arg(default_value = "gracewatch.toml")]
     pub manifest: PathBuf,
@@ -56,14 +56,14 @@ pub struct UpArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SessionArg {
+pub(crate) struct SessionArg {
     /// The session (default: the only one running, or the one of ./gracewatch.toml).
     #[arg(long, value_name = "NAME")]
     pub session: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct PsArgs {
+pub(crate) struct PsArgs {
     #[command(flatten)]
     pub session: SessionArg,
     /// One JSON object instead of a table.
@@ -72,7 +72,7 @@ pub struct PsArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct StopArgs {
+pub(crate) struct StopArgs {
     /// Nodes to stop (or --all). A node that has already exited is said so, not an error; a
     /// name the session does not have stops nothing (exit status 2).
     #[arg(conflicts_with = "all")]
@@ -99,7 +99,7 @@ pub struct StopArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     /// A journal file, or a directory of rotated journal files (read in name order).
     pub journal: PathBuf,
     /// Initial playback speed (+/- change it: 0.25x … 64x, above 64 as fast as possible).
@@ -111,14 +111,14 @@ pub struct ReplayArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     pub journal: PathBuf,
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     #[arg(long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
     #[arg(long, value_name = "PATTERN")]
@@ -136,7 +136,7 @@ pub struct WatchArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// No cockpit: print every event to stdout.
     #[arg(long)]
     pub headless: bool,

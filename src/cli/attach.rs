@@ -5,7 +5,7 @@ use crate::Error;
 use crate::tui::{TuiExit, TuiOptions};
 use std::process::ExitCode;
 
-pub fn attach(args: &SessionArg) -> Result<ExitCode, Error> {
+pub(super) fn attach(args: &SessionArg) -> Result<ExitCode, Error> {
     use std::io::IsTerminal;
     let session = crate::control::session::resolve(args.session.as_deref())?;
     // The session is found first, so that a wrong name is said as such; then the terminal.

@@ -12,7 +12,7 @@ mod report_cmd;
 mod stop;
 mod up;
 mod watch;
-pub use args::Cli;
+pub(crate) use args::Cli;
 
 use crate::Error;
 use clap::Parser;

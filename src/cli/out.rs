@@ -13,13 +13,13 @@ use crate::Error;
 use std::io::Write;
 
 /// Writes `text` to standard output and flushes it.
-pub fn print(text: &str) -> Result<(), Error> {
+pub(crate) fn print(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(write_error)
 }
 
 /// Writes `line` and a newline to standard output.
-pub fn line(line: &str) -> Result<(), Error> {
+pub(crate) fn line(line: &str) -> Result<(), Error> {
     let mut text = String::with_capacity(line.len() + 1);
     text.push_str(line);
     text.push('\n');
@@ -27,13 +27,13 @@ pub fn line(line: &str) -> Result<(), Error> {
 }
 
 /// What a failed write to standard output means for the command.
-pub fn write_error(e: std::io::Error) -> Error {
+pub(crate) fn write_error(e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::BrokenPipe { Error::StdoutClosed } else { Error::Stdout(e) }
 }
 
 /// A line on standard error (gracewatch's own messages). A closed or broken standard error is
 /// ignored: there is nowhere left to say anything.
-pub fn note(line: &str) {
+pub(crate) fn note(line: &str) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{line}");
 }

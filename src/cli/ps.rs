@@ -11,7 +11,7 @@ use crate::state::{PsNode, PsSnapshot};
 use std::fmt::Write;
 use std::process::ExitCode;
 
-pub fn ps(args: &PsArgs) -> Result<ExitCode, Error> {
+pub(super) fn ps(args: &PsArgs) -> Result<ExitCode, Error> {
     let session = crate::control::session::resolve(args.session.session.as_deref())?;
     let snapshot = match crate::control::client::ask(&session.socket, &Request::Ps)? {
         Answer::Ps { snapshot } => snapshot,
@@ -43,7 +43,7 @@ fn glyph(node: &PsNode, sig: Signal) -> char {
 }
 
 /// The human table: one line per node.
-pub fn table(s: &PsSnapshot) -> String {
+pub(super) fn table(s: &PsSnapshot) -> String {
     let width = s.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4).max(4);
     let mut out = format!("session {} · journal {}\n", s.session, s.journal.as_deref().unwrap_or("-"));
     let _ = writeln!(

@@ -7,7 +7,7 @@ use crate::tui::replay_driver::{ReplayOptions, ReplaySession};
 use ratatui::layout::Rect;
 use std::process::ExitCode;
 
-pub fn replay(args: &ReplayArgs) -> Result<ExitCode, Error> {
+pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Error> {
     use std::io::IsTerminal;
     let speed = Speed::from_factor(args.speed).map_err(|e| Error::Usage(e.to_string()))?;
     // Opened before the terminal changes mode, so a bad journal is reported plainly: not a

@@ -4,7 +4,7 @@ use super::args::ReportArgs;
 use crate::Error;
 use std::process::ExitCode;
 
-pub fn report(args: &ReportArgs) -> Result<ExitCode, Error> {
+pub(super) fn report(args: &ReportArgs) -> Result<ExitCode, Error> {
     let (events, summary) = crate::journal::read_all(&args.journal).map_err(|e| Error::journal(&args.journal, e))?;
     let report = crate::report::analyze(&events, &summary);
     if args.json {

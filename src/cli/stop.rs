@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub fn stop(args: &StopArgs) -> Result<ExitCode, Error> {
+pub(super) fn stop(args: &StopArgs) -> Result<ExitCode, Error> {
     if args.nodes.is_empty() && !args.all {
         return Err(Error::NothingToStop);
     }

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub fn up(args: UpArgs) -> Result<ExitCode, Error> {
+pub(super) fn up(args: UpArgs) -> Result<ExitCode, Error> {
     let manifest = crate::manifest::load_to_run(&args.manifest)?;
     run_session(manifest, SessionMode::Up, args.journal, args.headless, BTreeMap::new())
 }
 
 /// Runs a session to its end; shared by `up` and `demo`.
-pub fn run_session(
+pub(super) fn run_session(
     manifest: Manifest,
     mode: SessionMode,
     journal: Option<PathBuf>,

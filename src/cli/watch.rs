@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub fn watch(args: &WatchArgs) -> Result<ExitCode, Error> {
+pub(super) fn watch(args: &WatchArgs) -> Result<ExitCode, Error> {
     let targets = targets(args)?;
     let session = format!("watch-{}", std::process::id());
     let manifest = Manifest {

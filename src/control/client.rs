@@ -8,7 +8,11 @@ use std::path::Path;
 
 /// Sends `request` and calls `on_answer` for each answer line until it returns false or the
 /// supervisor closes the connection.
-pub fn converse(socket: &Path, request: &Request, mut on_answer: impl FnMut(Answer) -> bool) -> Result<(), Error> {
+pub(crate) fn converse(
+    socket: &Path,
+    request: &Request,
+    mut on_answer: impl FnMut(Answer) -> bool,
+) -> Result<(), Error> {
     let mut stream =
         UnixStream::connect(socket).map_err(|source| Error::Connect { socket: socket.to_path_buf(), source })?;
     let mut line = serde_json::to_vec(request).map_err(Error::Encode)?;
@@ -26,7 +30,7 @@ pub fn converse(socket: &Path, request: &Request, mut on_answer: impl FnMut(Answ
 }
 
 /// One request, one answer.
-pub fn ask(socket: &Path, request: &Request) -> Result<Answer, Error> {
+pub(crate) fn ask(socket: &Path, request: &Request) -> Result<Answer, Error> {
     let mut got = None;
     converse(socket, request, |a| {
         got = Some(a);

@@ -114,7 +114,7 @@ impl Answer {
 
 /// A stop accepted, one line: `stopping web: SIGTERM → SIGKILL @10s` (the CLI and the
 /// cockpit both say it so).
-pub fn stopping_line(node: &str, plan: &str) -> String {
+pub(crate) fn stopping_line(node: &str, plan: &str) -> String {
     format!("stopping {node}: {plan}")
 }
 

@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 /// Connects, asks to attach, checks what the supervisor speaks and waits for the state; then
 /// streams. Must be called inside a tokio runtime (it spawns the link's reader and writer
 /// tasks).
-pub fn attach(socket: &Path) -> Result<SessionLink, Error> {
+pub(crate) fn attach(socket: &Path) -> Result<SessionLink, Error> {
     let mut stream = std::os::unix::net::UnixStream::connect(socket)
         .map_err(|source| Error::Connect { socket: socket.to_path_buf(), source })?;
     let mut line = serde_json::to_vec(&Request::Attach).map_err(Error::Encode)?;

@@ -8,14 +8,14 @@ use super::Error;
 use std::path::{Path, PathBuf};
 
 /// The directory holding every session's sockets; created 0700 if missing.
-pub fn runtime_dir() -> PathBuf {
+pub(crate) fn runtime_dir() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(dir) if !dir.is_empty() && Path::new(&dir).is_dir() => PathBuf::from(dir).join("gracewatch"),
         _ => PathBuf::from(format!("/tmp/gracewatch-{}", rustix::process::getuid().as_raw())),
     }
 }
 
-pub fn ensure_runtime_dir() -> std::io::Result<PathBuf> {
+pub(crate) fn ensure_runtime_dir() -> std::io::Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     let dir = runtime_dir();
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
@@ -32,15 +32,15 @@ pub fn ensure_runtime_dir() -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-pub fn control_socket(session: &str) -> PathBuf {
+pub(crate) fn control_socket(session: &str) -> PathBuf {
     runtime_dir().join(format!("{session}.sock"))
 }
 
-pub fn node_socket(session: &str) -> PathBuf {
+pub(crate) fn node_socket(session: &str) -> PathBuf {
     runtime_dir().join(format!("{session}.node.sock"))
 }
 
-pub fn python_dir(session: &str) -> PathBuf {
+pub(crate) fn python_dir(session: &str) -> PathBuf {
     runtime_dir().join(format!("{session}.py"))
 }
 
@@ -52,7 +52,7 @@ pub struct FoundSession {
 }
 
 /// Sessions with a live control socket (stale sockets are skipped).
-pub fn list_sessions() -> Vec<FoundSession> {
+pub(crate) fn list_sessions() -> Vec<FoundSession> {
     let Ok(entries) = std::fs::read_dir(runtime_dir()) else {
         return Vec::new();
     };
@@ -74,7 +74,7 @@ pub fn list_sessions() -> Vec<FoundSession> {
 
 /// The session a command talks to: the named one, else the only one running, else the one of
 /// the manifest in the current directory. The error lists what is running.
-pub fn resolve(session: Option<&str>) -> Result<FoundSession, Error> {
+pub(crate) fn resolve(session: Option<&str>) -> Result<FoundSession, Error> {
     if let Some(name) = session {
         let socket = control_socket(name);
         return match std::os::unix::net::UnixStream::connect(&socket) {

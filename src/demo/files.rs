@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 /// `assets/demo.toml`.
-pub const MANIFEST: &str = include_str!("../../assets/demo.toml");
+pub(crate) const MANIFEST: &str = include_str!("../../assets/demo.toml");
 
 /// The Python nodes, by their path relative to the manifest.
-pub const NODES: [(&str, &str); 5] = [
+pub(crate) const NODES: [(&str, &str); 5] = [
     ("demo/import_time_handlers.py", include_str!("../../assets/demo/import_time_handlers.py")),
     ("demo/no_signal_runtime.py", include_str!("../../assets/demo/no_signal_runtime.py")),
     ("demo/slow_receiver.py", include_str!("../../assets/demo/slow_receiver.py")),
@@ -15,13 +15,13 @@ pub const NODES: [(&str, &str); 5] = [
 ];
 
 /// Where `gracewatch demo` unpacks itself: a directory of this user's own.
-pub fn default_dir() -> PathBuf {
+pub(crate) fn default_dir() -> PathBuf {
     std::env::temp_dir().join(format!("gracewatch-demo-{}", rustix::process::getuid().as_raw()))
 }
 
 /// Writes the manifest and its nodes into `dir` (overwriting an older unpacking) and returns
 /// the manifest's path.
-pub fn unpack(dir: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn unpack(dir: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir.join("demo"))?;
     // A shared temporary directory: refuse one someone else planted for us.

@@ -2,5 +2,5 @@
 //! (DESIGN.md), plus well-behaved nodes. Python nodes and the manifest are embedded in the
 //! binary and written to a temporary directory, so the demo runs from anywhere.
 
-pub mod files;
-pub mod rust_nodes;
+pub(crate) mod files;
+pub(crate) mod rust_nodes;

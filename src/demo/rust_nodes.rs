@@ -12,14 +12,14 @@ use std::time::Duration;
 
 /// Why a demo node could not run.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("no demo node {0:?} (forker, steady)")]
     NoSuchNode(String),
     #[error("cannot start tokio: {0}")]
     Runtime(#[source] std::io::Error),
 }
 
-pub fn run(name: &str) -> Result<ExitCode, Error> {
+pub(crate) fn run(name: &str) -> Result<ExitCode, Error> {
     match name {
         "forker" => forker(),
         "steady" => steady(),

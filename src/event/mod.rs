@@ -7,7 +7,7 @@
 
 mod types;
 
-pub use crate::signal::{MAX_SIGNAL, SigSet, Signal, UnknownSignal};
+pub use crate::signal::{SigSet, Signal};
 pub use types::*;
 
 use serde::{Deserialize, Serialize};

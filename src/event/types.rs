@@ -225,11 +225,6 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// The run of `runs` that holds `sig`, as its read count.
-pub fn run_reads(runs: &[MaskRun], sig: Signal) -> Option<u32> {
-    runs.iter().find(|r| r.signals.contains(sig)).map(|r| r.reads)
-}
-
 /// Why a process is not running at all, from its state in `/proc/PID/stat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,7 +4,7 @@ use super::{HazardId, Lint};
 use crate::event::{ClaimOutcome, Disposition};
 use crate::state::NodeState;
 
-pub struct HandlerInstallFailed;
+pub(super) struct HandlerInstallFailed;
 
 impl Lint for HandlerInstallFailed {
     fn id(&self) -> HazardId {
@@ -28,7 +28,7 @@ impl Lint for HandlerInstallFailed {
     }
 }
 
-pub struct HandlerOffMainThread;
+pub(super) struct HandlerOffMainThread;
 
 impl Lint for HandlerOffMainThread {
     fn id(&self) -> HazardId {
@@ -43,7 +43,7 @@ impl Lint for HandlerOffMainThread {
     }
 }
 
-pub struct HandlerLost;
+pub(super) struct HandlerLost;
 
 impl Lint for HandlerLost {
     fn id(&self) -> HazardId {

@@ -7,7 +7,7 @@
 use super::{HazardId, Lint};
 use crate::state::NodeState;
 
-pub struct ForkWithoutExecThreaded;
+pub(super) struct ForkWithoutExecThreaded;
 
 impl Lint for ForkWithoutExecThreaded {
     fn id(&self) -> HazardId {

@@ -9,7 +9,7 @@ mod paused;
 mod signals;
 mod stops;
 
-pub use signals::{BLOCK_PERSIST_READS, BLOCK_PERSIST_SPAN_MS, HELD_READS, HELD_SPAN_MS};
+pub(crate) use signals::{BLOCK_PERSIST_READS, BLOCK_PERSIST_SPAN_MS, HELD_READS, HELD_SPAN_MS};
 
 pub use crate::hazard_id::HazardId;
 pub(crate) use crate::state::sentence::count;
@@ -31,7 +31,7 @@ static TABLE: [&dyn Lint; HazardId::ALL.len()] = [
 ];
 
 /// The lints every surface folds with (live, `ps`, replay, the report, an attached cockpit):
-/// give them to [`crate::state::Fold::new`] or [`crate::state::Fold::resume`].
+/// give them to [`crate::state::Fold::new`] or `crate::state::Fold::resume`.
 pub fn lints() -> Lints {
     Lints::new(&TABLE)
 }

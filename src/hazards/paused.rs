@@ -12,7 +12,7 @@ use super::{HazardId, Lint};
 use crate::event::{Paused, StageAction};
 use crate::state::NodeState;
 
-pub struct PausedDuringStop;
+pub(super) struct PausedDuringStop;
 
 impl Lint for PausedDuringStop {
     fn id(&self) -> HazardId {

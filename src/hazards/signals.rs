@@ -9,18 +9,18 @@ use crate::state::{NodeState, Phase, StepKind, is_shell};
 
 /// At rest, the stop signal blocked on every thread is a hazard only once consecutive reads of
 /// the process have found it so, never open in between, this many times ...
-pub const BLOCK_PERSIST_READS: u32 = 4;
+pub(crate) const BLOCK_PERSIST_READS: u32 = 4;
 /// ... over at least this long, from the first sample that showed the run (its second read:
 /// one read never counts). While a run is judged the probe reads the process at its fast
 /// interval (250 ms by default), so a block that comes and goes (a reload, a hand-off, a short
 /// sleep with signals blocked) is seen open again long before.
-pub const BLOCK_PERSIST_SPAN_MS: u64 = 2_000;
+pub(crate) const BLOCK_PERSIST_SPAN_MS: u64 = 2_000;
 /// During a stop the hazard is judged on the kernel's evidence: the stop signal, once sent,
 /// still pending while every thread blocks it, in reads spanning this long at least (a mask
 /// that opens delivers it at once) ...
-pub const HELD_SPAN_MS: u64 = 500;
+pub(crate) const HELD_SPAN_MS: u64 = 500;
 /// ... and this many of them.
-pub const HELD_READS: u32 = 2;
+pub(crate) const HELD_READS: u32 = 2;
 
 /// How a sentence names the process it is about: nothing for the node's leader, "its command
 /// NAME (pid N, run by SHELL) " for the command a shell leader waits for
@@ -49,7 +49,7 @@ fn assumed_after(node: &NodeState) -> String {
     format!(" {}", assumed(node))
 }
 
-pub struct SigtermIgnored;
+pub(super) struct SigtermIgnored;
 
 impl Lint for SigtermIgnored {
     fn id(&self) -> HazardId {
@@ -71,7 +71,7 @@ impl Lint for SigtermIgnored {
     }
 }
 
-pub struct StopSignalDefault;
+pub(super) struct StopSignalDefault;
 
 impl Lint for StopSignalDefault {
     fn id(&self) -> HazardId {
@@ -113,7 +113,7 @@ impl Lint for StopSignalDefault {
     }
 }
 
-pub struct StopSignalBlocked;
+pub(super) struct StopSignalBlocked;
 
 impl Lint for StopSignalBlocked {
     fn id(&self) -> HazardId {

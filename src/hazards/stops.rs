@@ -4,7 +4,7 @@ use super::{HazardId, Lint};
 use crate::event::{ExitCause, StageAction};
 use crate::state::NodeState;
 
-pub struct TokensStuck;
+pub(super) struct TokensStuck;
 
 impl Lint for TokensStuck {
     fn id(&self) -> HazardId {
@@ -45,7 +45,7 @@ fn holder_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
-pub struct StopUnacknowledged;
+pub(super) struct StopUnacknowledged;
 
 impl Lint for StopUnacknowledged {
     fn id(&self) -> HazardId {
@@ -72,7 +72,7 @@ impl Lint for StopUnacknowledged {
     }
 }
 
-pub struct SurvivorsAfterExit;
+pub(super) struct SurvivorsAfterExit;
 
 impl Lint for SurvivorsAfterExit {
     fn id(&self) -> HazardId {

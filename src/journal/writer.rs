@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 const QUEUE_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long `append` waits for a disk that takes nothing before it gives the journal up.
-pub const STALL_PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const STALL_PATIENCE: Duration = Duration::from_secs(10);
 
 /// How long `finish` waits for a disk that does not take the last lines.
 const CLOSE_PATIENCE: Duration = Duration::from_secs(60);

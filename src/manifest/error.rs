@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManifestError {
+pub(crate) struct ManifestError {
     pub file: PathBuf,
     /// 1-based; 0 when the error is about the file as a whole.
     pub line: usize,
@@ -19,7 +19,7 @@ pub struct ManifestError {
 
 impl ManifestError {
     /// An error at a byte range of `source`.
-    pub fn at(
+    pub(crate) fn at(
         file: &Path,
         source: &str,
         span: Option<std::ops::Range<usize>>,
@@ -52,7 +52,7 @@ impl ManifestError {
     }
 
     /// An error about the whole file (unreadable, empty).
-    pub fn whole(file: &Path, message: impl Into<String>) -> Self {
+    pub(crate) fn whole(file: &Path, message: impl Into<String>) -> Self {
         ManifestError {
             file: file.to_path_buf(),
             line: 0,
@@ -91,7 +91,7 @@ impl std::error::Error for ManifestError {}
 
 /// Several manifest errors, one after the other (each with its place).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManifestErrors(pub Vec<ManifestError>);
+pub(crate) struct ManifestErrors(pub Vec<ManifestError>);
 
 impl From<ManifestError> for ManifestErrors {
     fn from(e: ManifestError) -> Self {

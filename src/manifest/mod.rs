@@ -5,23 +5,23 @@
 
 mod duration;
 mod error;
-pub mod order;
+pub(crate) mod order;
 mod procfile;
-pub mod runnable;
+pub(crate) mod runnable;
 mod spec;
 mod toml_file;
 
 pub use duration::{DurationError, parse_duration_ms};
-pub use error::{ManifestError, ManifestErrors};
+pub(crate) use error::{ManifestError, ManifestErrors};
 pub use spec::*;
 
 use std::path::{Path, PathBuf};
 
 /// The manifest `up` reads when none is named.
-pub const DEFAULT_MANIFEST: &str = "gracewatch.toml";
+pub(crate) const DEFAULT_MANIFEST: &str = "gracewatch.toml";
 
 /// Reads, parses and validates a manifest file.
-pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+pub(crate) fn load(path: &Path) -> Result<Manifest, ManifestError> {
     let source = read(path)?;
     let default_name = session_name_for(path);
     parse(path, &source, &default_name)
@@ -30,7 +30,7 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
 /// Reads a manifest to run it: what [`load`] checks, then that every node's working directory
 /// exists and its command is found and executable ([`runnable`]), so that a mistake starts
 /// nothing. Every such problem is reported, not only the first.
-pub fn load_to_run(path: &Path) -> Result<Manifest, ManifestErrors> {
+pub(crate) fn load_to_run(path: &Path) -> Result<Manifest, ManifestErrors> {
     let source = read(path)?;
     let default_name = session_name_for(path);
     let (manifest, places) = parse_with_places(path, &source, &default_name)?;
@@ -50,7 +50,7 @@ fn read(path: &Path) -> Result<String, ManifestError> {
 }
 
 /// Parses manifest text; the format is chosen by the file name (`Procfile*` or TOML).
-pub fn parse(path: &Path, source: &str, default_name: &str) -> Result<Manifest, ManifestError> {
+pub(crate) fn parse(path: &Path, source: &str, default_name: &str) -> Result<Manifest, ManifestError> {
     parse_with_places(path, source, default_name).map(|(m, _)| m)
 }
 
@@ -70,14 +70,14 @@ fn parse_with_places(
 }
 
 /// Session name from a manifest's directory: `/srv/robot/gracewatch.toml` → `robot`.
-pub fn session_name_for(path: &Path) -> String {
+pub(crate) fn session_name_for(path: &Path) -> String {
     let dir = absolute(path).parent().map(Path::to_path_buf).unwrap_or_default();
     let raw = dir.file_name().and_then(|f| f.to_str()).unwrap_or("gracewatch");
     sanitize_name(raw)
 }
 
 /// Keeps letters, digits, `-`, `_`, `.`; anything else becomes `_`.
-pub fn sanitize_name(raw: &str) -> String {
+pub(crate) fn sanitize_name(raw: &str) -> String {
     let s: String =
         raw.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
     if s.is_empty() || s.starts_with('.') { format!("gw{s}") } else { s }

@@ -4,7 +4,7 @@ use super::spec::NodeSpec;
 use std::collections::{BTreeSet, HashMap};
 
 /// A cycle through `depends_on`, as a list of names ending where it started.
-pub fn find_cycle(nodes: &[NodeSpec]) -> Option<Vec<String>> {
+pub(crate) fn find_cycle(nodes: &[NodeSpec]) -> Option<Vec<String>> {
     let index: HashMap<&str, &NodeSpec> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     // 0 = unvisited, 1 = on stack, 2 = done
     let mut mark: HashMap<&str, u8> = HashMap::new();
@@ -47,7 +47,7 @@ pub fn find_cycle(nodes: &[NodeSpec]) -> Option<Vec<String>> {
 }
 
 /// Start order: dependencies before dependents, otherwise declaration order.
-pub fn start_order(nodes: &[NodeSpec]) -> Vec<String> {
+pub(crate) fn start_order(nodes: &[NodeSpec]) -> Vec<String> {
     let mut done: BTreeSet<&str> = BTreeSet::new();
     let mut order = Vec::new();
     while order.len() < nodes.len() {
@@ -72,7 +72,7 @@ pub fn start_order(nodes: &[NodeSpec]) -> Vec<String> {
 /// For each node of a stop-all, the nodes it waits for: those of an earlier tier that depend on
 /// it directly (a dependency within a cycle, which the manifest rejects anyway, is not waited
 /// for: the tiers have already broken it).
-pub fn stop_waits(specs: &[NodeSpec], tiers: &[Vec<String>]) -> std::collections::BTreeMap<String, Vec<String>> {
+pub(crate) fn stop_waits(specs: &[NodeSpec], tiers: &[Vec<String>]) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut waits = std::collections::BTreeMap::new();
     for (i, tier) in tiers.iter().enumerate() {
         for name in tier {
@@ -92,7 +92,7 @@ pub fn stop_waits(specs: &[NodeSpec], tiers: &[Vec<String>]) -> std::collections
 
 /// Stop tiers among `names`: dependents first. A node is in a tier once every node (of `names`)
 /// that depends on it is in an earlier tier.
-pub fn stop_tiers(nodes: &[NodeSpec], names: &[String]) -> Vec<Vec<String>> {
+pub(crate) fn stop_tiers(nodes: &[NodeSpec], names: &[String]) -> Vec<Vec<String>> {
     let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
     let mut placed: BTreeSet<&str> = BTreeSet::new();
     let mut tiers = Vec::new();

@@ -7,7 +7,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Also returns where each node's command is written, for the checks made before a run.
-pub fn parse_procfile(file: &Path, source: &str, default_name: &str) -> Result<(Manifest, Places), ManifestError> {
+pub(super) fn parse_procfile(
+    file: &Path,
+    source: &str,
+    default_name: &str,
+) -> Result<(Manifest, Places), ManifestError> {
     let mut nodes: Vec<NodeSpec> = Vec::new();
     let mut places = Places::new();
     let mut offset = 0;

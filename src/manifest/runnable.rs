@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// Where a value is written in the manifest: its byte range and its dotted key.
 #[derive(Debug, Clone)]
-pub struct Place {
+pub(crate) struct Place {
     pub span: std::ops::Range<usize>,
     pub key: String,
 }
@@ -22,19 +22,19 @@ pub struct Place {
 /// Where a node's `cmd` and `cwd` are written (`cwd` absent when the node uses the
 /// manifest's directory).
 #[derive(Debug, Clone)]
-pub struct NodePlaces {
+pub(crate) struct NodePlaces {
     pub cmd: Place,
     pub cwd: Option<Place>,
 }
 
 /// Per node name.
-pub type Places = BTreeMap<String, NodePlaces>;
+pub(crate) type Places = BTreeMap<String, NodePlaces>;
 
 /// `PATH` when the environment has none: what `execvp` searches then.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
 
 /// What the check needs of the world gracewatch runs in.
-pub struct World {
+pub(crate) struct World {
     /// gracewatch's own `PATH` (nodes inherit it unless their `env` sets one).
     pub path: Option<OsString>,
     /// What `{gracewatch}` in a command stands for.
@@ -43,14 +43,20 @@ pub struct World {
 
 impl World {
     /// This process's environment.
-    pub fn current() -> World {
+    pub(crate) fn current() -> World {
         World { path: std::env::var_os("PATH"), exe: std::env::current_exe().ok() }
     }
 }
 
 /// Every problem found, in declaration order (an inherited `[defaults] cwd` that is missing is
 /// said once).
-pub fn check(manifest: &Manifest, places: &Places, file: &Path, source: &str, world: &World) -> Vec<ManifestError> {
+pub(crate) fn check(
+    manifest: &Manifest,
+    places: &Places,
+    file: &Path,
+    source: &str,
+    world: &World,
+) -> Vec<ManifestError> {
     let base = manifest.path.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
     let mut errors: Vec<ManifestError> = Vec::new();
     // Many nodes run the same program from the same place: look each up once (a search of a
@@ -101,7 +107,7 @@ fn cwd_problem(node: &NodeSpec, cwd: &Path) -> Option<String> {
 
 /// Why a node's command would not run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CommandError {
+pub(crate) enum CommandError {
     #[error("empty command")]
     Empty,
     /// A path (with a `/`) that names nothing.
@@ -124,7 +130,7 @@ fn relative_to(cwd: Option<&Path>) -> String {
 }
 
 /// The program a node's command runs, found as the spawner will find it; else why not.
-pub fn resolve(node: &NodeSpec, cwd: &Path, world: &World) -> Result<PathBuf, CommandError> {
+pub(crate) fn resolve(node: &NodeSpec, cwd: &Path, world: &World) -> Result<PathBuf, CommandError> {
     let Some(first) = node.cmd.first() else { return Err(CommandError::Empty) };
     let program = match &world.exe {
         Some(exe) if first.contains("{gracewatch}") => first.replace("{gracewatch}", &exe.display().to_string()),

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Default grace period.
-pub const DEFAULT_GRACE_MS: u64 = 10_000;
+pub(crate) const DEFAULT_GRACE_MS: u64 = 10_000;
 /// Default cooperative window for nodes that listen for the stop message.
-pub const DEFAULT_COOPERATIVE_MS: u64 = 2_000;
+pub(crate) const DEFAULT_COOPERATIVE_MS: u64 = 2_000;
 /// Default /proc probe interval while someone watches or a stop runs.
-pub const DEFAULT_PROBE_INTERVAL_MS: u64 = 250;
+pub(crate) const DEFAULT_PROBE_INTERVAL_MS: u64 = 250;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {

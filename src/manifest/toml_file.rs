@@ -63,7 +63,7 @@ impl Ctx<'_> {
 
 /// Parses and validates TOML manifest text. `default_name` is used when there is no `name`.
 /// Also returns where each node's `cmd` and `cwd` are written, for the checks made before a run.
-pub fn parse_toml(file: &Path, source: &str, default_name: &str) -> Result<(Manifest, Places), ManifestError> {
+pub(super) fn parse_toml(file: &Path, source: &str, default_name: &str) -> Result<(Manifest, Places), ManifestError> {
     let ctx = Ctx { file, source };
     let de = toml::de::Deserializer::parse(source)
         .map_err(|e| ManifestError::at(file, source, e.span(), "", e.message().to_string()))?;

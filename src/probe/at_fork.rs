@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 /// Did a thread exist at the fork?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Existed {
+pub(super) enum Existed {
     /// Surely: the kernel's order, or a start in an earlier clock tick than the child's.
     Yes,
     /// Started in the child's tick, and its tid was given out before the child's pid.
@@ -33,7 +33,7 @@ pub enum Existed {
 
 /// A thread of the parent that existed (or may have existed) at the fork.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AtFork {
+pub(super) struct AtFork {
     pub tid: u32,
     /// Start time (clock ticks since boot) as `/proc` showed it, if it did: tells a thread
     /// apart from a later one with the same tid.
@@ -43,7 +43,7 @@ pub struct AtFork {
 
 /// The instant of a fork.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ForkInstant {
+pub(super) struct ForkInstant {
     /// The parent (its thread-group leader exists as long as it does).
     pub parent: u32,
     pub child: u32,
@@ -58,7 +58,7 @@ pub struct ForkInstant {
 /// One process's thread creations and exits as the kernel connector reported them, by tid, each
 /// tid's in time order.
 #[derive(Debug, Clone, Default)]
-pub struct ThreadBook {
+pub(super) struct ThreadBook {
     /// tid → `(timestamp ns, born)`; `born == false` is an exit.
     events: BTreeMap<u32, Vec<(u64, bool)>>,
     /// The newest timestamp recorded.
@@ -72,7 +72,7 @@ pub struct ThreadBook {
 const KEEP_NS: u64 = 10_000_000_000;
 
 impl ThreadBook {
-    pub fn record(&mut self, tid: u32, ns: u64, born: bool) {
+    pub(super) fn record(&mut self, tid: u32, ns: u64, born: bool) {
         let list = self.events.entry(tid).or_default();
         let at = list.partition_point(|(t, _)| *t <= ns);
         list.insert(at, (ns, born));
@@ -91,7 +91,7 @@ impl ThreadBook {
     }
 
     /// Did the thread live at `ns`, as far as the kernel said? `None`: it said nothing about it.
-    pub fn alive_at(&self, tid: u32, ns: u64) -> Option<bool> {
+    pub(super) fn alive_at(&self, tid: u32, ns: u64) -> Option<bool> {
         let list = self.events.get(&tid)?;
         match list.iter().rev().find(|(t, _)| *t < ns) {
             Some((_, born)) => Some(*born),
@@ -101,18 +101,18 @@ impl ThreadBook {
     }
 
     /// Did the kernel report the thread's exit (and no later creation of that tid)?
-    pub fn exited(&self, tid: u32) -> bool {
+    pub(super) fn exited(&self, tid: u32) -> bool {
         self.events.get(&tid).and_then(|l| l.last()).is_some_and(|(_, born)| !born)
     }
 
-    pub fn tids(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(super) fn tids(&self) -> impl Iterator<Item = u32> + '_ {
         self.events.keys().copied()
     }
 }
 
 /// Was `a` given out after `b` by the pid counter (which wraps at `pid_max`)? The nearer way
 /// round the circle wins.
-pub fn given_out_after(a: u32, b: u32, pid_max: u32) -> bool {
+pub(super) fn given_out_after(a: u32, b: u32, pid_max: u32) -> bool {
     let max = i64::from(pid_max.max(2));
     let d = (i64::from(a) - i64::from(b)).rem_euclid(max);
     d != 0 && d < max / 2
@@ -120,7 +120,7 @@ pub fn given_out_after(a: u32, b: u32, pid_max: u32) -> bool {
 
 /// Did the thread `tid` (started at tick `start`, if `/proc` showed it) exist at the fork?
 /// `None`: it did not.
-pub fn existed(book: Option<&ThreadBook>, fork: &ForkInstant, tid: u32, start: Option<u64>) -> Option<Existed> {
+pub(super) fn existed(book: Option<&ThreadBook>, fork: &ForkInstant, tid: u32, start: Option<u64>) -> Option<Existed> {
     if tid == fork.parent {
         return Some(Existed::Yes);
     }
@@ -143,7 +143,7 @@ pub fn existed(book: Option<&ThreadBook>, fork: &ForkInstant, tid: u32, start: O
 
 /// The threads that existed (or may have) at the fork, from every thread `/proc` showed
 /// (`(tid, start)`) and every one the book knows.
-pub fn threads_at_fork(
+pub(super) fn threads_at_fork(
     book: Option<&ThreadBook>,
     fork: &ForkInstant,
     seen: impl IntoIterator<Item = (u32, Option<u64>)>,
@@ -164,12 +164,12 @@ pub fn threads_at_fork(
 }
 
 /// How many threads the parent had at the fork (surely or probably).
-pub fn count(at_fork: &[AtFork]) -> u32 {
+pub(super) fn count(at_fork: &[AtFork]) -> u32 {
     at_fork.iter().filter(|t| t.existed != Existed::ProbablyNot).count() as u32
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Verdict {
+pub(super) struct Verdict {
     /// At least two threads existed at the fork and outlived it.
     pub threaded: bool,
     /// The answer rests on the order of numbers within one clock tick, not on the kernel's.
@@ -180,7 +180,7 @@ pub struct Verdict {
 /// after the fork; the client library's own threads already left out). A thread that was there
 /// at the fork but gone moments later (a helper joined just before it, still exiting) does not
 /// count.
-pub fn verdict(threads: impl IntoIterator<Item = (Existed, bool)>) -> Verdict {
+pub(super) fn verdict(threads: impl IntoIterator<Item = (Existed, bool)>) -> Verdict {
     let (mut yes, mut probably, mut probably_not) = (0, 0, 0);
     for (existed, outlived) in threads {
         if outlived {

@@ -5,7 +5,7 @@
 //! guest kernels among them, which is where our CI runs). There the answer comes from the other
 //! direction: one pass over every `/proc/PID/stat` reads each process's parent (the `ppid`
 //! field names the parent *process*, so the threads are merged already). A pass is reused for
-//! every question asked within [`SCAN_REUSE`], so a probe round costs one pass, not one per
+//! every question asked within `SCAN_REUSE`, so a probe round costs one pass, not one per
 //! process.
 
 use std::collections::HashMap;
@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How long one pass over `/proc` answers questions for.
-pub const SCAN_REUSE: Duration = Duration::from_millis(20);
+pub(crate) const SCAN_REUSE: Duration = Duration::from_millis(20);
 
 /// Does this kernel have `/proc/PID/task/TID/children`?
 pub fn per_task_files() -> bool {
@@ -25,7 +25,7 @@ pub fn per_task_files() -> bool {
 }
 
 /// Parent pid → child pids, for every process on the machine, from one pass over `/proc`.
-pub fn scan_parents() -> HashMap<u32, Vec<u32>> {
+pub(crate) fn scan_parents() -> HashMap<u32, Vec<u32>> {
     let mut by_parent: HashMap<u32, Vec<u32>> = HashMap::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return by_parent;
@@ -65,7 +65,7 @@ fn from_task_files(pid: u32) -> Vec<u32> {
     out
 }
 
-/// Answers "children of P" for many P, one `/proc` pass at most every [`SCAN_REUSE`] on
+/// Answers "children of P" for many P, one `/proc` pass at most every `SCAN_REUSE` on
 /// kernels without the per-thread files.
 #[derive(Debug, Default)]
 pub struct ChildIndex {
@@ -73,7 +73,7 @@ pub struct ChildIndex {
 }
 
 impl ChildIndex {
-    /// The children of `pid`, sorted, as of `now` (within [`SCAN_REUSE`]).
+    /// The children of `pid`, sorted, as of `now` (within `SCAN_REUSE`).
     pub fn children(&mut self, pid: u32, now: Instant) -> Vec<u32> {
         if per_task_files() {
             return from_task_files(pid);

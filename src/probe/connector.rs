@@ -54,7 +54,7 @@ const COALESCE: Duration = Duration::from_millis(20);
 
 /// One event as the kernel reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcEvent {
+pub(super) enum ProcEvent {
     /// The kernel's answer to a subscription: 0, or an errno. `reply_to` is the answered
     /// request's `ack` plus one, for the connector's broadcast answer (possibly to another
     /// listener); `None` for a netlink error, which is addressed to us alone. (The kernel
@@ -88,7 +88,7 @@ pub enum ProcEvent {
 
 /// What the listener passes on to the probe thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KernelEvent {
+pub(super) enum KernelEvent {
     /// A tracked process forked a new process (not a thread).
     Fork { parent: u32, child: u32, timestamp_ns: u64 },
     /// A tracked process exec'd.
@@ -106,14 +106,14 @@ pub enum KernelEvent {
 
 /// How a process ended, decoded from the wait status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExitStatus {
+pub(super) struct ExitStatus {
     pub code: Option<i32>,
     pub signal: Option<i32>,
     pub core_dumped: bool,
 }
 
 impl ExitStatus {
-    pub fn from_wait_status(status: u32) -> ExitStatus {
+    pub(super) fn from_wait_status(status: u32) -> ExitStatus {
         let sig = status & 0x7f;
         if sig == 0 {
             ExitStatus { code: Some(((status >> 8) & 0xff) as i32), signal: None, core_dumped: false }
@@ -125,7 +125,7 @@ impl ExitStatus {
 
 /// What the listener tells the probe thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectorMsg {
+pub(super) enum ConnectorMsg {
     /// Subscribed; events flow.
     Up,
     /// Not available (or not any more); the probe polls. The text says why.
@@ -134,7 +134,7 @@ pub enum ConnectorMsg {
 }
 
 /// Parses one datagram (one or more netlink messages) into `out`.
-pub fn parse(datagram: &[u8], out: &mut Vec<ProcEvent>) {
+pub(super) fn parse(datagram: &[u8], out: &mut Vec<ProcEvent>) {
     let mut at = 0usize;
     while at + NLMSG_HDRLEN <= datagram.len() {
         let len = u32_at(datagram, at) as usize;
@@ -230,7 +230,7 @@ fn control_message(op: u32, sub: Subscription) -> Vec<u8> {
 }
 
 /// A subscribed connector socket.
-pub struct Connector {
+pub(super) struct Connector {
     sock: OwnedFd,
     sub: Subscription,
     /// The kernel counts listeners and does the work of every event while any is left; a
@@ -240,7 +240,7 @@ pub struct Connector {
 
 impl Connector {
     /// Opens, binds and subscribes. Fails with the reason (`EPERM` without `CAP_NET_ADMIN`).
-    pub fn open() -> io::Result<Connector> {
+    pub(super) fn open() -> io::Result<Connector> {
         let sock = rustix::net::socket_with(
             AddressFamily::NETLINK,
             SocketType::DGRAM,
@@ -258,7 +258,7 @@ impl Connector {
     }
 
     /// Receives one datagram into `buf`, parsed into `out`.
-    pub fn recv(&self, buf: &mut [u8], out: &mut Vec<ProcEvent>) -> io::Result<()> {
+    pub(super) fn recv(&self, buf: &mut [u8], out: &mut Vec<ProcEvent>) -> io::Result<()> {
         let (len, _) = rustix::io::retry_on_intr(|| rustix::net::recv(&self.sock, &mut *buf, RecvFlags::DONTWAIT))?;
         parse(&buf[..len], out);
         Ok(())
@@ -284,7 +284,7 @@ fn is_would_block(err: &io::Error) -> bool {
 
 /// Runs the listener until `stop` is closed (its write end dropped) or `forward` returns
 /// `false`. `tracked` holds the pids whose events matter.
-pub fn run(stop: &OwnedFd, tracked: &Arc<Mutex<HashSet<u32>>>, forward: &mut dyn FnMut(ConnectorMsg) -> bool) {
+pub(super) fn run(stop: &OwnedFd, tracked: &Arc<Mutex<HashSet<u32>>>, forward: &mut dyn FnMut(ConnectorMsg) -> bool) {
     let mut conn = match Connector::open() {
         Ok(c) => c,
         Err(e) => {
@@ -413,7 +413,7 @@ fn relevant(ev: &ProcEvent, tracked: &Mutex<HashSet<u32>>) -> Option<KernelEvent
 }
 
 /// The stop pipe: the listener stops when the returned write end is dropped.
-pub fn stop_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+pub(super) fn stop_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
 }
 

@@ -18,7 +18,7 @@
 
 /// Where a process's address space starts, from `/proc/PID/stat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Layout {
+pub(crate) struct Layout {
     pub start_code: u64,
     pub start_stack: u64,
     pub arg_start: u64,
@@ -27,19 +27,19 @@ pub struct Layout {
 impl Layout {
     /// Did the kernel show the real values? It shows 0 for zombies and kernel threads and 1
     /// (`startcode`) or 0 (`startstack`) without ptrace-read permission.
-    pub fn is_known(self) -> bool {
+    pub(crate) fn is_known(self) -> bool {
         self.start_code > 1 && self.start_stack > 1
     }
 
     /// The same address space origin (see the module docs for why `arg_start` is left out).
-    pub fn same_origin(self, other: Layout) -> bool {
+    pub(crate) fn same_origin(self, other: Layout) -> bool {
         self.start_code == other.start_code && self.start_stack == other.start_stack
     }
 }
 
 /// What is known about whether a process exec'd since it was forked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExecState {
+pub(super) enum ExecState {
     /// Not decided yet (too young, or nothing read yet).
     Unknown,
     /// It exec'd (certain: the kernel's exec event, or a new address space).
@@ -49,7 +49,7 @@ pub enum ExecState {
 }
 
 impl ExecState {
-    pub fn decided(self) -> Option<bool> {
+    pub(super) fn decided(self) -> Option<bool> {
         match self {
             ExecState::Unknown => None,
             ExecState::Execd => Some(true),
@@ -59,13 +59,13 @@ impl ExecState {
 }
 
 /// A child younger than this may be between its fork and its exec.
-pub const YOUNG_MS: u64 = 100;
+pub(super) const YOUNG_MS: u64 = 100;
 
 /// The verdict from the layouts of a child and of its parent at the fork.
 ///
 /// `equal_seen` counts the samples (this one included) that found the layouts equal; a child
 /// is called "not exec'd" once it is older than [`YOUNG_MS`] or was found equal twice.
-pub fn by_layout(child: Layout, parent: Layout, randomized: bool, age_ms: u64, equal_seen: u32) -> Verdict {
+pub(super) fn by_layout(child: Layout, parent: Layout, randomized: bool, age_ms: u64, equal_seen: u32) -> Verdict {
     if !child.is_known() || !parent.is_known() {
         return Verdict::NeedIdentity;
     }
@@ -85,7 +85,7 @@ pub fn by_layout(child: Layout, parent: Layout, randomized: bool, age_ms: u64, e
 
 /// The outcome of [`by_layout`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     Decided(ExecState),
     /// The layout cannot tell: compare identities ([`by_identity`]).
     NeedIdentity,
@@ -93,7 +93,7 @@ pub enum Verdict {
 
 /// What a process looks like from outside, for the fallback.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Identity {
+pub(super) struct Identity {
     /// Target of `/proc/PID/exe`, if readable.
     pub exe: Option<Vec<u8>>,
     /// Raw `/proc/PID/cmdline`.
@@ -108,7 +108,7 @@ pub struct Identity {
 /// - the same executable with another command line is either a worker that renamed itself or
 ///   an exec of the same program with other arguments. Exec resets every caught handler, so a
 ///   child that still catches exactly its parent's (non-empty) set is taken as a copy.
-pub fn by_identity(child: &Identity, parent: &Identity, age_ms: u64, equal_seen: u32) -> ExecState {
+pub(super) fn by_identity(child: &Identity, parent: &Identity, age_ms: u64, equal_seen: u32) -> ExecState {
     if let (Some(c), Some(p)) = (&child.exe, &parent.exe) {
         if c != p {
             return ExecState::Execd;

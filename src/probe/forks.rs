@@ -39,7 +39,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// How long after a fork the parent's threads are counted again.
-pub const SETTLE: Duration = Duration::from_millis(200);
+pub(super) const SETTLE: Duration = Duration::from_millis(200);
 /// How often an unresolved fork whose child is still undecided is looked at again.
 const RECHECK: Duration = Duration::from_millis(100);
 /// Give up on a fork whose child vanished before its exec could be decided (the connector's
@@ -49,7 +49,7 @@ const GIVE_UP_GONE: Duration = Duration::from_secs(2);
 const GIVE_UP_ALIVE: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
-pub struct PendingFork {
+pub(super) struct PendingFork {
     pub node: String,
     pub parent: u32,
     pub child: u32,
@@ -132,7 +132,7 @@ fn fork_tick(units: Units, timestamp_ns: u64) -> u64 {
 
 /// What a fork is judged against: the watched trees as last read, a buffer for fresh reads of
 /// `/proc`, and where the verdicts go. Borrowed from the probe thread for one call.
-pub struct View<'a> {
+pub(super) struct View<'a> {
     pub nodes: &'a BTreeMap<String, NodeTree>,
     pub buf: &'a mut Buf,
     pub sink: &'a Sink,
@@ -141,7 +141,7 @@ pub struct View<'a> {
 /// Every fork of a watched tree that waits for its verdict (or keeps one that may still be
 /// corrected), and the connector's children that were gone before they could be read.
 #[derive(Debug)]
-pub struct ForkTracker {
+pub(super) struct ForkTracker {
     /// By child pid.
     pending: HashMap<u32, PendingFork>,
     /// Children the connector reported that were gone before they could be read.
@@ -152,34 +152,34 @@ pub struct ForkTracker {
 }
 
 impl ForkTracker {
-    pub fn new(units: Units, pid_max: u32) -> ForkTracker {
+    pub(super) fn new(units: Units, pid_max: u32) -> ForkTracker {
         ForkTracker { pending: HashMap::new(), orphans: HashSet::new(), units, pid_max }
     }
 
     /// Is a fork of this child tracked (so its kernel events still matter)?
-    pub fn tracks(&self, child: u32) -> bool {
+    pub(super) fn tracks(&self, child: u32) -> bool {
         self.pending.contains_key(&child)
     }
 
     /// The node is no longer watched: its forks are dropped unresolved.
-    pub fn forget_node(&mut self, node: &str) {
+    pub(super) fn forget_node(&mut self, node: &str) {
         self.pending.retain(|_, f| f.node != node);
     }
 
     /// A child the connector reported was gone before it could be read: its exec and exit
     /// events still resolve it.
-    pub fn orphan(&mut self, child: u32) {
+    pub(super) fn orphan(&mut self, child: u32) {
         self.orphans.insert(child);
     }
 
     /// An orphan's exit came in: nothing more to hear about it. Returns whether it was one.
-    pub fn orphan_exited(&mut self, pid: u32) -> bool {
+    pub(super) fn orphan_exited(&mut self, pid: u32) -> bool {
         self.orphans.remove(&pid)
     }
 
     /// A new child found in a children list (no connector report of it), with its parent as
     /// read in this round.
-    pub fn found(&mut self, node: &str, parent: &Proc, child: u32, child_start: u64, now: Instant, sink: &Sink) {
+    pub(super) fn found(&mut self, node: &str, parent: &Proc, child: u32, child_start: u64, now: Instant, sink: &Sink) {
         let instant =
             ForkInstant { parent: parent.pid, child, child_tick: child_start, ns: None, pid_max: self.pid_max };
         // The parent's threads were read in this round, before its children.
@@ -195,7 +195,7 @@ impl ForkTracker {
 
     /// The connector's fork of a tracked process, once the child joined the tree (if it could):
     /// the parent's threads are read now.
-    pub fn kernel_fork(
+    pub(super) fn kernel_fork(
         &mut self,
         node: &str,
         parent: u32,
@@ -245,14 +245,14 @@ impl ForkTracker {
     }
 
     /// The connector's exec of a tracked process.
-    pub fn kernel_exec(&mut self, pid: u32) {
+    pub(super) fn kernel_exec(&mut self, pid: u32) {
         if let Some(f) = self.pending.get_mut(&pid) {
             f.exec = ExecState::Execd;
         }
     }
 
     /// The connector's exit of a tracked process.
-    pub fn kernel_exit(&mut self, pid: u32) {
+    pub(super) fn kernel_exit(&mut self, pid: u32) {
         if let Some(f) = self.pending.get_mut(&pid) {
             if f.exec == ExecState::Unknown {
                 // Exit before any exec: the connector saw the whole life of this child.
@@ -264,7 +264,7 @@ impl ForkTracker {
     /// A fork reported by the node's client library that is tracked already: marks it as the
     /// client's (judged again without the client's own threads). Returns false if it is not
     /// tracked (see [`ForkTracker::client_fork`]).
-    pub fn client_report(&mut self, fork: &ForkSeen, now: Instant, view: &mut View) -> bool {
+    pub(super) fn client_report(&mut self, fork: &ForkSeen, now: Instant, view: &mut View) -> bool {
         let Some(f) = self.pending.get_mut(&fork.child_pid) else { return false };
         f.client = true;
         if !fork.client_tids.is_empty() && f.client_tids != fork.client_tids {
@@ -284,7 +284,7 @@ impl ForkTracker {
 
     /// A fork reported by the node's client library, not tracked yet (the child joined the
     /// tree if its parent is in it): resolve it like the others.
-    pub fn client_fork(&mut self, node: &str, fork: &ForkSeen, now: Instant, view: &mut View) {
+    pub(super) fn client_fork(&mut self, node: &str, fork: &ForkSeen, now: Instant, view: &mut View) {
         let tree = view.nodes.get(node);
         // The child's start time bounds the threads that existed at the fork.
         let child_start =
@@ -310,7 +310,7 @@ impl ForkTracker {
     }
 
     /// A tracked child's exec state was decided (or changed).
-    pub fn exec_known(&mut self, child: u32, state: ExecState, sink: &Sink) {
+    pub(super) fn exec_known(&mut self, child: u32, state: ExecState, sink: &Sink) {
         let Some(f) = self.pending.get_mut(&child) else { return };
         f.exec = state;
         // Resolved as "not exec'd" and then exec'd after all: correct the record.
@@ -323,7 +323,7 @@ impl ForkTracker {
     }
 
     /// A tracked child exited: what is known of its exec now is final.
-    pub fn child_exited(&mut self, child: &Proc) {
+    pub(super) fn child_exited(&mut self, child: &Proc) {
         let final_state = match child.exec {
             // Under the connector an exec would have been reported; in a scan, its layout was
             // still its parent's when last seen.
@@ -340,14 +340,14 @@ impl ForkTracker {
     }
 
     /// A child's `/proc` entry is gone: a resolved fork record is no longer needed.
-    pub fn child_gone(&mut self, child: u32) {
+    pub(super) fn child_gone(&mut self, child: u32) {
         if self.pending.get(&child).is_some_and(|f| f.resolved.is_some()) {
             self.pending.remove(&child);
         }
     }
 
     /// Resolves the forks whose time has come.
-    pub fn resolve_due(&mut self, now: Instant, view: &mut View) {
+    pub(super) fn resolve_due(&mut self, now: Instant, view: &mut View) {
         let due: Vec<u32> =
             self.pending.values().filter(|f| f.resolved.is_none() && f.check_at <= now).map(|f| f.child).collect();
         for child in due {
@@ -356,7 +356,7 @@ impl ForkTracker {
     }
 
     /// The earliest time a fork needs a look.
-    pub fn next_check(&self) -> Option<Instant> {
+    pub(super) fn next_check(&self) -> Option<Instant> {
         self.pending.values().filter(|f| f.resolved.is_none()).map(|f| f.check_at).min()
     }
 

@@ -23,25 +23,25 @@ use std::time::{Duration, Instant};
 
 /// Reads closer together than this are one sighting: a run counts a read only this long after
 /// its previous one (a `sample_now` right after a round reads the same moment twice).
-pub const READ_GAP: Duration = Duration::from_millis(200);
+pub(super) const READ_GAP: Duration = Duration::from_millis(200);
 
 /// A run keeps counting this long past its judging span, so that the fold, which times the run
 /// from the `t` of the first sample that showed it (a little later than the read, and later
 /// still when that sample waited for a disposition's confirmation), sees it last long enough.
-pub const SPAN_MARGIN: Duration = Duration::from_millis(500);
+pub(super) const SPAN_MARGIN: Duration = Duration::from_millis(500);
 
 /// An interval between half of `fast` and all of it, picked by `random`: while a run is judged
 /// the process is read at uneven intervals, so that a block that comes back on a period close to
 /// the probe's own (a 50 ms critical section on a 250 ms timer) is not seen in step, read after
 /// read.
-pub fn spread(fast: Duration, random: u64) -> Duration {
+pub(super) fn spread(fast: Duration, random: u64) -> Duration {
     let half = fast / 2;
     half + Duration::from_nanos(random % (u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1)))
 }
 
 /// What one kind of run needs before it can be judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Judging {
+pub(super) struct Judging {
     /// Published from this many reads on.
     pub publish_from: u32,
     /// Judged once it counts this many reads ...
@@ -52,12 +52,13 @@ pub struct Judging {
 
 /// Blocked on every thread: a single read never counts; judged over
 /// [`BLOCK_PERSIST_SPAN_MS`] and [`BLOCK_PERSIST_READS`].
-pub const BLOCKED: Judging =
+pub(super) const BLOCKED: Judging =
     Judging { publish_from: 2, reads: BLOCK_PERSIST_READS, span: Duration::from_millis(BLOCK_PERSIST_SPAN_MS) };
 
 /// Pending while blocked on every thread: the kernel's own evidence, published at once; judged
 /// over [`HELD_SPAN_MS`].
-pub const HELD: Judging = Judging { publish_from: 1, reads: HELD_READS, span: Duration::from_millis(HELD_SPAN_MS) };
+pub(super) const HELD: Judging =
+    Judging { publish_from: 1, reads: HELD_READS, span: Duration::from_millis(HELD_SPAN_MS) };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Run {
@@ -75,7 +76,7 @@ struct Run {
 
 /// The runs of one kind, per signal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Runs {
+pub(super) struct Runs {
     runs: Vec<Run>,
     /// Reads observed so far: numbers the runs.
     reads_seen: u64,
@@ -83,7 +84,7 @@ pub struct Runs {
 
 impl Runs {
     /// A read found `set` so (blocked on every thread, or held).
-    pub fn observe(&mut self, set: SigSet, now: Instant, judging: Judging) {
+    pub(super) fn observe(&mut self, set: SigSet, now: Instant, judging: Judging) {
         self.reads_seen += 1;
         self.runs.retain(|r| set.contains(r.signal));
         for run in &mut self.runs {
@@ -105,7 +106,7 @@ impl Runs {
     }
 
     /// The published runs, grouped by read count (most reads first).
-    pub fn published(&self, judging: Judging) -> Vec<MaskRun> {
+    pub(super) fn published(&self, judging: Judging) -> Vec<MaskRun> {
         let mut out: Vec<MaskRun> = Vec::new();
         for run in self.runs.iter().filter(|r| r.reads >= judging.publish_from) {
             match out.iter_mut().find(|m| m.reads == run.reads && m.started == run.started) {
@@ -122,7 +123,7 @@ impl Runs {
     }
 
     /// Does a run still wait to be judged?
-    pub fn judging(&self) -> bool {
+    pub(super) fn judging(&self) -> bool {
         self.runs.iter().any(|r| !r.settled)
     }
 
@@ -142,11 +143,11 @@ fn settle(run: &mut Run, now: Instant, judging: Judging) {
 }
 
 /// How long what a process reads from signalfds is trusted before it is looked at again.
-pub const SIGNALFD_FRESH: Duration = Duration::from_secs(30);
+pub(super) const SIGNALFD_FRESH: Duration = Duration::from_secs(30);
 
 /// Both kinds of runs of one process.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MaskWatch {
+pub(super) struct MaskWatch {
     blocked: Runs,
     held: Runs,
     /// What its signalfds read, when last looked at, and for which blocked set.
@@ -156,7 +157,7 @@ pub struct MaskWatch {
 impl MaskWatch {
     /// Must the process's signalfds be looked at before [`observe`](Self::observe) of
     /// `blocked` (something blocked everywhere, not looked at for this set lately)?
-    pub fn wants_signalfd(&self, blocked: SigSet, now: Instant) -> bool {
+    pub(super) fn wants_signalfd(&self, blocked: SigSet, now: Instant) -> bool {
         !blocked.is_empty()
             && !self.signalfd.is_some_and(|(_, at, checked)| {
                 checked == blocked && now.saturating_duration_since(at) < SIGNALFD_FRESH
@@ -164,31 +165,31 @@ impl MaskWatch {
     }
 
     /// The signals its signalfds read, looked at now for `blocked`.
-    pub fn signalfd_seen(&mut self, found: SigSet, blocked: SigSet, now: Instant) {
+    pub(super) fn signalfd_seen(&mut self, found: SigSet, blocked: SigSet, now: Instant) {
         self.signalfd = Some((found, now, blocked));
     }
 
     /// A full read found `blocked` blocked on every thread, and `pending` pending (shared or on
     /// any thread). A signal read from a signalfd is blocked by design, taken all the same: it
     /// starts no run of blocked reads; still pending while blocked (nobody reads it) is held.
-    pub fn observe(&mut self, blocked: SigSet, pending: SigSet, now: Instant) {
+    pub(super) fn observe(&mut self, blocked: SigSet, pending: SigSet, now: Instant) {
         let taken = self.signalfd.map_or(SigSet::EMPTY, |(found, _, _)| found);
         self.blocked.observe(SigSet(blocked.0 & !taken.0), now, BLOCKED);
         self.held.observe(pending.intersect(blocked), now, HELD);
     }
 
-    pub fn runs(&self) -> MaskRuns {
+    pub(super) fn runs(&self) -> MaskRuns {
         MaskRuns { blocked: self.blocked.published(BLOCKED), held: self.held.published(HELD) }
     }
 
     /// A sample of the process, with [`runs`](Self::runs), was published at `now`.
-    pub fn shown(&mut self, now: Instant) {
+    pub(super) fn shown(&mut self, now: Instant) {
         self.blocked.shown(now, BLOCKED);
         self.held.shown(now, HELD);
     }
 
     /// Does a run wait to be judged (the process is then read in full at the fast interval)?
-    pub fn judging(&self) -> bool {
+    pub(super) fn judging(&self) -> bool {
         self.blocked.judging() || self.held.judging()
     }
 }

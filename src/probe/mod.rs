@@ -7,21 +7,21 @@
 //! connector fails later).
 //!
 //! Where things are:
-//! - [`read`](self::read): reading one process or thread from `/proc` (hand-parsed `stat`).
-//! - [`exec`](self::exec): did a child exec? (address-space layout, not the command line).
-//! - [`tree`](self::tree): a node's tree as last read, mask hysteresis, usage.
-//! - [`children`](self::children): who a process's children are (with or without
+//! - [`read`]: reading one process or thread from `/proc` (hand-parsed `stat`).
+//! - `exec`: did a child exec? (address-space layout, not the command line).
+//! - `tree`: a node's tree as last read, mask hysteresis, usage.
+//! - [`children`]: who a process's children are (with or without
 //!   `CONFIG_PROC_CHILDREN`).
-//! - [`forks`](self::forks): the fork tracker, forks seen and resolved (threaded? exec'd?);
-//!   [`at_fork`](self::at_fork): which threads existed at the instant of a fork.
-//! - [`masks`](self::masks): runs of reads that found signals blocked on every thread.
-//! - [`schedule`](self::schedule): the adaptive cadence.
-//! - [`connector`](self::connector): the kernel's process events (`NETLINK_CONNECTOR`).
-//! - [`thread`](self::thread): the probe thread: its commands, the rounds that refresh each
+//! - `forks`: the fork tracker, forks seen and resolved (threaded? exec'd?);
+//!   `at_fork`: which threads existed at the instant of a fork.
+//! - `masks`: runs of reads that found signals blocked on every thread.
+//! - `schedule`: the adaptive cadence.
+//! - `connector`: the kernel's process events (`NETLINK_CONNECTOR`).
+//! - `thread`: the probe thread: its commands, the rounds that refresh each
 //!   tree, the kernel connector's events (handed to the fork tracker where they are forks).
 //!
 //! What each process costs per round, and when rounds happen, is described in
-//! [`schedule`](self::schedule); the measured figures are in `benches/probe.rs`.
+//! `schedule`; the measured figures are in `benches/probe.rs`.
 
 mod at_fork;
 pub mod children;
@@ -46,11 +46,11 @@ use std::time::Duration;
 use thread::{Cmd, Worker};
 
 /// Where the probe's events go (the supervisor stamps and journals them).
-pub type Sink = Box<dyn Fn(EventKind) + Send + 'static>;
+pub(crate) type Sink = Box<dyn Fn(EventKind) + Send + 'static>;
 
 /// Called on the probe thread when a watched process exits and the kernel connector told how
 /// (see [`Probe::on_exit`]).
-pub type ExitHook = Box<dyn Fn(ProcExit) + Send + 'static>;
+pub(crate) type ExitHook = Box<dyn Fn(ProcExit) + Send + 'static>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProbeConfig {
@@ -71,7 +71,7 @@ impl Default for ProbeConfig {
 
 /// How closely to watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Intensity {
+pub(crate) struct Intensity {
     /// Cockpits attached.
     pub viewers: usize,
     /// Nodes with a stop in progress.
@@ -192,13 +192,13 @@ impl Probe {
         self.send(Cmd::Unwatch { node: node.to_string() });
     }
 
-    pub fn set_intensity(&self, intensity: Intensity) {
+    pub(crate) fn set_intensity(&self, intensity: Intensity) {
         self.send(Cmd::Intensity(intensity));
     }
 
     /// Sample this node's tree now (a stop was requested, a signal sent). From then on, its
     /// processes' start-up no longer defers judging their signal dispositions.
-    pub fn sample_now(&self, node: &str) {
+    pub(crate) fn sample_now(&self, node: &str) {
         self.send(Cmd::SampleNow { node: node.to_string() });
     }
 

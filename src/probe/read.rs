@@ -37,7 +37,7 @@ pub struct Stat {
     /// Resident pages (field 24).
     pub rss_pages: u64,
     /// Fields 26, 28 and 48.
-    pub layout: Layout,
+    pub(crate) layout: Layout,
     /// Field 31: signals pending for the thread itself (`SigPnd`: for a process, its main
     /// thread's), not those sent to the whole process (`ShdPnd`, only in `status`).
     pub pending: SigSet,
@@ -51,7 +51,7 @@ pub struct Stat {
 
 impl Stat {
     /// Zombie or dead: the process has exited, only its entry is left.
-    pub fn exited(&self) -> bool {
+    pub(crate) fn exited(&self) -> bool {
         matches!(self.state, b'Z' | b'X' | b'x')
     }
 }
@@ -60,7 +60,7 @@ impl Stat {
 ///
 /// The name (field 2) is in parentheses and may itself hold spaces and parentheses: the fields
 /// after it start after the *last* `)`.
-pub fn parse_stat(line: &[u8]) -> Option<Stat> {
+pub(crate) fn parse_stat(line: &[u8]) -> Option<Stat> {
     let open = line.iter().position(|&b| b == b'(')?;
     let close = line.iter().rposition(|&b| b == b')')?;
     if close < open {
@@ -110,21 +110,21 @@ pub fn parse_stat(line: &[u8]) -> Option<Stat> {
 }
 
 /// The mask on the line of `status` that starts with `key` (`ShdPnd:`, `SigBlk:`).
-pub fn parse_status_mask(status: &[u8], key: &[u8]) -> Option<SigSet> {
+pub(crate) fn parse_status_mask(status: &[u8], key: &[u8]) -> Option<SigSet> {
     let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(key))?;
     SigSet::from_hex(std::str::from_utf8(&line[key.len()..]).ok()?)
 }
 
 /// The uids of a process (`Uid:` of `status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Uids {
+pub(crate) struct Uids {
     pub real: u32,
     pub effective: u32,
     pub saved: u32,
 }
 
 /// The `Uid:` line of a `status` file (real, effective, saved, filesystem).
-pub fn parse_uids(status: &[u8]) -> Option<Uids> {
+pub(crate) fn parse_uids(status: &[u8]) -> Option<Uids> {
     let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(b"Uid:"))?;
     let mut ids = line[4..].split(u8::is_ascii_whitespace).filter(|w| !w.is_empty()).map(parse_u64);
     let mut next = || ids.next().flatten().and_then(|n| u32::try_from(n).ok());
@@ -132,7 +132,7 @@ pub fn parse_uids(status: &[u8]) -> Option<Uids> {
 }
 
 /// `voluntary_ctxt_switches` + `nonvoluntary_ctxt_switches` of a `status` file.
-pub fn parse_context_switches(status: &[u8]) -> Option<u64> {
+pub(crate) fn parse_context_switches(status: &[u8]) -> Option<u64> {
     let field = |key: &[u8]| {
         let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(key))?;
         parse_u64(line[key.len()..].trim_ascii())
@@ -157,7 +157,7 @@ fn parse_u64(word: &[u8]) -> Option<u64> {
 }
 
 /// Is this error the process (or thread) being gone?
-pub fn is_gone(err: &io::Error) -> bool {
+pub(crate) fn is_gone(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(code) if code == rustix::io::Errno::SRCH.raw_os_error() || code == rustix::io::Errno::NOENT.raw_os_error())
 }
 
@@ -210,7 +210,7 @@ impl ProcDir {
     /// `ShdPnd` of `/proc/PID/status`: the signals sent to the process as a whole and not yet
     /// taken by any thread (a `kill` lands there; only a thread that does not block a signal
     /// can take it).
-    pub fn shared_pending(&self, buf: &mut Buf) -> io::Result<SigSet> {
+    pub(crate) fn shared_pending(&self, buf: &mut Buf) -> io::Result<SigSet> {
         let bytes = self.read_into("status", buf)?;
         parse_status_mask(bytes, b"ShdPnd:")
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no ShdPnd in /proc/PID/status"))
@@ -218,14 +218,14 @@ impl ProcDir {
 
     /// How many times the process's main thread was switched out (voluntarily or not) since it
     /// started: unchanged between two reads, it did not run at all in between.
-    pub fn context_switches(&self, buf: &mut Buf) -> io::Result<u64> {
+    pub(crate) fn context_switches(&self, buf: &mut Buf) -> io::Result<u64> {
         let bytes = self.read_into("status", buf)?;
         parse_context_switches(bytes)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no ctxt_switches in /proc/PID/status"))
     }
 
     /// `/proc/PID/task/TID/stat`.
-    pub fn task_stat(&self, tid: u32, buf: &mut Buf) -> io::Result<Stat> {
+    pub(crate) fn task_stat(&self, tid: u32, buf: &mut Buf) -> io::Result<Stat> {
         let path = task_path(tid, "stat");
         let bytes = self.read_into(&path, buf)?;
         parse_stat(bytes)
@@ -237,7 +237,7 @@ impl ProcDir {
     /// by design and takes them from the descriptor. Only the lowest [`SIGNALFD_SCAN`]
     /// descriptors are looked at (a signalfd is made at start-up); needs the same access as
     /// `exe`.
-    pub fn signalfd_signals(&self, buf: &mut Buf) -> io::Result<SigSet> {
+    pub(crate) fn signalfd_signals(&self, buf: &mut Buf) -> io::Result<SigSet> {
         let fd =
             rustix::fs::openat(&self.fd, "fd", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
         let mut dir = rustix::fs::Dir::new(fd)?;
@@ -281,38 +281,38 @@ impl ProcDir {
 
     /// The process's owner: the uid that owns `/proc/PID` (its effective uid, unless it made
     /// itself undumpable).
-    pub fn owner_uid(&self) -> io::Result<u32> {
+    pub(crate) fn owner_uid(&self) -> io::Result<u32> {
         Ok(rustix::fs::fstat(&self.fd)?.st_uid)
     }
 
     /// The `Uid:` line of `/proc/PID/status`: real, effective and saved uid.
-    pub fn uids(&self, buf: &mut Buf) -> io::Result<Uids> {
+    pub(crate) fn uids(&self, buf: &mut Buf) -> io::Result<Uids> {
         let bytes = self.read_into("status", buf)?;
         parse_uids(bytes).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Uid in /proc/PID/status"))
     }
 
     /// `/proc/PID/status`, raw.
-    pub fn status(&self, buf: &mut Buf) -> io::Result<Vec<u8>> {
+    pub(crate) fn status(&self, buf: &mut Buf) -> io::Result<Vec<u8>> {
         Ok(self.read_into("status", buf)?.to_vec())
     }
 
     /// `/proc/PID/environ`, raw (NUL-separated; needs ptrace-read permission).
-    pub fn environ(&self, buf: &mut Buf) -> io::Result<Vec<u8>> {
+    pub(crate) fn environ(&self, buf: &mut Buf) -> io::Result<Vec<u8>> {
         Ok(self.read_into("environ", buf)?.to_vec())
     }
 
     /// `/proc/PID/exe` (needs ptrace-read permission on the process).
-    pub fn exe(&self) -> io::Result<Vec<u8>> {
+    pub(crate) fn exe(&self) -> io::Result<Vec<u8>> {
         Ok(rustix::fs::readlinkat(&self.fd, "exe", Vec::new())?.into_bytes())
     }
 
     /// `/proc/PID/cmdline`, raw (NUL-separated).
-    pub fn cmdline(&self, buf: &mut Buf) -> io::Result<Vec<u8>> {
+    pub(crate) fn cmdline(&self, buf: &mut Buf) -> io::Result<Vec<u8>> {
         Ok(self.read_into("cmdline", buf)?.to_vec())
     }
 
     /// `/proc/PID/personality` (hexadecimal; needs ptrace-read permission).
-    pub fn personality(&self, buf: &mut Buf) -> io::Result<u32> {
+    pub(crate) fn personality(&self, buf: &mut Buf) -> io::Result<u32> {
         let bytes = self.read_into("personality", buf)?;
         std::str::from_utf8(bytes)
             .ok()
@@ -322,10 +322,10 @@ impl ProcDir {
 }
 
 /// How many of a process's descriptors [`ProcDir::signalfd_signals`] looks at.
-pub const SIGNALFD_SCAN: usize = 1024;
+pub(crate) const SIGNALFD_SCAN: usize = 1024;
 
 /// `ADDR_NO_RANDOMIZE` of `personality(2)`: this process's address space is not randomized.
-pub const ADDR_NO_RANDOMIZE: u32 = 0x0004_0000;
+pub(crate) const ADDR_NO_RANDOMIZE: u32 = 0x0004_0000;
 
 fn task_path(tid: u32, file: &str) -> String {
     format!("task/{tid}/{file}")
@@ -359,7 +359,7 @@ fn read_all(fd: rustix::fd::BorrowedFd<'_>, bytes: &mut Vec<u8>) -> io::Result<(
 }
 
 /// Reads a small file by absolute path (`/proc/sys/...`).
-pub fn read_small(path: &str) -> io::Result<Vec<u8>> {
+pub(crate) fn read_small(path: &str) -> io::Result<Vec<u8>> {
     let fd = rustix::fs::openat(rustix::fs::CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     let mut bytes = Vec::new();
     read_all(fd.as_fd(), &mut bytes)?;
@@ -368,13 +368,13 @@ pub fn read_small(path: &str) -> io::Result<Vec<u8>> {
 
 /// Is address-space layout randomization on system-wide (`/proc/sys/kernel/randomize_va_space`
 /// not 0)? Unknown counts as on: every mainstream kernel ships with it.
-pub fn aslr_enabled() -> bool {
+pub(crate) fn aslr_enabled() -> bool {
     read_small("/proc/sys/kernel/randomize_va_space").map_or(true, |b| b.trim_ascii() != b"0")
 }
 
 /// `/proc/sys/kernel/pid_max`, where pid numbers wrap (the default of 64-bit kernels if it
 /// cannot be read).
-pub fn pid_max() -> u32 {
+pub(crate) fn pid_max() -> u32 {
     read_small("/proc/sys/kernel/pid_max")
         .ok()
         .and_then(|b| std::str::from_utf8(b.trim_ascii()).ok()?.parse().ok())
@@ -383,14 +383,14 @@ pub fn pid_max() -> u32 {
 
 /// Clocks and units of `/proc`.
 #[derive(Debug, Clone, Copy)]
-pub struct Units {
+pub(crate) struct Units {
     /// `sysconf(_SC_CLK_TCK)`: stat's times are in these.
     pub ticks_per_sec: u64,
     pub page_kib: u64,
 }
 
 impl Units {
-    pub fn get() -> Units {
+    pub(crate) fn get() -> Units {
         Units {
             ticks_per_sec: rustix::param::clock_ticks_per_second().max(1),
             page_kib: (rustix::param::page_size() as u64 / 1024).max(1),
@@ -398,26 +398,26 @@ impl Units {
     }
 
     /// Now, in clock ticks since boot (the clock of stat's `starttime`).
-    pub fn now_ticks(self) -> u64 {
+    pub(crate) fn now_ticks(self) -> u64 {
         self.ns_to_ticks(boottime_ns())
     }
 
-    pub fn ns_to_ticks(self, ns: u64) -> u64 {
+    pub(crate) fn ns_to_ticks(self, ns: u64) -> u64 {
         (u128::from(ns) * u128::from(self.ticks_per_sec) / 1_000_000_000) as u64
     }
 
-    pub fn ticks_to_ms(self, ticks: u64) -> u64 {
+    pub(crate) fn ticks_to_ms(self, ticks: u64) -> u64 {
         ticks.saturating_mul(1000) / self.ticks_per_sec
     }
 }
 
 /// `CLOCK_BOOTTIME` in nanoseconds.
-pub fn boottime_ns() -> u64 {
+pub(crate) fn boottime_ns() -> u64 {
     timespec_ns(rustix::time::clock_gettime(rustix::time::ClockId::Boottime))
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds (the clock of the kernel connector's timestamps).
-pub fn monotonic_ns() -> u64 {
+pub(crate) fn monotonic_ns() -> u64 {
     timespec_ns(rustix::time::clock_gettime(rustix::time::ClockId::Monotonic))
 }
 

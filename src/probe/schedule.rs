@@ -16,15 +16,15 @@
 use std::time::{Duration, Instant};
 
 /// How long a node stays hot after a change.
-pub const HOT: Duration = Duration::from_secs(2);
+pub(super) const HOT: Duration = Duration::from_secs(2);
 /// First idle interval after a change.
-pub const IDLE_START: Duration = Duration::from_secs(1);
+pub(super) const IDLE_START: Duration = Duration::from_secs(1);
 /// Longest time between two full samples of an idle node.
-pub const FULL_REFRESH: Duration = Duration::from_secs(30);
+pub(super) const FULL_REFRESH: Duration = Duration::from_secs(30);
 
 /// What a round of one node reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoundKind {
+pub(super) enum RoundKind {
     /// `stat` of every process (and children lists); full samples only of what changed.
     Cheap,
     /// Every file of every process.
@@ -32,7 +32,7 @@ pub enum RoundKind {
 }
 
 #[derive(Debug, Clone)]
-pub struct Cadence {
+pub(super) struct Cadence {
     fast: Duration,
     idle_max: Duration,
     /// The current idle interval (doubles while nothing changes).
@@ -46,7 +46,7 @@ pub struct Cadence {
 
 impl Cadence {
     /// A node just taken under watch: due at once (a full sample).
-    pub fn new(now: Instant, fast: Duration, idle_max: Duration) -> Cadence {
+    pub(super) fn new(now: Instant, fast: Duration, idle_max: Duration) -> Cadence {
         let fast = fast.max(Duration::from_millis(10));
         Cadence {
             fast,
@@ -59,12 +59,12 @@ impl Cadence {
         }
     }
 
-    pub fn is_hot(&self, now: Instant) -> bool {
+    pub(super) fn is_hot(&self, now: Instant) -> bool {
         self.hot_until.is_some_and(|t| now < t)
     }
 
     /// Something changed: sample closely for a while.
-    pub fn changed(&mut self, now: Instant) {
+    pub(super) fn changed(&mut self, now: Instant) {
         self.hot_until = Some(now + HOT);
         self.step = IDLE_START.min(self.idle_max);
         if now + self.fast < self.next {
@@ -74,7 +74,7 @@ impl Cadence {
     }
 
     /// Be due again within `after` (if not sooner already).
-    pub fn look_again(&mut self, now: Instant, after: Duration) {
+    pub(super) fn look_again(&mut self, now: Instant, after: Duration) {
         if now + after < self.next {
             self.next = now + after;
             self.gap = after;
@@ -82,24 +82,24 @@ impl Cadence {
     }
 
     /// Be due at once (`sample_now`, a watcher attached).
-    pub fn due_now(&mut self, now: Instant) {
+    pub(super) fn due_now(&mut self, now: Instant) {
         self.next = now;
         self.gap = Duration::ZERO;
     }
 
     /// Is a round due? Rounds a little early are coalesced with others (`slack`) so that many
     /// idle nodes wake the thread once, not once each.
-    pub fn is_due(&self, now: Instant) -> bool {
+    pub(super) fn is_due(&self, now: Instant) -> bool {
         self.next <= now + self.gap / 4
     }
 
     /// The kind of the round about to run.
-    pub fn kind(&self, now: Instant, intense: bool) -> RoundKind {
+    pub(super) fn kind(&self, now: Instant, intense: bool) -> RoundKind {
         if intense || now.duration_since(self.last_full) >= FULL_REFRESH { RoundKind::Full } else { RoundKind::Cheap }
     }
 
     /// A round ran; `changed` if it found anything new.
-    pub fn ran(&mut self, now: Instant, kind: RoundKind, intense: bool, changed: bool) {
+    pub(super) fn ran(&mut self, now: Instant, kind: RoundKind, intense: bool, changed: bool) {
         if kind == RoundKind::Full {
             self.last_full = now;
         }
@@ -117,7 +117,7 @@ impl Cadence {
     }
 
     /// A full sample happened outside a round (e.g. `sample_now`).
-    pub fn full_done(&mut self, now: Instant) {
+    pub(super) fn full_done(&mut self, now: Instant) {
         self.last_full = now;
     }
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 const GONE_GRACE: Duration = Duration::from_secs(2);
 
 /// What the probe thread is asked to do.
-pub enum Cmd {
+pub(super) enum Cmd {
     Watch { node: String, pid: u32 },
     Unwatch { node: String },
     Intensity(Intensity),
@@ -35,7 +35,7 @@ pub enum Cmd {
     Shutdown,
 }
 
-pub struct Worker {
+pub(super) struct Worker {
     config: ProbeConfig,
     sink: Sink,
     units: Units,
@@ -64,7 +64,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(config: ProbeConfig, sink: Sink, shared: Shared) -> Worker {
+    pub(super) fn new(config: ProbeConfig, sink: Sink, shared: Shared) -> Worker {
         let units = Units::get();
         Worker {
             config,
@@ -112,7 +112,7 @@ impl Worker {
     }
 
     /// Runs until told to stop (or every handle is gone).
-    pub fn run(mut self, rx: &Receiver<Cmd>) {
+    pub(super) fn run(mut self, rx: &Receiver<Cmd>) {
         loop {
             let now = Instant::now();
             let first = match self.next_wake() {
@@ -849,7 +849,7 @@ impl Worker {
 }
 
 /// The processes of `known` that still exist with the same start time.
-pub fn still_alive(known: &[Known]) -> Vec<Known> {
+pub(super) fn still_alive(known: &[Known]) -> Vec<Known> {
     let mut buf = Buf::new();
     known
         .iter()

@@ -24,44 +24,44 @@ use std::time::{Duration, Instant};
 /// SIGTERM handler): a hazard must not flicker on either, and two reads a few microseconds
 /// apart (a scheduled round right after an exec's re-read) would both see the same moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Hysteresis<T = SigSet> {
+pub(super) struct Hysteresis<T = SigSet> {
     confirmed: Option<T>,
     /// A value seen, and when it was first seen.
     candidate: Option<(T, Instant)>,
 }
 
 /// How far apart two reads must be to confirm a value.
-pub const CONFIRM_GAP: Duration = Duration::from_millis(200);
+pub(super) const CONFIRM_GAP: Duration = Duration::from_millis(200);
 
 /// A process younger than this may still be setting itself up: an interpreter catches SIGINT
 /// before the script installs its SIGTERM handler, and on a loaded machine a slow import holds
 /// that moment for a second or more. Its signal dispositions are confirmed only once it is
 /// this old, so that a hazard about them is never raised by the start-up of a healthy process.
-pub const STARTUP_SETTLE: Duration = Duration::from_secs(2);
+pub(super) const STARTUP_SETTLE: Duration = Duration::from_secs(2);
 
 /// ... unless it is still running then (state `R` or `D`: executing or waiting for the CPU or
 /// the disk, as an import on a starved machine does): its start-up then counts as over at the
 /// first read that finds it in any other state (sleeping, stopped), at this age whatever it
 /// does, or as soon as its node is signalled (a stop judges what is there). Until then it
 /// publishes no sample, and is read in full every fast round.
-pub const STARTUP_SETTLE_BUSY: Duration = Duration::from_secs(5);
+pub(super) const STARTUP_SETTLE_BUSY: Duration = Duration::from_secs(5);
 
 /// Has a process of this age (ms) and state finished starting, as far as judging its signal
 /// dispositions goes? The age is that of its program: an exec starts it again (`sh -c 'setup;
 /// exec python app.py'` starts Python only when the setup is done).
-pub fn start_up_over(age_ms: u64, state: u8) -> bool {
+pub(super) fn start_up_over(age_ms: u64, state: u8) -> bool {
     let age = u128::from(age_ms);
     age >= STARTUP_SETTLE_BUSY.as_millis() || (age >= STARTUP_SETTLE.as_millis() && !matches!(state, b'R' | b'D'))
 }
 
 impl<T: Copy + Eq> Hysteresis<T> {
-    pub fn observe(&mut self, seen: T, now: Instant) {
+    pub(super) fn observe(&mut self, seen: T, now: Instant) {
         self.observe_settling(seen, now, true);
     }
 
     /// Like [`observe`](Self::observe), but nothing is confirmed until `settled` (the value
     /// waits, pending, for the process to finish starting).
-    pub fn observe_settling(&mut self, seen: T, now: Instant, settled: bool) {
+    pub(super) fn observe_settling(&mut self, seen: T, now: Instant, settled: bool) {
         if self.confirmed == Some(seen) {
             self.candidate = None;
             return;
@@ -78,17 +78,17 @@ impl<T: Copy + Eq> Hysteresis<T> {
     }
 
     /// A value seen once waits for its confirmation.
-    pub fn pending(&self) -> bool {
+    pub(super) fn pending(&self) -> bool {
         self.candidate.is_some()
     }
 
     /// The confirmed value, if any yet.
-    pub fn confirmed(&self) -> Option<T> {
+    pub(super) fn confirmed(&self) -> Option<T> {
         self.confirmed
     }
 
     /// The value the latest read saw (confirmed or not).
-    pub fn latest(&self) -> Option<T> {
+    pub(super) fn latest(&self) -> Option<T> {
         self.candidate.map(|(value, _)| value).or(self.confirmed)
     }
 }
@@ -97,13 +97,13 @@ impl Hysteresis<SigSet> {
     /// What is reported of a mask: the confirmed one; a brand-new thread reports nothing
     /// blocked until its mask is confirmed (so that it can never make a signal look "blocked
     /// everywhere").
-    pub fn reported(&self) -> SigSet {
+    pub(super) fn reported(&self) -> SigSet {
         self.confirmed.unwrap_or(SigSet::EMPTY)
     }
 }
 
 /// What reading a tracked process's `stat` found.
-pub enum StatRead {
+pub(super) enum StatRead {
     Live(Stat),
     /// It is gone or exited, and that was recorded.
     Ended,
@@ -112,7 +112,7 @@ pub enum StatRead {
 }
 
 #[derive(Debug, Clone)]
-pub struct ThreadTrack {
+pub(super) struct ThreadTrack {
     pub name: String,
     /// Clock ticks since boot.
     pub start_time: u64,
@@ -121,7 +121,7 @@ pub struct ThreadTrack {
 
 /// How a process came to be known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Discovery {
+pub(super) enum Discovery {
     /// The process the node was started as (or taken under watch as).
     Leader,
     /// Found in its parent's children lists.
@@ -133,7 +133,7 @@ pub enum Discovery {
 }
 
 #[derive(Debug)]
-pub struct Proc {
+pub(super) struct Proc {
     pub dir: ProcDir,
     pub pid: u32,
     pub start_time: u64,
@@ -175,7 +175,7 @@ pub struct Proc {
 /// A tracing stop (`t`) is reported only once every read has found it for a while: a process
 /// under strace passes through `t` at every system call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TraceSeen {
+pub(super) enum TraceSeen {
     #[default]
     No,
     /// Every read since then found it in `t`; its context switches then (see
@@ -186,7 +186,7 @@ pub enum TraceSeen {
 }
 
 impl Proc {
-    pub fn new(dir: ProcDir, stat: Stat, parent_layout: Layout, randomized: bool, discovery: Discovery) -> Proc {
+    pub(super) fn new(dir: ProcDir, stat: Stat, parent_layout: Layout, randomized: bool, discovery: Discovery) -> Proc {
         Proc {
             pid: dir.pid,
             dir,
@@ -216,7 +216,7 @@ impl Proc {
     /// It exec'd (the kernel said so, or its address space is a new one): the new program
     /// starts up from here, and the dispositions confirmed for the old one are gone (an exec
     /// resets every caught signal to its default).
-    pub fn new_image(&mut self, now: Instant) {
+    pub(super) fn new_image(&mut self, now: Instant) {
         self.image_since = Some(now);
         self.handlers = Hysteresis::default();
         self.dirty = true;
@@ -224,21 +224,21 @@ impl Proc {
 
     /// How long its program has been running (ms): since its exec if one was seen, else since
     /// the process started (`age_ms`).
-    pub fn program_age_ms(&self, age_ms: u64, now: Instant) -> u64 {
+    pub(super) fn program_age_ms(&self, age_ms: u64, now: Instant) -> u64 {
         self.image_since.map_or(age_ms, |t| {
             age_ms.min(u64::try_from(now.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX))
         })
     }
 
     /// Its threads as last read: `(tid, start time)`.
-    pub fn threads_seen(&self) -> impl Iterator<Item = (u32, Option<u64>)> + '_ {
+    pub(super) fn threads_seen(&self) -> impl Iterator<Item = (u32, Option<u64>)> + '_ {
         self.threads.iter().map(|(tid, t)| (*tid, Some(t.start_time)))
     }
 
     /// What is published of it; `None` while its dispositions wait for a confirmation (a
     /// sample always shows what the latest read saw, so that a handler claimed over the wire
     /// is never contradicted by an older read).
-    pub fn sample(&self, procs: &BTreeMap<u32, Proc>) -> Option<ProcSample> {
+    pub(super) fn sample(&self, procs: &BTreeMap<u32, Proc>) -> Option<ProcSample> {
         if self.handlers.pending() {
             return None;
         }
@@ -248,7 +248,7 @@ impl Proc {
 
     /// What is shown of it while it starts up and has never been published: the latest read,
     /// dispositions included, to be marked as settling and never judged.
-    pub fn settling_sample(&self, procs: &BTreeMap<u32, Proc>) -> Option<ProcSample> {
+    pub(super) fn settling_sample(&self, procs: &BTreeMap<u32, Proc>) -> Option<ProcSample> {
         if self.emitted.is_some() {
             return None; // after an exec the last sample stands until the new one is confirmed
         }
@@ -287,7 +287,7 @@ impl Proc {
 }
 
 /// Did anything `stat` shows, other than CPU and memory, change?
-pub fn stat_changed(old: &Stat, new: &Stat) -> bool {
+pub(super) fn stat_changed(old: &Stat, new: &Stat) -> bool {
     old.exited() != new.exited()
         || crate::event::Paused::from_state(old.state) != crate::event::Paused::from_state(new.state)
         || old.ppid != new.ppid
@@ -302,25 +302,25 @@ pub fn stat_changed(old: &Stat, new: &Stat) -> bool {
 /// CPU and memory of a whole tree, reported when they moved meaningfully and at most about
 /// once a second.
 #[derive(Debug)]
-pub struct UsageMeter {
+pub(super) struct UsageMeter {
     window_start: Instant,
     pub ticks: u64,
     last: Option<(u32, u64)>,
 }
 
 /// At least this much change of CPU (per mille of one core) to report it.
-pub const CPU_STEP_PERMILLE: u32 = 10;
+pub(super) const CPU_STEP_PERMILLE: u32 = 10;
 /// At least this much relative change of RSS (percent) to report it.
-pub const RSS_STEP_PERCENT: u64 = 5;
-pub const USAGE_WINDOW: Duration = Duration::from_secs(1);
+pub(super) const RSS_STEP_PERCENT: u64 = 5;
+pub(super) const USAGE_WINDOW: Duration = Duration::from_secs(1);
 
 impl UsageMeter {
-    pub fn new(now: Instant) -> UsageMeter {
+    pub(super) fn new(now: Instant) -> UsageMeter {
         UsageMeter { window_start: now, ticks: 0, last: None }
     }
 
     /// Ends the window if it is long enough; returns what to report, if anything.
-    pub fn close(&mut self, now: Instant, rss_kib: u64, units: Units) -> Option<(u32, u64)> {
+    pub(super) fn close(&mut self, now: Instant, rss_kib: u64, units: Units) -> Option<(u32, u64)> {
         let elapsed = now.duration_since(self.window_start);
         if elapsed < USAGE_WINDOW {
             return None;
@@ -346,7 +346,7 @@ impl UsageMeter {
 
 /// A watched node.
 #[derive(Debug)]
-pub struct NodeTree {
+pub(super) struct NodeTree {
     pub leader: u32,
     /// Clock ticks since boot when the watch began.
     pub watched_at_tick: u64,
@@ -361,7 +361,7 @@ pub struct NodeTree {
 
 impl NodeTree {
     /// Every process of the tree, the leader first.
-    pub fn known(&self) -> Vec<Known> {
+    pub(super) fn known(&self) -> Vec<Known> {
         let mut known: Vec<Known> =
             self.procs.values().map(|p| Known { pid: p.pid, start_time: p.start_time }).collect();
         known.sort_by_key(|k| k.pid != self.leader);
@@ -369,7 +369,7 @@ impl NodeTree {
     }
 
     /// Does any thread wait for its mask to be confirmed?
-    pub fn unconfirmed(&self) -> bool {
+    pub(super) fn unconfirmed(&self) -> bool {
         self.procs
             .values()
             .any(|p| !p.exited && (p.handlers.pending() || p.threads.values().any(|t| t.blocked.pending())))
@@ -377,13 +377,13 @@ impl NodeTree {
 
     /// Does any process have a run of reads with a signal blocked on every thread that waits to
     /// be judged?
-    pub fn judging_masks(&self) -> bool {
+    pub(super) fn judging_masks(&self) -> bool {
         self.procs.values().any(|p| !p.exited && p.masks.judging())
     }
 }
 
 /// Reads the threads of a process: `(tid, stat)` of each thread still there.
-pub fn read_threads(dir: &ProcDir, buf: &mut Buf) -> std::io::Result<Vec<(u32, Stat)>> {
+pub(super) fn read_threads(dir: &ProcDir, buf: &mut Buf) -> std::io::Result<Vec<(u32, Stat)>> {
     let mut out = Vec::new();
     for tid in dir.tids()? {
         if let Ok(s) = dir.task_stat(tid, buf) {
@@ -394,7 +394,7 @@ pub fn read_threads(dir: &ProcDir, buf: &mut Buf) -> std::io::Result<Vec<(u32, S
 }
 
 /// Takes a fresh `stat` of a process: CPU for the tree's usage, exec evidence.
-pub fn observe_stat(p: &mut Proc, stat: Stat, usage_ticks: &mut u64, now: Instant) {
+pub(super) fn observe_stat(p: &mut Proc, stat: Stat, usage_ticks: &mut u64, now: Instant) {
     // Start and stack of an address space are fixed for its life: new ones mean an exec.
     if p.stat.layout.is_known() && stat.layout.is_known() && !p.stat.layout.same_origin(stat.layout) {
         p.new_image(now);
@@ -435,7 +435,7 @@ fn context_switches(dir: &ProcDir) -> Option<u64> {
     dir.context_switches(&mut Buf::new()).ok()
 }
 
-pub fn identity(p: &Proc, buf: &mut Buf) -> Identity {
+pub(super) fn identity(p: &Proc, buf: &mut Buf) -> Identity {
     Identity { exe: p.dir.exe().ok(), cmdline: p.dir.cmdline(buf).unwrap_or_default(), caught: p.stat.caught.0 }
 }
 

@@ -95,7 +95,7 @@ pub struct ExitStatus {
 
 impl ExitStatus {
     /// `status 0`, `SIGKILL`, `-`.
-    pub fn text(self) -> String {
+    pub(crate) fn text(self) -> String {
         crate::state::status_text(self.code, self.signal)
     }
 }

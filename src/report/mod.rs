@@ -7,7 +7,7 @@
 mod analyze;
 pub mod text;
 
-pub use analyze::{ExitReport, ExitStatus, NodeReport, Report, StageReached, TimelineEntry, analyze};
+pub use analyze::{Report, analyze};
 
 /// Exit status of `gracewatch report`: 0 when every stop ended cleanly, 1 when a node was
 /// killed at its deadline, force-killed or sent SIGKILL by hand, or a stop was still running when the journal ends;
@@ -32,4 +32,4 @@ pub fn exit_status(report: &Report) -> u8 {
 }
 
 /// The exit status of a report of a damaged journal.
-pub const DAMAGED: u8 = 3;
+pub(crate) const DAMAGED: u8 = 3;

@@ -18,7 +18,7 @@ use crate::event::{Event, EventKind};
 
 /// A state being folded, with the lints it is judged by. The lints are code, not data: a
 /// stored or received [`State`] carries none, and folding goes on from it only through
-/// [`Fold::resume`], which takes them again.
+/// `Fold::resume`, which takes them again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fold {
     state: State,
@@ -45,7 +45,7 @@ impl Fold {
     }
 
     /// Replaces the state (a resync after falling behind), keeping the lints.
-    pub fn replace(&mut self, state: State) {
+    pub(crate) fn replace(&mut self, state: State) {
         self.state = state;
     }
 

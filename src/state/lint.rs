@@ -9,7 +9,7 @@ use crate::hazard_id::HazardId;
 use crate::manifest::{HazardLevel, Manifest};
 
 /// Hazard notices kept for the hazards panel.
-pub const HAZARD_FEED_CAPACITY: usize = 1_000;
+pub(crate) const HAZARD_FEED_CAPACITY: usize = 1_000;
 
 /// A lint: looks at one node and, when the hazard is present, says so in one sentence.
 pub trait Lint: Sync {
@@ -26,17 +26,17 @@ pub trait Lint: Sync {
 pub struct Lints(&'static [&'static dyn Lint]);
 
 impl Lints {
-    pub const fn new(table: &'static [&'static dyn Lint]) -> Self {
+    pub(crate) const fn new(table: &'static [&'static dyn Lint]) -> Self {
         Lints(table)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &'static dyn Lint> + use<> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &'static dyn Lint> + use<> {
         let table = self.0;
         table.iter().copied()
     }
 
     /// The hazards a node has now, in the set's order, skipping those the manifest allows.
-    pub fn evaluate(&self, node: &NodeState, manifest: Option<&Manifest>) -> Vec<(HazardId, String)> {
+    pub(crate) fn evaluate(&self, node: &NodeState, manifest: Option<&Manifest>) -> Vec<(HazardId, String)> {
         self.iter()
             .filter(|l| manifest.is_none_or(|m| m.hazard_level(l.id().as_str()) == HazardLevel::Warn))
             .filter_map(|l| l.check(node).map(|sentence| (l.id(), sentence)))

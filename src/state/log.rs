@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// Lines kept in memory (and in replay snapshots).
-pub const LOG_CAPACITY: usize = 5_000;
+pub(crate) const LOG_CAPACITY: usize = 5_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogLine {

@@ -9,23 +9,23 @@ mod log;
 mod masks;
 mod node;
 mod ps;
-pub mod sentence;
+pub(crate) mod sentence;
 mod stop;
 mod tokens;
 
 pub use fold::Fold;
-pub use lint::{HAZARD_FEED_CAPACITY, Lint, Lints};
+pub use lint::{Lint, Lints};
 
-pub use log::{LOG_CAPACITY, Log, LogLine, LogSource};
-pub use masks::{MaskSeen, RunSeen};
-pub use node::{
+pub(crate) use log::{Log, LogLine, LogSource};
+pub(crate) use masks::MaskSeen;
+pub(crate) use node::{
     ActiveHazard, CLAIMS_KEPT, ClaimRecord, Connection, ExitRecord, FORKS_KEPT, ForkRecord, NodeState, Phase,
     SignalRecord, is_shell, status_text,
 };
-pub use ps::{PsChild, PsExit, PsNode, PsSnapshot, PsStop};
-pub use sentence::stop_all_order;
+pub use ps::{PsNode, PsSnapshot};
+pub(crate) use sentence::stop_all_order;
 pub use stop::{StepKind, StopProgress, StopStep};
-pub use tokens::{LedgerError, TokenLedger};
+pub(crate) use tokens::LedgerError;
 
 use crate::event::{Header, ProbeMode, Requester};
 use crate::hazard_id::HazardId;
@@ -127,7 +127,7 @@ impl State {
 
 /// Joins argv for display, quoting words that need it; control characters are shown as
 /// `$'…\n…'` so a multi-line script stays on one readable line.
-pub fn shell_join(argv: &[String]) -> String {
+pub(crate) fn shell_join(argv: &[String]) -> String {
     if argv.iter().any(|a| a.chars().any(char::is_control)) {
         return argv
             .iter()

@@ -145,7 +145,7 @@ impl ExitRecord {
 }
 
 /// How a process ended, in a word or two: `SIGTERM`, `status 0`, or `-` when unknown.
-pub fn status_text(code: Option<i32>, signal: Option<Signal>) -> String {
+pub(crate) fn status_text(code: Option<i32>, signal: Option<Signal>) -> String {
     match (code, signal) {
         (_, Some(sig)) => sig.name(),
         (Some(code), None) => format!("status {code}"),
@@ -161,9 +161,9 @@ pub struct ActiveHazard {
 }
 
 /// Forks kept per node; older ones fall off (the hazard stays once raised).
-pub const FORKS_KEPT: usize = 64;
+pub(crate) const FORKS_KEPT: usize = 64;
 /// Handler claims kept per node.
-pub const CLAIMS_KEPT: usize = 128;
+pub(crate) const CLAIMS_KEPT: usize = 128;
 
 impl NodeState {
     pub fn new(spec: NodeSpec) -> Self {
@@ -304,6 +304,6 @@ impl NodeState {
 
 /// Shells, which catch SIGINT to hand Ctrl-C on to the command they wait for (dash, bash and
 /// the rest do; dash keeps it caught between commands too); `comm` as the kernel shows it.
-pub fn is_shell(name: &str) -> bool {
+pub(crate) fn is_shell(name: &str) -> bool {
     matches!(name, "sh" | "dash" | "bash" | "ash" | "busybox" | "zsh" | "ksh" | "mksh" | "yash")
 }

@@ -16,7 +16,7 @@ use crate::util::{fmt_ns, fmt_t};
 use std::collections::BTreeMap;
 
 /// `1 drop token`, `3 drop tokens`, `2 processes`.
-pub fn count(n: usize, noun: &str) -> String {
+pub(crate) fn count(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else if noun.ends_with('s') {
@@ -63,7 +63,7 @@ fn survivor_list(survivors: &[Survivor]) -> String {
 
 // The session and the lifecycle of a node (the log alone tells these).
 
-pub fn session_started(header: &Header) -> String {
+pub(crate) fn session_started(header: &Header) -> String {
     format!(
         "session {} started (gracewatch {}, {})",
         header.session,
@@ -72,24 +72,24 @@ pub fn session_started(header: &Header) -> String {
     )
 }
 
-pub fn session_ended(reason: &str) -> String {
+pub(crate) fn session_ended(reason: &str) -> String {
     format!("session ended: {reason}")
 }
 
-pub fn spawned(pid: u32, argv: &[String]) -> String {
+pub(crate) fn spawned(pid: u32, argv: &[String]) -> String {
     format!("spawned pid {pid}: {}", shell_join(argv))
 }
 
-pub fn spawn_failed(error: &str) -> String {
+pub(crate) fn spawn_failed(error: &str) -> String {
     format!("could not start: {error}")
 }
 
-pub fn adopted(pid: u32, uid: u32, argv: &[String]) -> String {
+pub(crate) fn adopted(pid: u32, uid: u32, argv: &[String]) -> String {
     format!("watching pid {pid} (uid {uid}): {}", shell_join(argv))
 }
 
 /// A line of output, marked when it was cut.
-pub fn output(line: &str, truncated_from: Option<u32>) -> String {
+pub(crate) fn output(line: &str, truncated_from: Option<u32>) -> String {
     match truncated_from {
         Some(len) => format!("{line}… [cut from {len} bytes]"),
         None => line.to_string(),
@@ -97,20 +97,25 @@ pub fn output(line: &str, truncated_from: Option<u32>) -> String {
 }
 
 /// `30ms after the stop request` (the log's exit line, the detail pane's exit).
-pub fn after_stop_request(ns: u64) -> String {
+pub(crate) fn after_stop_request(ns: u64) -> String {
     format!("{} after the stop request", fmt_ns(ns))
 }
 
 /// The log's exit line: `stopped (status 0) 30ms after the stop request, 3 tokens still lent`.
 /// `since_request` is the time from the stop request, when there was one.
-pub fn exited_log(cause: ExitCause, status: &str, since_request: Option<u64>, pending_tokens: usize) -> String {
+pub(crate) fn exited_log(cause: ExitCause, status: &str, since_request: Option<u64>, pending_tokens: usize) -> String {
     let took = since_request.map(|ns| format!(" {}", after_stop_request(ns))).unwrap_or_default();
     let tokens = if pending_tokens == 0 { String::new() } else { format!(", {pending_tokens} tokens still lent") };
     format!("{}{took}{tokens}", cause.with_status(status))
 }
 
 /// The report's exit line: `exited: stopped (status 0), 1 token still lent`.
-pub fn exited_report(cause: ExitCause, code: Option<i32>, signal: Option<Signal>, pending_tokens: usize) -> String {
+pub(crate) fn exited_report(
+    cause: ExitCause,
+    code: Option<i32>,
+    signal: Option<Signal>,
+    pending_tokens: usize,
+) -> String {
     let tokens =
         if pending_tokens == 0 { String::new() } else { format!(", {} still lent", count(pending_tokens, "token")) };
     format!("exited: {}{tokens}", cause.with_status(&status_text(code, signal)))
@@ -118,7 +123,7 @@ pub fn exited_report(cause: ExitCause, code: Option<i32>, signal: Option<Signal>
 
 /// The survivors of a node's tree as the detail pane and the report list them, each marked
 /// when it had left the session (`5084 (gracewatch, setsid), 5090 (sleep)`).
-pub fn survivors_detached(survivors: &[Survivor]) -> String {
+pub(crate) fn survivors_detached(survivors: &[Survivor]) -> String {
     survivors
         .iter()
         .map(|s| format!("{} ({}{})", s.pid, s.name, if s.detached { ", setsid" } else { "" }))
@@ -126,15 +131,15 @@ pub fn survivors_detached(survivors: &[Survivor]) -> String {
         .join(", ")
 }
 
-pub fn survivors_log(survivors: &[Survivor]) -> String {
+pub(crate) fn survivors_log(survivors: &[Survivor]) -> String {
     format!("killed survivors of its tree: {}", survivor_list(survivors))
 }
 
-pub fn survivors_report(survivors: &[Survivor]) -> String {
+pub(crate) fn survivors_report(survivors: &[Survivor]) -> String {
     format!("survivors killed: {}", survivor_list(survivors))
 }
 
-pub fn supervisor_error(context: &str, message: &str) -> String {
+pub(crate) fn supervisor_error(context: &str, message: &str) -> String {
     format!("{context}: {message}")
 }
 
@@ -142,12 +147,12 @@ pub fn supervisor_error(context: &str, message: &str) -> String {
 
 /// A fork that kept running the parent's code in a threaded process. `had_threads` says what
 /// the parent had (`had 4 threads`).
-pub fn fork_without_exec(parent_pid: u32, child_pid: u32, had_threads: &str, uncertain: bool) -> String {
+pub(crate) fn fork_without_exec(parent_pid: u32, child_pid: u32, had_threads: &str, uncertain: bool) -> String {
     let sampled = if uncertain { " (seen by sampling /proc, not exact)" } else { "" };
     format!("pid {parent_pid} forked {child_pid} without exec while it {had_threads}{sampled}")
 }
 
-pub fn probe_mode(mode: ProbeMode, detail: &str) -> String {
+pub(crate) fn probe_mode(mode: ProbeMode, detail: &str) -> String {
     let how = match mode {
         ProbeMode::Connector => "kernel connector",
         ProbeMode::Polling => "/proc polling",
@@ -158,24 +163,24 @@ pub fn probe_mode(mode: ProbeMode, detail: &str) -> String {
 // The course of a stop: here the surfaces differ.
 
 /// The log's: `stop requested by ctl: SIGTERM → SIGKILL @2s`, `forced stop requested by …`.
-pub fn stop_requested_log(by: Requester, mode: StopMode, plan: &StopPlan) -> String {
+pub(crate) fn stop_requested_log(by: Requester, mode: StopMode, plan: &StopPlan) -> String {
     let what = if mode == StopMode::Force { "forced stop" } else { "stop" };
     format!("{what} requested by {}: {}", by.as_str(), plan.describe())
 }
 
 /// A step's: `graceful stop requested by ctl` (the plan is shown above the steps).
-pub fn stop_requested_step(by: Requester, mode: StopMode) -> String {
+pub(crate) fn stop_requested_step(by: Requester, mode: StopMode) -> String {
     format!("{} stop requested by {}", mode_word(mode), by.as_str())
 }
 
 /// The report's: `graceful stop requested by ctl: stop message → SIGTERM @2s → SIGKILL @6s`.
-pub fn stop_requested_report(by: Requester, mode: StopMode, plan: &StopPlan) -> String {
+pub(crate) fn stop_requested_report(by: Requester, mode: StopMode, plan: &StopPlan) -> String {
     format!("{}: {}", stop_requested_step(by, mode), plan.describe())
 }
 
 /// The order of a stop-all in words: `web, lone now; app after web; db after app` (a journal
 /// without the waits: its tiers, `web, lone → app → db`).
-pub fn stop_all_order(tiers: &[Vec<String>], waits: &BTreeMap<String, Vec<String>>) -> String {
+pub(crate) fn stop_all_order(tiers: &[Vec<String>], waits: &BTreeMap<String, Vec<String>>) -> String {
     if waits.is_empty() {
         return tiers.iter().map(|tier| tier.join(", ")).collect::<Vec<_>>().join(" → ");
     }
@@ -194,7 +199,7 @@ pub fn stop_all_order(tiers: &[Vec<String>], waits: &BTreeMap<String, Vec<String
 }
 
 /// The log's and the report's: `stop all requested by ctl: web, lone now; app after web`.
-pub fn stop_all_requested(
+pub(crate) fn stop_all_requested(
     by: Requester,
     force: bool,
     tiers: &[Vec<String>],
@@ -205,13 +210,13 @@ pub fn stop_all_requested(
 }
 
 /// A step's and the report's: `stage: SIGTERM`.
-pub fn stage_entered(stage: StageAction) -> String {
+pub(crate) fn stage_entered(stage: StageAction) -> String {
     format!("stage: {}", stage.label())
 }
 
 /// The log's and the report's: `SIGTERM → process group 4101`, `SIGKILL → pid 12 (sent by the
 /// operator)`, `SIGTERM to pid 12 failed: ESRCH`.
-pub fn signal_sent(
+pub(crate) fn signal_sent(
     signal: Signal,
     target: SignalTarget,
     pid: u32,
@@ -227,7 +232,7 @@ pub fn signal_sent(
 }
 
 /// A step's: `SIGTERM sent to process group` (the pid is the node's, shown above).
-pub fn signal_sent_step(signal: Signal, target: SignalTarget, error: Option<&str>) -> String {
+pub(crate) fn signal_sent_step(signal: Signal, target: SignalTarget, error: Option<&str>) -> String {
     let to = target_word(target);
     match error {
         Some(e) => format!("{signal} to {to} failed: {e}"),
@@ -237,32 +242,32 @@ pub fn signal_sent_step(signal: Signal, target: SignalTarget, error: Option<&str
 
 /// How often a stop's grace was extended, for the detail pane and the report: `2 times while
 /// tokens drained`.
-pub fn grace_extensions(extensions: u32) -> String {
+pub(crate) fn grace_extensions(extensions: u32) -> String {
     format!("{} while tokens drained", count(extensions as usize, "time"))
 }
 
 /// The log's: `grace extended by 2s: 3 tokens still draining` (from `t`, the event's time).
-pub fn grace_extended_log(t: u64, deadline: u64, pending_tokens: u32) -> String {
+pub(crate) fn grace_extended_log(t: u64, deadline: u64, pending_tokens: u32) -> String {
     format!("grace extended by {}: {pending_tokens} tokens still draining", fmt_ns(deadline.saturating_sub(t)))
 }
 
 /// A step's: `grace extended to +12.000s (3 tokens draining)`.
-pub fn grace_extended_step(deadline: u64, pending_tokens: u32) -> String {
+pub(crate) fn grace_extended_step(deadline: u64, pending_tokens: u32) -> String {
     format!("grace extended to {} ({pending_tokens} tokens draining)", fmt_t(deadline))
 }
 
 /// The report's: `grace extended to +12.000s: 3 tokens still draining`.
-pub fn grace_extended_report(deadline: u64, pending_tokens: u32) -> String {
+pub(crate) fn grace_extended_report(deadline: u64, pending_tokens: u32) -> String {
     format!("grace extended to {}: {} still draining", fmt_t(deadline), count(pending_tokens as usize, "token"))
 }
 
 /// Every surface's.
-pub fn stop_message_sent() -> String {
+pub(crate) fn stop_message_sent() -> String {
     "stop message sent".to_string()
 }
 
 /// The log's: `acknowledged the stop after 2ms` (the latency from the stop message).
-pub fn stop_acked_log(latency: Option<u64>) -> String {
+pub(crate) fn stop_acked_log(latency: Option<u64>) -> String {
     match latency {
         Some(l) => format!("acknowledged the stop after {}", fmt_ns(l)),
         None => "acknowledged a stop".to_string(),
@@ -271,7 +276,7 @@ pub fn stop_acked_log(latency: Option<u64>) -> String {
 
 /// The report's: `stop acknowledged after 2ms` (the latency from the stop message); a step's
 /// is the same sentence with the time from the stop request.
-pub fn stop_acked(after: Option<u64>) -> String {
+pub(crate) fn stop_acked(after: Option<u64>) -> String {
     match after {
         Some(l) => format!("stop acknowledged after {}", fmt_ns(l)),
         None => "stop acknowledged".to_string(),
@@ -279,12 +284,12 @@ pub fn stop_acked(after: Option<u64>) -> String {
 }
 
 /// A step's: `exit: stopped`.
-pub fn exited_step(cause: ExitCause) -> String {
+pub(crate) fn exited_step(cause: ExitCause) -> String {
     format!("exit: {}", cause.describe())
 }
 
 /// One step of a stop, for the detail pane: `SIGTERM sent to process group`.
-pub fn step(step: &StopStep, requested_at: u64) -> String {
+pub(crate) fn step(step: &StopStep, requested_at: u64) -> String {
     match &step.what {
         StepKind::Requested { by, mode } => stop_requested_step(*by, *mode),
         StepKind::Stage { action } => stage_entered(*action),
@@ -298,7 +303,7 @@ pub fn step(step: &StopStep, requested_at: u64) -> String {
 
 /// One line of the report's timeline for a stop-related event, read from the state the event
 /// has just been folded into.
-pub fn report_line(ev: &EventKind, node: Option<&NodeState>) -> String {
+pub(crate) fn report_line(ev: &EventKind, node: Option<&NodeState>) -> String {
     match ev {
         EventKind::StopAllRequested { by, force, tiers, waits } => stop_all_requested(*by, *force, tiers, waits),
         EventKind::StopRequested { by, mode, plan, .. } => stop_requested_report(*by, *mode, plan),
@@ -321,24 +326,24 @@ pub fn report_line(ev: &EventKind, node: Option<&NodeState>) -> String {
 
 // What instrumented nodes said over the wire.
 
-pub fn connected(language: &str, client_version: &str, pid: u32) -> String {
+pub(crate) fn connected(language: &str, client_version: &str, pid: u32) -> String {
     format!("connected: {language} client {client_version}, pid {pid}")
 }
 
-pub fn disconnected(reason: &str) -> String {
+pub(crate) fn disconnected(reason: &str) -> String {
     format!("disconnected: {reason}")
 }
 
-pub fn connection_refused(reason: &str) -> String {
+pub(crate) fn connection_refused(reason: &str) -> String {
     format!("connection refused: {reason}")
 }
 
-pub fn protocol_error(error: &str) -> String {
+pub(crate) fn protocol_error(error: &str) -> String {
     format!("protocol error, connection cut: {error}")
 }
 
 /// `app installed a SIGTERM handler (thread 'main')`; `true` with it when it is a problem.
-pub fn handler_claimed(claim: &HandlerClaim) -> (bool, String) {
+pub(crate) fn handler_claimed(claim: &HandlerClaim) -> (bool, String) {
     match claim.outcome {
         ClaimOutcome::Installed => {
             (false, format!("{} installed a {} handler (thread '{}')", claim.owner, claim.signal, claim.thread))
@@ -360,7 +365,7 @@ pub fn handler_claimed(claim: &HandlerClaim) -> (bool, String) {
 // Hazards.
 
 /// `hazard tokens-stuck: 6 drop tokens still held by …`.
-pub fn hazard_raised(id: impl std::fmt::Display, sentence: &str) -> String {
+pub(crate) fn hazard_raised(id: impl std::fmt::Display, sentence: &str) -> String {
     format!("hazard {id}: {sentence}")
 }
 

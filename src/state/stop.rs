@@ -48,7 +48,7 @@ pub enum StepKind {
 
 impl StopStep {
     /// One line for timelines: `SIGTERM sent to process group`, `stop acknowledged after 120ms`
-    /// (its words are in [`super::sentence`]).
+    /// (its words are in `super::sentence`).
     pub fn describe(&self, requested_at: u64) -> String {
         super::sentence::step(self, requested_at)
     }

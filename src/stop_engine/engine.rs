@@ -15,7 +15,7 @@ const DRAIN_STEP: u64 = 1_000 * MS;
 
 /// What the supervisor must do, in order.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Append this event (stamped now).
     Emit(EventKind),
     /// Send the cooperative stop message on the node's socket.
@@ -26,7 +26,7 @@ pub enum Effect {
 
 /// How the stop of one node was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Course {
+pub(crate) enum Course {
     /// Its stop started, with this plan.
     Plan(StopPlan),
     /// (A stop-all) its stop starts once these nodes, which depend on it, have ended.
@@ -37,7 +37,7 @@ pub enum Course {
 
 impl Course {
     /// `SIGTERM → SIGKILL @10s`, `once app, web ended`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Course::Plan(plan) => plan.describe(),
             Course::After(after) => format!("once {} ended", after.join(", ")),
@@ -49,14 +49,14 @@ impl Course {
 /// What a stop request started: each node accepted with its course, each refused with why,
 /// and the effects to execute, in order.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Submitted {
+pub(crate) struct Submitted {
     pub accepted: Vec<(String, Course)>,
     pub refused: Vec<RequestError>,
     pub effects: Vec<Effect>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestError {
+pub(crate) enum RequestError {
     UnknownNode(String),
     AlreadyExited(String),
     NotStarted(String),
@@ -100,24 +100,24 @@ struct AllRun {
 }
 
 #[derive(Debug, Default)]
-pub struct StopEngine {
+pub(crate) struct StopEngine {
     running: BTreeMap<String, Running>,
     all: Option<AllRun>,
 }
 
 impl StopEngine {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Nodes with a stop in progress.
-    pub fn stopping(&self) -> usize {
+    pub(crate) fn stopping(&self) -> usize {
         self.running.len()
     }
 
     /// Takes a stop request: starts the stop of each node it names (or of everything, in
     /// reverse dependency order), and says how each was taken. The effects start them.
-    pub fn submit(&mut self, state: &State, req: &StopRequest, now: u64) -> Submitted {
+    pub(crate) fn submit(&mut self, state: &State, req: &StopRequest, now: u64) -> Submitted {
         match &req.targets {
             StopTargets::All => self.request_all(state, req.force(), req.by, req.overrides, now),
             StopTargets::Nodes(nodes) => {
@@ -331,7 +331,7 @@ impl StopEngine {
     }
 
     /// Enters every stage that is due, and starts the stops a stop-all can start now.
-    pub fn tick(&mut self, state: &State, now: u64) -> Vec<Effect> {
+    pub(crate) fn tick(&mut self, state: &State, now: u64) -> Vec<Effect> {
         let names: Vec<String> = self.running.keys().cloned().collect();
         let mut effects = Vec::new();
         for name in names {
@@ -342,7 +342,7 @@ impl StopEngine {
     }
 
     /// When the engine next needs a `tick`.
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
         self.running
             .values()
             .filter_map(|r| {
@@ -355,7 +355,7 @@ impl StopEngine {
     /// A node's main process ended: how its stop (if any) ended. `sent`: a signal someone sent
     /// it outside a stop plan shortly before (the cockpit's `x`), and who. Call before folding
     /// the `NodeExited` event; follow with [`StopEngine::tick`] to move a stop-all along.
-    pub fn on_exit(
+    pub(crate) fn on_exit(
         &mut self,
         node: &str,
         code: Option<i32>,
@@ -379,7 +379,7 @@ impl StopEngine {
     }
 
     /// The stop-all finished (every node's stop started and every node exited).
-    pub fn all_done(&self, state: &State) -> bool {
+    pub(crate) fn all_done(&self, state: &State) -> bool {
         self.all.as_ref().is_some_and(|a| a.waiting.is_empty())
             && self.running.is_empty()
             && state.nodes.values().all(|n| n.phase == Phase::Exited || n.pid.is_none())

@@ -1,13 +1,13 @@
 //! The stop engine: turns stop requests into a timed course of stages (stop message, stop
 //! signal, escalations, SIGKILL) and decides how each node's stop ended.
 //!
-//! [`request`] is the one shape of a stop request, from every way in; [`plan`] is pure (used by
+//! `request` is the one shape of a stop request, from every way in; [`plan`] is pure (used by
 //! the cockpit's confirm line too).
 
-pub mod engine;
+pub(crate) mod engine;
 pub mod plan;
-pub mod request;
+pub(crate) mod request;
 
-pub use engine::{Course, Effect, RequestError, StopEngine, Submitted};
+pub(crate) use engine::{Effect, StopEngine};
 pub use plan::Overrides;
 pub use request::{StopRequest, StopTargets};

@@ -15,7 +15,7 @@ pub struct Overrides {
 
 /// The plan a stop of `node` takes: what the engine carries out and what the cockpit's confirm
 /// line shows, from this one function.
-pub fn for_node(node: &NodeState, mode: StopMode, overrides: Overrides) -> StopPlan {
+pub(crate) fn for_node(node: &NodeState, mode: StopMode, overrides: Overrides) -> StopPlan {
     match mode {
         StopMode::Graceful => graceful(&node.spec, node.listens_for_stop(), overrides),
         StopMode::Force => forced(&node.spec),
@@ -25,7 +25,7 @@ pub fn for_node(node: &NodeState, mode: StopMode, overrides: Overrides) -> StopP
 /// The order of a stop of everything: the nodes it stops (those started and not exited, from
 /// [`State::alive_nodes`]), in tiers, and the nodes each waits for (its dependents).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AllOrder {
+pub(crate) struct AllOrder {
     pub nodes: Vec<String>,
     pub tiers: Vec<Vec<String>>,
     pub waits: BTreeMap<String, Vec<String>>,
@@ -33,7 +33,7 @@ pub struct AllOrder {
 
 impl AllOrder {
     /// `web, lone now; db after app` (a forced stop: every node at once, `a, b`).
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         crate::state::stop_all_order(&self.tiers, &self.waits)
     }
 }
@@ -41,7 +41,7 @@ impl AllOrder {
 /// How a stop of everything goes now: in reverse dependency order, or (`force`) every node at
 /// once. The one place that says which nodes a stop-all stops and in which order: the engine,
 /// the confirm and quit lines read it.
-pub fn stop_all(state: &State, force: bool) -> AllOrder {
+pub(crate) fn stop_all(state: &State, force: bool) -> AllOrder {
     let nodes = state.alive_nodes();
     if force {
         return AllOrder { tiers: vec![nodes.clone()], nodes, waits: BTreeMap::new() };
@@ -91,7 +91,7 @@ pub fn graceful(spec: &NodeSpec, listens_stop: bool, overrides: Overrides) -> St
 }
 
 /// A forced stop: SIGKILL now.
-pub fn forced(spec: &NodeSpec) -> StopPlan {
+pub(crate) fn forced(spec: &NodeSpec) -> StopPlan {
     StopPlan {
         grace_ms: 0,
         stages: vec![PlanStage { at_ms: 0, action: StageAction::Kill }],

@@ -7,9 +7,9 @@ use crate::stop_engine::StopRequest;
 use std::sync::Arc;
 use tokio::sync::{broadcast, oneshot};
 
-pub type Subscription = (Box<State>, broadcast::Receiver<Arc<Event>>);
+pub(crate) type Subscription = (Box<State>, broadcast::Receiver<Arc<Event>>);
 
-pub enum Command {
+pub(crate) enum Command {
     Ps(oneshot::Sender<PsSnapshot>),
     Stop {
         request: StopRequest,
@@ -34,7 +34,7 @@ pub enum Command {
 
 /// How a stop request was taken.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StopReply {
+pub(crate) struct StopReply {
     /// Nodes whose stop started (or, in a stop-all, will start), each with its plan said.
     pub accepted: Vec<(String, String)>,
     /// Nodes that had already ended, each said in a line: `a already exited (stopped, status 0)`.
@@ -49,7 +49,7 @@ pub struct StopReply {
 
 /// Why the session did not do what a command asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandError {
+pub(crate) enum CommandError {
     /// A stop that stopped nothing: every node named was refused, each with why.
     Refused(Vec<String>),
     /// A signal for a node with no process (not started, or exited).
@@ -63,7 +63,8 @@ pub enum CommandError {
 impl CommandError {
     /// The exit status for the CLI: 2 for a name the session does not have (bad input), 1
     /// otherwise.
-    pub fn exit_code(&self) -> u8 {
+    #[allow(dead_code)] // to be read by the one print site (the errors part of issue 11)
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             CommandError::UnknownNode(_) => 2,
             _ => 1,

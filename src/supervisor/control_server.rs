@@ -14,7 +14,7 @@ const MAX_REQUEST: u64 = 64 * 1024;
 
 /// Binds the socket (mode 0600). A live socket of the same name means the session is already
 /// running; a dead one is replaced.
-pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+pub(crate) fn bind(path: &Path) -> std::io::Result<UnixListener> {
     use std::os::unix::fs::PermissionsExt;
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -32,7 +32,7 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
 
 /// Held by the accept loop and by every connection task while it serves.
 #[derive(Debug, Clone)]
-pub struct Open {
+pub(crate) struct Open {
     /// Never sent on: held for its drop.
     _alive: mpsc::Sender<()>,
 }
@@ -40,22 +40,22 @@ pub struct Open {
 /// Completes once every [`Open`] is gone: the session lets the connections' last answers go
 /// out before the process exits (a `stop --wait` must hear how its stop ended).
 #[derive(Debug)]
-pub struct Drain(mpsc::Receiver<()>);
+pub(crate) struct Drain(mpsc::Receiver<()>);
 
-pub fn tracking() -> (Open, Drain) {
+pub(crate) fn tracking() -> (Open, Drain) {
     let (tx, rx) = mpsc::channel(1);
     (Open { _alive: tx }, Drain(rx))
 }
 
 impl Drain {
     /// Waits until every connection has closed, at most `limit`.
-    pub async fn wait(mut self, limit: std::time::Duration) {
+    pub(crate) async fn wait(mut self, limit: std::time::Duration) {
         // Nothing is ever sent: `recv` ends when the last sender is dropped.
         let _ = tokio::time::timeout(limit, self.0.recv()).await;
     }
 }
 
-pub async fn serve(listener: UnixListener, path: PathBuf, commands: mpsc::Sender<Command>, open: Open) {
+pub(crate) async fn serve(listener: UnixListener, path: PathBuf, commands: mpsc::Sender<Command>, open: Open) {
     let me = rustix::process::getuid().as_raw();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -84,7 +84,7 @@ async fn write(out: &mut tokio::net::unix::OwnedWriteHalf, answer: &Answer) -> b
 
 /// A request line that could not be taken.
 #[derive(Debug)]
-pub enum BadRequest {
+pub(crate) enum BadRequest {
     /// Over [`MAX_REQUEST`].
     TooLong,
     /// Not a request.
@@ -93,7 +93,8 @@ pub enum BadRequest {
 
 impl BadRequest {
     /// The client's mistake: bad input.
-    pub fn exit_code(&self) -> u8 {
+    #[allow(dead_code, clippy::unused_self)] // to be read by the one print site (the errors part of issue 11)
+    pub(crate) fn exit_code(&self) -> u8 {
         2
     }
 }

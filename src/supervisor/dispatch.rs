@@ -8,7 +8,7 @@ use crate::control::protocol::{Answer, Request, StoppedNode, stopping_line};
 use tokio::sync::{mpsc, oneshot};
 
 /// The answer to one request; after a `stop` with `wait`, the `stopped` answer still to come.
-pub struct Answered {
+pub(crate) struct Answered {
     pub answer: Answer,
     pub then: Option<oneshot::Receiver<Vec<StoppedNode>>>,
 }
@@ -20,13 +20,13 @@ impl From<Answer> for Answered {
 }
 
 /// The answer when the session ended before it answered.
-pub fn ended() -> Answer {
+pub(crate) fn ended() -> Answer {
     Answer::Error { message: "the session is ending".into() }
 }
 
 /// Hands one request to the session and waits for its answer. `None`: the session is gone (it
 /// no longer takes commands). `attach` is a stream, not a request: it has no answer here.
-pub async fn ask(commands: &mpsc::Sender<Command>, req: Request) -> Option<Answered> {
+pub(crate) async fn ask(commands: &mpsc::Sender<Command>, req: Request) -> Option<Answered> {
     match req {
         Request::Ps => {
             let (tx, rx) = oneshot::channel();
@@ -78,7 +78,7 @@ fn stop_answer(reply: Result<StopReply, CommandError>) -> Answer {
 }
 
 /// The line a cockpit shows the operator about a request it made, from the answer it got.
-pub fn notice(req: &Request, answer: &Answer) -> Option<String> {
+pub(crate) fn notice(req: &Request, answer: &Answer) -> Option<String> {
     match (req, answer) {
         (Request::Stop { .. } | Request::Signal { .. }, Answer::Error { message }) => Some(message.clone()),
         (Request::Stop { .. }, Answer::UnknownNodes { unknown, known }) => {

@@ -10,14 +10,14 @@ use std::io::{BufRead, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-pub struct Guardian {
+pub(crate) struct Guardian {
     child: Child,
     stdin: Option<ChildStdin>,
 }
 
 impl Guardian {
     /// Starts `gracewatch __guardian SESSION_ID` in its own process group.
-    pub fn start(session_id: &str) -> std::io::Result<Guardian> {
+    pub(crate) fn start(session_id: &str) -> std::io::Result<Guardian> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
             .arg("__guardian")
@@ -31,19 +31,19 @@ impl Guardian {
         Ok(Guardian { child, stdin })
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// A node's process group to kill if gracewatch dies.
-    pub fn add_group(&mut self, pgid: u32) {
+    pub(crate) fn add_group(&mut self, pgid: u32) {
         if let Some(stdin) = &mut self.stdin {
             let _ = writeln!(stdin, "pgid {pgid}");
         }
     }
 
     /// gracewatch is exiting normally: the guardian exits without touching anything.
-    pub fn bye(&mut self) {
+    pub(crate) fn bye(&mut self) {
         if let Some(mut stdin) = self.stdin.take() {
             let _ = writeln!(stdin, "bye");
         }
@@ -57,7 +57,7 @@ impl Drop for Guardian {
 }
 
 /// The guardian process's main. Returns its exit status.
-pub fn guardian_main(session_id: &str) -> i32 {
+pub(crate) fn guardian_main(session_id: &str) -> i32 {
     // Terminal signals are for gracewatch, not for us: catch and ignore them.
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [

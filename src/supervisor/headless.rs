@@ -5,20 +5,20 @@ use crate::event::Event;
 use crate::state::{LogSource, State};
 use std::io::Write;
 
-pub struct Printer {
+pub(crate) struct Printer {
     width: usize,
     started_unix_ms: u64,
     color: bool,
 }
 
 impl Printer {
-    pub fn new(node_names: &[String]) -> Printer {
+    pub(crate) fn new(node_names: &[String]) -> Printer {
         use std::io::IsTerminal;
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         Printer { width: node_names.iter().map(String::len).max().unwrap_or(4).clamp(4, 24), started_unix_ms: 0, color }
     }
 
-    pub fn print(&mut self, state: &State, event: &Event) {
+    pub(crate) fn print(&mut self, state: &State, event: &Event) {
         if let Some(h) = &state.header {
             self.started_unix_ms = h.started_unix_ms;
         }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// Events buffered per attached cockpit before it counts as fallen behind.
-pub const BROADCAST_CAPACITY: usize = 4096;
+pub(crate) const BROADCAST_CAPACITY: usize = 4096;
 
-pub struct Hub {
+pub(crate) struct Hub {
     seq: u64,
     last_t: u64,
     journal: Option<JournalWriter>,
@@ -26,7 +26,7 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(journal: Option<JournalWriter>, printer: Option<super::headless::Printer>) -> Hub {
+    pub(crate) fn new(journal: Option<JournalWriter>, printer: Option<super::headless::Printer>) -> Hub {
         let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
         let recorder = journal.as_ref().and_then(|_| Recorder::start().ok());
         Hub {
@@ -43,7 +43,7 @@ impl Hub {
     }
 
     /// Records one event that happened at session time `t`.
-    pub fn push(&mut self, t: u64, ev: EventKind) -> Arc<Event> {
+    pub(crate) fn push(&mut self, t: u64, ev: EventKind) -> Arc<Event> {
         let t = t.max(self.last_t);
         self.last_t = t;
         let event = Arc::new(Event { seq: self.seq, t, ev });
@@ -83,22 +83,22 @@ impl Hub {
     }
 
     /// The first journal failure, once, for the session to report as an event.
-    pub fn take_journal_failure(&mut self) -> Option<String> {
+    pub(crate) fn take_journal_failure(&mut self) -> Option<String> {
         self.journal_failure.take()
     }
 
     /// A copy of the state and a receiverthat gets every event after it.
-    pub fn subscribe(&self) -> (Box<State>, broadcast::Receiver<Arc<Event>>) {
+    pub(crate) fn subscribe(&self) -> (Box<State>, broadcast::Receiver<Arc<Event>>) {
         (Box::new(self.state.state().clone()), self.tx.subscribe())
     }
 
-    pub fn journal_path(&self) -> Option<&std::path::Path> {
+    pub(crate) fn journal_path(&self) -> Option<&std::path::Path> {
         self.journal.as_ref().map(JournalWriter::path)
     }
 
     /// Writes out and closes the journal, then leaves its replay index in the cache if it is
     /// large; says what went wrong with the journal, if anything did.
-    pub fn close_journal(&mut self) -> Option<String> {
+    pub(crate) fn close_journal(&mut self) -> Option<String> {
         let mut journal = self.journal.take()?;
         let recorder = self.recorder.take();
         if let Err(e) = journal.finish() {

@@ -9,7 +9,7 @@ use crate::wire::{NodeMsg, SupervisorMsg};
 use tokio::sync::mpsc;
 
 /// Inputs from the edges.
-pub enum Input {
+pub(crate) enum Input {
     Event(u64, EventKind),
     Reaped(Reaped),
     Wire(WireInput),
@@ -35,7 +35,7 @@ pub enum Input {
 
 /// What a connection task tells the session.
 #[derive(Debug)]
-pub enum WireInput {
+pub(crate) enum WireInput {
     /// A connection presented a valid hello.
     Connected {
         conn: u64,
@@ -70,7 +70,7 @@ pub enum WireInput {
 
 /// What the session tells a connection.
 #[derive(Debug)]
-pub enum ConnCommand {
+pub(crate) enum ConnCommand {
     Send(SupervisorMsg),
     /// Cut the connection (after a protocol error).
     Cut,

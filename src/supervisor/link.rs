@@ -6,7 +6,10 @@ use crate::control::link::{LinkKind, SessionLink, Update};
 use crate::control::protocol::Request;
 use tokio::sync::{broadcast::error::RecvError, mpsc, oneshot};
 
-pub async fn in_process_link(commands: mpsc::Sender<Command>, kind: LinkKind) -> Result<SessionLink, CommandError> {
+pub(crate) async fn in_process_link(
+    commands: mpsc::Sender<Command>,
+    kind: LinkKind,
+) -> Result<SessionLink, CommandError> {
     let (state, mut events) = subscribe(&commands).await?;
     let _ = commands.send(Command::Viewers(1)).await;
     let (up_tx, up_rx) = mpsc::channel::<Update>(1024);

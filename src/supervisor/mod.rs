@@ -10,24 +10,23 @@
 //!   the one way every request (socket, attached or in-process cockpit) becomes a [`Command`].
 //! - [`guardian`], [`survivors`]: nothing escapes, even when gracewatch is killed.
 
-pub mod command;
-pub mod control_server;
-pub mod dispatch;
-pub mod guardian;
-pub mod headless;
-pub mod hub;
-pub mod input;
-pub mod link;
-pub mod node_server;
-pub mod output;
-pub mod permission;
-pub mod python_client;
-pub mod reaper;
-pub mod registry;
-pub mod session;
-pub mod spawner;
-pub mod survivors;
+pub(crate) mod command;
+pub(crate) mod control_server;
+pub(crate) mod dispatch;
+pub(crate) mod guardian;
+pub(crate) mod headless;
+pub(crate) mod hub;
+pub(crate) mod input;
+pub(crate) mod link;
+pub(crate) mod node_server;
+pub(crate) mod output;
+pub(crate) mod permission;
+pub(crate) mod python_client;
+pub(crate) mod reaper;
+pub(crate) mod registry;
+pub(crate) mod session;
+pub(crate) mod spawner;
+pub(crate) mod survivors;
 
-pub use command::Command;
-pub use input::Input;
-pub use session::{Session, SessionConfig, SessionHandle, SessionOutcome, Targets};
+pub(crate) use command::Command;
+pub(crate) use session::{Session, SessionConfig, SessionHandle, SessionOutcome, Targets};

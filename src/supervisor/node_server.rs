@@ -8,23 +8,23 @@
 use super::input::{ConnCommand, Input, WireInput};
 use crate::wire::{self, MAX_LINE, NodeMsg, SupervisorMsg};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
 /// Node secrets, fixed when the session starts.
 #[derive(Debug, Clone, Default)]
-pub struct Secrets {
+pub(crate) struct Secrets {
     by_node: HashMap<String, String>,
 }
 
 impl Secrets {
-    pub fn insert(&mut self, node: &str, secret: String) {
+    pub(crate) fn insert(&mut self, node: &str, secret: String) {
         self.by_node.insert(node.to_string(), secret);
     }
 
-    pub fn get(&self, node: &str) -> Option<&str> {
+    pub(crate) fn get(&self, node: &str) -> Option<&str> {
         self.by_node.get(node).map(String::as_str)
     }
 
@@ -39,7 +39,7 @@ impl Secrets {
 
 /// Why a node connection was refused or cut (the events say it as text).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnError {
+pub(crate) enum ConnError {
     /// The hello named a node the session does not have.
     UnknownNode(String),
     /// The hello's secret is not the node's.
@@ -54,7 +54,8 @@ pub enum ConnError {
 
 impl ConnError {
     /// A node's mistake (bad input, 2), except a read that failed (1).
-    pub fn exit_code(&self) -> u8 {
+    #[allow(dead_code)] // to be read by the one print site (the errors part of issue 11)
+    pub(crate) fn exit_code(&self) -> u8 {
         if matches!(self, ConnError::Read(_)) { 1 } else { 2 }
     }
 }
@@ -73,7 +74,7 @@ impl std::fmt::Display for ConnError {
 
 impl std::error::Error for ConnError {}
 
-pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+pub(crate) fn bind(path: &Path) -> std::io::Result<UnixListener> {
     use std::os::unix::fs::PermissionsExt;
     if path.exists() {
         std::fs::remove_file(path)?;
@@ -83,7 +84,7 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-pub async fn serve(listener: UnixListener, session: String, secrets: Secrets, sink: mpsc::Sender<Input>) {
+pub(crate) async fn serve(listener: UnixListener, session: String, secrets: Secrets, sink: mpsc::Sender<Input>) {
     let mut next_conn = 0u64;
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
@@ -215,15 +216,8 @@ fn msg_type(msg: &NodeMsg) -> &'static str {
 }
 
 /// The session's view of one connection.
-pub struct Conn {
+pub(crate) struct Conn {
     pub node: String,
     pub listening: bool,
     pub tx: mpsc::Sender<ConnCommand>,
-}
-
-/// Where the node socket is and what nodes need to reach it.
-#[derive(Debug, Clone)]
-pub struct NodeSocket {
-    pub path: PathBuf,
-    pub secrets: Secrets,
 }

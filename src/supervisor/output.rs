@@ -5,21 +5,21 @@ use std::os::fd::OwnedFd;
 use tokio::io::AsyncReadExt;
 
 /// Longest line kept; longer lines are cut and marked with their original length.
-pub const MAX_OUTPUT_LINE: usize = 4096;
+pub(crate) const MAX_OUTPUT_LINE: usize = 4096;
 
 /// Splits a byte stream into lines, cutting long ones. Pure: fed chunks, returns lines.
 #[derive(Debug, Default)]
-pub struct LineSplitter {
+pub(crate) struct LineSplitter {
     buf: Vec<u8>,
     /// Length of the current line so far when it is already over the limit.
     overflow: Option<usize>,
 }
 
 /// A finished line: text and, if cut, the original length.
-pub type Line = (String, Option<u32>);
+pub(crate) type Line = (String, Option<u32>);
 
 impl LineSplitter {
-    pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<Line>) {
+    pub(crate) fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<Line>) {
         while !chunk.is_empty() {
             let nl = memchr(chunk);
             let (part, rest) = match nl {
@@ -48,7 +48,7 @@ impl LineSplitter {
     }
 
     /// The last unterminated line, at end of stream.
-    pub fn finish(&mut self, out: &mut Vec<Line>) {
+    pub(crate) fn finish(&mut self, out: &mut Vec<Line>) {
         if !self.buf.is_empty() || self.overflow.is_some() {
             out.push(self.take());
         }
@@ -71,7 +71,7 @@ fn memchr(s: &[u8]) -> Option<usize> {
 
 /// Reads one stream of a node until it closes, then says so (the session holds the node's exit
 /// until its streams have closed: see `session::exits`).
-pub async fn pump(
+pub(crate) async fn pump(
     node: String,
     stream: Stream,
     fd: OwnedFd,

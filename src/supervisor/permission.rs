@@ -4,7 +4,7 @@
 use crate::probe::read::{Buf, ProcDir};
 
 /// `name (uid N)` from `/etc/passwd`, or `uid N` when the name cannot be found.
-pub fn describe_uid(uid: u32) -> String {
+pub(crate) fn describe_uid(uid: u32) -> String {
     let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|text| {
         text.lines().find_map(|l| {
             let mut f = l.split(':');
@@ -17,7 +17,7 @@ pub fn describe_uid(uid: u32) -> String {
 }
 
 /// Why a signal to `pid` was refused (`EPERM`), in words: whose the process is and who we are.
-pub fn permission_refused(pid: u32) -> String {
+pub(crate) fn permission_refused(pid: u32) -> String {
     let me = describe_uid(rustix::process::geteuid().as_raw());
     match ProcDir::open(pid).and_then(|d| d.owner_uid()).ok() {
         Some(owner) if owner != rustix::process::geteuid().as_raw() => format!(
@@ -30,7 +30,7 @@ pub fn permission_refused(pid: u32) -> String {
 
 /// Would kill(2) let us signal `pid`? (The kernel's rule: we are root, or our real or
 /// effective uid is the target's real or saved uid.) `true` when it cannot be told.
-pub fn may_signal(pid: u32) -> bool {
+pub(crate) fn may_signal(pid: u32) -> bool {
     let euid = rustix::process::geteuid().as_raw();
     let ruid = rustix::process::getuid().as_raw();
     if euid == 0 {

@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The client's source.
-pub const SOURCE: &str = include_str!("../../assets/python/gracewatch_node.py");
+pub(crate) const SOURCE: &str = include_str!("../../assets/python/gracewatch_node.py");
 /// The module's file name.
-pub const FILE_NAME: &str = "gracewatch_node.py";
+pub(crate) const FILE_NAME: &str = "gracewatch_node.py";
 
 /// Writes the client into `dir` (created 0700), replacing any older copy atomically.
-pub fn install(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn install(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     let tmp = dir.join(format!(".{FILE_NAME}.{}", std::process::id()));
@@ -23,7 +23,7 @@ pub fn install(dir: &Path) -> std::io::Result<()> {
 
 /// Puts `dir` first on the `PYTHONPATH` of a node's environment: the node's own setting if the
 /// manifest gives one, else the one gracewatch inherited.
-pub fn prepend_path(env: &mut BTreeMap<String, String>, dir: &Path) {
+pub(crate) fn prepend_path(env: &mut BTreeMap<String, String>, dir: &Path) {
     let inherited = env.get("PYTHONPATH").cloned().or_else(|| std::env::var("PYTHONPATH").ok());
     let value = match inherited.filter(|p| !p.is_empty()) {
         Some(rest) => format!("{}:{rest}", dir.display()),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 /// One reaped process.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reaped {
+pub(crate) struct Reaped {
     pub pid: u32,
     /// Set when the process was a node's leader.
     pub node: Option<String>,
@@ -19,7 +19,7 @@ pub struct Reaped {
 }
 
 /// Starts the reaper; exits are sent with `send` (which must not block for long).
-pub fn start(
+pub(crate) fn start(
     registry: Arc<Registry>,
     clock: crate::clock::Clock,
     send: impl Fn(Reaped) + Send + 'static,

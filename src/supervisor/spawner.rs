@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
 
-pub struct SpawnRequest {
+pub(crate) struct SpawnRequest {
     pub node: String,
     pub argv: Vec<String>,
     pub cwd: PathBuf,
@@ -23,7 +23,7 @@ pub struct SpawnRequest {
 }
 
 /// A started node.
-pub struct Spawned {
+pub(crate) struct Spawned {
     pub pid: u32,
     pub pgid: u32,
     pub pidfd: OwnedFd,
@@ -32,12 +32,12 @@ pub struct Spawned {
 }
 
 #[derive(Clone)]
-pub struct Spawner {
+pub(crate) struct Spawner {
     tx: mpsc::Sender<SpawnRequest>,
 }
 
 impl Spawner {
-    pub fn start(registry: Arc<Registry>) -> std::io::Result<Spawner> {
+    pub(crate) fn start(registry: Arc<Registry>) -> std::io::Result<Spawner> {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();
         std::thread::Builder::new().name("gw-spawner".into()).spawn(move || {
             while let Ok(req) = rx.recv() {
@@ -53,7 +53,7 @@ impl Spawner {
         Ok(Spawner { tx })
     }
 
-    pub async fn spawn(
+    pub(crate) async fn spawn(
         &self,
         node: &str,
         argv: Vec<String>,
@@ -112,7 +112,7 @@ fn spawn_one(registry: &Registry, req: &SpawnRequest) -> Result<Spawned, SpawnEr
 
 /// Why a node could not be started (the `SpawnFailed` event says it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SpawnError {
+pub(crate) enum SpawnError {
     EmptyCommand,
     NoWorkingDir(PathBuf),
     /// The program could not be run.
@@ -133,7 +133,8 @@ pub enum SpawnError {
 
 impl SpawnError {
     /// A command that cannot run is bad input (2); the rest are failures (1).
-    pub fn exit_code(&self) -> u8 {
+    #[allow(dead_code)] // to be read by the one print site (the errors part of issue 11)
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             SpawnError::EmptyCommand
             | SpawnError::NoWorkingDir(_)

@@ -14,10 +14,10 @@ use std::collections::HashSet;
 use std::os::fd::{AsFd, OwnedFd};
 
 /// Environment variable every process of a session inherits: the session's random id.
-pub const ENV_SESSION_ID: &str = "GRACEWATCH_SESSION_ID";
+pub(crate) const ENV_SESSION_ID: &str = "GRACEWATCH_SESSION_ID";
 
 /// Children of `pid`, merged over all its threads.
-pub fn children_of(pid: u32) -> Vec<u32> {
+pub(crate) fn children_of(pid: u32) -> Vec<u32> {
     ChildIndex::default().children(pid, std::time::Instant::now())
 }
 
@@ -36,7 +36,7 @@ fn subtree_in(index: &mut ChildIndex, now: std::time::Instant, pid: u32) -> Vec<
 }
 
 /// What a process's environment says about whose it is: (node, session id).
-pub fn marker(pid: u32) -> Option<(Option<String>, String)> {
+pub(crate) fn marker(pid: u32) -> Option<(Option<String>, String)> {
     marker_in(&ProcDir::open(pid).ok()?)
 }
 
@@ -85,7 +85,7 @@ fn stat_of(pid: u32) -> Option<Seen> {
 
 /// Sends SIGKILL through a pidfd, checking the start time when one is given. Returns the
 /// pidfd, which becomes readable once the process has died.
-pub fn kill_verified(pid: u32, start_time: Option<u64>) -> Option<OwnedFd> {
+pub(crate) fn kill_verified(pid: u32, start_time: Option<u64>) -> Option<OwnedFd> {
     let raw = rustix::process::Pid::from_raw(pid as i32)?;
     let fd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()).ok()?;
     if let Some(expected) = start_time {
@@ -100,7 +100,7 @@ pub fn kill_verified(pid: u32, start_time: Option<u64>) -> Option<OwnedFd> {
 
 /// Waits (at most `timeout`) until every process behind these pidfds has died, so a later
 /// sweep never sees a process it already killed. Says, for each, whether it died.
-pub fn wait_dead<F: AsFd>(fds: &[F], timeout: std::time::Duration) -> Vec<bool> {
+pub(crate) fn wait_dead<F: AsFd>(fds: &[F], timeout: std::time::Duration) -> Vec<bool> {
     use rustix::event::{PollFd, PollFlags, poll};
     let deadline = std::time::Instant::now() + timeout;
     let mut dead = vec![false; fds.len()];
@@ -189,7 +189,7 @@ fn sweep_where(
 }
 
 /// Kills what is left of `node`'s tree and says who it was.
-pub fn sweep(node: &str, session_id: &str, known: &[Known], spare: &[u32]) -> Vec<Survivor> {
+pub(crate) fn sweep(node: &str, session_id: &str, known: &[Known], spare: &[u32]) -> Vec<Survivor> {
     let known_pids: HashSet<(u32, u64)> = known.iter().map(|k| (k.pid, k.start_time)).collect();
     sweep_where(spare, |pid, start, marked| {
         (marked == Some(node) && marker(pid).is_some_and(|(_, s)| s == session_id))
@@ -202,14 +202,15 @@ pub fn sweep(node: &str, session_id: &str, known: &[Known], spare: &[u32]) -> Ve
 
 /// A survivor sweep that failed (a panic in it: a bug), so leftovers may not have been killed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SweepFailed {
+pub(crate) struct SweepFailed {
     /// What the panic said.
     pub what: String,
 }
 
 impl SweepFailed {
     /// A failure, not bad input.
-    pub fn exit_code(&self) -> u8 {
+    #[allow(dead_code, clippy::unused_self)] // to be read by the one print site (the errors part of issue 11)
+    pub(crate) fn exit_code(&self) -> u8 {
         1
     }
 }
@@ -224,7 +225,7 @@ impl std::error::Error for SweepFailed {}
 
 /// Runs a sweep so that a panic in it (a bug) becomes a message instead of ending gracewatch
 /// before it has recorded how the session ended.
-pub fn guarded<T>(sweep: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, SweepFailed> {
+pub(crate) fn guarded<T>(sweep: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, SweepFailed> {
     std::panic::catch_unwind(sweep).map_err(|panic| SweepFailed {
         what: panic
             .downcast_ref::<&str>()
@@ -235,13 +236,13 @@ pub fn guarded<T>(sweep: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<
 }
 
 /// Kills every remaining descendant of gracewatch (the end of a session), whoever's it is.
-pub fn sweep_all(spare: &[u32]) -> Vec<(Option<String>, Survivor)> {
+pub(crate) fn sweep_all(spare: &[u32]) -> Vec<(Option<String>, Survivor)> {
     sweep_where(spare, |_, _, _| true)
 }
 
 /// Every process on the machine carrying this session's id in its environment or belonging to
 /// one of `groups` (the guardian's last resort), with start times.
-pub fn scan_marked(session_id: &str, groups: &[u32]) -> Vec<(u32, u64)> {
+pub(crate) fn scan_marked(session_id: &str, groups: &[u32]) -> Vec<(u32, u64)> {
     let me = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();

@@ -6,7 +6,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 /// Registers `pidfd` for readability (it becomes readable when the process exits).
-pub fn register(pidfd: Arc<OwnedFd>) -> std::io::Result<AsyncFd<Arc<OwnedFd>>> {
+pub(crate) fn register(pidfd: Arc<OwnedFd>) -> std::io::Result<AsyncFd<Arc<OwnedFd>>> {
     // SAFETY: `register_with_interest` needs the fd to stay open and unchanged for the life of
     // the `AsyncFd`. The `AsyncFd` owns an `Arc<OwnedFd>`: the `OwnedFd` cannot be closed while
     // any clone of the `Arc` lives, and an `OwnedFd`'s raw fd never changes.

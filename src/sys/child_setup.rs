@@ -11,7 +11,7 @@ use std::process::Command;
 /// service manager does: signals ignored by whoever started gracewatch (a shell's `&` ignores
 /// SIGINT and SIGQUIT, `nohup` SIGHUP) or blocked by it would otherwise stay so across exec,
 /// and a node would never see them.
-pub fn die_with_parent(cmd: &mut Command) {
+pub(crate) fn die_with_parent(cmd: &mut Command) {
     let parent = rustix::process::getpid();
     // SAFETY: the closure runs in the child between fork and exec, where only
     // async-signal-safe operations are allowed. It makes raw syscalls only: prctl and getppid

@@ -3,7 +3,7 @@
 
 /// Forks; in the child, runs `child` (which must only make raw syscalls: every other thread
 /// of the parent is gone, possibly holding locks) and exits with its status.
-pub fn fork_without_exec(child: fn() -> i32) -> std::io::Result<u32> {
+pub(crate) fn fork_without_exec(child: fn() -> i32) -> std::io::Result<u32> {
     // SAFETY: fork is safe to call; what is unsafe is running arbitrary code in the child of a
     // multi-threaded parent. The child runs only `child`, whose contract is raw syscalls only,
     // and leaves with `_exit`, never returning into the parent's stack or destructors.

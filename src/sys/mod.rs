@@ -2,9 +2,9 @@
 //! Every block says why it is sound.
 
 #[cfg(feature = "supervisor")]
-pub mod async_pidfd;
+pub(crate) mod async_pidfd;
 #[cfg(feature = "supervisor")]
-pub mod child_setup;
+pub(crate) mod child_setup;
 #[cfg(feature = "supervisor")]
-pub mod demo_fork;
-pub mod signal_mask;
+pub(crate) mod demo_fork;
+pub(crate) mod signal_mask;

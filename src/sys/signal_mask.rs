@@ -8,7 +8,7 @@
 /// Unblocks every signal in the calling thread. Called first thing in `main`, before any
 /// thread exists, so that every thread of gracewatch inherits the empty mask; and in a node's
 /// child between fork and exec (it is async-signal-safe: two syscall wrappers, no allocation).
-pub fn unblock_all() {
+pub(crate) fn unblock_all() {
     // SAFETY: `sigemptyset` initializes a set that lives on this stack frame, and `sigprocmask`
     // reads it and changes only the calling thread's mask (the old mask is not asked for:
     // null). No memory is shared with another thread.

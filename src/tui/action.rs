@@ -3,7 +3,7 @@
 use crate::control::protocol::Request;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Send this request to the supervisor (stop, kill, stop all, signal).
     Send(Request),
     /// Freeze the display on the state shown now; updates keep folding in behind it.

@@ -1,6 +1,6 @@
 //! `Ui`: everything the cockpit remembers that is not the session's state: which pane has
 //! focus, each pane's own state (see [`super::panes`]: the table's selection and sort, the
-//! log's scroll), which prompt is open. Keys change it (see [`super::input`]); views read it.
+//! log's scroll), which prompt is open. Keys change it (see `super::input`); views read it.
 
 use super::panes::detail::DetailPane;
 use super::panes::hazards::HazardsPane;
@@ -78,7 +78,7 @@ pub enum Overlay {
     },
     Confirm(Confirm),
     /// The signal picker of `x`: the node and the highlighted entry of
-    /// [`PICKER_SIGNALS`](super::panes::picker::PICKER_SIGNALS).
+    /// `PICKER_SIGNALS`.
     Picker {
         node: String,
         index: usize,
@@ -121,7 +121,7 @@ pub struct Notice {
 }
 
 /// How long a notice stays, ns.
-pub const NOTICE_NS: u64 = 4_000_000_000;
+pub(crate) const NOTICE_NS: u64 = 4_000_000_000;
 
 /// The stop the cockpit waits for before it returns (in-process quit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use crate::state::NodeState;
 
 /// What the cockpit shows for one signal of one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandlerMark {
+pub(crate) enum HandlerMark {
     /// Not sampled yet.
     Unknown,
     Default,
@@ -19,7 +19,7 @@ pub enum HandlerMark {
 }
 
 impl HandlerMark {
-    pub const ALL: [HandlerMark; 6] = [
+    pub(crate) const ALL: [HandlerMark; 6] = [
         HandlerMark::Default,
         HandlerMark::Caught,
         HandlerMark::Ignored,
@@ -28,7 +28,7 @@ impl HandlerMark {
         HandlerMark::Unknown,
     ];
 
-    pub fn glyph(self) -> &'static str {
+    pub(crate) fn glyph(self) -> &'static str {
         match self {
             HandlerMark::Unknown => "?",
             HandlerMark::Default => "·",
@@ -39,7 +39,7 @@ impl HandlerMark {
         }
     }
 
-    pub fn meaning(self) -> &'static str {
+    pub(crate) fn meaning(self) -> &'static str {
         match self {
             HandlerMark::Unknown => "not sampled yet",
             HandlerMark::Default => "default action (usually: die on the spot)",
@@ -51,7 +51,7 @@ impl HandlerMark {
     }
 
     /// A failed claim outranks what the kernel shows; then ignored, blocked, caught, default.
-    pub fn of(node: &NodeState, sig: Signal, blocked_everywhere: crate::event::SigSet) -> HandlerMark {
+    pub(crate) fn of(node: &NodeState, sig: Signal, blocked_everywhere: crate::event::SigSet) -> HandlerMark {
         if node.failed_claim_for(sig).is_some() {
             return HandlerMark::Failed;
         }
@@ -67,7 +67,7 @@ impl HandlerMark {
 }
 
 /// A draining bar: `remaining` of `total`, `width` cells, eighth-cell resolution.
-pub fn gauge(remaining: u64, total: u64, width: usize) -> String {
+pub(crate) fn gauge(remaining: u64, total: u64, width: usize) -> String {
     const PARTS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
     if width == 0 {
         return String::new();
@@ -90,13 +90,13 @@ pub fn gauge(remaining: u64, total: u64, width: usize) -> String {
 }
 
 /// `12:34:56` (UTC) of a Unix time in ms.
-pub fn utc_hms(unix_ms: u64) -> String {
+pub(crate) fn utc_hms(unix_ms: u64) -> String {
     let secs = unix_ms / 1000;
     format!("{:02}:{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60)
 }
 
 /// `2026-05-01 12:34:56` (UTC) of a Unix time in ms.
-pub fn utc_datetime(unix_ms: u64) -> String {
+pub(crate) fn utc_datetime(unix_ms: u64) -> String {
     let days = (unix_ms / 86_400_000) as i64;
     let (y, m, d) = civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02} {}", utc_hms(unix_ms))
@@ -117,7 +117,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// Exit cause for a table cell; `short` for narrow screens.
-pub fn cause_label(cause: ExitCause, short: bool) -> String {
+pub(crate) fn cause_label(cause: ExitCause, short: bool) -> String {
     match (cause, short) {
         (ExitCause::KilledAtDeadline, false) => "killed-at-deadline".into(),
         (ExitCause::KilledAtDeadline, true) => "killed@dl".into(),
@@ -133,7 +133,7 @@ pub fn cause_label(cause: ExitCause, short: bool) -> String {
 }
 
 /// A stage for narrow cells: `msg`, `TERM`, `KILL`.
-pub fn stage_short(stage: StageAction) -> String {
+pub(crate) fn stage_short(stage: StageAction) -> String {
     match stage {
         StageAction::Message => "msg".to_string(),
         StageAction::Signal(s) => s.short_name(),
@@ -142,12 +142,12 @@ pub fn stage_short(stage: StageAction) -> String {
 }
 
 /// `12.3%` from per mille of one core.
-pub fn cpu(permille: u32) -> String {
+pub(crate) fn cpu(permille: u32) -> String {
     format!("{}.{}%", permille / 10, permille % 10)
 }
 
 /// Cuts `s` to `width` characters, ending in `…` when cut.
-pub fn fit(s: &str, width: usize) -> String {
+pub(crate) fn fit(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.to_string();
     }
@@ -160,7 +160,7 @@ pub fn fit(s: &str, width: usize) -> String {
 }
 
 /// Seconds with one decimal for countdowns: `7.8s`, `1m03s` past a minute.
-pub fn countdown(ns: u64) -> String {
+pub(crate) fn countdown(ns: u64) -> String {
     let ms = ns / 1_000_000;
     if ms < 60_000 { format!("{}.{}s", ms / 1000, (ms / 100) % 10) } else { crate::util::fmt_ms(ms) }
 }

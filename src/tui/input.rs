@@ -14,7 +14,7 @@ use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 /// Lines a mouse wheel notch scrolls.
 const WHEEL: usize = 3;
 
-pub fn on_key(ev: KeyEvent, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn on_key(ev: KeyEvent, ui: &mut Ui, state: &State) -> Option<Action> {
     let key = Key::from_event(ev)?;
     if panes::prompt::type_key(key, ui) {
         return None;
@@ -23,7 +23,7 @@ pub fn on_key(ev: KeyEvent, ui: &mut Ui, state: &State) -> Option<Action> {
     panes::run(binding.cmd, binding.ctx, ui, state)
 }
 
-pub fn on_mouse(ev: MouseEvent, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn on_mouse(ev: MouseEvent, ui: &mut Ui, state: &State) -> Option<Action> {
     let up = match ev.kind {
         MouseEventKind::ScrollUp => true,
         MouseEventKind::ScrollDown => false,
@@ -54,7 +54,7 @@ pub fn on_mouse(ev: MouseEvent, ui: &mut Ui, state: &State) -> Option<Action> {
 }
 
 /// A paste goes into an open prompt (its first line); `true` if one took it.
-pub fn on_paste(text: &str, ui: &mut Ui) -> bool {
+pub(crate) fn on_paste(text: &str, ui: &mut Ui) -> bool {
     panes::prompt::paste(text, ui)
 }
 

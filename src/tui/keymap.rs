@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// A key as the keymap names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Key {
+pub(crate) enum Key {
     Char(char),
     Ctrl(char),
     Enter,
@@ -26,7 +26,7 @@ pub enum Key {
 
 impl Key {
     /// The key of a press or repeat (releases are ignored).
-    pub fn from_event(ev: KeyEvent) -> Option<Key> {
+    pub(crate) fn from_event(ev: KeyEvent) -> Option<Key> {
         if ev.kind == KeyEventKind::Release {
             return None;
         }
@@ -51,7 +51,7 @@ impl Key {
         })
     }
 
-    pub fn label(self) -> String {
+    pub(crate) fn label(self) -> String {
         match self {
             Key::Char(' ') => "space".to_string(),
             Key::Char(c) => c.to_string(),
@@ -75,7 +75,7 @@ impl Key {
 
 /// Where a binding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Context {
+pub(crate) enum Context {
     /// Anywhere no prompt is open.
     Global,
     /// The nodes table has focus.
@@ -100,7 +100,7 @@ pub enum Context {
 }
 
 impl Context {
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Context::Global => "Anywhere",
             Context::Table => "Nodes table",
@@ -118,7 +118,7 @@ impl Context {
     }
 
     /// Contexts in the order the help screen lists them.
-    pub const ALL: [Context; 12] = [
+    pub(crate) const ALL: [Context; 12] = [
         Context::Replay,
         Context::Global,
         Context::Table,
@@ -134,7 +134,7 @@ impl Context {
     ];
 
     /// Does this context ever apply in the live cockpit, in replay?
-    pub fn applies(self, replay: bool) -> bool {
+    pub(crate) fn applies(self, replay: bool) -> bool {
         match self {
             Context::Replay | Context::Goto => replay,
             Context::Confirm | Context::Picker | Context::Closed => !replay,
@@ -146,7 +146,7 @@ impl Context {
 /// What a binding does; its meaning can depend on the context (`↓` moves the selection in the
 /// table and scrolls the log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     Up,
     Down,
     PageUp,
@@ -190,7 +190,7 @@ pub enum Command {
     StopDisabled,
 }
 
-pub struct Binding {
+pub(crate) struct Binding {
     pub keys: &'static [Key],
     pub ctx: Context,
     pub cmd: Command,
@@ -215,7 +215,7 @@ use Context as X;
 use Key as K;
 
 /// Every binding. Within a context, the order is the key bar's order.
-pub static KEYMAP: &[Binding] = &[
+pub(crate) static KEYMAP: &[Binding] = &[
     // Replay: in force over the panes' keys (so g/G move the replay, not the selection).
     b(&[K::Char(' ')], X::Replay, C::PlayPause, "play / pause the replay", Some("play/pause")),
     b(
@@ -337,7 +337,7 @@ pub static KEYMAP: &[Binding] = &[
 ];
 
 /// The context of the focused pane (the table or the detail pane, the log, the hazards).
-pub fn focused_pane(ui: &Ui) -> Context {
+pub(crate) fn focused_pane(ui: &Ui) -> Context {
     match (ui.focus, ui.view) {
         (Pane::Nodes, View::Table) => Context::Table,
         (Pane::Nodes, View::Detail) => Context::Detail,
@@ -347,7 +347,7 @@ pub fn focused_pane(ui: &Ui) -> Context {
 }
 
 /// The contexts in force, most specific first.
-pub fn contexts(ui: &Ui) -> Vec<Context> {
+pub(crate) fn contexts(ui: &Ui) -> Vec<Context> {
     match &ui.overlay {
         Overlay::Help { .. } => return vec![Context::Help],
         Overlay::Confirm(_) => return vec![Context::Confirm],
@@ -369,18 +369,18 @@ pub fn contexts(ui: &Ui) -> Vec<Context> {
 }
 
 /// The binding `key` triggers in these contexts.
-pub fn lookup(key: Key, contexts: &[Context]) -> Option<&'static Binding> {
+pub(crate) fn lookup(key: Key, contexts: &[Context]) -> Option<&'static Binding> {
     contexts.iter().find_map(|ctx| KEYMAP.iter().find(|b| b.ctx == *ctx && b.keys.contains(&key)))
 }
 
 /// All bindings of one context, in table order.
-pub fn bindings(ctx: Context) -> impl Iterator<Item = &'static Binding> {
+pub(crate) fn bindings(ctx: Context) -> impl Iterator<Item = &'static Binding> {
     KEYMAP.iter().filter(move |b| b.ctx == ctx)
 }
 
 /// The key bar: (key, what) for the contexts in force, most specific first, each command once,
 /// and only where the key does that here (not taken by a more specific context).
-pub fn bar(ui: &Ui) -> Vec<(String, &'static str)> {
+pub(crate) fn bar(ui: &Ui) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
     let mut seen: Vec<Command> = Vec::new();
     let ctxs = contexts(ui);
@@ -400,7 +400,7 @@ pub fn bar(ui: &Ui) -> Vec<(String, &'static str)> {
 
 /// The keys of a binding that reach it: in replay, the replay context takes its keys from the
 /// panes and from the global bindings (`g`, `G`, space, the stop keys).
-pub fn live_keys(b: &Binding, replay: bool) -> Vec<Key> {
+pub(crate) fn live_keys(b: &Binding, replay: bool) -> Vec<Key> {
     let under_replay =
         matches!(b.ctx, Context::Global | Context::Table | Context::Detail | Context::Log | Context::Hazards);
     b.keys

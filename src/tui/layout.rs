@@ -6,10 +6,10 @@ use crate::state::State;
 use ratatui::layout::Rect;
 
 /// At least this wide: the log and the hazards sit side by side, all table columns fit.
-pub const WIDE: u16 = 120;
+pub(crate) const WIDE: u16 = 120;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Areas {
+pub(crate) struct Areas {
     pub header: Rect,
     /// The nodes table or the detail pane.
     pub main: Rect,
@@ -23,13 +23,7 @@ pub struct Areas {
     pub footer: Rect,
 }
 
-impl Areas {
-    pub fn wide(self) -> bool {
-        self.header.width >= WIDE
-    }
-}
-
-pub fn areas(screen: Rect, ui: &Ui, state: &State) -> Areas {
+pub(crate) fn areas(screen: Rect, ui: &Ui, state: &State) -> Areas {
     let Rect { x, y, width: w, height: h } = screen;
     let header = Rect::new(x, y, w, h.min(1));
     let footer = Rect::new(x, (y + h).saturating_sub(1).max(y), w, u16::from(h >= 2));
@@ -75,7 +69,7 @@ pub fn areas(screen: Rect, ui: &Ui, state: &State) -> Areas {
 }
 
 /// Lines the confirm or search prompt needs at `width` (a long plan wraps, up to 3 lines).
-pub fn prompt_lines(ui: &Ui, width: u16) -> u16 {
+pub(crate) fn prompt_lines(ui: &Ui, width: u16) -> u16 {
     match &ui.overlay {
         Overlay::Confirm(c) => {
             let len = c.text.chars().count() + 2;
@@ -87,11 +81,11 @@ pub fn prompt_lines(ui: &Ui, width: u16) -> u16 {
 }
 
 /// Rows of table data that fit in the main area (borders and the header row excluded).
-pub fn table_rows(main: Rect) -> usize {
+pub(crate) fn table_rows(main: Rect) -> usize {
     usize::from(main.height.saturating_sub(3))
 }
 
 /// Lines inside a bordered pane.
-pub fn inner_rows(area: Rect) -> usize {
+pub(crate) fn inner_rows(area: Rect) -> usize {
     usize::from(area.height.saturating_sub(2))
 }

@@ -24,7 +24,12 @@ fn bottom_index(log: &Log, filter: Option<&str>, anchor: Option<u64>) -> Option<
 }
 
 /// The lines to show, oldest first, at most `height`, each with its absolute number.
-pub fn window<'a>(log: &'a Log, filter: Option<&str>, anchor: Option<u64>, height: usize) -> Vec<(u64, &'a LogLine)> {
+pub(crate) fn window<'a>(
+    log: &'a Log,
+    filter: Option<&str>,
+    anchor: Option<u64>,
+    height: usize,
+) -> Vec<(u64, &'a LogLine)> {
     let Some(bottom) = bottom_index(log, filter, anchor) else { return Vec::new() };
     let mut out: Vec<(u64, &LogLine)> = (0..=bottom)
         .rev()
@@ -38,7 +43,7 @@ pub fn window<'a>(log: &'a Log, filter: Option<&str>, anchor: Option<u64>, heigh
 
 /// The anchor after scrolling `by` lines towards older (`up`) or newer lines. Reaching the end
 /// of the log returns `None`: follow again.
-pub fn scroll(log: &Log, filter: Option<&str>, anchor: Option<u64>, by: usize, up: bool) -> Option<u64> {
+pub(crate) fn scroll(log: &Log, filter: Option<&str>, anchor: Option<u64>, by: usize, up: bool) -> Option<u64> {
     let bottom = bottom_index(log, filter, anchor)?;
     let len = log.lines.len();
     if up {
@@ -56,13 +61,13 @@ pub fn scroll(log: &Log, filter: Option<&str>, anchor: Option<u64>, by: usize, u
 }
 
 /// The anchor for the oldest line (`Home`).
-pub fn top(log: &Log, filter: Option<&str>) -> Option<u64> {
+pub(crate) fn top(log: &Log, filter: Option<&str>) -> Option<u64> {
     (0..log.lines.len()).find(|i| keep(&log.lines[*i], filter)).map(|i| log.dropped + i as u64)
 }
 
 /// The next line matching `query`, searching older lines from just above the bottom line shown
 /// (`older`), or newer lines from just below it. Wraps around once.
-pub fn find(log: &Log, filter: Option<&str>, anchor: Option<u64>, query: &str, older: bool) -> Option<u64> {
+pub(crate) fn find(log: &Log, filter: Option<&str>, anchor: Option<u64>, query: &str, older: bool) -> Option<u64> {
     let len = log.lines.len();
     if len == 0 || query.is_empty() {
         return None;
@@ -78,7 +83,7 @@ pub fn find(log: &Log, filter: Option<&str>, anchor: Option<u64>, query: &str, o
 }
 
 /// The newest line matching `query` (committing a search).
-pub fn newest(log: &Log, filter: Option<&str>, query: &str) -> Option<u64> {
+pub(crate) fn newest(log: &Log, filter: Option<&str>, query: &str) -> Option<u64> {
     (0..log.lines.len())
         .rev()
         .find(|i| keep(&log.lines[*i], filter) && !matches(&log.lines[*i].text, query).is_empty())
@@ -86,7 +91,7 @@ pub fn newest(log: &Log, filter: Option<&str>, query: &str) -> Option<u64> {
 }
 
 /// Byte ranges of `query` in `text`, ASCII case-insensitive, not overlapping.
-pub fn matches(text: &str, query: &str) -> Vec<(usize, usize)> {
+pub(crate) fn matches(text: &str, query: &str) -> Vec<(usize, usize)> {
     let (t, q) = (text.as_bytes(), query.as_bytes());
     let mut out = Vec::new();
     if q.is_empty() || q.len() > t.len() {

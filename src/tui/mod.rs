@@ -2,31 +2,29 @@
 //!
 //! - Views ([`views`]) are pure functions of `(&State, &Ui, now)`; replay can reuse them with
 //!   its own driver.
-//! - Keys map to actions purely ([`input::on_key`]), through one table ([`keymap::KEYMAP`])
+//! - Keys map to actions purely (`input::on_key`), through one table (`keymap::KEYMAP`)
 //!   that also draws the key bar and the help screen; each pane ([`panes`]) keeps its own
 //!   state and carries out the commands of its context.
 //! - [`driver`] is the live loop; [`replay_driver`] the replay's (same views, a replay clock);
-//!   [`terminal`] sets the terminal up and always restores it.
+//!   `terminal` sets the terminal up and always restores it.
 
 pub mod action;
 pub mod app;
 pub mod driver;
 pub mod error;
-pub mod format;
-pub mod input;
-pub mod keymap;
-pub mod layout;
-pub mod logview;
+pub(crate) mod format;
+pub(crate) mod input;
+pub(crate) mod keymap;
+pub(crate) mod layout;
+pub(crate) mod logview;
 pub mod panes;
 pub mod replay_driver;
-pub mod terminal;
+pub(crate) mod terminal;
 pub mod theme;
 pub mod views;
 
-pub use action::Action;
 pub use app::Ui;
 pub use error::Error;
-pub use input::{on_key, on_mouse};
 pub use views::Screen;
 
 use crate::control::link::SessionLink;

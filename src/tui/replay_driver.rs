@@ -26,9 +26,9 @@ use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 /// Shortest time between two frames.
-pub const FRAME: Duration = super::driver::FRAME;
+pub(crate) const FRAME: Duration = super::driver::FRAME;
 /// How often the clock moves while playing.
-pub const TICK: Duration = super::driver::TICK;
+pub(crate) const TICK: Duration = super::driver::TICK;
 /// How often the header's indexing progress is refreshed.
 const INDEX_POLL: Duration = Duration::from_millis(250);
 /// Folding time one advance may take before the frame is drawn anyway (the replay then runs
@@ -127,7 +127,7 @@ impl ReplaySession {
     }
 
     /// The screen was resized.
-    pub fn resize(&mut self, screen: Rect) {
+    pub(crate) fn resize(&mut self, screen: Rect) {
         self.ui.screen = screen;
     }
 
@@ -214,7 +214,7 @@ impl ReplaySession {
     /// Moves to session time `t` (clamped to the journal's end when known): the state of
     /// every event at or before it. Past what the index has read, the seek waits for the index
     /// (shown in the header; the keys stay live) rather than fold from far behind.
-    pub fn seek(&mut self, t: u64, wall: u64) {
+    pub(crate) fn seek(&mut self, t: u64, wall: u64) {
         self.go(SeekTarget::Time(t), wall);
     }
 
@@ -349,7 +349,7 @@ impl ReplaySession {
     }
 
     /// What a terminal key does; `Some` ends the replay.
-    pub fn on_key(&mut self, key: crossterm::event::KeyEvent, wall: u64) -> Option<TuiExit> {
+    pub(crate) fn on_key(&mut self, key: crossterm::event::KeyEvent, wall: u64) -> Option<TuiExit> {
         let before = self.ui.notice.take();
         let action = input::on_key(key, &mut self.ui, &self.player.state);
         self.after_input(before, action, wall)
@@ -376,7 +376,7 @@ impl ReplaySession {
     }
 
     /// A terminal event: (redraw?, end?).
-    pub fn on_terminal_event(&mut self, ev: TermEvent, wall: u64) -> (bool, Option<TuiExit>) {
+    pub(crate) fn on_terminal_event(&mut self, ev: TermEvent, wall: u64) -> (bool, Option<TuiExit>) {
         match ev {
             TermEvent::Key(k) => (true, self.on_key(k, wall)),
             TermEvent::Mouse(m) => match m.kind {
@@ -447,7 +447,7 @@ impl ReplaySession {
     }
 
     /// How long the loop may sleep if nothing happens (not counting a pending frame).
-    pub fn idle_for(&self, wall: u64) -> Option<Duration> {
+    pub(crate) fn idle_for(&self, wall: u64) -> Option<Duration> {
         let mut wait: Option<Duration> = None;
         let mut consider = |d: Duration| wait = Some(wait.map_or(d, |w| w.min(d)));
         if self.clock.playing() {

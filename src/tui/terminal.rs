@@ -22,7 +22,7 @@ static RAW: AtomicBool = AtomicBool::new(false);
 static SCREEN: AtomicBool = AtomicBool::new(false);
 
 /// Puts the terminal back as the shell left it. Does nothing if it already is.
-pub fn restore() -> io::Result<()> {
+pub(crate) fn restore() -> io::Result<()> {
     let raw = if RAW.swap(false, Ordering::SeqCst) { disable_raw_mode() } else { Ok(()) };
     let screen = if SCREEN.swap(false, Ordering::SeqCst) {
         execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, Show)
@@ -33,13 +33,13 @@ pub fn restore() -> io::Result<()> {
 }
 
 /// Owns the terminal's cockpit mode; dropping it restores the terminal.
-pub struct TerminalGuard {
+pub(crate) struct TerminalGuard {
     previous_hook: Arc<Hook>,
 }
 
 impl TerminalGuard {
     /// Enters raw mode and the alternate screen and installs the panic hook.
-    pub fn enter() -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
+    pub(crate) fn enter() -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
         let previous_hook: Arc<Hook> = Arc::new(std::panic::take_hook());
         let chained = Arc::clone(&previous_hook);
         std::panic::set_hook(Box::new(move |info| {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// A session that could not start: nothing ran, and what it had made is removed.
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub(crate) enum StartError {
     #[error("cannot create the runtime directory: {0}")]
     RuntimeDir(#[source] io::Error),
     #[error("cannot open the control socket {}: {source}", path.display())]
@@ -33,22 +33,26 @@ pub enum StartError {
 
 /// A session that could not run its loop.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub(crate) enum RunError {
     /// SIGINT, SIGTERM and SIGHUP to gracewatch could not be watched (nothing was started).
     #[error("{0}")]
     Signals(#[source] io::Error),
 }
 
 impl StartError {
-    /// A failure, not bad input.
-    pub fn exit_code(&self) -> u8 {
+    /// A failure, not bad input (every kind: the session could not do its work). A method, so
+    /// the print site asks every error the same way.
+    #[allow(clippy::unused_self)]
+    pub(crate) fn exit_code(&self) -> u8 {
         1
     }
 }
 
 impl RunError {
-    /// A failure, not bad input.
-    pub fn exit_code(&self) -> u8 {
+    /// A failure, not bad input (every kind: the session could not do its work). A method, so
+    /// the print site asks every error the same way.
+    #[allow(clippy::unused_self)]
+    pub(crate) fn exit_code(&self) -> u8 {
         1
     }
 }

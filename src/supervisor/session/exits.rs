@@ -17,7 +17,7 @@ use crate::event::{EventKind, ExitCause, Requester, Signal};
 use crate::supervisor::reaper::Reaped;
 
 /// The longest a reaped leader's exit waits for its pipes and connections to close.
-pub const EXIT_DRAIN_NS: u64 = 100_000_000;
+pub(super) const EXIT_DRAIN_NS: u64 = 100_000_000;
 /// An exit this soon after a signal someone sent by hand (the cockpit's `x`) is put down to
 /// that signal ("signalled by the operator (SIGINT)"); later, the node ended on its own. A
 /// node that dies *of* that signal is put down to it whenever it dies.

@@ -41,21 +41,20 @@ use crate::manifest::Manifest;
 use crate::probe::{Intensity, Probe};
 use crate::state::Phase;
 use crate::stop_engine::StopEngine;
-pub use error::{RunError, StartError};
+pub(crate) use error::{RunError, StartError};
 use mode::Mode;
-pub use start::random_hex;
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-pub use watch::Targets;
+pub(crate) use watch::Targets;
 
 /// How long the end of a session waits for its last control answers to be written.
 const CONTROL_DRAIN: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What a session is asked to do.
-pub struct SessionConfig {
+pub(crate) struct SessionConfig {
     pub manifest: Manifest,
     pub mode: SessionMode,
     /// `None`: the default path.
@@ -72,7 +71,7 @@ pub struct SessionConfig {
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionOutcome {
+pub(crate) struct SessionOutcome {
     pub journal: Option<PathBuf>,
     /// Every node ended cleanly (exited 0 or stopped before its deadline).
     pub clean: bool,
@@ -83,7 +82,7 @@ pub struct SessionOutcome {
 
 /// The handle others use to reach the session.
 #[derive(Clone)]
-pub struct SessionHandle {
+pub(crate) struct SessionHandle {
     pub session: String,
     pub commands: mpsc::Sender<Command>,
     pub journal: Option<PathBuf>,
@@ -114,7 +113,7 @@ struct Sockets {
     secrets: Secrets,
 }
 
-pub struct Session {
+pub(crate) struct Session {
     cfg: SessionConfig,
     clock: Clock,
     hub: Hub,
@@ -146,7 +145,7 @@ pub struct Session {
 
 impl Session {
     /// Starts the nodes and runs until the session ends.
-    pub async fn run(mut self) -> Result<SessionOutcome, RunError> {
+    pub(crate) async fn run(mut self) -> Result<SessionOutcome, RunError> {
         let mut signals = signal_hook_tokio::Signals::new([
             signal_hook::consts::SIGINT,
             signal_hook::consts::SIGTERM,

@@ -25,7 +25,7 @@ use std::sync::atomic::AtomicBool;
 use tokio::sync::mpsc;
 
 /// Random hex from the kernel.
-pub fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     use std::io::Read;
     let mut buf = vec![0u8; bytes];
     if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).is_err() {
@@ -182,7 +182,7 @@ fn install_python_client(session: &str, hub: &mut Hub, clock: Clock) -> Option<P
 impl Session {
     /// Sets everything up (journal, sockets, guardian, reaper, spawner, probe). Nodes start
     /// when [`Session::run`] does.
-    pub fn start(cfg: SessionConfig) -> Result<(Session, SessionHandle), StartError> {
+    pub(crate) fn start(cfg: SessionConfig) -> Result<(Session, SessionHandle), StartError> {
         let name = cfg.manifest.name.clone();
         crate::control::session::ensure_runtime_dir().map_err(StartError::RuntimeDir)?;
         let control_socket = crate::control::session::control_socket(&name);

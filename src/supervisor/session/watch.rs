@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 /// Which processes to watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Targets {
+pub(crate) enum Targets {
     Pids(Vec<u32>),
     /// Processes whose name or command line contains the pattern, now and as they start.
     Name(String),

@@ -6,7 +6,7 @@ use crate::tui::app::Ui;
 use crate::tui::keymap::Command;
 
 /// A command bound in [`crate::tui::keymap::Context::Closed`].
-pub fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     match cmd {
         Command::Reconnect if ui.link.can_reconnect => Some(Action::Reconnect),
         Command::Reconnect => {

@@ -12,7 +12,7 @@ use crate::tui::keymap::Command;
 use crate::tui::views::confirm as text;
 
 /// A command bound in [`crate::tui::keymap::Context::Confirm`].
-pub fn run(cmd: Command, ui: &mut Ui, _state: &State) -> Option<Action> {
+pub(crate) fn run(cmd: Command, ui: &mut Ui, _state: &State) -> Option<Action> {
     let overlay = std::mem::replace(&mut ui.overlay, Overlay::None);
     match (cmd, overlay) {
         (Command::Yes, Overlay::Confirm(Confirm { kind, .. })) => Some(Action::Send(send(kind, ui))),
@@ -51,7 +51,7 @@ fn ask(ui: &mut Ui, kind: ConfirmKind, text: String) {
 }
 
 /// `s`: asks to stop the selected node gracefully, showing its plan.
-pub fn ask_stop(ui: &mut Ui, state: &State) {
+pub(crate) fn ask_stop(ui: &mut Ui, state: &State) {
     let Some(node) = ui.selected_node(state) else { return };
     match node.phase {
         Phase::Exited => ui.notify(format!("{} has already exited", node.name)),
@@ -63,7 +63,7 @@ pub fn ask_stop(ui: &mut Ui, state: &State) {
 }
 
 /// `K`: asks to SIGKILL the selected node now.
-pub fn ask_kill(ui: &mut Ui, state: &State) {
+pub(crate) fn ask_kill(ui: &mut Ui, state: &State) {
     let Some(node) = ui.selected_node(state) else { return };
     if node.phase == Phase::Exited {
         ui.notify(format!("{} has already exited", node.name));
@@ -73,7 +73,7 @@ pub fn ask_kill(ui: &mut Ui, state: &State) {
 }
 
 /// `S`: asks to stop every node, in order.
-pub fn ask_stop_all(ui: &mut Ui, state: &State) {
+pub(crate) fn ask_stop_all(ui: &mut Ui, state: &State) {
     if alive(state) == 0 {
         ui.notify("nothing to stop: every node has exited");
     } else {
@@ -84,7 +84,7 @@ pub fn ask_stop_all(ui: &mut Ui, state: &State) {
 
 /// The picker's choice: sends `signal` to `node` now; SIGKILL, like `K`, asks first (no
 /// cleanup can run).
-pub fn signal(node: String, signal: Signal, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn signal(node: String, signal: Signal, ui: &mut Ui, state: &State) -> Option<Action> {
     if signal == Signal::KILL {
         let text = state
             .node(&node)
@@ -97,7 +97,7 @@ pub fn signal(node: String, signal: Signal, ui: &mut Ui, state: &State) -> Optio
 
 /// `q`: leaves at once, unless quitting an in-process session with nodes alive: then asks to
 /// stop them all first, the second time to kill them, and then waits for them.
-pub fn quit(ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn quit(ui: &mut Ui, state: &State) -> Option<Action> {
     if ui.link.mode != LinkMode::InProcess || ui.link.closed.is_some() || alive(state) == 0 {
         return Some(Action::Quit);
     }

@@ -16,14 +16,14 @@ pub struct DetailPane {
 }
 
 /// Shows `node` in detail, from the top.
-pub fn open(ui: &mut Ui, node: String) {
+pub(crate) fn open(ui: &mut Ui, node: String) {
     ui.table.selected = Some(node);
     ui.view = View::Detail;
     ui.detail.scroll = 0;
 }
 
 /// A command bound in [`crate::tui::keymap::Context::Detail`].
-pub fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     if cmd == Command::Back {
         ui.view = View::Table;
         return None;

@@ -9,7 +9,7 @@ use crate::tui::keymap::Command;
 use crate::tui::layout::areas;
 
 /// A command bound in [`crate::tui::keymap::Context::Global`].
-pub fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     match cmd {
         Command::Stop => confirm::ask_stop(ui, state),
         Command::Kill => confirm::ask_kill(ui, state),

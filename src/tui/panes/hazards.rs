@@ -16,7 +16,7 @@ pub struct HazardsPane {
 }
 
 /// A command bound in [`crate::tui::keymap::Context::Hazards`].
-pub fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     let cursor = ui.hazards.cursor;
     if cmd == Command::Open {
         let feed = &state.hazard_feed;
@@ -42,7 +42,7 @@ pub fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
 }
 
 /// A left click at screen `row` inside the panel: highlights the hazard drawn there.
-pub fn click(row: u16, ui: &mut Ui, state: &State) {
+pub(crate) fn click(row: u16, ui: &mut Ui, state: &State) {
     let area = areas(ui.screen, ui, state).hazards;
     let mut y = area.y + 1;
     for (i, lines) in visible(state, ui, area) {

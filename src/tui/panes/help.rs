@@ -7,7 +7,7 @@ use crate::tui::keymap::Command;
 use crate::tui::views::help::max_scroll;
 
 /// A command bound in [`crate::tui::keymap::Context::Help`].
-pub fn run(cmd: Command, ui: &mut Ui, _state: &State) -> Option<Action> {
+pub(crate) fn run(cmd: Command, ui: &mut Ui, _state: &State) -> Option<Action> {
     if cmd == Command::Back {
         ui.overlay = Overlay::None;
         return None;

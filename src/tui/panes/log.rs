@@ -21,7 +21,7 @@ pub struct LogPane {
 }
 
 /// A command bound in [`crate::tui::keymap::Context::Log`], or one of the global log keys.
-pub fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     let page = layout::inner_rows(areas(ui.screen, ui, state).log).max(1);
     match cmd {
         Command::Up => scroll(ui, state, 1, true),
@@ -61,7 +61,7 @@ pub fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
 }
 
 /// Commits the typed search (Enter on the search line): shows its newest match.
-pub fn search(input: String, ui: &mut Ui, state: &State) {
+pub(crate) fn search(input: String, ui: &mut Ui, state: &State) {
     if input.is_empty() {
         ui.log.search = None;
         return;
@@ -75,7 +75,7 @@ pub fn search(input: String, ui: &mut Ui, state: &State) {
 }
 
 /// Scrolls `by` lines older (`up`) or newer.
-pub fn scroll(ui: &mut Ui, state: &State, by: usize, up: bool) {
+pub(crate) fn scroll(ui: &mut Ui, state: &State, by: usize, up: bool) {
     let filter = ui.log_filter(state);
     let page = layout::inner_rows(areas(ui.screen, ui, state).log);
     let mut anchor = logview::scroll(&state.log, filter, ui.log.anchor, by, up);

@@ -1,21 +1,21 @@
 //! The cockpit's panes and overlays, a file each: the state each one keeps (selection,
-//! scroll, highlight) and the commands of its [`Context`]. [`run`] hands a command to the
-//! file of the context it was bound in; [`crate::tui::keymap`] is the one table of keys.
+//! scroll, highlight) and the commands of its `Context`. `run` hands a command to the
+//! file of the context it was bound in; `crate::tui::keymap` is the one table of keys.
 //!
-//! A new pane is a file here (its state and its commands), its arm in [`run`], its
-//! [`Context`] and keys in the keymap table, its state as a field of [`Ui`], and its drawing
+//! A new pane is a file here (its state and its commands), its arm in `run`, its
+//! `Context` and keys in the keymap table, its state as a field of [`Ui`], and its drawing
 //! in [`crate::tui::views`] (views stay pure functions of the state and the panes' state).
 
-pub mod closed;
-pub mod confirm;
-pub mod detail;
-pub mod global;
-pub mod hazards;
-pub mod help;
-pub mod log;
-pub mod picker;
-pub mod prompt;
-pub mod replay;
+pub(crate) mod closed;
+pub(crate) mod confirm;
+pub(crate) mod detail;
+pub(crate) mod global;
+pub(crate) mod hazards;
+pub(crate) mod help;
+pub(crate) mod log;
+pub(crate) mod picker;
+pub(crate) mod prompt;
+pub(crate) mod replay;
 pub mod table;
 
 use super::action::Action;
@@ -24,7 +24,7 @@ use super::keymap::{Command, Context};
 use crate::state::State;
 
 /// Carries out one command in the context it was bound in.
-pub fn run(cmd: Command, ctx: Context, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn run(cmd: Command, ctx: Context, ui: &mut Ui, state: &State) -> Option<Action> {
     let run = match ctx {
         Context::Global => global::run,
         Context::Table => table::run,

@@ -9,7 +9,7 @@ use crate::tui::app::{Overlay, Ui};
 use crate::tui::keymap::Command;
 
 /// The signals `x` offers, in order.
-pub const PICKER_SIGNALS: [Signal; 9] = [
+pub(crate) const PICKER_SIGNALS: [Signal; 9] = [
     Signal::TERM,
     Signal::INT,
     Signal::HUP,
@@ -22,7 +22,7 @@ pub const PICKER_SIGNALS: [Signal; 9] = [
 ];
 
 /// A command bound in [`crate::tui::keymap::Context::Picker`].
-pub fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     match cmd {
         Command::Yes => {
             let Overlay::Picker { node, index } = std::mem::replace(&mut ui.overlay, Overlay::None) else {
@@ -48,7 +48,7 @@ pub fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
 }
 
 /// `x`: opens the picker for the selected node, if it has a process to signal.
-pub fn open(ui: &mut Ui, state: &State) {
+pub(crate) fn open(ui: &mut Ui, state: &State) {
     let Some(node) = ui.selected_node(state) else { return };
     if node.phase == crate::state::Phase::Exited || node.pid.is_none() {
         ui.notify(format!("{} has no process to signal", node.name));

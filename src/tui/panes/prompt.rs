@@ -7,7 +7,7 @@ use crate::tui::app::{Overlay, Ui};
 use crate::tui::keymap::{Command, Key};
 
 /// Types `key` into an open prompt; `true` if it was taken as text.
-pub fn type_key(key: Key, ui: &mut Ui) -> bool {
+pub(crate) fn type_key(key: Key, ui: &mut Ui) -> bool {
     let (Overlay::Search { input } | Overlay::Goto { input }) = &mut ui.overlay else { return false };
     match key {
         Key::Char(c) => input.push(c),
@@ -20,14 +20,14 @@ pub fn type_key(key: Key, ui: &mut Ui) -> bool {
 }
 
 /// Pastes the first line of `text` into an open prompt; `true` if one was open.
-pub fn paste(text: &str, ui: &mut Ui) -> bool {
+pub(crate) fn paste(text: &str, ui: &mut Ui) -> bool {
     let (Overlay::Search { input } | Overlay::Goto { input }) = &mut ui.overlay else { return false };
     input.push_str(text.lines().next().unwrap_or_default());
     true
 }
 
 /// A command bound in [`crate::tui::keymap::Context::Search`].
-pub fn search(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn search(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     let overlay = std::mem::replace(&mut ui.overlay, Overlay::None);
     if let (Command::Yes, Overlay::Search { input }) = (cmd, overlay) {
         super::log::search(input, ui, state);
@@ -36,7 +36,7 @@ pub fn search(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
 }
 
 /// A command bound in [`crate::tui::keymap::Context::Goto`].
-pub fn goto(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn goto(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     let overlay = std::mem::replace(&mut ui.overlay, Overlay::None);
     let (Command::Yes, Overlay::Goto { input }) = (cmd, overlay) else { return None };
     let started = state.header.as_ref().map_or(0, |h| h.started_unix_ms);

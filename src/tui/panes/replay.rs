@@ -7,10 +7,10 @@ use crate::tui::app::{Overlay, Ui};
 use crate::tui::keymap::Command;
 
 /// What `s`, `K`, `S` and `x` say in replay.
-pub const STOP_DISABLED: &str = "replay: stop actions are disabled — this is a recording";
+pub(crate) const STOP_DISABLED: &str = "replay: stop actions are disabled — this is a recording";
 
 /// A command bound in [`crate::tui::keymap::Context::Replay`].
-pub fn run(cmd: Command, ui: &mut Ui, _state: &State) -> Option<Action> {
+pub(crate) fn run(cmd: Command, ui: &mut Ui, _state: &State) -> Option<Action> {
     let move_to = match cmd {
         Command::PlayPause => ReplayCmd::PlayPause,
         Command::Faster => ReplayCmd::Faster,

@@ -108,7 +108,7 @@ fn state_rank(n: &NodeState) -> u8 {
 }
 
 /// The first row to show so that `selected` is visible in `height` rows, starting from `offset`.
-pub fn scrolled_offset(offset: usize, selected: usize, height: usize, len: usize) -> usize {
+pub(crate) fn scrolled_offset(offset: usize, selected: usize, height: usize, len: usize) -> usize {
     if height == 0 {
         return selected;
     }
@@ -122,7 +122,7 @@ pub fn scrolled_offset(offset: usize, selected: usize, height: usize, len: usize
 }
 
 /// A command bound in [`crate::tui::keymap::Context::Table`].
-pub fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
+pub(crate) fn run(cmd: Command, ui: &mut Ui, state: &State) -> Option<Action> {
     match cmd {
         Command::Open => {
             if let Some(n) = ui.selected_node(state) {
@@ -171,7 +171,7 @@ fn step(cmd: Command, ui: &mut Ui, state: &State) {
 }
 
 /// A left click at screen `row`, inside the main area showing the table: selects that row.
-pub fn click(row: u16, ui: &mut Ui, state: &State) {
+pub(crate) fn click(row: u16, ui: &mut Ui, state: &State) {
     let main = areas(ui.screen, ui, state).main;
     // Border, then the header row, then data rows from the shown offset.
     let first = main.y + 2;

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
-pub fn render(cx: Ctx, reason: &str, screen: Rect, buf: &mut Buffer) {
+pub(crate) fn render(cx: Ctx, reason: &str, screen: Rect, buf: &mut Buffer) {
     let t = cx.theme;
     let w = 60.min(screen.width);
     let h = 7.min(screen.height);

@@ -30,7 +30,7 @@ pub fn stop_text(node: &NodeState) -> String {
 }
 
 /// `Kill camera now with SIGKILL (its process group, no cleanup)?`
-pub fn kill_text(node: &NodeState) -> String {
+pub(crate) fn kill_text(node: &NodeState) -> String {
     let to = if node.spec.group { "its process group" } else { "its process" };
     let tokens = node.tokens.pending();
     let lost = if tokens > 0 { format!(", {tokens} drop tokens still lent") } else { String::new() };
@@ -38,7 +38,7 @@ pub fn kill_text(node: &NodeState) -> String {
 }
 
 /// `Send SIGKILL to camera now (its process group, no cleanup, outside any stop plan)?`
-pub fn signal_kill_text(node: &NodeState) -> String {
+pub(crate) fn signal_kill_text(node: &NodeState) -> String {
     let to = if node.spec.group { "its process group" } else { "its process" };
     let tokens = node.tokens.pending();
     let lost = if tokens > 0 { format!(", {tokens} drop tokens still lent") } else { String::new() };
@@ -46,13 +46,13 @@ pub fn signal_kill_text(node: &NodeState) -> String {
 }
 
 /// `Stop all 3 nodes, each after those that depend on it: app now; cache after app; db after cache?`
-pub fn stop_all_text(state: &State) -> String {
+pub(crate) fn stop_all_text(state: &State) -> String {
     let order = plan::stop_all(state, false);
     format!("Stop {}, each after those that depend on it: {}?", all_nodes(order.nodes.len()), order.describe())
 }
 
 /// The in-process quit question.
-pub fn quit_text(state: &State) -> String {
+pub(crate) fn quit_text(state: &State) -> String {
     let order = plan::stop_all(state, false);
     let n = order.nodes.len();
     format!(
@@ -64,7 +64,7 @@ pub fn quit_text(state: &State) -> String {
 }
 
 /// Quitting again while the stop of everything runs.
-pub fn quit_force_text(state: &State) -> String {
+pub(crate) fn quit_force_text(state: &State) -> String {
     let names = state.alive_nodes();
     format!(
         "Still waiting for {} to exit ({}). Kill {} now with SIGKILL?",
@@ -74,7 +74,7 @@ pub fn quit_force_text(state: &State) -> String {
     )
 }
 
-pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
+pub(crate) fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
     let t = cx.theme;
     buf.set_style(area, t.prompt);
     let line = match &cx.ui.overlay {

@@ -17,11 +17,11 @@ use ratatui::widgets::{Block, Borders, Padding, Paragraph, Widget};
 use std::fmt::Write as _;
 
 /// Pending tokens listed one by one.
-pub const TOKENS_LISTED: usize = 8;
+pub(crate) const TOKENS_LISTED: usize = 8;
 /// Threads listed one by one.
-pub const THREADS_LISTED: usize = 32;
+pub(crate) const THREADS_LISTED: usize = 32;
 /// Processes listed in the tree.
-pub const PROCS_LISTED: usize = 40;
+pub(crate) const PROCS_LISTED: usize = 40;
 
 /// The columns of text for `area`: one on narrow screens, two on wide ones.
 fn columns(cx: Ctx, node: &NodeState, area: Rect) -> Vec<(Rect, Vec<Line<'static>>)> {
@@ -56,7 +56,7 @@ fn columns(cx: Ctx, node: &NodeState, area: Rect) -> Vec<(Rect, Vec<Line<'static
 }
 
 /// How far the pane can scroll: until the longest column's end is on screen.
-pub fn max_scroll(area: Rect, node: &NodeState, state: &State, now: u64, ui: &Ui) -> u16 {
+pub(crate) fn max_scroll(area: Rect, node: &NodeState, state: &State, now: u64, ui: &Ui) -> u16 {
     let cx = Ctx { state, ui, now, theme: &ui.theme };
     columns(cx, node, area)
         .iter()
@@ -65,7 +65,7 @@ pub fn max_scroll(area: Rect, node: &NodeState, state: &State, now: u64, ui: &Ui
         .unwrap_or(0) as u16
 }
 
-pub fn render(cx: Ctx, node: &NodeState, area: Rect, buf: &mut Buffer) {
+pub(crate) fn render(cx: Ctx, node: &NodeState, area: Rect, buf: &mut Buffer) {
     let t = cx.theme;
     let cols = columns(cx, node, area);
     let below = cols

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
+pub(crate) fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
     let (ui, t) = (cx.ui, cx.theme);
     if let Some(n) = &ui.notice {
         if n.until.is_none_or(|u| cx.now < u) {

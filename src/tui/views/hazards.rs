@@ -14,7 +14,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 /// The hazards on screen in `area`: (index from the newest, its wrapped lines), so that the
 /// highlighted one is visible. Shared with the mouse handler.
-pub fn visible(state: &State, ui: &Ui, area: Rect) -> Vec<(usize, Vec<Line<'static>>)> {
+pub(crate) fn visible(state: &State, ui: &Ui, area: Rect) -> Vec<(usize, Vec<Line<'static>>)> {
     let h = layout::inner_rows(area);
     let width = usize::from(area.width.saturating_sub(2));
     let feed = &state.hazard_feed;
@@ -59,7 +59,7 @@ pub fn visible(state: &State, ui: &Ui, area: Rect) -> Vec<(usize, Vec<Line<'stat
     out
 }
 
-pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
+pub(crate) fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
     let (state, ui, t) = (cx.state, cx.ui, cx.theme);
     let feed = &state.hazard_feed;
     let is_focused = focused(ui, Pane::Hazards);

@@ -11,7 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
+pub(crate) fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
     buf.set_style(area, cx.theme.bar);
     // The long form; without replay's session name (a long one must not cost the rest its
     // words); the compact form.

@@ -117,7 +117,7 @@ fn columns(screen: Rect, t: &Theme, replay: bool) -> Vec<(Rect, Vec<Line<'static
     }
 }
 
-pub fn max_scroll(screen: Rect, replay: bool) -> u16 {
+pub(crate) fn max_scroll(screen: Rect, replay: bool) -> u16 {
     let t = Theme::plain();
     columns(screen, &t, replay)
         .iter()
@@ -126,7 +126,7 @@ pub fn max_scroll(screen: Rect, replay: bool) -> u16 {
         .unwrap_or(0) as u16
 }
 
-pub fn render(cx: Ctx, scroll: u16, screen: Rect, buf: &mut Buffer) {
+pub(crate) fn render(cx: Ctx, scroll: u16, screen: Rect, buf: &mut Buffer) {
     let t = cx.theme;
     let area = frame(screen);
     Clear.render(area, buf);

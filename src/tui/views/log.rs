@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 /// Width of the node column.
 const NODE_W: usize = 12;
 
-pub fn render(cx: Ctx, selected: Option<&NodeState>, area: Rect, buf: &mut Buffer) {
+pub(crate) fn render(cx: Ctx, selected: Option<&NodeState>, area: Rect, buf: &mut Buffer) {
     let (state, ui, t) = (cx.state, cx.ui, cx.theme);
     let filter = if ui.log.only_selected { selected.map(|n| n.name.as_str()) } else { None };
     let h = layout::inner_rows(area);

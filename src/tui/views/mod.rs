@@ -1,18 +1,18 @@
 //! The screen, as pure functions of `(&State, &Ui, now)`: no clock, no I/O. `now` is session
 //! time in ns; the same views serve the live cockpit and replay.
 
-pub mod closed;
+pub(crate) mod closed;
 pub mod confirm;
-pub mod detail;
-pub mod footer;
-pub mod hazards;
-pub mod header;
-pub mod help;
-pub mod log;
-pub mod nodes_table;
-pub mod picker;
-pub mod timeline;
-pub mod wrap;
+pub(crate) mod detail;
+pub(crate) mod footer;
+pub(crate) mod hazards;
+pub(crate) mod header;
+pub(crate) mod help;
+pub(crate) mod log;
+pub(crate) mod nodes_table;
+pub(crate) mod picker;
+pub(crate) mod timeline;
+pub(crate) mod wrap;
 
 use super::app::{Overlay, Pane, Ui, View};
 use super::layout;
@@ -25,7 +25,7 @@ use ratatui::widgets::{Block, Widget};
 
 /// What every view reads.
 #[derive(Clone, Copy)]
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub state: &'a State,
     pub ui: &'a Ui,
     pub now: u64,
@@ -86,13 +86,13 @@ impl Widget for &Screen<'_> {
 }
 
 /// A bordered pane with its title; the focused pane's border stands out.
-pub fn pane<'t>(title: impl Into<Line<'t>>, focused: bool, theme: &Theme) -> Block<'t> {
+pub(crate) fn pane<'t>(title: impl Into<Line<'t>>, focused: bool, theme: &Theme) -> Block<'t> {
     let style = if focused { theme.border_focus } else { theme.border };
     Block::bordered().border_style(style).title(title.into().style(if focused { theme.title } else { theme.text }))
 }
 
 /// Is `pane` the focused one (and no prompt owns the keyboard)?
-pub fn focused(ui: &Ui, pane: Pane) -> bool {
+pub(crate) fn focused(ui: &Ui, pane: Pane) -> bool {
     ui.focus == pane
         && matches!(ui.overlay, Overlay::None | Overlay::Confirm(_) | Overlay::Search { .. } | Overlay::Goto { .. })
 }

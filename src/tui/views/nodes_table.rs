@@ -18,7 +18,7 @@ use ratatui::widgets::{Cell, Row, Table, Widget};
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Col {
+pub(crate) enum Col {
     Name,
     Pid,
     State,
@@ -33,7 +33,7 @@ pub enum Col {
 
 /// The columns that fit `width` (inside the borders), with their widths, and whether cells use
 /// their short forms.
-pub fn columns(width: u16, name_w: u16) -> (Vec<(Col, u16)>, bool) {
+pub(crate) fn columns(width: u16, name_w: u16) -> (Vec<(Col, u16)>, bool) {
     let full: Vec<(Col, u16)> = vec![
         (Col::Name, name_w),
         (Col::Pid, 7),
@@ -101,7 +101,7 @@ fn sort_col(key: SortKey) -> Option<Col> {
     }
 }
 
-pub fn render(cx: Ctx, list: &[&NodeState], area: Rect, buf: &mut Buffer) {
+pub(crate) fn render(cx: Ctx, list: &[&NodeState], area: Rect, buf: &mut Buffer) {
     let (ui, t) = (cx.ui, cx.theme);
     let table = &ui.table;
     let h = layout::table_rows(area);

@@ -23,7 +23,7 @@ fn what(sig: crate::event::Signal) -> &'static str {
     }
 }
 
-pub fn render(cx: Ctx, node: &str, index: usize, screen: Rect, buf: &mut Buffer) {
+pub(crate) fn render(cx: Ctx, node: &str, index: usize, screen: Rect, buf: &mut Buffer) {
     let t = cx.theme;
     let w = 46.min(screen.width);
     let h = (PICKER_SIGNALS.len() as u16 + 2).min(screen.height);

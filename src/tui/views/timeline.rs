@@ -15,7 +15,7 @@ use ratatui::widgets::Widget;
 
 /// What one cell of the bar shows, most important first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Cell {
+pub(crate) enum Cell {
     Here,
     Kill,
     BadExit,
@@ -25,7 +25,7 @@ pub enum Cell {
 }
 
 impl Cell {
-    pub fn glyph(self) -> &'static str {
+    pub(crate) fn glyph(self) -> &'static str {
         match self {
             Cell::Here => "●",
             Cell::Kill => "K",
@@ -36,7 +36,7 @@ impl Cell {
         }
     }
 
-    pub fn meaning(self) -> &'static str {
+    pub(crate) fn meaning(self) -> &'static str {
         match self {
             Cell::Here => "the moment on screen",
             Cell::Kill => "SIGKILL (a grace period ran out, or a forced stop)",
@@ -48,12 +48,12 @@ impl Cell {
     }
 
     /// The legend, in the help screen's order.
-    pub const LEGEND: [Cell; 4] = [Cell::Here, Cell::Stop, Cell::Kill, Cell::BadExit];
+    pub(crate) const LEGEND: [Cell; 4] = [Cell::Here, Cell::Stop, Cell::Kill, Cell::BadExit];
 }
 
 /// The bar's cells for `width` columns: column `i` covers session times up to `(i + 1) / width`
 /// of `end_t`.
-pub fn cells(r: &ReplayView, now: u64, width: usize) -> Vec<Cell> {
+pub(crate) fn cells(r: &ReplayView, now: u64, width: usize) -> Vec<Cell> {
     if width == 0 {
         return Vec::new();
     }
@@ -75,7 +75,7 @@ pub fn cells(r: &ReplayView, now: u64, width: usize) -> Vec<Cell> {
     out
 }
 
-pub fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
+pub(crate) fn render(cx: Ctx, area: Rect, buf: &mut Buffer) {
     let Some(r) = &cx.ui.replay else { return };
     let t = cx.theme;
     let left = format!(" {} ", fmt_t(cx.now));

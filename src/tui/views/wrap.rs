@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 
 /// Wraps `spans` to `width` columns; continuation lines start with `indent` spaces. Words
 /// longer than a line are split.
-pub fn wrap(spans: &[Span<'_>], width: usize, indent: usize) -> Vec<Line<'static>> {
+pub(crate) fn wrap(spans: &[Span<'_>], width: usize, indent: usize) -> Vec<Line<'static>> {
     let width = width.max(indent + 8);
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut cur: Vec<Span<'static>> = Vec::new();
