@@ -240,7 +240,9 @@ fn checkpointed(c: &mut Criterion, n: u64) {
         k = k.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) % 1_000_003;
         let t = if i == 0 { end_t } else { end_t / 1_000_003 * k };
         let t0 = Instant::now();
-        let Nearest::Found(found) = nearest(&path, Moment::Time(t), 0).unwrap() else { panic!("no checkpoint") };
+        // A moment before the first checkpoint (the short journal of a test run) folds from
+        // the start, as the player does: nothing to time here.
+        let Nearest::Found(found) = nearest(&path, Moment::Time(t), 0).unwrap() else { continue };
         let search = t0.elapsed();
         let at = Position { file: 0, offset: found.next };
         let mut reader = JournalReader::open_at(std::slice::from_ref(&path), at).unwrap();
