@@ -23,6 +23,9 @@ pub(crate) enum Error {
     /// A manifest that cannot be run (`up`).
     #[error(transparent)]
     Manifest(#[from] ManifestErrors),
+    /// `replay --speed` that is not a factor above 0.
+    #[error(transparent)]
+    ReplaySpeed(#[from] crate::replay::clock::BadSpeed),
     /// A journal that cannot be read; when the file is not there, where journals are kept
     /// (see [`Error::journal`]).
     #[error("{source}{}", journals_hint(journals.as_deref()))]
@@ -110,6 +113,7 @@ impl Error {
             | Error::UnknownNodes { .. }
             | Error::DemoNode(_)
             | Error::Control(control::Error::Incompatible(_)) => 2,
+            Error::ReplaySpeed(e) => e.exit_code(),
             Error::SessionStart(e) => e.exit_code(),
             Error::SessionRun(e) => e.exit_code(),
             Error::Link(e) => e.exit_code(),

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 pub(super) fn replay(args: &ReplayArgs) -> Result<ExitCode, Error> {
     use std::io::IsTerminal;
-    let speed = Speed::from_factor(args.speed).map_err(|e| Error::Usage(e.to_string()))?;
+    let speed = Speed::from_factor(args.speed)?;
     // Opened before the terminal changes mode, so a bad journal is reported plainly: not a
     // journal, unreadable, or written by a newer format version (naming both versions).
     let at = args.at.map(|ms| ms.saturating_mul(1_000_000));
